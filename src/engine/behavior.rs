@@ -1,0 +1,341 @@
+//! What a server does with what it receives: pure functions from bytes to replies, so they are
+//! tested without sockets. The engines do the I/O.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+/// A server behavior from API.md's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Behavior {
+    /// Nothing automatic; the user replies with `send`.
+    Manual,
+    /// Sends every received chunk (datagram) back.
+    Echo,
+    /// Sends back the received bytes upper-cased (ASCII).
+    Uppercase,
+    /// Replies the sum of `A,B`.
+    Add,
+    /// Sends a greeting on accept then closes (TCP); replies it to any datagram (UDP).
+    Greet,
+    /// Broadcasts each line to the other clients (TCP only).
+    Chat,
+    /// Receives and shows, never replies.
+    Discard,
+    /// Sends the time on accept then closes (TCP); replies it to any datagram (UDP).
+    Daytime,
+}
+
+impl Behavior {
+    /// Every behavior, in the order the docs list them.
+    pub const ALL: [Behavior; 8] = [
+        Self::Manual,
+        Self::Echo,
+        Self::Uppercase,
+        Self::Add,
+        Self::Greet,
+        Self::Chat,
+        Self::Discard,
+        Self::Daytime,
+    ];
+
+    /// The name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Manual => "manual",
+            Self::Echo => "echo",
+            Self::Uppercase => "uppercase",
+            Self::Add => "add",
+            Self::Greet => "greet",
+            Self::Chat => "chat",
+            Self::Discard => "discard",
+            Self::Daytime => "daytime",
+        }
+    }
+
+    /// Parses a behavior name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.name() == s)
+    }
+
+    /// The reply to one received chunk or datagram, if any. `greeting` is for `greet`.
+    ///
+    /// `greet` and `daytime` reply here only over UDP: over TCP they speak on accept and
+    /// close, see [`Behavior::on_accept`].
+    pub fn reply(self, data: &[u8], greeting: &str) -> Option<Vec<u8>> {
+        match self {
+            Self::Manual | Self::Discard | Self::Chat => None,
+            Self::Echo => Some(data.to_vec()),
+            Self::Uppercase => Some(data.to_ascii_uppercase()),
+            Self::Add => Some(add_reply(data)),
+            Self::Greet => Some(greeting.as_bytes().to_vec()),
+            Self::Daytime => Some(daytime_line(SystemTime::now()).into_bytes()),
+        }
+    }
+
+    /// What a TCP server sends on accept, and whether it then closes the connection.
+    pub fn on_accept(self, greeting: &str) -> Option<Vec<u8>> {
+        match self {
+            Self::Greet => Some(greeting.as_bytes().to_vec()),
+            Self::Daytime => Some(daytime_line(SystemTime::now()).into_bytes()),
+            _ => None,
+        }
+    }
+}
+
+/// The daytime protocol's line (RFC 867 leaves the format free): RFC 3339 UTC, CRLF.
+pub fn daytime_line(now: SystemTime) -> String {
+    format!("{}\r\n", humantime::format_rfc3339_seconds(now))
+}
+
+/// The `add` server's reply to what one `recv()` returned: the sum for `A,B`, or one line per
+/// message when the chunk holds several newline-terminated lines; `error: ...` lines for junk.
+///
+/// A reply ends with a newline when its message did, so `50,40` gets `90` (as the lecture's
+/// client expects) and `nc` users typing `50,40⏎` get `90⏎`.
+pub fn add_reply(data: &[u8]) -> Vec<u8> {
+    let lines: Vec<&[u8]> = data.split_inclusive(|&b| b == b'\n').collect();
+    let mut out = Vec::new();
+    for line in lines.iter().copied() {
+        let terminated = line.ends_with(b"\n");
+        match add_message(line) {
+            Ok(sum) => {
+                out.extend_from_slice(sum.as_bytes());
+                if terminated {
+                    out.push(b'\n');
+                }
+            }
+            Err(why) => {
+                out.extend_from_slice(b"error: ");
+                out.extend_from_slice(why.as_bytes());
+                out.push(b'\n');
+            }
+        }
+    }
+    if lines.is_empty() {
+        out.extend_from_slice(b"error: empty message; send two integers like 50,40\n");
+    }
+    out
+}
+
+/// Sums one `A,B` message (surrounding whitespace allowed), or says what is wrong with it.
+/// Integers may be arbitrarily large, as in Python.
+pub fn add_message(msg: &[u8]) -> Result<String, String> {
+    let Ok(text) = std::str::from_utf8(msg) else {
+        return Err("message is not text (not valid UTF-8); send two integers like 50,40".into());
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty message; send two integers like 50,40".into());
+    }
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    if parts.len() != 2 {
+        return Err(format!(
+            "expected two integers separated by a comma, like 50,40; got {} part{}",
+            parts.len(),
+            if parts.len() == 1 { "" } else { "s" }
+        ));
+    }
+    let a = parse_int(parts[0])?;
+    let b = parse_int(parts[1])?;
+    Ok(add_signed(&a, &b).to_string())
+}
+
+/// A signed integer as decimal digits, most significant first, without leading zeros.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BigInt {
+    negative: bool,
+    digits: Vec<u8>,
+}
+
+impl std::fmt::Display for BigInt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.negative {
+            f.write_str("-")?;
+        }
+        for d in &self.digits {
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_int(s: &str) -> Result<BigInt, String> {
+    let shown: String = s.chars().take(40).collect();
+    let (negative, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
+        let what = if s.is_empty() {
+            "an empty part".to_string()
+        } else {
+            format!("\"{shown}\"")
+        };
+        return Err(format!(
+            "{what} is not an integer; send two integers like 50,40"
+        ));
+    }
+    let digits: Vec<u8> = body
+        .bytes()
+        .skip_while(|&b| b == b'0')
+        .map(|b| b - b'0')
+        .collect();
+    let digits = if digits.is_empty() { vec![0] } else { digits };
+    let negative = negative && digits != [0];
+    Ok(BigInt { negative, digits })
+}
+
+fn cmp_mag(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+fn add_mag(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(a.len().max(b.len()) + 1);
+    let (mut i, mut j, mut carry) = (a.len(), b.len(), 0u8);
+    while i > 0 || j > 0 || carry > 0 {
+        let mut s = carry;
+        if i > 0 {
+            i -= 1;
+            s += a[i];
+        }
+        if j > 0 {
+            j -= 1;
+            s += b[j];
+        }
+        out.push(s % 10);
+        carry = s / 10;
+    }
+    out.reverse();
+    out
+}
+
+/// `a - b` for magnitudes with `a >= b`.
+fn sub_mag(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(a.len());
+    let (mut i, mut j, mut borrow) = (a.len(), b.len(), 0i8);
+    while i > 0 {
+        i -= 1;
+        let mut d = a[i] as i8 - borrow;
+        if j > 0 {
+            j -= 1;
+            d -= b[j] as i8;
+        }
+        borrow = if d < 0 { 1 } else { 0 };
+        out.push((d + 10 * borrow) as u8);
+    }
+    while out.len() > 1 && out.last() == Some(&0) {
+        out.pop();
+    }
+    out.reverse();
+    out
+}
+
+fn add_signed(a: &BigInt, b: &BigInt) -> BigInt {
+    if a.negative == b.negative {
+        return BigInt {
+            negative: a.negative,
+            digits: add_mag(&a.digits, &b.digits),
+        };
+    }
+    let (big, small) = if cmp_mag(&a.digits, &b.digits).is_lt() {
+        (b, a)
+    } else {
+        (a, b)
+    };
+    let digits = sub_mag(&big.digits, &small.digits);
+    let negative = big.negative && digits != [0];
+    BigInt { negative, digits }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(s: &[u8]) -> String {
+        String::from_utf8(add_reply(s)).unwrap()
+    }
+
+    #[test]
+    fn add_sums_like_the_lecture() {
+        assert_eq!(reply(b"50,40"), "90");
+        assert_eq!(reply(b"50,40\n"), "90\n");
+        assert_eq!(reply(b" 50 , 40 \r\n"), "90\n");
+        assert_eq!(reply(b"-5,3"), "-2");
+        assert_eq!(reply(b"+5,-5"), "0");
+        assert_eq!(reply(b"-0,0"), "0");
+        assert_eq!(reply(b"007,3"), "10");
+        assert_eq!(reply(b"1,2\n3,4\n"), "3\n7\n");
+    }
+
+    #[test]
+    fn add_handles_huge_numbers() {
+        let a = "9".repeat(60);
+        let msg = format!("{a},1");
+        assert_eq!(reply(msg.as_bytes()), format!("1{}", "0".repeat(60)));
+        assert_eq!(
+            reply(b"-100000000000000000000000000000,1"),
+            "-99999999999999999999999999999"
+        );
+        assert_eq!(
+            reply(b"18446744073709551615,18446744073709551615"),
+            "36893488147419103230"
+        );
+        assert_eq!(
+            reply(b"1,-100000000000000000000000000000"),
+            "-99999999999999999999999999999"
+        );
+    }
+
+    #[test]
+    fn add_answers_junk_with_an_error_line() {
+        for junk in [
+            &b""[..],
+            b"1",
+            b"a,b",
+            b"1,2,3",
+            b",",
+            b"1,",
+            b"--1,2",
+            b"1.5,2",
+            b"\n",
+        ] {
+            let r = reply(junk);
+            assert!(r.starts_with("error: "), "{junk:?} -> {r:?}");
+            assert!(
+                r.ends_with('\n') && r.matches('\n').count() == 1,
+                "{junk:?} -> {r:?}"
+            );
+        }
+        assert!(reply(b"1").contains("got 1 part"));
+        assert!(reply(b"1,2,3").contains("got 3 parts"));
+        assert!(reply(b"a,b").contains("\"a\" is not an integer"));
+        assert!(reply(&[0xff, 0xfe, b',', b'1']).contains("not valid UTF-8"));
+        assert_eq!(
+            reply(b"1,2\nx\n"),
+            "3\nerror: expected two integers separated by a comma, like 50,40; got 1 part\n"
+        );
+    }
+
+    #[test]
+    fn replies_per_behavior() {
+        assert_eq!(Behavior::Echo.reply(b"hi", ""), Some(b"hi".to_vec()));
+        assert_eq!(
+            Behavior::Uppercase.reply(b"hi \xff!", ""),
+            Some(b"HI \xff!".to_vec())
+        );
+        assert_eq!(Behavior::Discard.reply(b"hi", ""), None);
+        assert_eq!(Behavior::Manual.reply(b"hi", ""), None);
+        assert_eq!(Behavior::Greet.reply(b"x", "hey"), Some(b"hey".to_vec()));
+        let t = String::from_utf8(Behavior::Daytime.reply(b"x", "").unwrap()).unwrap();
+        assert!(t.ends_with("Z\r\n") && t.starts_with("20"), "{t}");
+        assert_eq!(Behavior::Greet.on_accept("hey"), Some(b"hey".to_vec()));
+        assert_eq!(Behavior::Echo.on_accept("hey"), None);
+        for b in Behavior::ALL {
+            assert_eq!(Behavior::parse(b.name()), Some(b));
+        }
+        assert_eq!(Behavior::parse("nope"), None);
+    }
+}

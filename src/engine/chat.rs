@@ -1,0 +1,224 @@
+//! The chat room of a `chat` server: who is in it, and line-by-line broadcast between them.
+//! No sockets here: members are reached through their connection's command queue.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::body::Bytes;
+use tokio::sync::mpsc;
+
+use super::ConnCmd;
+
+/// The longest line kept before it is passed on anyway, so a client that never sends a
+/// newline cannot grow a buffer without bound.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Splits a byte stream into newline-terminated lines across `recv()` calls.
+#[derive(Debug, Default)]
+pub struct LineBuffer {
+    partial: Vec<u8>,
+}
+
+impl LineBuffer {
+    /// Adds received bytes; returns the lines they complete, each with its `\n`.
+    pub fn push(&mut self, data: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for piece in data.split_inclusive(|&b| b == b'\n') {
+            self.partial.extend_from_slice(piece);
+            if piece.ends_with(b"\n") || self.partial.len() >= MAX_LINE {
+                out.push(std::mem::take(&mut self.partial));
+            }
+        }
+        out
+    }
+
+    /// What is left without a newline (sent when its client leaves).
+    pub fn take_rest(&mut self) -> Option<Vec<u8>> {
+        (!self.partial.is_empty()).then(|| std::mem::take(&mut self.partial))
+    }
+}
+
+struct Member {
+    id: Arc<str>,
+    peer: SocketAddr,
+    tx: mpsc::Sender<ConnCmd>,
+}
+
+/// The members of one chat server, keyed by connection number.
+#[derive(Default)]
+pub struct Room {
+    // std Mutex: held only to copy out the member list, never across an `.await`.
+    members: Mutex<BTreeMap<u64, Member>>,
+}
+
+/// A line that could not be queued for a member whose send queue is full (it is not reading).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Dropped {
+    /// The member's connection id.
+    pub conn: Arc<str>,
+}
+
+impl Room {
+    /// An empty room.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Member>> {
+        self.members.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many are in the room.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether the room is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds a member, welcomes it, and announces it to the others.
+    pub fn join(
+        &self,
+        num: u64,
+        id: Arc<str>,
+        peer: SocketAddr,
+        tx: mpsc::Sender<ConnCmd>,
+    ) -> Vec<Dropped> {
+        let n = {
+            let mut m = self.lock();
+            m.insert(num, Member { id, peer, tx });
+            m.len()
+        };
+        let mut dropped = self.send_to(
+            |k| k == num,
+            format!("*** welcome {peer}; {n} online\n").into_bytes(),
+        );
+        dropped.extend(self.send_to(
+            |k| k != num,
+            format!("*** {peer} joined ({n} online)\n").into_bytes(),
+        ));
+        dropped
+    }
+
+    /// Removes a member and announces it to the others.
+    pub fn leave(&self, num: u64) -> Vec<Dropped> {
+        let (peer, n) = {
+            let mut m = self.lock();
+            let Some(gone) = m.remove(&num) else {
+                return Vec::new();
+            };
+            (gone.peer, m.len())
+        };
+        self.send_to(
+            |_| true,
+            format!("*** {peer} left ({n} online)\n").into_bytes(),
+        )
+    }
+
+    /// Sends one member's line to every other member, prefixed with its `ip:port`.
+    pub fn say(&self, from: u64, line: &[u8]) -> Vec<Dropped> {
+        let Some(peer) = self.lock().get(&from).map(|m| m.peer) else {
+            return Vec::new();
+        };
+        let mut msg = format!("{peer}: ").into_bytes();
+        msg.extend_from_slice(line);
+        if !msg.ends_with(b"\n") {
+            msg.push(b'\n');
+        }
+        self.send_to(|k| k != from, msg)
+    }
+
+    fn send_to(&self, pick: impl Fn(u64) -> bool, msg: Vec<u8>) -> Vec<Dropped> {
+        let data = Bytes::from(msg);
+        let targets: Vec<(Arc<str>, mpsc::Sender<ConnCmd>)> = self
+            .lock()
+            .iter()
+            .filter(|(k, _)| pick(**k))
+            .map(|(_, m)| (m.id.clone(), m.tx.clone()))
+            .collect();
+        let mut dropped = Vec::new();
+        for (id, tx) in targets {
+            // try_send: one member that does not read must not stall the room.
+            if tx.try_send(ConnCmd::send(data.clone())).is_err() {
+                dropped.push(Dropped { conn: id });
+            }
+        }
+        dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(cmd: ConnCmd) -> String {
+        let ConnCmd::Send { data, .. } = cmd;
+        String::from_utf8(data.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn lines_split_across_reads() {
+        let mut lb = LineBuffer::default();
+        assert!(lb.push(b"hel").is_empty());
+        assert_eq!(lb.push(b"lo\nwor"), vec![b"hello\n".to_vec()]);
+        assert_eq!(
+            lb.push(b"ld\n\n"),
+            vec![b"world\n".to_vec(), b"\n".to_vec()]
+        );
+        assert_eq!(lb.take_rest(), None);
+        lb.push(b"tail");
+        assert_eq!(lb.take_rest(), Some(b"tail".to_vec()));
+        let long = vec![b'x'; MAX_LINE + 10];
+        assert_eq!(lb.push(&long).len(), 1);
+    }
+
+    #[test]
+    fn room_broadcasts_to_others_only() {
+        let room = Room::new();
+        let (t1, mut r1) = mpsc::channel(8);
+        let (t2, mut r2) = mpsc::channel(8);
+        let p1: SocketAddr = "127.0.0.1:1001".parse().unwrap();
+        let p2: SocketAddr = "127.0.0.1:1002".parse().unwrap();
+        room.join(1, "c1".into(), p1, t1);
+        assert_eq!(
+            text(r1.try_recv().unwrap()),
+            "*** welcome 127.0.0.1:1001; 1 online\n"
+        );
+        room.join(2, "c2".into(), p2, t2);
+        assert_eq!(
+            text(r2.try_recv().unwrap()),
+            "*** welcome 127.0.0.1:1002; 2 online\n"
+        );
+        assert_eq!(
+            text(r1.try_recv().unwrap()),
+            "*** 127.0.0.1:1002 joined (2 online)\n"
+        );
+        room.say(1, b"hi\n");
+        assert_eq!(text(r2.try_recv().unwrap()), "127.0.0.1:1001: hi\n");
+        assert!(r1.try_recv().is_err(), "the sender gets no copy");
+        room.leave(2);
+        assert_eq!(
+            text(r1.try_recv().unwrap()),
+            "*** 127.0.0.1:1002 left (1 online)\n"
+        );
+        assert_eq!(room.len(), 1);
+    }
+
+    #[test]
+    fn a_full_queue_drops_for_that_member_only() {
+        let room = Room::new();
+        let (t1, _r1) = mpsc::channel(1);
+        let (t2, mut r2) = mpsc::channel(8);
+        room.join(1, "c1".into(), "127.0.0.1:1".parse().unwrap(), t1);
+        room.join(2, "c2".into(), "127.0.0.1:2".parse().unwrap(), t2);
+        while r2.try_recv().is_ok() {}
+        let dropped = room.say(2, b"x\n");
+        assert_eq!(dropped, vec![Dropped { conn: "c1".into() }]);
+        let dropped = room.say(1, b"y\n");
+        assert!(dropped.is_empty());
+        assert_eq!(text(r2.try_recv().unwrap()), "127.0.0.1:1: y\n");
+    }
+}

@@ -1,0 +1,726 @@
+//! Engines: one socket endpoint each (TCP server or client, UDP server or client), run as
+//! tokio tasks. An [`Engine`] is the handle the registry keeps; each start is a [`Run`] with
+//! its own cancellation token and task tracker, so stopping is `cancel` then `wait`, and "the
+//! port is free when stop returns" holds by construction.
+
+pub mod behavior;
+pub mod chat;
+pub mod spec;
+mod tcp;
+mod udp;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use axum::body::Bytes;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::event::{Draft, EventBus, format_time};
+pub use spec::{EngineSpec, Kind};
+
+/// What every engine shares: the event bus, the configuration, id counters, and the
+/// server-wide shutdown token that every run's token is a child of.
+pub struct Env {
+    /// Where events go.
+    pub bus: Arc<EventBus>,
+    /// Limits and policy.
+    pub config: Arc<Config>,
+    /// Cancelled when the whole server shuts down.
+    pub root: CancellationToken,
+    conn_ids: AtomicU64,
+}
+
+impl Env {
+    /// An environment over `bus` and `config`.
+    pub fn new(bus: Arc<EventBus>, config: Arc<Config>, root: CancellationToken) -> Self {
+        Self {
+            bus,
+            config,
+            root,
+            conn_ids: AtomicU64::new(1),
+        }
+    }
+}
+
+/// Cumulative counters of one engine, over all its runs.
+#[derive(Debug, Default)]
+pub struct Stats {
+    connections_open: AtomicU64,
+    connections_total: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    messages_in: AtomicU64,
+    messages_out: AtomicU64,
+}
+
+/// A snapshot of [`Stats`], as API.md's `stats` object.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatsView {
+    /// Connections open now.
+    pub connections_open: u64,
+    /// Connections ever accepted or made.
+    pub connections_total: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// `recv()` / `recvfrom()` calls that returned data.
+    pub messages_in: u64,
+    /// `send()` / `sendto()` calls.
+    pub messages_out: u64,
+}
+
+impl Stats {
+    fn view(&self) -> StatsView {
+        StatsView {
+            connections_open: self.connections_open.load(Relaxed),
+            connections_total: self.connections_total.load(Relaxed),
+            bytes_in: self.bytes_in.load(Relaxed),
+            bytes_out: self.bytes_out.load(Relaxed),
+            messages_in: self.messages_in.load(Relaxed),
+            messages_out: self.messages_out.load(Relaxed),
+        }
+    }
+
+    fn received(&self, n: usize) {
+        self.bytes_in.fetch_add(n as u64, Relaxed);
+        self.messages_in.fetch_add(1, Relaxed);
+    }
+
+    fn sent(&self, n: usize) {
+        self.bytes_out.fetch_add(n as u64, Relaxed);
+        self.messages_out.fetch_add(1, Relaxed);
+    }
+}
+
+/// A command for a connection's task (the actor pattern: the API never touches the socket).
+#[derive(Debug)]
+pub enum ConnCmd {
+    /// Write `data`, then half-close if asked; report the bytes written.
+    Send {
+        /// The bytes to write.
+        data: Bytes,
+        /// `shutdown(SHUT_WR)` after writing.
+        shutdown_write: bool,
+        /// Where to report the outcome, if anyone waits for it.
+        reply: Option<oneshot::Sender<Result<usize, String>>>,
+    },
+}
+
+impl ConnCmd {
+    /// A fire-and-forget send.
+    pub fn send(data: Bytes) -> Self {
+        Self::Send {
+            data,
+            shutdown_write: false,
+            reply: None,
+        }
+    }
+}
+
+/// A datagram to send from a UDP engine.
+#[derive(Debug)]
+pub(crate) struct UdpCmd {
+    to: SocketAddr,
+    data: Bytes,
+    reply: oneshot::Sender<Result<usize, String>>,
+}
+
+/// How many commands may queue for one connection before senders wait (API) or drop (chat).
+const CONN_QUEUE: usize = 256;
+
+/// One TCP connection of an engine.
+#[derive(Debug)]
+pub struct Conn {
+    /// `c7`.
+    pub id: Arc<str>,
+    num: u64,
+    /// The remote `ip:port` (a client's ephemeral port, for a server).
+    pub peer: SocketAddr,
+    /// The local `ip:port`.
+    pub local: SocketAddr,
+    /// When it was accepted or connected.
+    pub opened: SystemTime,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    tx: mpsc::Sender<ConnCmd>,
+    close: CancellationToken,
+    done: CancellationToken,
+}
+
+/// A connection as API.md's Engine `connections` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnView {
+    /// Connection id.
+    pub id: Arc<str>,
+    /// Remote address.
+    pub peer: SocketAddr,
+    /// Local address.
+    pub local: SocketAddr,
+    /// RFC 3339 time it opened.
+    pub opened: String,
+    /// Bytes received on it.
+    pub bytes_in: u64,
+    /// Bytes sent on it.
+    pub bytes_out: u64,
+}
+
+impl Conn {
+    fn view(&self) -> ConnView {
+        ConnView {
+            id: self.id.clone(),
+            peer: self.peer,
+            local: self.local,
+            opened: format_time(self.opened),
+            bytes_in: self.bytes_in.load(Relaxed),
+            bytes_out: self.bytes_out.load(Relaxed),
+        }
+    }
+}
+
+/// One start of an engine: its sockets' tasks and how to reach them.
+pub struct Run {
+    generation: u64,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    local: SocketAddr,
+    peer: Option<SocketAddr>,
+    conns: Mutex<BTreeMap<u64, Arc<Conn>>>,
+    udp: Option<mpsc::Sender<UdpCmd>>,
+    ended: Mutex<Option<String>>,
+}
+
+impl Run {
+    fn new(
+        generation: u64,
+        cancel: CancellationToken,
+        local: SocketAddr,
+        peer: Option<SocketAddr>,
+    ) -> Self {
+        Self {
+            generation,
+            cancel,
+            tracker: TaskTracker::new(),
+            local,
+            peer,
+            conns: Mutex::new(BTreeMap::new()),
+            udp: None,
+            ended: Mutex::new(None),
+        }
+    }
+
+    fn conns(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Conn>>> {
+        self.conns.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+enum State {
+    Running(Arc<Run>),
+    Stopped { reason: Option<String> },
+    Failed { error: String },
+}
+
+/// The result of a send, as API.md's send route returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SendOutcome {
+    /// Bytes sent to each recipient.
+    pub bytes: usize,
+    /// Who got them.
+    pub sent_to: Vec<String>,
+}
+
+/// Where a send goes, already decoded and checked.
+#[derive(Debug)]
+pub struct SendTarget {
+    /// A connection id, or `*`.
+    pub conn: Option<String>,
+    /// A UDP destination.
+    pub to: Option<SocketAddr>,
+    /// Half-close after sending (tcp-client).
+    pub shutdown_write: bool,
+}
+
+/// How long a send may wait for a connection that is not reading.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long stop waits for tasks to end before reporting them stuck.
+const STOP_DEADLINE: Duration = Duration::from_secs(5);
+
+/// One engine: its spec, counters, and current run, if any.
+pub struct Engine {
+    /// `e1`.
+    pub id: Arc<str>,
+    /// What the user asked for.
+    pub spec: EngineSpec,
+    /// When it was created.
+    pub created: SystemTime,
+    bind_addrs: Vec<SocketAddr>,
+    target_addrs: Vec<SocketAddr>,
+    stats: Stats,
+    env: Arc<Env>,
+    // std Mutex: read for views and swapped at start/stop, never held across `.await`.
+    state: Mutex<State>,
+    last_local: Mutex<Option<SocketAddr>>,
+    // tokio Mutex: start and stop of one engine must not interleave, and they await I/O.
+    lifecycle: tokio::sync::Mutex<u64>,
+}
+
+/// An engine as API.md's Engine object shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineView {
+    /// Engine id.
+    pub id: Arc<str>,
+    /// Engine kind.
+    pub kind: Kind,
+    /// Label.
+    pub name: Option<String>,
+    /// Behavior.
+    pub behavior: behavior::Behavior,
+    /// `running`, `stopped` or `failed`.
+    pub state: &'static str,
+    /// Why it failed, or why it stopped by itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The address actually bound (the last one, when stopped).
+    pub local: Option<SocketAddr>,
+    /// The target asked for (clients).
+    pub target: Option<String>,
+    /// The address connected to (tcp-client) or sent to by default (udp-client).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<SocketAddr>,
+    /// The bind address asked for.
+    pub bind: Option<String>,
+    /// Options in force.
+    pub options: spec::Options,
+    /// When it was created.
+    pub created: String,
+    /// Counters.
+    pub stats: StatsView,
+    /// Open connections.
+    pub connections: Vec<ConnView>,
+}
+
+/// Describes a failed `bind()` so a student knows what to do.
+fn bind_error(addr: SocketAddr, e: &std::io::Error) -> ApiError {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        AddrInUse => ApiError::AddressInUse(format!(
+            "{addr} is already in use (another program or engine is bound there); pick another \
+             port, or use port 0 to let the OS choose a free one"
+        )),
+        AddrNotAvailable => ApiError::InvalidAddress(format!(
+            "cannot bind {addr}: this machine has no such address; use 127.0.0.1 or [::1]"
+        )),
+        PermissionDenied => ApiError::Forbidden(format!(
+            "binding {addr} needs privileges socketlab does not have; use a port of 1024 or more"
+        )),
+        _ => ApiError::InvalidAddress(format!("cannot bind {addr}: {e}")),
+    }
+}
+
+impl Engine {
+    /// A stopped engine for `spec` with its addresses already resolved and checked.
+    pub fn new(
+        id: Arc<str>,
+        spec: EngineSpec,
+        bind_addrs: Vec<SocketAddr>,
+        target_addrs: Vec<SocketAddr>,
+        env: Arc<Env>,
+    ) -> Self {
+        Self {
+            id,
+            spec,
+            created: SystemTime::now(),
+            bind_addrs,
+            target_addrs,
+            stats: Stats::default(),
+            env,
+            state: Mutex::new(State::Stopped { reason: None }),
+            last_local: Mutex::new(None),
+            lifecycle: tokio::sync::Mutex::new(0),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn emit(&self, draft: Draft<'_>) {
+        self.env.bus.publish(&self.id, draft);
+    }
+
+    fn running(&self) -> Option<Arc<Run>> {
+        match &*self.state() {
+            State::Running(r) => Some(r.clone()),
+            _ => None,
+        }
+    }
+
+    /// Whether the engine is running now.
+    pub fn is_running(&self) -> bool {
+        self.running().is_some()
+    }
+
+    /// Starts the engine (bind and listen, or connect); returns once it is ready. A no-op if
+    /// it is running already. On failure the engine is `failed` with the reason.
+    pub async fn start(self: &Arc<Self>) -> Result<(), ApiError> {
+        let mut generation = self.lifecycle.lock().await;
+        if self.is_running() {
+            return Ok(());
+        }
+        *generation += 1;
+        let cancel = self.env.root.child_token();
+        let result = match self.spec.kind {
+            Kind::TcpServer => tcp::start_server(self, *generation, cancel).await,
+            Kind::TcpClient => tcp::start_client(self, *generation, cancel).await,
+            Kind::UdpServer | Kind::UdpClient => udp::start(self, *generation, cancel).await,
+        };
+        let mut state = self.state();
+        match result {
+            Ok(run) => {
+                *self
+                    .last_local
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(run.local);
+                // A run can end by itself before we get here (a client whose server closes
+                // at once); `finish` then ran already and left its reason.
+                let ended = run
+                    .ended
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                *state = match ended {
+                    None => State::Running(run),
+                    Some(reason) => State::Stopped {
+                        reason: Some(reason),
+                    },
+                };
+                Ok(())
+            }
+            Err(e) => {
+                *state = State::Failed {
+                    error: e.to_string(),
+                };
+                Err(e)
+            }
+        }
+    }
+
+    /// Stops the engine: closes every connection and socket, and returns when they are
+    /// closed and the port is free. A no-op if it is not running.
+    pub async fn stop(self: &Arc<Self>) {
+        let _guard = self.lifecycle.lock().await;
+        let Some(run) = self.running() else { return };
+        run.cancel.cancel();
+        run.tracker.close();
+        if tokio::time::timeout(STOP_DEADLINE, run.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::error!(engine = %self.id, "engine tasks did not end within the stop deadline");
+        }
+        let mut state = self.state();
+        if matches!(&*state, State::Running(r) if r.generation == run.generation) {
+            *state = State::Stopped { reason: None };
+        }
+    }
+
+    /// Called by a run's main task as it ends, whether stopped or ended by itself.
+    fn finish(&self, run: &Run, reason: &str) {
+        let why = if run.cancel.is_cancelled() {
+            if self.env.root.is_cancelled() {
+                "stopped: socketlab is shutting down".to_string()
+            } else {
+                "stopped by request".to_string()
+            }
+        } else {
+            format!("stopped: {reason}")
+        };
+        self.emit(
+            Draft::new(crate::event::EventKind::Stopped, crate::event::Call::Close)
+                .local(run.local)
+                .message(&why),
+        );
+        let ended_by_itself = !run.cancel.is_cancelled();
+        // Under the state lock, so `start` (which records a new run under it) sees either
+        // the run still going or its reason left here.
+        let mut state = self.state();
+        match &*state {
+            State::Running(r) if r.generation == run.generation => {
+                *state = State::Stopped {
+                    reason: ended_by_itself.then_some(why),
+                };
+            }
+            _ => {
+                *run.ended.lock().unwrap_or_else(PoisonError::into_inner) = Some(why);
+            }
+        }
+    }
+
+    /// Where to bind on this start: the port bound last time first, when the spec said port
+    /// 0, so restarting a server keeps the address its clients know; then the spec's address.
+    fn bind_plan(&self) -> Vec<SocketAddr> {
+        let mut plan = Vec::new();
+        let spec_addr = self.bind_addrs.first().copied();
+        if let (Some(spec), Some(last)) = (
+            spec_addr,
+            *self
+                .last_local
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        ) && spec.port() == 0
+            && spec.ip() == last.ip()
+        {
+            plan.push(last);
+        }
+        plan.extend(spec_addr);
+        plan
+    }
+
+    /// Registers a new connection on `run`; returns it with its command receiver.
+    fn add_conn(
+        &self,
+        run: &Run,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> (Arc<Conn>, mpsc::Receiver<ConnCmd>) {
+        let num = self.env.conn_ids.fetch_add(1, Relaxed);
+        let (tx, rx) = mpsc::channel(CONN_QUEUE);
+        let conn = Arc::new(Conn {
+            id: format!("c{num}").into(),
+            num,
+            peer,
+            local,
+            opened: SystemTime::now(),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            tx,
+            close: run.cancel.child_token(),
+            done: CancellationToken::new(),
+        });
+        run.conns().insert(num, conn.clone());
+        self.stats.connections_open.fetch_add(1, Relaxed);
+        self.stats.connections_total.fetch_add(1, Relaxed);
+        (conn, rx)
+    }
+
+    fn remove_conn(&self, run: &Run, conn: &Conn) {
+        if run.conns().remove(&conn.num).is_some() {
+            self.stats.connections_open.fetch_sub(1, Relaxed);
+        }
+        conn.done.cancel();
+    }
+
+    /// The engine as the API shows it.
+    pub fn view(&self) -> EngineView {
+        let (state, error, run) = match &*self.state() {
+            State::Running(r) => ("running", None, Some(r.clone())),
+            State::Stopped { reason } => ("stopped", reason.clone(), None),
+            State::Failed { error } => ("failed", Some(error.clone()), None),
+        };
+        let local = match &run {
+            Some(r) => Some(r.local),
+            None => *self
+                .last_local
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        };
+        let peer = match (&run, self.spec.kind) {
+            (Some(r), _) => r.peer,
+            (None, Kind::UdpClient) => self.target_addrs.first().copied(),
+            _ => None,
+        };
+        let connections = run
+            .as_ref()
+            .map(|r| r.conns().values().map(|c| c.view()).collect())
+            .unwrap_or_default();
+        EngineView {
+            id: self.id.clone(),
+            kind: self.spec.kind,
+            name: self.spec.name.clone(),
+            behavior: self.spec.behavior,
+            state,
+            error,
+            local,
+            target: self.spec.target.clone(),
+            peer,
+            bind: self.spec.bind.clone(),
+            options: self.spec.options.clone(),
+            created: format_time(self.created),
+            stats: self.stats.view(),
+            connections,
+        }
+    }
+
+    fn not_running(&self) -> ApiError {
+        ApiError::NotRunning(format!(
+            "engine {} is not running; start it with POST /api/engines/{}/start",
+            self.id, self.id
+        ))
+    }
+
+    /// Sends `data` as the target says; returns once it is written.
+    pub async fn send(&self, data: Bytes, target: SendTarget) -> Result<SendOutcome, ApiError> {
+        let run = self.running().ok_or_else(|| self.not_running())?;
+        let n = data.len();
+        match self.spec.kind {
+            Kind::UdpServer | Kind::UdpClient => {
+                if target.conn.is_some() || target.shutdown_write {
+                    return Err(ApiError::InvalidSpec(
+                        "UDP has no connections: leave out conn and shutdown, and use to for the destination".into(),
+                    ));
+                }
+                let to = match (target.to, self.spec.kind) {
+                    (Some(to), _) => to,
+                    (None, Kind::UdpClient) => run
+                        .peer
+                        .or(self.target_addrs.first().copied())
+                        .ok_or_else(|| {
+                            ApiError::InvalidSpec(
+                                "field to is missing; give the destination host:port".into(),
+                            )
+                        })?,
+                    (None, _) => {
+                        return Err(ApiError::InvalidSpec(
+                            "field to is missing: a udp-server sends with sendto(), so say where, e.g. \"to\": \"127.0.0.1:50000\" (a sender's address from the log)".into(),
+                        ));
+                    }
+                };
+                let tx = run.udp.clone().ok_or_else(|| self.not_running())?;
+                let (reply, rx) = oneshot::channel();
+                tx.send(UdpCmd { to, data, reply })
+                    .await
+                    .map_err(|_| self.not_running())?;
+                let sent = rx
+                    .await
+                    .map_err(|_| self.not_running())?
+                    .map_err(ApiError::NotRunning)?;
+                Ok(SendOutcome {
+                    bytes: sent,
+                    sent_to: vec![to.to_string()],
+                })
+            }
+            Kind::TcpServer | Kind::TcpClient => {
+                if target.to.is_some() {
+                    return Err(ApiError::InvalidSpec(
+                        "field to is for UDP; a TCP engine sends on a connection (use conn)".into(),
+                    ));
+                }
+                let conns: Vec<Arc<Conn>> = {
+                    let all = run.conns();
+                    match (self.spec.kind, target.conn.as_deref()) {
+                        (Kind::TcpClient, _) => all.values().cloned().collect(),
+                        (_, Some("*")) => all.values().cloned().collect(),
+                        (_, Some(id)) => {
+                            let c =
+                                all.values()
+                                    .find(|c| &*c.id == id)
+                                    .cloned()
+                                    .ok_or_else(|| {
+                                        ApiError::NotFound(format!(
+                                            "engine {} has no open connection {id}; open now: {}",
+                                            self.id,
+                                            open_list(&all)
+                                        ))
+                                    })?;
+                            vec![c]
+                        }
+                        (_, None) => {
+                            return Err(ApiError::InvalidSpec(format!(
+                                "field conn is missing: say which connection, e.g. \"conn\": \"c2\", or \"*\" for all; open now: {}",
+                                open_list(&all)
+                            )));
+                        }
+                    }
+                };
+                if target.shutdown_write && self.spec.kind != Kind::TcpClient {
+                    return Err(ApiError::InvalidSpec(
+                        "field shutdown is for a tcp-client; a server closes a connection with DELETE /api/engines/{id}/connections/{conn}".into(),
+                    ));
+                }
+                if self.spec.kind == Kind::TcpClient && conns.is_empty() {
+                    return Err(self.not_running());
+                }
+                let sends = conns
+                    .iter()
+                    .map(|c| send_on(c, data.clone(), target.shutdown_write));
+                let results = futures_util::future::join_all(sends).await;
+                let mut sent_to = Vec::new();
+                for (c, r) in conns.iter().zip(results) {
+                    match r {
+                        Ok(_) => sent_to.push(c.peer.to_string()),
+                        Err(e) if conns.len() == 1 => return Err(e),
+                        Err(_) => {}
+                    }
+                }
+                Ok(SendOutcome { bytes: n, sent_to })
+            }
+        }
+    }
+
+    /// Closes one connection of a running engine; returns once it is closed.
+    pub async fn close_conn(&self, conn_id: &str) -> Result<(), ApiError> {
+        let run = self.running().ok_or_else(|| self.not_running())?;
+        let conn = {
+            let all = run.conns();
+            all.values()
+                .find(|c| &*c.id == conn_id)
+                .cloned()
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!(
+                        "engine {} has no open connection {conn_id}; open now: {}",
+                        self.id,
+                        open_list(&all)
+                    ))
+                })?
+        };
+        conn.close.cancel();
+        let _ = tokio::time::timeout(STOP_DEADLINE, conn.done.cancelled()).await;
+        Ok(())
+    }
+}
+
+fn open_list(all: &BTreeMap<u64, Arc<Conn>>) -> String {
+    if all.is_empty() {
+        "none".into()
+    } else {
+        all.values()
+            .map(|c| format!("{} ({})", c.id, c.peer))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+async fn send_on(conn: &Conn, data: Bytes, shutdown_write: bool) -> Result<usize, ApiError> {
+    let gone = || ApiError::NotRunning(format!("connection {} is closed", conn.id));
+    let (reply, rx) = oneshot::channel();
+    let cmd = ConnCmd::Send {
+        data,
+        shutdown_write,
+        reply: Some(reply),
+    };
+    let timed_out = || {
+        ApiError::NotRunning(format!(
+            "send on {} timed out after {} s: the peer {} is not reading, so its receive window is full",
+            conn.id,
+            SEND_TIMEOUT.as_secs(),
+            conn.peer
+        ))
+    };
+    tokio::time::timeout(SEND_TIMEOUT, conn.tx.send(cmd))
+        .await
+        .map_err(|_| timed_out())?
+        .map_err(|_| gone())?;
+    tokio::time::timeout(SEND_TIMEOUT, rx)
+        .await
+        .map_err(|_| timed_out())?
+        .map_err(|_| gone())?
+        .map_err(ApiError::NotRunning)
+}

@@ -1,0 +1,399 @@
+//! EngineSpec: what a user asks for, parsed strictly with errors that name the field.
+
+use serde::{Deserialize, Serialize};
+
+use super::behavior::Behavior;
+use crate::addr::{HostPort, parse_host_port};
+use crate::error::ApiError;
+
+/// The four engine kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Listens, accepts, and serves each connection with a behavior.
+    TcpServer,
+    /// Connects to a target; one connection.
+    TcpClient,
+    /// Binds a datagram socket and answers datagrams with a behavior.
+    UdpServer,
+    /// Sends datagrams to a target.
+    UdpClient,
+}
+
+impl Kind {
+    /// Parses a kind name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "tcp-server" => Some(Self::TcpServer),
+            "tcp-client" => Some(Self::TcpClient),
+            "udp-server" => Some(Self::UdpServer),
+            "udp-client" => Some(Self::UdpClient),
+            _ => None,
+        }
+    }
+
+    /// The name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TcpServer => "tcp-server",
+            Self::TcpClient => "tcp-client",
+            Self::UdpServer => "udp-server",
+            Self::UdpClient => "udp-client",
+        }
+    }
+
+    /// Servers bind and wait; clients connect or send to a target.
+    pub fn is_server(self) -> bool {
+        matches!(self, Self::TcpServer | Self::UdpServer)
+    }
+
+    /// TCP or UDP.
+    pub fn is_tcp(self) -> bool {
+        matches!(self, Self::TcpServer | Self::TcpClient)
+    }
+}
+
+/// The JSON a user sends; strings are checked by [`EngineSpec::from_json`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    kind: Option<String>,
+    bind: Option<String>,
+    target: Option<String>,
+    behavior: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    options: RawOptions,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOptions {
+    recv_size: Option<u64>,
+    backlog: Option<u64>,
+    max_clients: Option<u64>,
+    greeting: Option<String>,
+}
+
+/// Engine options with defaults applied; `None` where the kind does not use the option.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Options {
+    /// Bytes asked of each `recv()` / `recvfrom()`.
+    pub recv_size: usize,
+    /// `listen()` backlog (tcp-server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backlog: Option<u32>,
+    /// Open connections allowed at once (tcp-server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_clients: Option<usize>,
+    /// Text sent by `greet`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub greeting: Option<String>,
+}
+
+/// Largest `recv_size`: 256 KiB, well above a UDP datagram and any sensible TCP read.
+pub const MAX_RECV_SIZE: u64 = 256 * 1024;
+/// Largest `backlog` accepted.
+pub const MAX_BACKLOG: u64 = 4096;
+/// Longest `name`.
+pub const MAX_NAME: usize = 200;
+/// Longest `greeting`, in bytes.
+pub const MAX_GREETING: usize = 4096;
+/// The default greeting, the lecture's.
+pub const DEFAULT_GREETING: &str = "Thank you for connecting";
+
+/// A validated EngineSpec.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineSpec {
+    /// The engine kind.
+    pub kind: Kind,
+    /// The local address asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    /// The remote address asked for (clients).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// What the engine does with what it receives.
+    pub behavior: Behavior,
+    /// Free label.
+    pub name: Option<String>,
+    /// Options with defaults applied.
+    pub options: Options,
+    #[serde(skip)]
+    pub(crate) bind_hp: Option<HostPort>,
+    #[serde(skip)]
+    pub(crate) target_hp: Option<HostPort>,
+}
+
+fn invalid(msg: impl Into<String>) -> ApiError {
+    ApiError::InvalidSpec(msg.into())
+}
+
+fn names<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> String {
+    all.iter().map(|x| name(*x)).collect::<Vec<_>>().join(", ")
+}
+
+/// Reads a JSON body strictly: malformed JSON, an unknown field, or a value of the wrong type
+/// is `invalid_spec` with the field's path in the message.
+pub fn parse_json<'de, T: Deserialize<'de>>(body: &'de [u8], what: &str) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(invalid(format!(
+            "the request body is empty; send {what} as JSON"
+        )));
+    }
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(invalid(format!("the request body is not a JSON object; send {what}")));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let detail = inner.to_string();
+        if inner.is_syntax() || inner.is_eof() {
+            invalid(format!(
+                "malformed JSON ({detail}); send {what} as a JSON object"
+            ))
+        } else if path == "." {
+            invalid(format!("{detail}; send {what} as a JSON object"))
+        } else {
+            invalid(format!("field {path}: {detail}"))
+        }
+    })
+}
+
+impl EngineSpec {
+    /// Parses and validates a JSON EngineSpec.
+    pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        let raw: RawSpec = parse_json(
+            body,
+            "an EngineSpec like {\"kind\":\"tcp-server\",\"bind\":\"127.0.0.1:0\",\"behavior\":\"echo\"}",
+        )?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: RawSpec) -> Result<Self, ApiError> {
+        let kinds = names(
+            &[
+                Kind::TcpServer,
+                Kind::TcpClient,
+                Kind::UdpServer,
+                Kind::UdpClient,
+            ],
+            Kind::name,
+        );
+        let kind_s = raw
+            .kind
+            .ok_or_else(|| invalid(format!("field kind is missing; use one of {kinds}")))?;
+        let kind = Kind::parse(&kind_s).ok_or_else(|| {
+            invalid(format!(
+                "field kind: unknown kind \"{kind_s}\"; use one of {kinds}"
+            ))
+        })?;
+        let behavior = match raw.behavior.as_deref() {
+            None if kind.is_server() => {
+                return Err(invalid(format!(
+                    "field behavior is missing; a {} needs one of {}",
+                    kind.name(),
+                    names(&allowed_behaviors(kind), Behavior::name)
+                )));
+            }
+            None => Behavior::Manual,
+            Some(b) => Behavior::parse(b).ok_or_else(|| {
+                invalid(format!(
+                    "field behavior: unknown behavior \"{b}\"; use one of {}",
+                    names(&Behavior::ALL, Behavior::name)
+                ))
+            })?,
+        };
+        if !allowed_behaviors(kind).contains(&behavior) {
+            return Err(invalid(format!(
+                "field behavior: \"{}\" is not available for a {}; use one of {}",
+                behavior.name(),
+                kind.name(),
+                names(&allowed_behaviors(kind), Behavior::name)
+            )));
+        }
+        let bind_hp = match (&raw.bind, kind.is_server()) {
+            (Some(b), _) => Some(parse_host_port("bind", b)?),
+            (None, true) => {
+                return Err(invalid(format!(
+                    "field bind is missing; a {} needs a local address like 127.0.0.1:12345 (port 0 picks a free one)",
+                    kind.name()
+                )));
+            }
+            (None, false) => None,
+        };
+        let target_hp = match (&raw.target, kind.is_server()) {
+            (Some(_), true) => {
+                return Err(invalid(format!(
+                    "field target is for clients; a {} only binds (use bind)",
+                    kind.name()
+                )));
+            }
+            (Some(t), false) => Some(parse_host_port("target", t)?),
+            (None, true) => None,
+            (None, false) => {
+                return Err(invalid(format!(
+                    "field target is missing; a {} needs the server's address like 127.0.0.1:12345",
+                    kind.name()
+                )));
+            }
+        };
+        if target_hp.as_ref().is_some_and(|t| t.port == 0) {
+            return Err(ApiError::InvalidAddress(
+                "target: port 0 cannot be connected or sent to; give the server's port".into(),
+            ));
+        }
+        if let Some(n) = &raw.name
+            && n.chars().count() > MAX_NAME
+        {
+            return Err(invalid(format!(
+                "field name: at most {MAX_NAME} characters"
+            )));
+        }
+        let o = raw.options;
+        let recv_size = o.recv_size.unwrap_or(1024);
+        if !(1..=MAX_RECV_SIZE).contains(&recv_size) {
+            return Err(invalid(format!(
+                "field options.recv_size: {recv_size} is out of range 1-{MAX_RECV_SIZE} (the lecture uses 1024)"
+            )));
+        }
+        let tcp_server = kind == Kind::TcpServer;
+        let only_tcp_server = |field: &str| {
+            invalid(format!(
+                "field options.{field} is for a tcp-server; a {} has no such option",
+                kind.name()
+            ))
+        };
+        let backlog = match o.backlog {
+            Some(_) if !tcp_server => return Err(only_tcp_server("backlog")),
+            Some(b) if !(1..=MAX_BACKLOG).contains(&b) => {
+                return Err(invalid(format!(
+                    "field options.backlog: {b} is out of range 1-{MAX_BACKLOG} (the lecture uses 5)"
+                )));
+            }
+            Some(b) => Some(b as u32),
+            None if tcp_server => Some(5),
+            None => None,
+        };
+        let max_clients = match o.max_clients {
+            Some(_) if !tcp_server => return Err(only_tcp_server("max_clients")),
+            Some(0) => {
+                return Err(invalid("field options.max_clients: must be at least 1"));
+            }
+            Some(m) => Some(usize::try_from(m).unwrap_or(usize::MAX)),
+            None if tcp_server && behavior == Behavior::Chat => Some(10),
+            None if tcp_server => Some(1024),
+            None => None,
+        };
+        let greeting = match o.greeting {
+            Some(_) if behavior != Behavior::Greet => {
+                return Err(invalid(
+                    "field options.greeting is used only by behavior greet",
+                ));
+            }
+            Some(g) if g.len() > MAX_GREETING => {
+                return Err(invalid(format!(
+                    "field options.greeting: at most {MAX_GREETING} bytes"
+                )));
+            }
+            Some(g) => Some(g),
+            None if behavior == Behavior::Greet => Some(DEFAULT_GREETING.to_string()),
+            None => None,
+        };
+        Ok(Self {
+            kind,
+            bind: raw.bind.map(|s| s.trim().to_string()),
+            target: raw.target.map(|s| s.trim().to_string()),
+            behavior,
+            name: raw.name,
+            options: Options {
+                recv_size: recv_size as usize,
+                backlog,
+                max_clients,
+                greeting,
+            },
+            bind_hp,
+            target_hp,
+        })
+    }
+}
+
+/// The behaviors each kind supports (API.md's table: `chat` is TCP only; clients react to
+/// what they receive but do not greet, tell the time or host a room).
+pub fn allowed_behaviors(kind: Kind) -> Vec<Behavior> {
+    use Behavior::*;
+    match kind {
+        Kind::TcpServer => Behavior::ALL.to_vec(),
+        Kind::UdpServer => vec![Manual, Echo, Uppercase, Add, Greet, Discard, Daytime],
+        Kind::TcpClient | Kind::UdpClient => vec![Manual, Echo, Uppercase, Add, Discard],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(json: &str) -> String {
+        match EngineSpec::from_json(json.as_bytes()) {
+            Err(ApiError::InvalidSpec(m)) | Err(ApiError::InvalidAddress(m)) => m,
+            other => panic!("{json}: expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let s = EngineSpec::from_json(
+            br#"{"kind":"tcp-server","bind":"127.0.0.1:0","behavior":"chat"}"#,
+        )
+        .unwrap();
+        assert_eq!(s.options.max_clients, Some(10));
+        assert_eq!(s.options.backlog, Some(5));
+        assert_eq!(s.options.recv_size, 1024);
+        let s = EngineSpec::from_json(
+            br#"{"kind":"tcp-server","bind":"127.0.0.1:0","behavior":"greet"}"#,
+        )
+        .unwrap();
+        assert_eq!(s.options.greeting.as_deref(), Some(DEFAULT_GREETING));
+        assert_eq!(s.options.max_clients, Some(1024));
+        let s = EngineSpec::from_json(br#"{"kind":"udp-client","target":"127.0.0.1:9"}"#).unwrap();
+        assert_eq!(s.behavior, Behavior::Manual);
+        assert_eq!(s.options.backlog, None);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert!(err(r#"{"kind":"tcp-servr","bind":"127.0.0.1:0"}"#).contains("field kind"));
+        assert!(
+            err(r#"{"kind":"tcp-server","bind":"127.0.0.1:0","behavior":"nope"}"#)
+                .contains("field behavior")
+        );
+        assert!(
+            err(r#"{"kind":"udp-server","bind":"127.0.0.1:0","behavior":"chat"}"#)
+                .contains("not available for a udp-server")
+        );
+        assert!(
+            err(r#"{"kind":"tcp-server","bind":"127.0.0.1:0"}"#)
+                .contains("field behavior is missing")
+        );
+        assert!(
+            err(r#"{"kind":"tcp-server","behavior":"echo"}"#).contains("field bind is missing")
+        );
+        assert!(err(r#"{"kind":"tcp-client"}"#).contains("field target is missing"));
+        assert!(
+            err(r#"{"kind":"tcp-server","bind":"127.0.0.1:0","behavior":"echo","colour":1}"#)
+                .contains("colour")
+        );
+        assert!(err(r#"{"kind":"tcp-server","bind":"127.0.0.1:0","behavior":"echo","options":{"recv_size":0}}"#).contains("options.recv_size"));
+        assert!(err(r#"{"kind":"tcp-server","bind":"127.0.0.1:0","behavior":"echo","options":{"recv_size":"big"}}"#).contains("options.recv_size"));
+        assert!(err(r#"{"kind":"tcp-server","bind":"127.0.0.1:0","behavior":"echo","options":{"nope":1}}"#).contains("nope"));
+        assert!(err(r#"{"kind":"udp-server","bind":"127.0.0.1:0","behavior":"echo","options":{"backlog":1}}"#).contains("options.backlog"));
+        assert!(err(r#"{"kind":"tcp-client","target":"127.0.0.1:0"}"#).contains("port 0"));
+        assert!(
+            err(r#"{"kind":"tcp-server","bind":"127.0.0.1:0","behavior":"echo""#)
+                .contains("malformed JSON")
+        );
+        assert!(err(r#"[1,2]"#).contains("JSON object"));
+        assert!(err("").contains("empty"));
+    }
+}

@@ -1,0 +1,428 @@
+//! TCP engines: a server's accept loop, a client's connect, and the connection task both
+//! share. Socket I/O only; what to reply comes from `behavior`.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::behavior::Behavior;
+use super::chat::{Dropped, LineBuffer, Room};
+use super::{Conn, ConnCmd, Engine, Run, bind_error};
+use crate::error::ApiError;
+use crate::event::{Call, Draft, EventKind};
+
+fn new_socket(addr: &SocketAddr) -> std::io::Result<TcpSocket> {
+    if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+}
+
+fn listen(addr: SocketAddr, backlog: u32) -> Result<TcpListener, ApiError> {
+    let sock = new_socket(&addr).map_err(|e| bind_error(addr, &e))?;
+    // SO_REUSEADDR lets a stopped server's port be bound again at once even while its old
+    // connections sit in TIME_WAIT; it never lets two listeners share a port on Linux.
+    sock.set_reuseaddr(true).map_err(|e| bind_error(addr, &e))?;
+    sock.bind(addr).map_err(|e| bind_error(addr, &e))?;
+    sock.listen(backlog).map_err(|e| bind_error(addr, &e))
+}
+
+/// Binds and listens, then runs the accept loop in the background.
+pub(super) async fn start_server(
+    engine: &Arc<Engine>,
+    generation: u64,
+    cancel: CancellationToken,
+) -> Result<Arc<Run>, ApiError> {
+    let backlog = engine.spec.options.backlog.unwrap_or(5);
+    let mut last_err = None;
+    let mut listener = None;
+    for addr in engine.bind_plan() {
+        match listen(addr, backlog) {
+            Ok(l) => {
+                listener = Some(l);
+                break;
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    let Some(listener) = listener else {
+        return Err(last_err.unwrap_or_else(|| ApiError::InvalidAddress("no bind address".into())));
+    };
+    let local = listener
+        .local_addr()
+        .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
+    let run = Arc::new(Run::new(generation, cancel, local, None));
+    engine.emit(Draft::new(EventKind::Bound, Call::Bind).local(local));
+    let msg = format!("listening, backlog {backlog}");
+    engine.emit(
+        Draft::new(EventKind::Listening, Call::Listen)
+            .local(local)
+            .message(&msg),
+    );
+    run.tracker
+        .spawn(accept_loop(engine.clone(), run.clone(), listener));
+    Ok(run)
+}
+
+async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) {
+    let conns = TaskTracker::new();
+    let room = (engine.spec.behavior == Behavior::Chat).then(|| Arc::new(Room::new()));
+    let limit = engine.env.config.limits.max_connections;
+    let max = engine.spec.options.max_clients.unwrap_or(limit).min(limit);
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = run.cancel.cancelled() => break,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let local = stream.local_addr().unwrap_or(run.local);
+                if run.conns().len() >= max {
+                    drop(stream);
+                    let msg = format!(
+                        "refused {peer}: {max} clients already connected (max_clients {max}); \
+                         accepted and closed at once"
+                    );
+                    engine.emit(
+                        Draft::new(EventKind::Refused, Call::Accept)
+                            .local(local)
+                            .peer(peer)
+                            .message(&msg),
+                    );
+                    continue;
+                }
+                let _ = stream.set_nodelay(true);
+                let (conn, rx) = engine.add_conn(&run, peer, local);
+                engine.emit(
+                    Draft::new(EventKind::Accepted, Call::Accept)
+                        .conn(&conn.id)
+                        .local(local)
+                        .peer(peer),
+                );
+                let task = ConnTask {
+                    engine: engine.clone(),
+                    run: run.clone(),
+                    conn,
+                    room: room.clone(),
+                    server: true,
+                };
+                conns.spawn(task.run(stream, rx));
+            }
+            Err(e) => {
+                let msg = format!("accept() failed: {e}");
+                engine.emit(
+                    Draft::new(EventKind::Error, Call::Accept)
+                        .local(run.local)
+                        .message(&msg),
+                );
+                // Out of file descriptors and the like: back off instead of spinning.
+                tokio::select! {
+                    _ = run.cancel.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            }
+        }
+    }
+    drop(listener);
+    conns.close();
+    conns.wait().await;
+    engine.finish(&run, "listening socket closed");
+}
+
+fn connect_error(addr: SocketAddr, e: &std::io::Error) -> ApiError {
+    use std::io::ErrorKind::*;
+    ApiError::ConnectFailed(match e.kind() {
+        ConnectionRefused => format!(
+            "connect() to {addr} was refused: nothing is listening there; start the server first or check the port"
+        ),
+        NetworkUnreachable | HostUnreachable => {
+            format!("connect() to {addr} failed: the network or host is unreachable")
+        }
+        _ => format!("connect() to {addr} failed: {e}"),
+    })
+}
+
+/// Connects to the target (each resolved address in turn), then runs the connection.
+pub(super) async fn start_client(
+    engine: &Arc<Engine>,
+    generation: u64,
+    cancel: CancellationToken,
+) -> Result<Arc<Run>, ApiError> {
+    let timeout = engine.env.config.limits.connect_timeout;
+    let bind = engine.bind_addrs.first().copied();
+    let targets: Vec<SocketAddr> = engine
+        .target_addrs
+        .iter()
+        .copied()
+        .filter(|t| bind.is_none_or(|b| b.is_ipv4() == t.is_ipv4()))
+        .collect();
+    if targets.is_empty() {
+        return Err(ApiError::InvalidAddress(
+            "bind and target must be the same IP version (both IPv4 or both IPv6)".into(),
+        ));
+    }
+    let mut last_err = None;
+    let mut connected = None;
+    for target in targets {
+        let sock = new_socket(&target).map_err(|e| connect_error(target, &e))?;
+        if let Some(b) = bind {
+            sock.bind(b).map_err(|e| bind_error(b, &e))?;
+        }
+        let attempt = tokio::select! {
+            _ = cancel.cancelled() => return Err(ApiError::NotRunning("socketlab is shutting down".into())),
+            r = tokio::time::timeout(timeout, sock.connect(target)) => r,
+        };
+        match attempt {
+            Ok(Ok(stream)) => {
+                connected = Some((stream, target));
+                break;
+            }
+            Ok(Err(e)) => last_err = Some(connect_error(target, &e)),
+            Err(_) => {
+                last_err = Some(ApiError::ConnectFailed(format!(
+                    "connect() to {target} timed out after {:.1} s: no answer; is the address right?",
+                    timeout.as_secs_f64()
+                )))
+            }
+        }
+    }
+    let Some((stream, peer)) = connected else {
+        return Err(
+            last_err.unwrap_or_else(|| ApiError::ConnectFailed("no address to connect to".into()))
+        );
+    };
+    let _ = stream.set_nodelay(true);
+    let local = stream
+        .local_addr()
+        .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
+    let run = Arc::new(Run::new(generation, cancel, local, Some(peer)));
+    let (conn, rx) = engine.add_conn(&run, peer, local);
+    let msg = format!("connected from ephemeral port {}", local.port());
+    engine.emit(
+        Draft::new(EventKind::Connected, Call::Connect)
+            .conn(&conn.id)
+            .local(local)
+            .peer(peer)
+            .message(&msg),
+    );
+    let task = ConnTask {
+        engine: engine.clone(),
+        run: run.clone(),
+        conn,
+        room: None,
+        server: false,
+    };
+    let engine = engine.clone();
+    let run2 = run.clone();
+    run.tracker.spawn(async move {
+        let reason = task.run(stream, rx).await;
+        engine.finish(&run2, &reason);
+    });
+    Ok(run)
+}
+
+/// One connection's task: reads, reacts, and writes what the API or the room asks.
+struct ConnTask {
+    engine: Arc<Engine>,
+    run: Arc<Run>,
+    conn: Arc<Conn>,
+    room: Option<Arc<Room>>,
+    server: bool,
+}
+
+/// Whether the connection goes on after a step.
+enum Flow {
+    Go,
+    Close(Cow<'static, str>),
+}
+
+fn describe_io(call: &str, e: &std::io::Error) -> Cow<'static, str> {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionReset => "connection reset by peer".into(),
+        BrokenPipe => format!("{call} failed: broken pipe (the peer has closed)").into(),
+        ConnectionAborted => "connection aborted".into(),
+        _ => format!("{call} failed: {e}").into(),
+    }
+}
+
+impl ConnTask {
+    fn draft(&self, kind: EventKind, call: Call) -> Draft<'_> {
+        Draft::new(kind, call)
+            .conn(&self.conn.id)
+            .local(self.conn.local)
+            .peer(self.conn.peer)
+    }
+
+    fn report_dropped(&self, dropped: Vec<Dropped>) {
+        for d in dropped {
+            let msg = format!(
+                "chat line dropped for {}: its send queue is full (the client is not reading)",
+                d.conn
+            );
+            self.engine
+                .emit(self.draft(EventKind::Error, Call::Send).message(&msg));
+        }
+    }
+
+    /// Writes all of `data` (Python's `sendall`), unless the engine or connection is closed.
+    async fn send(&self, wr: &mut OwnedWriteHalf, data: &[u8]) -> Flow {
+        let r = tokio::select! {
+            biased;
+            _ = self.conn.close.cancelled() => return Flow::Close(self.cancel_reason()),
+            r = wr.write_all(data) => r,
+        };
+        match r {
+            Ok(()) => {
+                self.engine.stats.sent(data.len());
+                self.conn
+                    .bytes_out
+                    .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                self.engine
+                    .emit(self.draft(EventKind::Sent, Call::Send).data(data));
+                Flow::Go
+            }
+            Err(e) => {
+                let why = describe_io("send()", &e);
+                self.engine
+                    .emit(self.draft(EventKind::Error, Call::Send).message(&why));
+                Flow::Close(why)
+            }
+        }
+    }
+
+    fn cancel_reason(&self) -> Cow<'static, str> {
+        if self.run.cancel.is_cancelled() {
+            if self.engine.env.root.is_cancelled() {
+                "closed: socketlab is shutting down".into()
+            } else {
+                "closed: engine stopped".into()
+            }
+        } else {
+            "closed by the user".into()
+        }
+    }
+
+    async fn on_command(&self, wr: &mut OwnedWriteHalf, cmd: ConnCmd) -> Flow {
+        let ConnCmd::Send {
+            data,
+            shutdown_write,
+            reply,
+        } = cmd;
+        let mut flow = if data.is_empty() {
+            Flow::Go
+        } else {
+            self.send(wr, &data).await
+        };
+        if let Flow::Go = flow
+            && shutdown_write
+        {
+            match wr.shutdown().await {
+                Ok(()) => self.engine.emit(
+                    self.draft(EventKind::Shutdown, Call::Shutdown)
+                        .message("shutdown(SHUT_WR): this side sends no more; still receiving until the peer closes"),
+                ),
+                Err(e) => {
+                    let why = describe_io("shutdown()", &e);
+                    self.engine.emit(self.draft(EventKind::Error, Call::Shutdown).message(&why));
+                    flow = Flow::Close(why);
+                }
+            }
+        }
+        if let Some(reply) = reply {
+            let _ = reply.send(match &flow {
+                Flow::Go => Ok(data.len()),
+                Flow::Close(why) => Err(format!("send on {} failed: {why}", self.conn.id)),
+            });
+        }
+        flow
+    }
+
+    async fn on_data(&self, wr: &mut OwnedWriteHalf, data: &[u8], lines: &mut LineBuffer) -> Flow {
+        self.engine.stats.received(data.len());
+        self.conn
+            .bytes_in
+            .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.engine
+            .emit(self.draft(EventKind::Received, Call::Recv).data(data));
+        if let Some(room) = &self.room {
+            for line in lines.push(data) {
+                self.report_dropped(room.say(self.conn.num, &line));
+            }
+            return Flow::Go;
+        }
+        let greeting = self.engine.spec.options.greeting.as_deref().unwrap_or("");
+        match self.engine.spec.behavior.reply(data, greeting) {
+            Some(reply) if !reply.is_empty() => self.send(wr, &reply).await,
+            _ => Flow::Go,
+        }
+    }
+
+    /// Runs the connection to its end and returns why it ended.
+    async fn run(self, stream: TcpStream, mut rx: mpsc::Receiver<ConnCmd>) -> String {
+        let (mut rd, mut wr) = stream.into_split();
+        let mut buf = vec![0u8; self.engine.spec.options.recv_size];
+        let mut lines = LineBuffer::default();
+        if let Some(room) = &self.room {
+            self.report_dropped(room.join(
+                self.conn.num,
+                self.conn.id.clone(),
+                self.conn.peer,
+                self.conn.tx.clone(),
+            ));
+        }
+        let greeting = self.engine.spec.options.greeting.as_deref().unwrap_or("");
+        let mut flow = Flow::Go;
+        if self.server
+            && let Some(hello) = self.engine.spec.behavior.on_accept(greeting)
+        {
+            flow = self.send(&mut wr, &hello).await;
+            if let Flow::Go = flow {
+                flow = Flow::Close(
+                    format!(
+                        "closed by the server after sending ({} behavior)",
+                        self.engine.spec.behavior.name()
+                    )
+                    .into(),
+                );
+            }
+        }
+        let reason = loop {
+            if let Flow::Close(reason) = flow {
+                break reason;
+            }
+            flow = tokio::select! {
+                biased;
+                _ = self.conn.close.cancelled() => Flow::Close(self.cancel_reason()),
+                Some(cmd) = rx.recv() => self.on_command(&mut wr, cmd).await,
+                r = rd.read(&mut buf) => match r {
+                    Ok(0) => Flow::Close("peer closed the connection (recv() returned 0 bytes)".into()),
+                    Ok(n) => self.on_data(&mut wr, &buf[..n], &mut lines).await,
+                    Err(e) => Flow::Close(describe_io("recv()", &e)),
+                },
+            };
+        };
+        if let Some(room) = &self.room {
+            if let Some(rest) = lines.take_rest() {
+                self.report_dropped(room.say(self.conn.num, &rest));
+            }
+            self.report_dropped(room.leave(self.conn.num));
+        }
+        drop(rd);
+        drop(wr);
+        self.engine.remove_conn(&self.run, &self.conn);
+        self.engine
+            .emit(self.draft(EventKind::Closed, Call::Close).message(&reason));
+        reason.into_owned()
+    }
+}

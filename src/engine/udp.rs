@@ -1,0 +1,155 @@
+//! UDP engines: one datagram socket, `recvfrom()` and `sendto()`, no connections. A server
+//! answers each datagram with its behavior; a client sends to its target by default.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Engine, Kind, Run, UdpCmd, bind_error};
+use crate::addr::loopback_like;
+use crate::error::ApiError;
+use crate::event::{Call, Draft, EventKind};
+
+/// Enough for any datagram, so a `recv_size` smaller than a datagram can be shown for what
+/// it is: the rest of the datagram discarded, as the OS does.
+const DATAGRAM_MAX: usize = 65_536;
+
+/// Binds the socket, then runs the datagram loop in the background.
+pub(super) async fn start(
+    engine: &Arc<Engine>,
+    generation: u64,
+    cancel: CancellationToken,
+) -> Result<Arc<Run>, ApiError> {
+    let mut plan = engine.bind_plan();
+    if plan.is_empty() {
+        // A client with no bind: loopback of the target's IP version, port chosen by the OS.
+        let target = engine
+            .target_addrs
+            .first()
+            .copied()
+            .ok_or_else(|| ApiError::Internal("udp client without target".into()))?;
+        let ip = if target.ip().is_loopback() {
+            loopback_like(&target)
+        } else if target.is_ipv4() {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        } else {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        };
+        plan.push(SocketAddr::new(ip, 0));
+    }
+    let mut last_err = None;
+    let mut sock = None;
+    for addr in plan {
+        match UdpSocket::bind(addr).await {
+            Ok(s) => {
+                sock = Some(s);
+                break;
+            }
+            Err(e) => last_err = Some(bind_error(addr, &e)),
+        }
+    }
+    let Some(sock) = sock else {
+        return Err(last_err.unwrap_or_else(|| ApiError::InvalidAddress("no bind address".into())));
+    };
+    let local = sock
+        .local_addr()
+        .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
+    let peer = (engine.spec.kind == Kind::UdpClient)
+        .then(|| engine.target_addrs.first().copied())
+        .flatten();
+    let (tx, rx) = mpsc::channel(64);
+    let mut run = Run::new(generation, cancel, local, peer);
+    run.udp = Some(tx);
+    let run = Arc::new(run);
+    engine.emit(Draft::new(EventKind::Bound, Call::Bind).local(local));
+    run.tracker
+        .spawn(datagram_loop(engine.clone(), run.clone(), sock, rx));
+    Ok(run)
+}
+
+async fn datagram_loop(
+    engine: Arc<Engine>,
+    run: Arc<Run>,
+    sock: UdpSocket,
+    mut rx: mpsc::Receiver<UdpCmd>,
+) {
+    let local = run.local;
+    let recv_size = engine.spec.options.recv_size;
+    let greeting = engine.spec.options.greeting.clone().unwrap_or_default();
+    let mut buf = vec![0u8; DATAGRAM_MAX];
+    loop {
+        tokio::select! {
+            biased;
+            _ = run.cancel.cancelled() => break,
+            Some(cmd) = rx.recv() => {
+                let r = send_to(&engine, &sock, local, &cmd.data, cmd.to).await;
+                let _ = cmd.reply.send(r);
+            }
+            r = sock.recv_from(&mut buf) => match r {
+                Ok((n, from)) => {
+                    let got = n.min(recv_size);
+                    let data = &buf[..got];
+                    engine.stats.received(got);
+                    let note = (got < n).then(|| format!(
+                        "datagram of {n} bytes; recvfrom({recv_size}) kept the first {got}, the rest is discarded"
+                    ));
+                    let mut d = Draft::new(EventKind::Received, Call::RecvFrom).local(local).peer(from).data(data);
+                    if let Some(note) = &note {
+                        d = d.message(note);
+                    }
+                    engine.emit(d);
+                    if let Some(reply) = engine.spec.behavior.reply(data, &greeting) {
+                        let _ = send_to(&engine, &sock, local, &reply, from).await;
+                    }
+                }
+                Err(e) => {
+                    // E.g. an ICMP port-unreachable reported on the socket: show it, go on.
+                    let msg = format!("recvfrom() failed: {e}");
+                    engine.emit(Draft::new(EventKind::Error, Call::RecvFrom).local(local).message(&msg));
+                    tokio::select! {
+                        _ = run.cancel.cancelled() => break,
+                        _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+                    }
+                }
+            },
+        }
+    }
+    drop(sock);
+    engine.finish(&run, "socket closed");
+}
+
+/// `sendto()` with its event; the error text goes back to an API caller.
+async fn send_to(
+    engine: &Engine,
+    sock: &UdpSocket,
+    local: SocketAddr,
+    data: &[u8],
+    to: SocketAddr,
+) -> Result<usize, String> {
+    match sock.send_to(data, to).await {
+        Ok(n) => {
+            engine.stats.sent(n);
+            engine.emit(
+                Draft::new(EventKind::Sent, Call::SendTo)
+                    .local(local)
+                    .peer(to)
+                    .data(&data[..n]),
+            );
+            Ok(n)
+        }
+        Err(e) => {
+            let msg = format!("sendto() {to} failed: {e}");
+            engine.emit(
+                Draft::new(EventKind::Error, Call::SendTo)
+                    .local(local)
+                    .peer(to)
+                    .message(&msg),
+            );
+            Err(msg)
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! socketlab: a web dashboard that drives real TCP and UDP sockets and shows every socket
+//! call live.
+//!
+//! The loop, one way around:
+//!
+//! ```text
+//! browser ─HTTP─▶ web (api, ws, pages) ─▶ registry ─▶ engines (tokio tasks, real sockets)
+//!    ▲                                                        │
+//!    └──────── WebSocket ◀── event bus (history ring + broadcast) ◀┘
+//! ```
+//!
+//! - [`config`]: limits and the address policy.
+//! - [`error`]: the one error type, mapped to API.md's codes.
+//! - [`addr`], [`codec`]: parsing what users type (`host:port`, hex, base64).
+//! - [`engine`]: specs, behaviors, the chat room, and the TCP/UDP engines.
+//! - [`registry`]: engines by id, with create/stop/start/delete.
+//! - [`event`]: events and the bus.
+//! - [`web`]: the axum router.
+
+pub mod addr;
+pub mod codec;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod event;
+pub mod registry;
+pub mod web;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+/// How long shutdown waits for HTTP connections to finish before closing them anyway.
+const HTTP_DRAIN: Duration = Duration::from_secs(5);
+
+/// Serves the dashboard on an already-bound `listener` until `shutdown` resolves, then stops
+/// every engine and returns once their sockets are closed.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    mut config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    config.policy.dashboard_port = Some(listener.local_addr()?.port());
+    let limits = &config.limits;
+    let bus = Arc::new(event::EventBus::new(
+        limits.history,
+        limits.preview,
+        limits.viewer_buffer,
+    ));
+    let root = CancellationToken::new();
+    let env = Arc::new(engine::Env::new(bus, Arc::new(config), root.clone()));
+    let registry = registry::Registry::new(env);
+    let app = web::app(web::AppState::new(registry.clone()));
+    let signalled = root.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        // Ends every engine run and every WebSocket viewer, so the drain below can finish.
+        signalled.cancel();
+    });
+    let drained = async {
+        root.cancelled().await;
+        tokio::time::sleep(HTTP_DRAIN).await;
+    };
+    tokio::select! {
+        r = server => r?,
+        _ = drained => tracing::warn!("HTTP connections still open after the drain; closing them"),
+    }
+    registry.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,224 @@
+//! REST handlers for API.md's routes.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{AppState, bad_query};
+use crate::addr::{parse_host_port, resolve};
+use crate::codec::decode;
+use crate::config::MAX_UDP_PAYLOAD;
+use crate::engine::spec::parse_json;
+use crate::engine::{EngineSpec, EngineView, SendOutcome, SendTarget};
+use crate::error::ApiError;
+
+fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    b.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(
+                "the request body is too large; send at most --max-message bytes of data".into(),
+            )
+        } else {
+            ApiError::InvalidSpec(format!(
+                "could not read the request body: {}",
+                e.body_text()
+            ))
+        }
+    })
+}
+
+/// `GET /api/engines`
+pub async fn list(State(s): State<AppState>) -> Json<Vec<EngineView>> {
+    Json(s.registry.list())
+}
+
+/// `POST /api/engines`
+pub async fn create(
+    State(s): State<AppState>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let spec = EngineSpec::from_json(&body(b)?)?;
+    let view = s.registry.create(spec).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// `GET /api/engines/{id}`
+pub async fn get_one(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<EngineView>, ApiError> {
+    Ok(Json(s.registry.get(&id)?.view()))
+}
+
+/// `POST /api/engines/{id}/stop`
+pub async fn stop(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<EngineView>, ApiError> {
+    let e = s.registry.get(&id)?;
+    e.stop().await;
+    Ok(Json(e.view()))
+}
+
+/// `POST /api/engines/{id}/start`
+pub async fn start(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<EngineView>, ApiError> {
+    let e = s.registry.get(&id)?;
+    e.start().await?;
+    Ok(Json(e.view()))
+}
+
+/// `DELETE /api/engines/{id}`
+pub async fn delete_one(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.registry.delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendBody {
+    #[serde(default)]
+    data: String,
+    encoding: Option<String>,
+    conn: Option<String>,
+    to: Option<String>,
+    shutdown: Option<String>,
+}
+
+/// `POST /api/engines/{id}/send`
+pub async fn send(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<SendOutcome>, ApiError> {
+    let engine = s.registry.get(&id)?;
+    let req: SendBody = parse_json(&body(b)?, "{\"data\": \"hello\\n\", \"conn\": \"c2\"}")?;
+    let data = decode(req.encoding.as_deref(), &req.data)?;
+    let limits = &s.registry.env().config.limits;
+    let udp = !engine.spec.kind.is_tcp();
+    let max = if udp {
+        limits.max_message.min(MAX_UDP_PAYLOAD)
+    } else {
+        limits.max_message
+    };
+    if data.len() > max {
+        let why = if udp && max == MAX_UDP_PAYLOAD {
+            "a UDP datagram carries at most 65507 bytes".to_string()
+        } else {
+            "the message size limit (--max-message)".to_string()
+        };
+        return Err(ApiError::TooLarge(format!(
+            "{} bytes is over {why}: {max} bytes; send it in smaller pieces",
+            data.len()
+        )));
+    }
+    let shutdown_write = match req.shutdown.as_deref() {
+        None => false,
+        Some("write") => true,
+        Some(other) => {
+            return Err(ApiError::InvalidSpec(format!(
+                "field shutdown: \"{other}\" is not supported; use \"write\" to half-close after sending"
+            )));
+        }
+    };
+    if data.is_empty() && !shutdown_write {
+        return Err(ApiError::InvalidData(
+            "data is empty; give the bytes to send in data (or \"shutdown\": \"write\" to only half-close)".into(),
+        ));
+    }
+    let to = match &req.to {
+        Some(t) => {
+            let hp = parse_host_port("to", t)?;
+            if hp.port == 0 {
+                return Err(ApiError::InvalidAddress(
+                    "to: port 0 cannot be sent to; give the receiver's port".into(),
+                ));
+            }
+            let addrs = resolve("to", &hp, &s.registry.env().config.policy).await?;
+            Some(addrs[0])
+        }
+        None => None,
+    };
+    let out = engine
+        .send(
+            Bytes::from(data),
+            SendTarget {
+                conn: req.conn,
+                to,
+                shutdown_write,
+            },
+        )
+        .await?;
+    Ok(Json(out))
+}
+
+/// `DELETE /api/engines/{id}/connections/{conn}`
+pub async fn close_conn(
+    State(s): State<AppState>,
+    Path((id, conn)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    s.registry.get(&id)?.close_conn(&conn).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Query of `GET /api/events`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    engine: Option<String>,
+    since: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// The most events one `GET /api/events` returns.
+const MAX_EVENTS_PAGE: usize = 10_000;
+
+/// `GET /api/events`
+pub async fn events(
+    State(s): State<AppState>,
+    q: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
+    if let Some(e) = &q.engine {
+        s.registry.get(e)?;
+    }
+    let limit = q.limit.unwrap_or(1000).clamp(1, MAX_EVENTS_PAGE);
+    let (records, next) = s
+        .bus()
+        .history(q.engine.as_deref(), q.since.unwrap_or(0), limit);
+    // The events are JSON already: splice them in rather than parse and re-serialise.
+    let mut out =
+        String::with_capacity(32 + records.iter().map(|r| r.json.len() + 1).sum::<usize>());
+    out.push_str("{\"events\":[");
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r.json.as_str());
+    }
+    out.push_str("],\"next\":");
+    out.push_str(&next.to_string());
+    out.push('}');
+    Ok(([(header::CONTENT_TYPE, "application/json")], out).into_response())
+}
+
+/// Unknown `/api` routes.
+pub async fn no_route() -> ApiError {
+    ApiError::NotFound("no such API route; see the README's API section for the routes".into())
+}
+
+/// A known `/api` route with the wrong method.
+pub async fn bad_method() -> Response {
+    let body = serde_json::json!({"error": {"code": "method_not_allowed",
+        "message": "this route does not take that method; see the README's API section"}});
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
+}

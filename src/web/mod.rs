@@ -1,0 +1,82 @@
+//! The HTTP face: REST API, WebSocket event stream, pages and static files.
+
+mod api;
+mod pages;
+mod ws;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use tokio_util::sync::CancellationToken;
+use tower_http::services::ServeDir;
+
+use crate::error::ApiError;
+use crate::event::EventBus;
+use crate::registry::Registry;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engines.
+    pub registry: Registry,
+    /// Viewers connected now, for `--max-viewers`.
+    pub viewers: Arc<AtomicUsize>,
+}
+
+impl AppState {
+    /// State over a registry.
+    pub fn new(registry: Registry) -> Self {
+        Self {
+            registry,
+            viewers: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    fn bus(&self) -> &Arc<EventBus> {
+        &self.registry.env().bus
+    }
+
+    fn shutdown(&self) -> &CancellationToken {
+        &self.registry.env().root
+    }
+}
+
+/// The whole router: pages, `/api`, `/ws`, `/static`, `/healthz`.
+pub fn app(state: AppState) -> Router {
+    let limits = &state.registry.env().config.limits;
+    // Hex spells a byte in up to three characters ("6c "), so the body must be able to carry
+    // a full-size message written that way.
+    let body_limit = limits
+        .max_message
+        .saturating_mul(4)
+        .saturating_add(64 * 1024);
+    let api = Router::new()
+        .route("/engines", get(api::list).post(api::create))
+        .route("/engines/{id}", get(api::get_one).delete(api::delete_one))
+        .route("/engines/{id}/stop", post(api::stop))
+        .route("/engines/{id}/start", post(api::start))
+        .route("/engines/{id}/send", post(api::send))
+        .route("/engines/{id}/connections/{conn}", delete(api::close_conn))
+        .route("/events", get(api::events))
+        .fallback(api::no_route)
+        .method_not_allowed_fallback(api::bad_method);
+    Router::new()
+        .route("/", get(pages::index))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/ws", get(ws::upgrade))
+        .nest("/api", api)
+        .nest_service(
+            "/static",
+            ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static")),
+        )
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// Maps a query-string rejection to `invalid_spec` with axum's own description.
+fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
+    ApiError::InvalidSpec(format!("bad query string: {}", e.body_text()))
+}

@@ -1,0 +1,197 @@
+//! `GET /ws`: the live event stream. History after `since` first, then live events, one JSON
+//! text frame each; a viewer that falls behind is told how many events it missed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::SystemTime;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio_util::sync::CancellationToken;
+
+use super::{AppState, bad_query};
+use crate::error::ApiError;
+use crate::event::{EventBus, Record, format_time};
+
+/// The largest frame a viewer may send us; viewers only listen, so this is generous.
+const MAX_INCOMING: usize = 64 * 1024;
+/// Events written before a flush, so a burst goes out in few syscalls.
+const BATCH: usize = 256;
+
+/// Query of `GET /ws`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WsQuery {
+    engine: Option<String>,
+    since: Option<u64>,
+}
+
+/// Frees a viewer slot when the viewer goes.
+struct ViewerSlot(Arc<AtomicUsize>);
+
+impl Drop for ViewerSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `GET /ws?engine=&since=`
+pub async fn upgrade(
+    State(s): State<AppState>,
+    q: Result<Query<WsQuery>, QueryRejection>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
+    if let Some(e) = &q.engine {
+        s.registry.get(e)?;
+    }
+    let max = s.registry.env().config.limits.max_viewers;
+    if s.viewers.fetch_add(1, Ordering::Relaxed) >= max {
+        s.viewers.fetch_sub(1, Ordering::Relaxed);
+        return Err(ApiError::LimitReached(format!(
+            "{max} viewers are watching already, the most allowed (--max-viewers); close another tab or viewer"
+        )));
+    }
+    let slot = ViewerSlot(s.viewers.clone());
+    // Subscribe now, before the handshake completes: nothing published from here on is lost.
+    let (replay, rx) = s.bus().subscribe(q.since);
+    let viewer = Viewer {
+        bus: s.bus().clone(),
+        engine: q.engine,
+        rx,
+        last_seen: q.since.unwrap_or(0),
+    };
+    let shutdown = s.shutdown().clone();
+    Ok(ws
+        .max_message_size(MAX_INCOMING)
+        .max_frame_size(MAX_INCOMING)
+        .on_upgrade(move |socket| serve(socket, viewer, replay, shutdown, slot)))
+}
+
+struct Viewer {
+    bus: Arc<EventBus>,
+    engine: Option<String>,
+    rx: broadcast::Receiver<Arc<Record>>,
+    /// The newest seq taken off the channel, shown or filtered out.
+    last_seen: u64,
+}
+
+impl Viewer {
+    fn wants(&self, r: &Record) -> bool {
+        self.engine.as_deref().is_none_or(|e| *r.engine == *e)
+    }
+
+    /// The frames for one record taken off the channel: a `lagged` notice first when
+    /// events this viewer watches were skipped before it.
+    fn frames(&mut self, r: &Arc<Record>, lagged: bool, out: &mut Vec<Utf8Bytes>) {
+        if lagged {
+            let missed = self
+                .bus
+                .count_between(self.engine.as_deref(), self.last_seen, r.seq);
+            if missed > 0 {
+                out.push(lagged_frame(
+                    missed,
+                    r.seq - 1,
+                    self.engine.as_deref(),
+                    self.last_seen,
+                ));
+            }
+        }
+        self.last_seen = r.seq;
+        if self.wants(r) {
+            out.push(r.json.clone());
+        }
+    }
+}
+
+fn lagged_frame(missed: u64, seq: u64, engine: Option<&str>, after: u64) -> Utf8Bytes {
+    let v = serde_json::json!({
+        "kind": "lagged",
+        "missed": missed,
+        "seq": seq,
+        "time": format_time(SystemTime::now()),
+        "engine": engine,
+        "message": format!(
+            "this viewer fell behind and skipped {missed} events; GET /api/events?since={after} \
+             returns those still in the history"
+        ),
+    });
+    Utf8Bytes::from(v.to_string())
+}
+
+async fn serve(
+    socket: WebSocket,
+    mut viewer: Viewer,
+    replay: Vec<Arc<Record>>,
+    shutdown: CancellationToken,
+    _slot: ViewerSlot,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let send = async move {
+        for r in &replay {
+            viewer.last_seen = r.seq;
+            if viewer.wants(r) {
+                sink.feed(Message::Text(r.json.clone())).await?;
+            }
+        }
+        sink.flush().await?;
+        let mut frames = Vec::new();
+        // Survives batches: a lag is reported with the next event that arrives.
+        let mut lagged = false;
+        loop {
+            let mut item = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => {
+                    let _ = sink.send(Message::Close(None)).await;
+                    return Ok(());
+                }
+                r = viewer.rx.recv() => r,
+            };
+            let mut taken = 0;
+            loop {
+                match item {
+                    Ok(r) => {
+                        viewer.frames(&r, lagged, &mut frames);
+                        lagged = false;
+                        taken += 1;
+                    }
+                    Err(RecvError::Lagged(_)) => lagged = true,
+                    Err(RecvError::Closed) => return Ok(()),
+                }
+                if taken >= BATCH {
+                    break;
+                }
+                item = match viewer.rx.try_recv() {
+                    Ok(r) => Ok(r),
+                    Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                };
+            }
+            for f in frames.drain(..) {
+                sink.feed(Message::Text(f)).await?;
+            }
+            sink.flush().await?;
+        }
+    };
+    let recv = async move {
+        // Viewers only listen; we read to answer pings and notice close or junk frames.
+        while let Some(msg) = stream.next().await {
+            match msg {
+                Ok(Message::Close(_)) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::select! {
+        r = send => {
+            let _: Result<(), axum::Error> = r;
+        }
+        _ = recv => {}
+    }
+}
