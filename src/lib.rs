@@ -54,15 +54,21 @@ pub async fn serve(
     let root = CancellationToken::new();
     let env = Arc::new(engine::Env::new(bus, Arc::new(config), root.clone()));
     let registry = registry::Registry::new(env);
-    let app = web::app(web::AppState::new(registry.clone()));
-    let signalled = root.clone();
+    let state = web::AppState::new(registry.clone());
+    let closing = state.closing.clone();
+    let app = web::app(state);
+    let stopping = registry.clone();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
-        // Ends every engine run and every WebSocket viewer, so the drain below can finish.
-        signalled.cancel();
+        // Engines first, so viewers still see their last events; then the viewers, so the
+        // HTTP drain can finish.
+        root.cancel();
+        stopping.shutdown().await;
+        closing.cancel();
     });
+    let closed = registry.env().root.clone();
     let drained = async {
-        root.cancelled().await;
+        closed.cancelled().await;
         tokio::time::sleep(HTTP_DRAIN).await;
     };
     tokio::select! {

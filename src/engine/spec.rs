@@ -142,7 +142,9 @@ pub fn parse_json<'de, T: Deserialize<'de>>(body: &'de [u8], what: &str) -> Resu
         )));
     }
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(invalid(format!("the request body is not a JSON object; send {what}")));
+        return Err(invalid(format!(
+            "the request body is not a JSON object; send {what}"
+        )));
     }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {

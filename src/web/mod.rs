@@ -24,6 +24,9 @@ pub struct AppState {
     pub registry: Registry,
     /// Viewers connected now, for `--max-viewers`.
     pub viewers: Arc<AtomicUsize>,
+    /// Cancelled after the engines have stopped at shutdown, so viewers see the last
+    /// `stopped` events before their stream closes.
+    pub closing: CancellationToken,
 }
 
 impl AppState {
@@ -32,15 +35,12 @@ impl AppState {
         Self {
             registry,
             viewers: Arc::new(AtomicUsize::new(0)),
+            closing: CancellationToken::new(),
         }
     }
 
     fn bus(&self) -> &Arc<EventBus> {
         &self.registry.env().bus
-    }
-
-    fn shutdown(&self) -> &CancellationToken {
-        &self.registry.env().root
     }
 }
 

@@ -66,7 +66,7 @@ pub async fn upgrade(
         rx,
         last_seen: q.since.unwrap_or(0),
     };
-    let shutdown = s.shutdown().clone();
+    let shutdown = s.closing.clone();
     Ok(ws
         .max_message_size(MAX_INCOMING)
         .max_frame_size(MAX_INCOMING)
@@ -147,6 +147,12 @@ async fn serve(
             let mut item = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => {
+                    // The engines have stopped: pass on what is still queued, then say goodbye.
+                    while let Ok(r) = viewer.rx.try_recv() {
+                        if viewer.wants(&r) {
+                            sink.feed(Message::Text(r.json.clone())).await?;
+                        }
+                    }
                     let _ = sink.send(Message::Close(None)).await;
                     return Ok(());
                 }

@@ -1,0 +1,296 @@
+//! `spawn_app()` and the request helpers every test uses: a real server on 127.0.0.1:0,
+//! real HTTP, real WebSocket, real sockets.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use socketlab::Config;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+
+/// A running socketlab server for one test.
+pub struct TestApp {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Config::default()).await
+}
+
+pub async fn spawn_app_with(config: Config) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(socketlab::serve(listener, config, async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        base: format!("http://{addr}"),
+        addr,
+        http: reqwest::Client::new(),
+        stop: Some(stop),
+        handle: Some(handle),
+    }
+}
+
+async fn parse(r: reqwest::Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, v)
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        parse(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        parse(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: &'static str) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        parse(r).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        parse(
+            self.http
+                .delete(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Creates an engine and insists it worked.
+    pub async fn engine(&self, spec: Value) -> Value {
+        let (st, body) = self.post("/api/engines", spec.clone()).await;
+        assert_eq!(st, StatusCode::CREATED, "creating {spec} -> {body}");
+        body
+    }
+
+    pub async fn engine_view(&self, id: &str) -> Value {
+        let (st, v) = self.get(&format!("/api/engines/{id}")).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        v
+    }
+
+    pub async fn send(&self, id: &str, body: Value) -> (StatusCode, Value) {
+        self.post(&format!("/api/engines/{id}/send"), body).await
+    }
+
+    /// Polls an engine until `pred` holds on its view, or fails after 5 s.
+    pub async fn wait_engine(&self, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let end = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let v = self.engine_view(id).await;
+            if pred(&v) {
+                return v;
+            }
+            assert!(
+                tokio::time::Instant::now() < end,
+                "{id}: waited 5 s for {what}; last view {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Events from the history, of one engine.
+    pub async fn events(&self, id: &str) -> Vec<Value> {
+        let (st, v) = self
+            .get(&format!("/api/events?engine={id}&since=0&limit=10000"))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        v["events"].as_array().unwrap().clone()
+    }
+
+    /// Waits until the history holds an event of `id` matching `pred`; returns all of `id`'s.
+    pub async fn wait_event(
+        &self,
+        id: &str,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Vec<Value> {
+        let end = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let evs = self.events(id).await;
+            if evs.iter().any(&pred) {
+                return evs;
+            }
+            assert!(
+                tokio::time::Instant::now() < end,
+                "{id}: waited 5 s for event {what}; saw {evs:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn ws(&self, query: &str) -> Ws {
+        let url = format!("ws://{}/ws{query}", self.addr);
+        let (stream, resp) = tokio_tungstenite::connect_async(url).await.unwrap();
+        assert_eq!(resp.status().as_u16(), 101);
+        Ws { stream }
+    }
+
+    /// Shuts the server down as Ctrl-C would, and waits for it to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            tokio::time::timeout(Duration::from_secs(10), h)
+                .await
+                .expect("server shut down within 10 s")
+                .unwrap()
+                .unwrap();
+        }
+    }
+}
+
+pub fn addr_of(v: &Value) -> SocketAddr {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not an address: {v}"))
+        .parse()
+        .unwrap()
+}
+
+/// The `local` address of an engine view.
+pub fn local_of(engine: &Value) -> SocketAddr {
+    addr_of(&engine["local"])
+}
+
+pub fn tcp_spec(behavior: &str) -> Value {
+    json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": behavior})
+}
+
+pub fn udp_spec(behavior: &str) -> Value {
+    json!({"kind": "udp-server", "bind": "127.0.0.1:0", "behavior": behavior})
+}
+
+/// Reads from `s` until `pred` holds on everything read, EOF, or 5 s.
+pub async fn read_until(s: &mut TcpStream, pred: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let end = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !pred(&buf) {
+        let left = end.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, s.read(&mut chunk)).await {
+            Ok(Ok(0)) | Err(_) => break,
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Ok(Err(_)) => break,
+        }
+    }
+    buf
+}
+
+/// Reads everything until the peer closes (or 5 s).
+pub async fn read_to_eof(s: &mut TcpStream) -> Vec<u8> {
+    read_until(s, |_| false).await
+}
+
+/// A WebSocket viewer.
+pub struct Ws {
+    pub stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    /// The next event, or None after `wait` without one.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(wait, self.stream.next())
+                .await
+                .ok()??
+                .ok()?;
+            match msg {
+                Message::Text(t) => return Some(serde_json::from_str(t.as_str()).unwrap()),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Reads events until one matches `pred`; returns all read. Fails after 5 s.
+    pub async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut seen = Vec::new();
+        let end = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = end.saturating_duration_since(tokio::time::Instant::now());
+            let Some(ev) = self.next_within(left).await else {
+                panic!("no event {what} within 5 s; saw {seen:#?}");
+            };
+            let done = pred(&ev);
+            seen.push(ev);
+            if done {
+                return seen;
+            }
+        }
+    }
+}
+
+pub fn kind_is(kind: &'static str) -> impl Fn(&Value) -> bool {
+    move |e: &Value| e["kind"] == kind
+}
+
+pub fn b64(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+pub fn json_ok(st: StatusCode, v: &Value) {
+    assert!(st.is_success(), "expected success, got {st} {v}");
+}
+
+/// Asserts an error response with this status and code, and a message; returns the message.
+pub fn assert_error(st: StatusCode, v: &Value, status: u16, code: &str) -> String {
+    assert_eq!(
+        st.as_u16(),
+        status,
+        "expected {status} {code}, got {st} {v}"
+    );
+    assert_eq!(v["error"]["code"], code, "{v}");
+    let msg = v["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(msg.len() > 10, "the message should say what to do: {v}");
+    msg
+}
