@@ -68,7 +68,7 @@ impl Policy {
     pub fn check(&self, what: &str, addr: SocketAddr) -> Result<(), String> {
         if !self.allows_ip(addr.ip()) {
             return Err(format!(
-                "{what} address {addr} is not allowed: socketlab only uses loopback addresses \
+                "{what}: address {addr} is not allowed: socketlab only uses loopback addresses \
                  (127.0.0.0/8 and ::1), try 127.0.0.1:{}",
                 addr.port()
             ));
@@ -76,13 +76,13 @@ impl Policy {
         let port = addr.port();
         if port != 0 && port < 1024 && !self.allowed_ports.contains(&port) {
             return Err(format!(
-                "port {port} is a privileged (well-known) port and is refused by default; \
-                 use a port of 1024 or more (e.g. 12345), or 0 to let the OS pick"
+                "{what}: port {port} is a privileged (well-known) port and is refused by default; \
+                 use a port of 1024 or more (e.g. 12345), or 0 to let the OS pick (--allow-port {port} allows it)"
             ));
         }
         if Some(port) == self.dashboard_port && !self.allowed_ports.contains(&port) {
             return Err(format!(
-                "port {port} is the dashboard's own port; pick another port, or 0 to let the OS pick"
+                "{what}: port {port} is the dashboard's own port; pick another port, or 0 to let the OS pick"
             ));
         }
         Ok(())

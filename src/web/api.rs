@@ -176,6 +176,7 @@ pub async fn close_conn(
 pub struct EventsQuery {
     engine: Option<String>,
     since: Option<u64>,
+    before: Option<u64>,
     limit: Option<usize>,
 }
 
@@ -192,9 +193,15 @@ pub async fn events(
         s.registry.get(e)?;
     }
     let limit = q.limit.unwrap_or(1000).clamp(1, MAX_EVENTS_PAGE);
-    let (records, next) = s
-        .bus()
-        .history(q.engine.as_deref(), q.since.unwrap_or(0), limit);
+    let (records, next) = match (q.before, q.since) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::InvalidSpec(
+                "give since (newer events) or before (older events), not both".into(),
+            ));
+        }
+        (Some(before), None) => s.bus().history_before(q.engine.as_deref(), before, limit),
+        (None, since) => s.bus().history(q.engine.as_deref(), since.unwrap_or(0), limit),
+    };
     // The events are JSON already: splice them in rather than parse and re-serialise.
     let mut out =
         String::with_capacity(32 + records.iter().map(|r| r.json.len() + 1).sum::<usize>());

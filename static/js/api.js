@@ -1,0 +1,48 @@
+// The REST API, as API.md defines it. Errors carry the API's code and message.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Calls the API; resolves to the parsed JSON (or null), rejects with ApiError. */
+export async function api(method, path, body) {
+  const init = { method, headers: {}, credentials: 'same-origin' };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    throw new ApiError(0, 'network', `cannot reach socketlab (${e.message}); is the server still running?`);
+  }
+  const text = await res.text();
+  let json = null;
+  if (text) {
+    try { json = JSON.parse(text); } catch { json = null; }
+  }
+  if (!res.ok) {
+    const err = json && json.error;
+    throw new ApiError(res.status, err ? err.code : 'http_' + res.status, err ? err.message : text || res.statusText);
+  }
+  return json;
+}
+
+/** Every kept event of one engine, paging through GET /api/events. */
+export async function allEvents(engine) {
+  const out = [];
+  let since = 0;
+  for (let page = 0; page < 100; page++) {
+    const r = await api('GET', `/api/events?engine=${encodeURIComponent(engine)}&since=${since}&limit=10000`);
+    out.push(...r.events);
+    if (r.events.length === 0 || r.next <= since) break;
+    since = r.next;
+    if (r.events.length < 10000) break;
+  }
+  return out;
+}

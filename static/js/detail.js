@@ -1,0 +1,323 @@
+// One engine in depth: its connections, a composer to send, and three live views of its
+// events (log, sequence diagram, counters), with pause, clear, filters and export.
+
+import { api, allEvents } from './api.js';
+import { LogView } from './log.js';
+import { SequenceView } from './diagram.js';
+import { title } from './engines.js';
+import { el, fmtBytes, fmtTime, replaceKids } from './util.js';
+
+const GROUPS = {
+  all: null,
+  data: ['received', 'sent'],
+  received: ['received'],
+  sent: ['sent'],
+  connections: ['accepted', 'connected', 'closed', 'refused', 'shutdown'],
+  problems: ['error', 'refused', 'lagged', 'stopped'],
+};
+
+export class Detail {
+  constructor(main, { store, onChanged }) {
+    this.main = main;
+    this.store = store;
+    this.onChanged = onChanged;
+    this.view = null;
+    this.pending = [];
+    this.frame = 0;
+    this.paused = false;
+    this.missedWhilePaused = 0;
+    this.filter = { conn: '', kind: 'all', text: '' };
+  }
+
+  get id() {
+    return this.view ? this.view.id : null;
+  }
+
+  matches(ev) {
+    if (ev.kind === 'lagged') return true;
+    const f = this.filter;
+    if (f.conn && ev.conn !== f.conn) return false;
+    const group = GROUPS[f.kind];
+    if (group && !group.includes(ev.kind)) return false;
+    if (f.text) {
+      const hay = `${ev.text ?? ''} ${ev.peer ?? ''} ${ev.message ?? ''} ${ev.call ?? ''} ${ev.conn ?? ''}`.toLowerCase();
+      if (!hay.includes(f.text)) return false;
+    }
+    return true;
+  }
+
+  /** Shows an engine; builds the panel. */
+  show(view) {
+    this.view = view;
+    this.pending = [];
+    this.paused = false;
+    this.filter = { conn: '', kind: 'all', text: '' };
+    const id = view.id;
+    this.head = el('header', { class: 'd-head' });
+    this.conns = el('div', { class: 'conns' });
+    this.composer = this.buildComposer();
+    this.toolbar = this.buildToolbar();
+    const logBox = el('div', { class: 'log', tabindex: 0, 'aria-label': 'event log' });
+    const diagramBox = el('div', { class: 'diagram', tabindex: 0, 'aria-label': 'sequence diagram' });
+    this.jump = el('button', { type: 'button', class: 'jump', hidden: true, text: '↓ latest', onclick: () => this.log.scrollToEnd() });
+    this.log = new LogView(logBox, { onAutoscroll: (on) => { this.jump.hidden = on; } });
+    this.seq = new SequenceView(diagramBox);
+    this.section = el('section', { class: 'engine-detail', 'data-engine-id': id },
+      this.head,
+      el('div', { class: 'd-top' }, this.conns, this.composer),
+      this.toolbar,
+      el('div', { class: 'views' },
+        el('div', { class: 'pane' }, el('h3', { text: 'Log' }), logBox, this.jump),
+        el('div', { class: 'pane' }, el('h3', { text: 'Sequence diagram' }), diagramBox)));
+    replaceKids(this.main, this.section);
+    this.update(view);
+    this.rerender();
+  }
+
+  hide() {
+    this.view = null;
+    cancelAnimationFrame(this.frame);
+  }
+
+  buildComposer() {
+    const f = el('form', { class: 'composer', 'aria-label': 'send bytes', autocomplete: 'off' },
+      el('div', { class: 'c-data' },
+        el('label', { for: 'c-data', text: 'Send' }),
+        el('textarea', { id: 'c-data', name: 'data', rows: 2, spellcheck: 'false', placeholder: 'hello   (Enter sends, Shift+Enter adds a line)' })),
+      el('div', { class: 'c-opts' },
+        el('label', {}, 'encoding ', el('select', { name: 'encoding' },
+          el('option', { value: 'text', text: 'text' }), el('option', { value: 'hex', text: 'hex' }), el('option', { value: 'base64', text: 'base64' }))),
+        el('label', { class: 'c-conn' }, 'to ', el('select', { name: 'conn', 'aria-label': 'connection' })),
+        el('label', { class: 'c-to' }, 'to ', el('input', { name: 'to', placeholder: '127.0.0.1:50000', list: 'udp-peers', spellcheck: 'false', 'aria-label': 'destination host:port' })),
+        el('datalist', { id: 'udp-peers' }),
+        el('label', { class: 'c-nl' }, el('input', { type: 'checkbox', name: 'newline' }), ' add \\n'),
+        el('button', { type: 'submit', class: 'primary', text: 'Send' }),
+        el('button', { type: 'button', class: 'c-half', 'data-shutdown': 'write', text: 'Send + shutdown(SHUT_WR)', title: 'half-close: send, then say "no more from me"; still receive' })),
+      el('p', { class: 'c-result', role: 'status' }));
+    const data = f.elements.data;
+    data.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        f.requestSubmit();
+      }
+    });
+    f.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.send(false);
+    });
+    f.querySelector('.c-half').addEventListener('click', () => this.send(true));
+    return f;
+  }
+
+  async send(halfClose) {
+    const f = this.composer;
+    const v = this.view;
+    const out = f.querySelector('.c-result');
+    const body = { data: f.elements.data.value, encoding: f.elements.encoding.value };
+    if (body.encoding === 'text' && f.elements.newline.checked) body.data += '\n';
+    if (v.kind === 'tcp-server') body.conn = f.elements.conn.value;
+    if (v.kind.startsWith('udp') && f.elements.to.value.trim()) body.to = f.elements.to.value.trim();
+    if (halfClose) body.shutdown = 'write';
+    out.classList.remove('bad');
+    try {
+      const r = await api('POST', `/api/engines/${encodeURIComponent(v.id)}/send`, body);
+      out.textContent = `sent ${r.bytes} B to ${r.sent_to.length ? r.sent_to.join(', ') : 'nobody (no open connection)'}`;
+      f.elements.data.value = '';
+    } catch (err) {
+      out.classList.add('bad');
+      out.textContent = err.message;
+    }
+    f.elements.data.focus();
+  }
+
+  buildToolbar() {
+    const bar = el('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'log controls' });
+    this.pauseBtn = el('button', { type: 'button', 'aria-pressed': 'false', text: 'Pause' });
+    this.pauseBtn.addEventListener('click', () => this.setPaused(!this.paused));
+    const clear = el('button', { type: 'button', text: 'Clear' });
+    clear.addEventListener('click', () => {
+      this.store.set(this.id, []);
+      this.rerender();
+    });
+    this.connFilter = el('select', { name: 'filter-conn', 'aria-label': 'filter by connection' }, el('option', { value: '', text: 'all connections' }));
+    this.connFilter.addEventListener('change', () => { this.filter.conn = this.connFilter.value; this.rerender(); });
+    const kind = el('select', { name: 'filter-kind', 'aria-label': 'filter by kind' },
+      ...Object.keys(GROUPS).map((k) => el('option', { value: k, text: k === 'all' ? 'all kinds' : k })));
+    kind.addEventListener('change', () => { this.filter.kind = kind.value; this.rerender(); });
+    const text = el('input', { type: 'search', name: 'filter-text', placeholder: 'filter text', 'aria-label': 'filter by text' });
+    text.addEventListener('input', () => { this.filter.text = text.value.toLowerCase(); this.rerender(); });
+    const hexBox = el('input', { type: 'checkbox', name: 'hex' });
+    hexBox.addEventListener('change', () => { this.log.hex = hexBox.checked; this.rerender(); });
+    const older = el('button', { type: 'button', text: 'Load older' });
+    older.addEventListener('click', () => this.loadOlder(older));
+    const exp = el('button', { type: 'button', text: 'Export JSON' });
+    exp.addEventListener('click', () => this.exportJson(exp));
+    this.count = el('span', { class: 'count', role: 'status' });
+    bar.append(this.pauseBtn, clear, this.connFilter, kind, text,
+      el('label', { class: 'hex-toggle' }, hexBox, ' hex'), older, exp, this.count);
+    return bar;
+  }
+
+  setPaused(p) {
+    this.paused = p;
+    this.pauseBtn.setAttribute('aria-pressed', String(p));
+    this.pauseBtn.textContent = p ? 'Resume' : 'Pause';
+    if (!p) this.rerender();
+  }
+
+  /** The events this view shows now. */
+  visible() {
+    return (this.store.get(this.id) ?? []).filter((ev) => this.matches(ev));
+  }
+
+  rerender() {
+    if (!this.view) return;
+    this.pending = [];
+    const evs = this.visible();
+    this.log.reset(evs);
+    this.seq.reset(this.view, evs.slice(-400));
+    this.updateCount();
+  }
+
+  updateCount() {
+    const all = (this.store.get(this.id) ?? []).length;
+    const paused = this.paused ? ` · paused, ${this.pending.length} new` : '';
+    this.count.textContent = `${all} events${paused}`;
+  }
+
+  /** New events of this engine; drawn at the next animation frame. */
+  push(evs) {
+    for (const ev of evs) if (this.matches(ev)) this.pending.push(ev);
+    if (this.pending.length > 5000) this.pending.splice(0, this.pending.length - 5000);
+    if (this.paused) {
+      this.updateCount();
+      return;
+    }
+    if (!this.frame) {
+      this.frame = requestAnimationFrame(() => {
+        this.frame = 0;
+        if (!this.view || this.paused) return;
+        const batch = this.pending;
+        this.pending = [];
+        this.log.append(batch);
+        this.seq.append(batch.slice(-400));
+        this.updateCount();
+        this.refreshConnFilter(batch);
+      });
+    }
+  }
+
+  refreshConnFilter(evs) {
+    const have = new Set([...this.connFilter.options].map((o) => o.value));
+    for (const ev of evs) {
+      if (ev.conn && !have.has(ev.conn)) {
+        have.add(ev.conn);
+        this.connFilter.append(el('option', { value: ev.conn, text: `${ev.conn} ${ev.peer ?? ''}` }));
+      }
+    }
+  }
+
+  async loadOlder(button) {
+    const evs = this.store.get(this.id) ?? [];
+    const oldest = evs.find((e) => e.kind !== 'lagged');
+    const before = oldest ? oldest.seq : Number.MAX_SAFE_INTEGER;
+    button.disabled = true;
+    try {
+      const r = await api('GET', `/api/events?engine=${encodeURIComponent(this.id)}&before=${before}&limit=500`);
+      if (r.events.length === 0) {
+        button.textContent = 'No older events kept';
+        return;
+      }
+      this.store.set(this.id, [...r.events, ...evs]);
+      this.log.prepend(r.events.filter((ev) => this.matches(ev)));
+      this.updateCount();
+    } catch (err) {
+      this.count.textContent = err.message;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async exportJson(button) {
+    button.disabled = true;
+    try {
+      const evs = await allEvents(this.id);
+      const blob = new Blob([JSON.stringify({ engine: this.view, events: evs }, null, 2)], { type: 'application/json' });
+      const url = URL.createObjectURL(blob);
+      const a = el('a', { href: url, download: `socketlab-${this.id}-events.json` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (err) {
+      this.count.textContent = err.message;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  /** Refreshes the head, connections and composer choices from a new engine view. */
+  update(v) {
+    this.view = v;
+    const meta = [v.kind, v.behavior, v.local ? `local ${v.local}` : null, v.peer ? `peer ${v.peer}` : (v.target ? `target ${v.target}` : null)].filter(Boolean).join(' · ');
+    replaceKids(this.head,
+      el('h2', {}, el('span', { class: 'e-dot', 'aria-hidden': 'true' }), title(v), el('small', { text: ` ${v.id}` })),
+      el('p', { class: 'd-meta', text: meta }),
+      el('p', { class: `d-state s-${v.state}`, text: v.state + (v.error ? `: ${v.error}` : '') }));
+    this.section.dataset.state = v.state;
+    const tcp = v.kind.startsWith('tcp');
+    const f = this.composer;
+    f.querySelector('.c-conn').hidden = v.kind !== 'tcp-server';
+    f.querySelector('.c-to').hidden = tcp;
+    f.querySelector('.c-half').hidden = v.kind !== 'tcp-client';
+    f.elements.to.placeholder = v.kind === 'udp-client' ? `default ${v.peer ?? v.target ?? ''}` : '127.0.0.1:50000 (a sender, from the log)';
+    for (const b of f.querySelectorAll('button')) b.disabled = v.state !== 'running';
+    if (v.kind === 'tcp-server') {
+      const sel = f.elements.conn;
+      const cur = sel.value;
+      const opts = [el('option', { value: '*', text: `all open (${v.connections.length})` }),
+        ...v.connections.map((c) => el('option', { value: c.id, text: `${c.id} ${c.peer}` }))];
+      replaceKids(sel, opts);
+      sel.value = [...sel.options].some((o) => o.value === cur) ? cur : (v.connections.length === 1 ? v.connections[0].id : '*');
+    }
+    if (tcp) this.renderConns(v);
+    else this.renderPeers(v);
+  }
+
+  renderConns(v) {
+    const server = v.kind === 'tcp-server';
+    const rows = v.connections.map((c) => el('tr', { 'data-conn': c.id },
+      el('td', { text: c.id }), el('td', { class: 'mono', text: c.peer }), el('td', { text: fmtTime(c.opened).slice(0, 8) }),
+      el('td', { text: fmtBytes(c.bytes_in) }), el('td', { text: fmtBytes(c.bytes_out) }),
+      el('td', {}, server ? el('button', {
+        type: 'button', class: 'small', text: 'Close', 'aria-label': `close ${c.id}`,
+        onclick: async (e) => {
+          e.target.disabled = true;
+          try { await api('DELETE', `/api/engines/${encodeURIComponent(v.id)}/connections/${encodeURIComponent(c.id)}`); } catch (err) { e.target.title = err.message; }
+          this.onChanged();
+        },
+      }) : null)));
+    replaceKids(this.conns,
+      el('h3', { text: server ? `Connections (${v.connections.length} open, ${v.stats.connections_total} total)` : 'Connection' }),
+      rows.length
+        ? el('table', { class: 'conn-table' },
+          el('thead', {}, el('tr', {}, ...['id', 'peer', 'opened', 'in', 'out', ''].map((h) => el('th', { text: h })))),
+          el('tbody', {}, rows))
+        : el('p', { class: 'empty', text: server ? 'No client connected. Start a matching client, or: nc ' + (v.local ?? '').replace(/:(\d+)$/, ' $1') : 'Not connected.' }));
+  }
+
+  renderPeers(v) {
+    const peers = new Map();
+    for (const ev of this.store.get(v.id) ?? []) {
+      if (ev.peer && (ev.kind === 'received' || ev.kind === 'sent')) peers.set(ev.peer, (peers.get(ev.peer) ?? 0) + 1);
+    }
+    replaceKids(this.composer.querySelector('#udp-peers'), [...peers.keys()].map((p) => el('option', { value: p })));
+    replaceKids(this.conns,
+      el('h3', { text: 'Peers seen (UDP has no connections)' }),
+      peers.size
+        ? el('ul', { class: 'peers' }, [...peers].map(([p, n]) => el('li', {},
+          el('button', { type: 'button', class: 'small linklike', text: p, title: 'send to this address', onclick: () => { this.composer.elements.to.value = p; this.composer.elements.data.focus(); } }),
+          ` ${n} datagrams`)))
+        : el('p', { class: 'empty', text: `No datagrams yet. Try: echo hi | nc -u -w1 ${(v.local ?? '').replace(/:(\d+)$/, ' $1')}` }));
+  }
+}

@@ -1,0 +1,189 @@
+// The "Start an engine" form: shows only the fields a kind uses, fills from lecture presets,
+// and puts API errors next to the field they concern, in the API's own words.
+
+import { api } from './api.js';
+import { el } from './util.js';
+
+const BEHAVIORS = {
+  'tcp-server': ['echo', 'uppercase', 'add', 'greet', 'chat', 'discard', 'daytime', 'manual'],
+  'udp-server': ['echo', 'uppercase', 'add', 'greet', 'discard', 'daytime', 'manual'],
+  'tcp-client': ['manual', 'echo', 'uppercase', 'add', 'discard'],
+  'udp-client': ['manual', 'echo', 'uppercase', 'add', 'discard'],
+};
+
+const BEHAVIOR_HELP = {
+  echo: 'echo: sends back what it receives',
+  uppercase: 'uppercase: sends it back in capitals',
+  add: 'add: "50,40" gets "90"',
+  greet: 'greet: says a greeting and closes',
+  chat: 'chat: a room, lines go to the others',
+  discard: 'discard: prints what arrives, never replies',
+  daytime: 'daytime: tells the time',
+  manual: 'manual: you reply by hand',
+};
+
+/** The lecture's programs, as one-click specs (ports as in the lecture where it had one). */
+export const PRESETS = {
+  'echo-server': { kind: 'tcp-server', bind: '127.0.0.1:12345', behavior: 'echo', name: 'Echo server' },
+  'add-server': { kind: 'tcp-server', bind: '127.0.0.1:12346', behavior: 'add', name: 'Add server' },
+  'udp-upper-server': { kind: 'udp-server', bind: '127.0.0.1:12000', behavior: 'uppercase', name: 'UDP uppercase server' },
+  'greet-server': { kind: 'tcp-server', bind: '127.0.0.1:12347', behavior: 'greet', name: 'Greeting server' },
+  'chat-server': { kind: 'tcp-server', bind: '127.0.0.1:12349', behavior: 'chat', name: 'Chat room' },
+  'udp-print-server': { kind: 'udp-server', bind: '127.0.0.1:12348', behavior: 'discard', name: 'UDP print server' },
+  'daytime-server': { kind: 'tcp-server', bind: '127.0.0.1:12313', behavior: 'daytime', name: 'Daytime server' },
+  'echo-client': { kind: 'tcp-client', target: '127.0.0.1:12345', name: 'Echo client', server: ['tcp-server', 'echo'] },
+  'add-client': { kind: 'tcp-client', target: '127.0.0.1:12346', name: 'Add client', server: ['tcp-server', 'add'] },
+  'udp-upper-client': { kind: 'udp-client', target: '127.0.0.1:12000', name: 'UDP uppercase client', server: ['udp-server', 'uppercase'] },
+  'greet-client': { kind: 'tcp-client', target: '127.0.0.1:12347', name: 'Greeting client', server: ['tcp-server', 'greet'] },
+  'chat-client': { kind: 'tcp-client', target: '127.0.0.1:12349', name: 'Chat member', server: ['tcp-server', 'chat'] },
+  'udp-print-client': { kind: 'udp-client', target: '127.0.0.1:12348', name: 'UDP print client', server: ['udp-server', 'discard'] },
+  'daytime-client': { kind: 'tcp-client', target: '127.0.0.1:12313', name: 'Daytime client', server: ['tcp-server', 'daytime'] },
+};
+
+const FIELDS = ['kind', 'behavior', 'bind', 'target', 'name', 'options.recv_size', 'options.backlog', 'options.max_clients', 'options.greeting'];
+
+/** Which field an API error is about, from its code and the message's first words. */
+export function fieldOf(err, kind) {
+  const msg = err.message || '';
+  const named = /^field ([a-z_.]+)/.exec(msg);
+  if (named) {
+    const f = named[1].replace(/\.$/, '');
+    if (FIELDS.includes(f)) return f;
+    if (f.startsWith('options')) return null;
+  }
+  const lead = /^(bind|target)\b/.exec(msg);
+  if (lead) return lead[1];
+  if (err.code === 'address_in_use') return 'bind';
+  if (err.code === 'connect_failed') return 'target';
+  if (err.code === 'invalid_address' || err.code === 'forbidden') return kind && kind.endsWith('client') ? 'target' : 'bind';
+  return null;
+}
+
+export class EngineForm {
+  constructor(form, { onCreated, engines }) {
+    this.form = form;
+    this.onCreated = onCreated;
+    // The engines now, so a client preset can aim at its server wherever it listens.
+    this.engines = engines || (() => []);
+    this.kind = form.elements.kind;
+    this.behavior = form.elements.behavior;
+    this.kind.addEventListener('change', () => this.sync());
+    this.behavior.addEventListener('change', () => this.sync());
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.submit();
+    });
+    for (const f of FIELDS) {
+      const input = form.elements[f];
+      if (input) input.addEventListener('input', () => this.clearError(f));
+    }
+    document.querySelectorAll('[data-preset]').forEach((b) =>
+      b.addEventListener('click', () => this.preset(b.dataset.preset)));
+    this.sync();
+  }
+
+  wrapper(name) {
+    return this.form.querySelector(`[data-field="${name}"]`);
+  }
+
+  /** Shows the fields the chosen kind uses, and its behaviors. */
+  sync() {
+    const kind = this.kind.value;
+    const server = kind.endsWith('server');
+    const current = this.behavior.value;
+    const allowed = BEHAVIORS[kind];
+    if ([...this.behavior.options].map((o) => o.value).join() !== allowed.join()) {
+      this.behavior.replaceChildren(...allowed.map((b) => el('option', { value: b, text: BEHAVIOR_HELP[b] })));
+      this.behavior.value = allowed.includes(current) ? current : allowed[0];
+    }
+    this.wrapper('target').hidden = server;
+    this.wrapper('options.backlog').hidden = kind !== 'tcp-server';
+    this.wrapper('options.max_clients').hidden = kind !== 'tcp-server';
+    this.wrapper('options.greeting').hidden = !(server && this.behavior.value === 'greet');
+    const bind = this.form.elements.bind;
+    bind.placeholder = server ? '127.0.0.1:12345' : 'optional: the OS picks an ephemeral port';
+    if (!server && bind.value === '127.0.0.1:0') bind.value = '';
+    if (server && bind.value === '') bind.value = '127.0.0.1:0';
+  }
+
+  /** The EngineSpec the visible fields describe. Numbers that are not numbers are sent as
+   *  typed, so the API says what is wrong with them. */
+  spec() {
+    const spec = { kind: this.kind.value };
+    const options = {};
+    for (const f of FIELDS.slice(1)) {
+      const w = this.wrapper(f);
+      const input = this.form.elements[f];
+      if (!input || (w && w.hidden)) continue;
+      const raw = input.value;
+      if (raw.trim() === '') continue;
+      if (f.startsWith('options.')) {
+        const key = f.slice(8);
+        options[key] = key === 'greeting' ? raw : /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+      } else {
+        spec[f] = f === 'name' ? raw : raw.trim();
+      }
+    }
+    if (Object.keys(options).length) spec.options = options;
+    return spec;
+  }
+
+  clearError(field) {
+    const p = this.form.querySelector(`[data-error-for="${field}"]`);
+    if (p) p.textContent = '';
+    const input = this.form.elements[field];
+    if (input) input.removeAttribute('aria-invalid');
+  }
+
+  clearErrors() {
+    for (const f of [...FIELDS, '_form']) this.clearError(f);
+  }
+
+  showError(err) {
+    const field = fieldOf(err, this.kind.value);
+    const target = field && this.wrapper(field) && !this.wrapper(field).hidden ? field : '_form';
+    if (target.startsWith('options.')) this.form.querySelector('details.more').open = true;
+    const p = this.form.querySelector(`[data-error-for="${target}"]`);
+    p.textContent = err.message;
+    const input = this.form.elements[target];
+    if (input) {
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+    }
+  }
+
+  /** Fills the form from a preset and starts it. */
+  preset(name) {
+    const p = PRESETS[name];
+    if (!p) return;
+    this.form.reset();
+    this.kind.value = p.kind;
+    this.sync();
+    this.behavior.value = p.behavior || 'manual';
+    this.form.elements.bind.value = p.bind || '';
+    this.form.elements.target.value = (p.server && this.serverFor(p.server)) || p.target || '';
+    this.form.elements.name.value = p.name || '';
+    this.sync();
+    this.submit();
+  }
+
+  /** The address of the newest running server of this kind and behavior, if any. */
+  serverFor([kind, behavior]) {
+    const found = this.engines().filter((v) => v.kind === kind && v.behavior === behavior && v.state === 'running' && v.local);
+    return found.length ? found[found.length - 1].local : null;
+  }
+
+  async submit() {
+    this.clearErrors();
+    const button = this.form.querySelector('button[type=submit]');
+    button.disabled = true;
+    try {
+      const engine = await api('POST', '/api/engines', this.spec());
+      this.onCreated(engine);
+    } catch (err) {
+      this.showError(err);
+    } finally {
+      button.disabled = false;
+    }
+  }
+}
