@@ -353,7 +353,12 @@ impl EventBus {
     /// Up to `limit` kept events of `engine` (or of all) with `seq < before`: the newest such,
     /// returned oldest first, with the `before` to ask for the page older than these (0 when
     /// nothing older is kept).
-    pub fn history_before(&self, engine: Option<&str>, before: u64, limit: usize) -> (Vec<Arc<Record>>, u64) {
+    pub fn history_before(
+        &self,
+        engine: Option<&str>,
+        before: u64,
+        limit: usize,
+    ) -> (Vec<Arc<Record>>, u64) {
         let inner = self.lock();
         let end = inner.ring.partition_point(|r| r.seq < before);
         let mut out: Vec<Arc<Record>> = inner
@@ -365,9 +370,13 @@ impl EventBus {
             .cloned()
             .collect();
         out.reverse();
-        let older_kept = out
-            .first()
-            .is_some_and(|first| inner.ring.iter().take_while(|r| r.seq < first.seq).any(|r| engine.is_none_or(|e| *r.engine == *e)));
+        let older_kept = out.first().is_some_and(|first| {
+            inner
+                .ring
+                .iter()
+                .take_while(|r| r.seq < first.seq)
+                .any(|r| engine.is_none_or(|e| *r.engine == *e))
+        });
         let next = if older_kept { out[0].seq } else { 0 };
         (out, next)
     }
@@ -454,9 +463,15 @@ mod tests {
         let (older, next) = bus.history_before(Some("e1"), 12, 1);
         assert_eq!((older[0].seq, next), (11, 11));
         let (older, next) = bus.history_before(Some("e1"), next, 5);
-        assert_eq!((older.iter().map(|r| r.seq).collect::<Vec<_>>(), next), (vec![9], 0));
+        assert_eq!(
+            (older.iter().map(|r| r.seq).collect::<Vec<_>>(), next),
+            (vec![9], 0)
+        );
         let (older, next) = bus.history_before(None, 10, 2);
-        assert_eq!((older.iter().map(|r| r.seq).collect::<Vec<_>>(), next), (vec![8, 9], 0));
+        assert_eq!(
+            (older.iter().map(|r| r.seq).collect::<Vec<_>>(), next),
+            (vec![8, 9], 0)
+        );
         assert_eq!(bus.count_between(Some("e1"), 7, 12), 2);
         assert_eq!(bus.count_between(None, 7, 12), 4);
     }

@@ -200,7 +200,9 @@ pub async fn events(
             ));
         }
         (Some(before), None) => s.bus().history_before(q.engine.as_deref(), before, limit),
-        (None, since) => s.bus().history(q.engine.as_deref(), since.unwrap_or(0), limit),
+        (None, since) => s
+            .bus()
+            .history(q.engine.as_deref(), since.unwrap_or(0), limit),
     };
     // The events are JSON already: splice them in rather than parse and re-serialise.
     let mut out =

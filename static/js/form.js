@@ -101,7 +101,7 @@ export class EngineForm {
     this.wrapper('options.max_clients').hidden = kind !== 'tcp-server';
     this.wrapper('options.greeting').hidden = !(server && this.behavior.value === 'greet');
     const bind = this.form.elements.bind;
-    bind.placeholder = server ? '127.0.0.1:12345' : 'optional: the OS picks an ephemeral port';
+    bind.placeholder = server ? '127.0.0.1:12345' : 'optional';
     if (!server && bind.value === '127.0.0.1:0') bind.value = '';
     if (server && bind.value === '') bind.value = '127.0.0.1:0';
   }

@@ -1,0 +1,307 @@
+//! Browser tests: the dashboard in a real headless Chromium against a real socketlab.
+
+mod harness;
+
+use std::time::Duration;
+
+use fantoccini::key::Key;
+use harness::*;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+
+fn rows_with(engine: &str, kind: &str, text: &str) -> String {
+    format!(
+        "[...document.querySelectorAll('.engine-detail[data-engine-id=\"{engine}\"] .log-rows .row.k-{kind} .c-data')]\
+         .some(e => e.textContent === {text:?})"
+    )
+}
+
+fn arrows_with(engine: &str, kind: &str, text: &str) -> String {
+    format!(
+        "[...document.querySelectorAll('.engine-detail[data-engine-id=\"{engine}\"] svg.sequence g.ev.k-{kind}')]\
+         .some(g => g.querySelector('line.arrow') && g.querySelector('text.label').textContent.includes({text:?}))"
+    )
+}
+
+#[tokio::test]
+async fn echo_demo_from_form_and_preset_seen_live_by_two_viewers() {
+    let _one_at_a_time = serial().await;
+    let app = spawn_app().await;
+    let driver = Driver::start().await;
+    let b = driver.browser().await;
+    b.goto(&app.base).await;
+
+    // An echo server from the form.
+    b.select("#new-engine select[name=kind]", "tcp-server")
+        .await;
+    b.select("#new-engine select[name=behavior]", "echo").await;
+    b.type_into("#new-engine input[name=bind]", "127.0.0.1:0")
+        .await;
+    b.type_into("#new-engine input[name=name]", "Echo server")
+        .await;
+    b.click("#new-engine button[type=submit]").await;
+    b.wait_js("document.querySelector('li[data-engine-id=\"e1\"] .e-title')?.textContent === 'Echo server'", "the server in the list").await;
+    let (_, server) = app.get("/api/engines/e1").await;
+    assert_eq!(server["behavior"], "echo");
+    assert_eq!(server["state"], "running");
+
+    // Its client from the preset, aimed at wherever the server listens.
+    b.click("button[data-preset=echo-client]").await;
+    b.wait_js(
+        "document.querySelector('.engine-detail')?.dataset.engineId === 'e2'",
+        "the client selected",
+    )
+    .await;
+    let (_, client) = app.get("/api/engines/e2").await;
+    assert_eq!(client["kind"], "tcp-client");
+    assert_eq!(client["peer"], server["local"]);
+
+    // A second viewer, in its own browser session, watching the client.
+    let b2 = driver.browser().await;
+    b2.goto(&format!("{}/#e2", app.base)).await;
+    b2.wait_js(
+        "document.querySelector('.engine-detail')?.dataset.engineId === 'e2'",
+        "viewer 2 on e2",
+    )
+    .await;
+
+    // hello from the composer, Enter to send.
+    b.type_into(
+        ".composer textarea[name=data]",
+        &format!("hello{}", char::from(Key::Enter)),
+    )
+    .await;
+    for viewer in [&b, &b2] {
+        viewer
+            .wait_js(
+                &rows_with("e2", "sent", "hello"),
+                "send() hello in the client's log",
+            )
+            .await;
+        viewer
+            .wait_js(
+                &rows_with("e2", "received", "hello"),
+                "recv() hello in the client's log",
+            )
+            .await;
+        viewer
+            .wait_js(
+                &arrows_with("e2", "sent", "hello"),
+                "a send arrow in the diagram",
+            )
+            .await;
+        viewer
+            .wait_js(
+                &arrows_with("e2", "received", "hello"),
+                "a receive arrow in the diagram",
+            )
+            .await;
+    }
+    let result = b
+        .js("document.querySelector('.composer .c-result').textContent")
+        .await;
+    assert!(
+        result.as_str().unwrap().starts_with("sent 5 B to"),
+        "{result}"
+    );
+
+    // The server's side of the same exchange, with the client's ephemeral port as the peer.
+    b.click("li[data-engine-id=e1]").await;
+    b.wait_js(
+        &rows_with("e1", "received", "hello"),
+        "recv() in the server's log",
+    )
+    .await;
+    b.wait_js(
+        &rows_with("e1", "sent", "hello"),
+        "send() in the server's log",
+    )
+    .await;
+    b.wait_js(
+        &arrows_with("e1", "received", "hello"),
+        "arrows in the server's diagram",
+    )
+    .await;
+    let peers = b
+        .js("[...document.querySelectorAll('.engine-detail .row.k-received .c-peer')].map(e => e.textContent)")
+        .await;
+    assert_eq!(
+        peers,
+        json!([client["local"]]),
+        "the server sees the client's ephemeral port"
+    );
+    let lanes = b
+        .js("[...document.querySelectorAll('svg.lanes .lane-addr')].map(e => e.textContent)")
+        .await;
+    assert_eq!(
+        lanes,
+        json!([server["local"], client["local"]]),
+        "one lane per endpoint"
+    );
+    let counters = b
+        .js("document.querySelector('li[data-engine-id=\"e1\"] .e-stats').textContent")
+        .await;
+    b.wait_js(
+        "document.querySelector('li[data-engine-id=\"e1\"] .e-stats').textContent.includes('in 5 B (1)')",
+        &format!("live counters (now {counters})"),
+    )
+    .await;
+
+    // A picture for the README, mid-exchange.
+    b.type_into(
+        ".composer textarea[name=data]",
+        &format!("Thank you for connecting{}", char::from(Key::Enter)),
+    )
+    .await;
+    b.wait_js(
+        &rows_with("e1", "sent", "Thank you for connecting"),
+        "a second exchange",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let png = b.client.screenshot().await.unwrap();
+    std::fs::write(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/docs/dashboard.png"),
+        png,
+    )
+    .unwrap();
+    b.assert_no_page_errors().await;
+    b2.assert_no_page_errors().await;
+}
+
+#[tokio::test]
+async fn the_page_follows_the_api_and_drives_engines() {
+    let _one_at_a_time = serial().await;
+    let app = spawn_app().await;
+    let driver = Driver::start().await;
+    let b = driver.browser().await;
+    b.goto(&app.base).await;
+
+    // Created by a script, shown without a reload.
+    let e = app.post("/api/engines", json!({"kind": "udp-server", "bind": "127.0.0.1:0", "behavior": "echo", "name": "from curl"})).await;
+    let id = e["id"].as_str().unwrap().to_string();
+    b.wait_js(&format!("document.querySelector('li[data-engine-id=\"{id}\"] .e-title')?.textContent === 'from curl'"), "the API's engine in the list").await;
+
+    // An API error, in the API's words, next to the field it is about.
+    b.type_into("#new-engine input[name=bind]", "127.0.0.1:99999")
+        .await;
+    b.click("#new-engine button[type=submit]").await;
+    let msg = b
+        .wait_js(
+            "document.querySelector('[data-error-for=bind]').textContent",
+            "the bind error",
+        )
+        .await;
+    assert!(
+        msg.as_str().unwrap().contains("out of range 0-65535"),
+        "{msg}"
+    );
+    assert_eq!(
+        b.js("document.querySelector('#new-engine input[name=bind]').getAttribute('aria-invalid')")
+            .await,
+        json!("true")
+    );
+    b.select("#new-engine select[name=kind]", "tcp-client")
+        .await;
+    b.type_into("#new-engine input[name=bind]", "").await;
+    b.type_into("#new-engine input[name=target]", "127.0.0.1:1")
+        .await;
+    b.click("#new-engine button[type=submit]").await;
+    let msg = b
+        .wait_js(
+            "document.querySelector('[data-error-for=target]').textContent",
+            "the target error",
+        )
+        .await;
+    assert!(msg.as_str().unwrap().contains("privileged"), "{msg}");
+
+    // Stop, start and delete from the page.
+    b.click(&format!("li[data-engine-id={id}] button[data-action=stop]"))
+        .await;
+    b.wait_js(
+        &format!(
+            "document.querySelector('li[data-engine-id=\"{id}\"]').dataset.state === 'stopped'"
+        ),
+        "stopped in the list",
+    )
+    .await;
+    assert_eq!(
+        app.get(&format!("/api/engines/{id}")).await.1["state"],
+        "stopped"
+    );
+    b.click(&format!(
+        "li[data-engine-id={id}] button[data-action=start]"
+    ))
+    .await;
+    b.wait_js(
+        &format!(
+            "document.querySelector('li[data-engine-id=\"{id}\"]').dataset.state === 'running'"
+        ),
+        "running again",
+    )
+    .await;
+    assert_eq!(
+        app.get(&format!("/api/engines/{id}")).await.1["state"],
+        "running"
+    );
+    b.click(&format!(
+        "li[data-engine-id={id}] button[data-action=delete]"
+    ))
+    .await;
+    b.wait_js(
+        &format!("!document.querySelector('li[data-engine-id=\"{id}\"]')"),
+        "gone from the list",
+    )
+    .await;
+    assert_eq!(app.get(&format!("/api/engines/{id}")).await.0, 404);
+    b.assert_no_page_errors().await;
+}
+
+#[tokio::test]
+async fn received_bytes_are_shown_as_text_or_hex_never_as_markup() {
+    let _one_at_a_time = serial().await;
+    let app = spawn_app().await;
+    let e = app
+        .post(
+            "/api/engines",
+            json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "discard"}),
+        )
+        .await;
+    let id = e["id"].as_str().unwrap().to_string();
+    let payload = "<img src=x onerror=alert(1)>";
+    let mut s = tokio::net::TcpStream::connect(e["local"].as_str().unwrap())
+        .await
+        .unwrap();
+    s.write_all(payload.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.write_all(b"hello").await.unwrap();
+
+    let driver = Driver::start().await;
+    let b = driver.browser().await;
+    b.goto(&format!("{}/#{id}", app.base)).await;
+    b.wait_js(&rows_with(&id, "received", payload), "the payload as text")
+        .await;
+    b.wait_js(&rows_with(&id, "received", "hello"), "hello")
+        .await;
+    assert_eq!(
+        b.js("document.querySelectorAll('img').length").await,
+        json!(0),
+        "no element was created"
+    );
+    assert!(b.client.get_alert_text().await.is_err(), "no script ran");
+    let labels = b
+        .js("[...document.querySelectorAll('svg.sequence text')].map(t => t.textContent).join('|')")
+        .await;
+    assert!(
+        labels.as_str().unwrap().contains("<img src=x onerr"),
+        "the diagram shows it as text: {labels}"
+    );
+
+    b.click(".toolbar input[name=hex]").await;
+    b.wait_js(
+        &rows_with(&id, "received", "68 65 6c 6c 6f"),
+        "hello in hex",
+    )
+    .await;
+    b.assert_no_page_errors().await;
+}
