@@ -61,6 +61,7 @@ export class Detail {
     const diagramBox = el('div', { class: 'diagram', tabindex: 0, 'aria-label': 'sequence diagram' });
     this.jump = el('button', { type: 'button', class: 'jump', hidden: true, text: '↓ latest', onclick: () => this.log.scrollToEnd() });
     this.log = new LogView(logBox, { onAutoscroll: (on) => { this.jump.hidden = on; } });
+    this.log.hex = this.hexBox ? this.hexBox.checked : false;
     this.seq = new SequenceView(diagramBox);
     this.section = el('section', { class: 'engine-detail', 'data-engine-id': id },
       this.head,
@@ -76,7 +77,6 @@ export class Detail {
 
   hide() {
     this.view = null;
-    cancelAnimationFrame(this.frame);
   }
 
   buildComposer() {
@@ -147,7 +147,8 @@ export class Detail {
     const text = el('input', { type: 'search', name: 'filter-text', placeholder: 'filter text', 'aria-label': 'filter by text' });
     text.addEventListener('input', () => { this.filter.text = text.value.toLowerCase(); this.rerender(); });
     const hexBox = el('input', { type: 'checkbox', name: 'hex' });
-    hexBox.addEventListener('change', () => { this.log.hex = hexBox.checked; this.rerender(); });
+    this.hexBox = hexBox;
+    hexBox.addEventListener('change', () => { this.log.hex = hexBox.checked; this.log.repaint(); });
     const older = el('button', { type: 'button', text: 'Load older' });
     older.addEventListener('click', () => this.loadOlder(older));
     const exp = el('button', { type: 'button', text: 'Export JSON' });
@@ -162,7 +163,12 @@ export class Detail {
     this.paused = p;
     this.pauseBtn.setAttribute('aria-pressed', String(p));
     this.pauseBtn.textContent = p ? 'Resume' : 'Pause';
-    if (!p) this.rerender();
+    if (!p) {
+      const backlog = this.pending;
+      this.pending = [];
+      this.push(backlog);
+    }
+    this.updateCount();
   }
 
   /** The events this view shows now. */
@@ -173,10 +179,12 @@ export class Detail {
   rerender() {
     if (!this.view) return;
     this.pending = [];
+    this.diagramQueue = [];
     const evs = this.visible();
     this.log.reset(evs);
-    this.seq.reset(this.view, evs.slice(-400));
+    this.seq.reset(this.view, evs.slice(-200));
     this.updateCount();
+    this.refreshConnFilter(evs);
   }
 
   updateCount() {
@@ -185,25 +193,29 @@ export class Detail {
     this.count.textContent = `${all} events${paused}`;
   }
 
-  /** New events of this engine; drawn at the next animation frame. */
+  /** New events of this engine. The log takes them at once (it draws per frame); the
+   *  diagram, whose SVG text is costly to lay out, is redrawn at most every 150 ms. */
   push(evs) {
-    for (const ev of evs) if (this.matches(ev)) this.pending.push(ev);
-    if (this.pending.length > 5000) this.pending.splice(0, this.pending.length - 5000);
+    const shown = evs.filter((ev) => this.matches(ev));
+    if (shown.length === 0) return;
     if (this.paused) {
+      this.pending.push(...shown);
+      if (this.pending.length > 20000) this.pending.splice(0, this.pending.length - 20000);
       this.updateCount();
       return;
     }
-    if (!this.frame) {
-      this.frame = requestAnimationFrame(() => {
-        this.frame = 0;
-        if (!this.view || this.paused) return;
-        const batch = this.pending;
-        this.pending = [];
-        this.log.append(batch);
-        this.seq.append(batch.slice(-400));
+    this.log.append(shown);
+    this.diagramQueue = (this.diagramQueue ?? []).concat(shown);
+    if (!this.diagramTimer) {
+      this.diagramTimer = setTimeout(() => {
+        this.diagramTimer = 0;
+        const batch = this.diagramQueue;
+        this.diagramQueue = [];
+        if (!this.view) return;
+        this.seq.append(batch.slice(-200));
         this.updateCount();
         this.refreshConnFilter(batch);
-      });
+      }, 150);
     }
   }
 
@@ -230,6 +242,7 @@ export class Detail {
       }
       this.store.set(this.id, [...r.events, ...evs]);
       this.log.prepend(r.events.filter((ev) => this.matches(ev)));
+      this.refreshConnFilter(r.events);
       this.updateCount();
     } catch (err) {
       this.count.textContent = err.message;

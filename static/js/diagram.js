@@ -7,7 +7,7 @@ const ROW = 30;
 const TOP = 12;
 const LANE_GAP = 210;
 const LEFT = 110;
-const MAX_ROWS = 400;
+const MAX_ROWS = 200;
 
 export class SequenceView {
   constructor(wrap) {
@@ -129,6 +129,11 @@ export class SequenceView {
   }
 
   append(events) {
+    if (events.length >= MAX_ROWS) {
+      // Everything on screen would be replaced: start from an empty diagram (same lanes).
+      this.rowsG.replaceChildren();
+      events = events.slice(-MAX_ROWS);
+    }
     for (const ev of events) {
       const y = TOP + this.count * ROW + ROW / 2;
       const g = this.rowFor(ev, y);

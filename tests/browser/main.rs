@@ -289,12 +289,14 @@ async fn received_bytes_are_shown_as_text_or_hex_never_as_markup() {
         "no element was created"
     );
     assert!(b.client.get_alert_text().await.is_err(), "no script ran");
-    let labels = b
-        .js("[...document.querySelectorAll('svg.sequence text')].map(t => t.textContent).join('|')")
-        .await;
-    assert!(
-        labels.as_str().unwrap().contains("<img src=x onerr"),
-        "the diagram shows it as text: {labels}"
+    b.wait_js(
+        "[...document.querySelectorAll('svg.sequence text')].some(t => t.textContent.includes('<img src=x onerr'))",
+        "the diagram showing the payload as text",
+    )
+    .await;
+    assert_eq!(
+        b.js("document.querySelectorAll('img').length").await,
+        json!(0)
     );
 
     b.click(".toolbar input[name=hex]").await;
@@ -303,5 +305,84 @@ async fn received_bytes_are_shown_as_text_or_hex_never_as_markup() {
         "hello in hex",
     )
     .await;
+    b.assert_no_page_errors().await;
+}
+
+#[tokio::test]
+async fn a_flood_of_5000_events_per_second_keeps_the_page_bounded_and_current() {
+    let _one_at_a_time = serial().await;
+    let app = spawn_app().await;
+    let e = app
+        .post(
+            "/api/engines",
+            json!({"kind": "udp-server", "bind": "127.0.0.1:0", "behavior": "echo"}),
+        )
+        .await;
+    let id = e["id"].as_str().unwrap().to_string();
+    let driver = Driver::start().await;
+    let b = driver.browser().await;
+    b.goto(&format!("{}/#{id}", app.base)).await;
+    b.wait_js(
+        &format!("document.querySelector('.engine-detail')?.dataset.engineId === '{id}'"),
+        "the engine selected",
+    )
+    .await;
+    b.js("(window.__longest = 0, new PerformanceObserver(l => l.getEntries().forEach(e => window.__longest = Math.max(window.__longest, e.duration))).observe({entryTypes: ['longtask']}), 1)").await;
+
+    // About 5,000 events a second for three seconds: each datagram is a recvfrom() and a sendto().
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let target = e["local"].as_str().unwrap().to_string();
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    for i in 0..300u32 {
+        tick.tick().await;
+        for j in 0..25u32 {
+            sock.send_to(format!("datagram {i}-{j}").as_bytes(), &target)
+                .await
+                .unwrap();
+        }
+    }
+    let (_, v) = app.get(&format!("/api/engines/{id}")).await;
+    let sent = v["stats"]["messages_out"].as_u64().unwrap();
+    assert!(sent > 7000, "the echo kept up: {sent}");
+    let (_, last) = app
+        .get(&format!(
+            "/api/events?engine={id}&before=18446744073709551615&limit=1"
+        ))
+        .await;
+    let last_seq = last["events"][0]["seq"].as_u64().unwrap();
+    b.wait_js(
+        &format!("Number(document.querySelector('.engine-detail .log-rows .row:last-child')?.dataset.seq) === {last_seq}"),
+        "the log caught up with the newest event",
+    )
+    .await;
+    let rows = b
+        .js("document.querySelectorAll('.engine-detail .log-rows .row').length")
+        .await;
+    let svg_rows = b
+        .js("document.querySelectorAll('svg.sequence g.ev').length")
+        .await;
+    assert!(
+        rows.as_u64().unwrap() <= 100,
+        "only the rows in view are in the DOM: {rows}"
+    );
+    assert!(
+        svg_rows.as_u64().unwrap() <= 200,
+        "diagram rows capped: {svg_rows}"
+    );
+    // Scrolled to the top, the log shows the oldest events it keeps, without a reload.
+    b.js("(document.querySelector('.engine-detail .log').scrollTop = 0, 1)")
+        .await;
+    b.wait_js(
+        "document.querySelector('.engine-detail .log-rows .row:first-child')?.dataset.seq < 100",
+        "the oldest rows drawn after scrolling up",
+    )
+    .await;
+    b.wait_js(
+        "!document.querySelector('.engine-detail .jump').hidden",
+        "a jump-to-latest button once scrolled up",
+    )
+    .await;
+    let longest = b.js("window.__longest").await;
+    eprintln!("flood: {sent} datagrams echoed; page's longest task {longest} ms");
     b.assert_no_page_errors().await;
 }
