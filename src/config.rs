@@ -23,6 +23,9 @@ pub struct Limits {
     pub connect_timeout: Duration,
     /// Events a live viewer may fall behind before it is told it lagged.
     pub viewer_buffer: usize,
+    /// Bytes of event JSON kept in the history; the oldest events go first past it, so a
+    /// flood of large binary previews cannot grow memory beyond this.
+    pub history_bytes: usize,
 }
 
 impl Default for Limits {
@@ -35,7 +38,8 @@ impl Default for Limits {
             history: 10_000,
             preview: 4096,
             connect_timeout: Duration::from_secs(5),
-            viewer_buffer: 4096,
+            viewer_buffer: 2048,
+            history_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -43,33 +47,126 @@ impl Default for Limits {
 /// The largest payload of one UDP datagram over IPv4 (65535 - 8 - 20).
 pub const MAX_UDP_PAYLOAD: usize = 65_507;
 
+/// An address block like `127.0.0.0/8` or `::1/128`; a bare address is a block of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` is inside the block (an IPv4-mapped IPv6 address counts as its IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+
+    /// The loopback blocks, socketlab's default for both binding and targets.
+    pub fn loopback() -> Vec<Cidr> {
+        vec![
+            Cidr {
+                net: IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 0)),
+                prefix: 8,
+            },
+            Cidr {
+                net: IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+                prefix: 128,
+            },
+        ]
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let net: IpAddr = addr
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| format!("\"{s}\" is not an address block; write e.g. 127.0.0.0/8 or ::1/128"))?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("\"{s}\": the prefix length must be 0-{max}"))?,
+        };
+        Ok(Cidr { net, prefix })
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.net, self.prefix)
+    }
+}
+
 /// Where engines may bind and send. The default is loopback only: socketlab is a teaching
 /// tool, and a page in a browser must not be able to turn it into a scanner of the LAN.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Policy {
-    /// Ports below 1024 that are allowed anyway (`--allow-port`).
+    /// Blocks engines may bind in (`--allow-bind`, replacing the loopback default).
+    pub allow_bind: Vec<Cidr>,
+    /// Blocks engines may connect or send to (`--allow-target`, replacing the default).
+    pub allow_target: Vec<Cidr>,
+    /// Ports below 1024 (or the dashboard's own) that are allowed anyway (`--allow-port`).
     pub allowed_ports: Vec<u16>,
     /// The dashboard's own port, refused for engines so a user cannot shadow or loop it.
     pub dashboard_port: Option<u16>,
 }
 
-impl Policy {
-    /// Whether `ip` may be bound to or targeted. Only loopback, so far.
-    pub fn allows_ip(&self, ip: IpAddr) -> bool {
-        match ip {
-            IpAddr::V4(v4) => v4.is_loopback(),
-            IpAddr::V6(v6) => {
-                v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-            }
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            allow_bind: Cidr::loopback(),
+            allow_target: Cidr::loopback(),
+            allowed_ports: Vec::new(),
+            dashboard_port: None,
         }
     }
+}
 
-    /// Checks one resolved address; `what` is "bind" or "target" for the message.
+impl Policy {
+    /// Checks one resolved address; `what` is the spec field (`bind`, `target`, `to`).
     pub fn check(&self, what: &str, addr: SocketAddr) -> Result<(), String> {
-        if !self.allows_ip(addr.ip()) {
+        let (list, flag) = if what == "bind" {
+            (&self.allow_bind, "--allow-bind")
+        } else {
+            (&self.allow_target, "--allow-target")
+        };
+        // An unspecified bind address (0.0.0.0, ::) means every interface, so it is allowed
+        // only when every address is (a 0/0 block).
+        let ip = addr.ip();
+        let allowed = if ip.is_unspecified() {
+            list.iter().any(|c| c.prefix == 0 && c.net.is_ipv4() == ip.is_ipv4())
+        } else {
+            list.iter().any(|c| c.contains(ip))
+        };
+        if !allowed {
+            let blocks = list.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ");
             return Err(format!(
-                "{what}: address {addr} is not allowed: socketlab only uses loopback addresses \
-                 (127.0.0.0/8 and ::1), try 127.0.0.1:{}",
+                "{what}: address {addr} is outside the allowed addresses ({blocks}); use e.g. \
+                 127.0.0.1:{}, or start socketlab with {flag} to widen the list",
                 addr.port()
             ));
         }
@@ -89,6 +186,16 @@ impl Policy {
     }
 }
 
+/// Who may use the dashboard: the Host names it answers to and the access token.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// The token every `/api` and `/ws` request must carry; `None` turns the check off.
+    pub token: Option<String>,
+    /// Extra Host names to answer to (`--allow-host`), besides localhost, 127.0.0.1, [::1]
+    /// and the listen host.
+    pub allowed_hosts: Vec<String>,
+}
+
 /// Everything the server needs to run.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
@@ -96,4 +203,42 @@ pub struct Config {
     pub limits: Limits,
     /// The address policy for engines.
     pub policy: Policy,
+    /// Host check and access token.
+    pub access: Access,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_blocks() {
+        let c: Cidr = "127.0.0.0/8".parse().unwrap();
+        assert!(c.contains("127.1.2.3".parse().unwrap()));
+        assert!(c.contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!c.contains("128.0.0.1".parse().unwrap()));
+        assert!(!c.contains("::1".parse().unwrap()));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        let one: Cidr = "::1".parse().unwrap();
+        assert_eq!(one.to_string(), "::1/128");
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("nope".parse::<Cidr>().is_err());
+    }
+
+    #[test]
+    fn policy_defaults_to_loopback_and_names_the_flag() {
+        let p = Policy::default();
+        assert!(p.check("bind", "127.0.0.1:5000".parse().unwrap()).is_ok());
+        assert!(p.check("bind", "[::1]:5000".parse().unwrap()).is_ok());
+        assert!(p.check("bind", "0.0.0.0:5000".parse().unwrap()).unwrap_err().contains("--allow-bind"));
+        assert!(p.check("target", "192.0.2.1:5000".parse().unwrap()).unwrap_err().contains("--allow-target"));
+        assert!(p.check("to", "127.0.0.1:80".parse().unwrap()).unwrap_err().contains("--allow-port 80"));
+        let narrow = Policy {
+            allow_bind: vec!["127.0.0.2/32".parse().unwrap()],
+            ..Policy::default()
+        };
+        assert!(narrow.check("bind", "127.0.0.1:5000".parse().unwrap()).is_err());
+        assert!(narrow.check("bind", "127.0.0.2:5000".parse().unwrap()).is_ok());
+    }
 }

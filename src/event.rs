@@ -195,6 +195,7 @@ pub fn format_time(t: SystemTime) -> String {
 struct Inner {
     next_seq: u64,
     ring: VecDeque<Arc<Record>>,
+    ring_bytes: usize,
 }
 
 /// Numbers events, keeps the last `history` of them, and broadcasts each to live viewers.
@@ -207,6 +208,7 @@ pub struct EventBus {
     inner: Mutex<Inner>,
     tx: broadcast::Sender<Arc<Record>>,
     history: usize,
+    history_bytes: usize,
     preview: usize,
 }
 
@@ -219,11 +221,19 @@ impl EventBus {
             inner: Mutex::new(Inner {
                 next_seq: 1,
                 ring: VecDeque::with_capacity(history.min(65_536)),
+                ring_bytes: 0,
             }),
             tx,
             history,
+            history_bytes: usize::MAX,
             preview,
         }
+    }
+
+    /// Also bounds the history by the bytes of JSON it holds.
+    pub fn with_history_bytes(mut self, bytes: usize) -> Self {
+        self.history_bytes = bytes;
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -296,11 +306,15 @@ impl EventBus {
             kind: draft.kind,
             json,
         });
-        if inner.ring.len() >= self.history {
-            inner.ring.pop_front();
-        }
         if self.history > 0 {
+            inner.ring_bytes += record.json.len();
             inner.ring.push_back(record.clone());
+        }
+        while inner.ring.len() > self.history || (inner.ring_bytes > self.history_bytes && inner.ring.len() > 1) {
+            match inner.ring.pop_front() {
+                Some(old) => inner.ring_bytes -= old.json.len(),
+                None => break,
+            }
         }
         // Err only means nobody is watching right now.
         let _ = self.tx.send(record);
@@ -474,6 +488,19 @@ mod tests {
         );
         assert_eq!(bus.count_between(Some("e1"), 7, 12), 2);
         assert_eq!(bus.count_between(None, 7, 12), 4);
+    }
+
+    #[test]
+    fn history_is_bounded_by_bytes_too() {
+        let bus = EventBus::new(1000, 100, 16).with_history_bytes(2000);
+        let e: Arc<str> = "e1".into();
+        for _ in 0..100 {
+            bus.publish(&e, Draft::new(EventKind::Sent, Call::Send).data(&[b'x'; 100]));
+        }
+        let (kept, _) = bus.history(None, 0, 1000);
+        let bytes: usize = kept.iter().map(|r| r.json.len()).sum();
+        assert!(bytes <= 2000 && kept.len() >= 5, "{} events, {bytes} bytes", kept.len());
+        assert_eq!(kept.last().unwrap().seq, 100);
     }
 
     #[test]

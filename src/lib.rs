@@ -44,7 +44,10 @@ pub async fn serve(
     mut config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    config.policy.dashboard_port = Some(listener.local_addr()?.port());
+    let listen = listener.local_addr()?;
+    config.policy.dashboard_port = Some(listen.port());
+    let listen_host = Some(listen.ip().to_string());
+    let guard = web::guard::Guard::new(listen_host, &config.access.allowed_hosts, config.access.token.clone());
     let limits = &config.limits;
     let bus = Arc::new(event::EventBus::new(
         limits.history,
@@ -54,7 +57,7 @@ pub async fn serve(
     let root = CancellationToken::new();
     let env = Arc::new(engine::Env::new(bus, Arc::new(config), root.clone()));
     let registry = registry::Registry::new(env);
-    let state = web::AppState::new(registry.clone());
+    let state = web::AppState::new(registry.clone(), guard);
     let closing = state.closing.clone();
     let app = web::app(state);
     let stopping = registry.clone();

@@ -1,13 +1,14 @@
 //! The HTTP face: REST API, WebSocket event stream, pages and static files.
 
 mod api;
+pub mod guard;
 mod pages;
 mod ws;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
-use axum::Router;
+use axum::{Router, middleware};
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{delete, get, post};
@@ -29,15 +30,18 @@ pub struct AppState {
     /// Cancelled after the engines have stopped at shutdown, so viewers see the last
     /// `stopped` events before their stream closes.
     pub closing: CancellationToken,
+    /// Host, Origin and token checks.
+    pub guard: Arc<guard::Guard>,
 }
 
 impl AppState {
-    /// State over a registry.
-    pub fn new(registry: Registry) -> Self {
+    /// State over a registry, guarded by `guard`.
+    pub fn new(registry: Registry, guard: guard::Guard) -> Self {
         Self {
             registry,
             viewers: Arc::new(AtomicUsize::new(0)),
             closing: CancellationToken::new(),
+            guard: Arc::new(guard),
         }
     }
 
@@ -62,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         .route("/engines/{id}/start", post(api::start))
         .route("/engines/{id}/send", post(api::send))
         .route("/engines/{id}/connections/{conn}", delete(api::close_conn))
+        .route("/engines/{id}/export", get(api::export))
         .route("/events", get(api::events))
         .fallback(api::no_route)
         .method_not_allowed_fallback(api::bad_method);
@@ -75,6 +80,7 @@ pub fn app(state: AppState) -> Router {
             ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static")),
         )
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(header_layer(
             header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'",

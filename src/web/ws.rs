@@ -2,8 +2,8 @@
 //! text frame each; a viewer that falls behind is told how many events it missed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -22,6 +22,9 @@ use crate::event::{EventBus, Record, format_time};
 const MAX_INCOMING: usize = 64 * 1024;
 /// Events written before a flush, so a burst goes out in few syscalls.
 const BATCH: usize = 256;
+/// How often a viewer is pinged; one that has answered nothing for three of these is gone
+/// (a laptop closed mid-lecture) and its slot is freed.
+const PING_EVERY: Duration = Duration::from_secs(20);
 
 /// Query of `GET /ws`.
 #[derive(Debug, Deserialize)]
@@ -132,6 +135,10 @@ async fn serve(
     _slot: ViewerSlot,
 ) {
     let (mut sink, mut stream) = socket.split();
+    let born = Instant::now();
+    let heard = Arc::new(AtomicU64::new(0));
+    let heard_by_recv = heard.clone();
+    let since_born = move || born.elapsed().as_millis() as u64;
     let send = async move {
         for r in &replay {
             viewer.last_seen = r.seq;
@@ -143,9 +150,18 @@ async fn serve(
         let mut frames = Vec::new();
         // Survives batches: a lag is reported with the next event that arrives.
         let mut lagged = false;
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         loop {
             let mut item = tokio::select! {
                 biased;
+                _ = ping.tick() => {
+                    let silent = since_born().saturating_sub(heard.load(Ordering::Relaxed));
+                    if silent > 3 * PING_EVERY.as_millis() as u64 {
+                        return Ok(());
+                    }
+                    sink.send(Message::Ping(Default::default())).await?;
+                    continue;
+                }
                 _ = shutdown.cancelled() => {
                     // The engines have stopped: pass on what is still queued, then say goodbye.
                     while let Ok(r) = viewer.rx.try_recv() {
@@ -188,6 +204,7 @@ async fn serve(
     let recv = async move {
         // Viewers only listen; we read to answer pings and notice close or junk frames.
         while let Some(msg) = stream.next().await {
+            heard_by_recv.store(since_born(), Ordering::Relaxed);
             match msg {
                 Ok(Message::Close(_)) | Err(_) => break,
                 Ok(_) => {}

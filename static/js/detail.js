@@ -1,7 +1,7 @@
 // One engine in depth: its connections, a composer to send, and three live views of its
 // events (log, sequence diagram, counters), with pause, clear, filters and export.
 
-import { api, allEvents } from './api.js';
+import { api } from './api.js';
 import { LogView } from './log.js';
 import { SequenceView } from './diagram.js';
 import { title } from './engines.js';
@@ -251,22 +251,12 @@ export class Detail {
     }
   }
 
-  async exportJson(button) {
-    button.disabled = true;
-    try {
-      const evs = await allEvents(this.id);
-      const blob = new Blob([JSON.stringify({ engine: this.view, events: evs }, null, 2)], { type: 'application/json' });
-      const url = URL.createObjectURL(blob);
-      const a = el('a', { href: url, download: `socketlab-${this.id}-events.json` });
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
-    } catch (err) {
-      this.count.textContent = err.message;
-    } finally {
-      button.disabled = false;
-    }
+  exportJson() {
+    // The server sends it as an attachment; the browser saves it.
+    const a = el('a', { href: `/api/engines/${encodeURIComponent(this.id)}/export`, download: `socketlab-${this.id}-events.json` });
+    document.body.append(a);
+    a.click();
+    a.remove();
   }
 
   /** Refreshes the head, connections and composer choices from a new engine view. */

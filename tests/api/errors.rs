@@ -142,11 +142,11 @@ async fn forbidden_outside_the_policy() {
     for (spec, hint) in [
         (
             json!({"kind": "tcp-server", "bind": "0.0.0.0:0", "behavior": "echo"}),
-            "loopback",
+            "--allow-bind",
         ),
         (
             json!({"kind": "tcp-client", "target": "192.0.2.1:5000"}),
-            "loopback",
+            "--allow-target",
         ),
         (
             json!({"kind": "tcp-server", "bind": "127.0.0.1:80", "behavior": "echo"}),
