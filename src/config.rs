@@ -63,11 +63,15 @@ impl Cidr {
         };
         match (self.net, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -101,7 +105,9 @@ impl std::str::FromStr for Cidr {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .parse()
-            .map_err(|_| format!("\"{s}\" is not an address block; write e.g. 127.0.0.0/8 or ::1/128"))?;
+            .map_err(|_| {
+                format!("\"{s}\" is not an address block; write e.g. 127.0.0.0/8 or ::1/128")
+            })?;
         let max = if net.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
@@ -158,12 +164,17 @@ impl Policy {
         // only when every address is (a 0/0 block).
         let ip = addr.ip();
         let allowed = if ip.is_unspecified() {
-            list.iter().any(|c| c.prefix == 0 && c.net.is_ipv4() == ip.is_ipv4())
+            list.iter()
+                .any(|c| c.prefix == 0 && c.net.is_ipv4() == ip.is_ipv4())
         } else {
             list.iter().any(|c| c.contains(ip))
         };
         if !allowed {
-            let blocks = list.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ");
+            let blocks = list
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
             return Err(format!(
                 "{what}: address {addr} is outside the allowed addresses ({blocks}); use e.g. \
                  127.0.0.1:{}, or start socketlab with {flag} to widen the list",
@@ -231,14 +242,34 @@ mod tests {
         let p = Policy::default();
         assert!(p.check("bind", "127.0.0.1:5000".parse().unwrap()).is_ok());
         assert!(p.check("bind", "[::1]:5000".parse().unwrap()).is_ok());
-        assert!(p.check("bind", "0.0.0.0:5000".parse().unwrap()).unwrap_err().contains("--allow-bind"));
-        assert!(p.check("target", "192.0.2.1:5000".parse().unwrap()).unwrap_err().contains("--allow-target"));
-        assert!(p.check("to", "127.0.0.1:80".parse().unwrap()).unwrap_err().contains("--allow-port 80"));
+        assert!(
+            p.check("bind", "0.0.0.0:5000".parse().unwrap())
+                .unwrap_err()
+                .contains("--allow-bind")
+        );
+        assert!(
+            p.check("target", "192.0.2.1:5000".parse().unwrap())
+                .unwrap_err()
+                .contains("--allow-target")
+        );
+        assert!(
+            p.check("to", "127.0.0.1:80".parse().unwrap())
+                .unwrap_err()
+                .contains("--allow-port 80")
+        );
         let narrow = Policy {
             allow_bind: vec!["127.0.0.2/32".parse().unwrap()],
             ..Policy::default()
         };
-        assert!(narrow.check("bind", "127.0.0.1:5000".parse().unwrap()).is_err());
-        assert!(narrow.check("bind", "127.0.0.2:5000".parse().unwrap()).is_ok());
+        assert!(
+            narrow
+                .check("bind", "127.0.0.1:5000".parse().unwrap())
+                .is_err()
+        );
+        assert!(
+            narrow
+                .check("bind", "127.0.0.2:5000".parse().unwrap())
+                .is_ok()
+        );
     }
 }

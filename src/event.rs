@@ -310,7 +310,9 @@ impl EventBus {
             inner.ring_bytes += record.json.len();
             inner.ring.push_back(record.clone());
         }
-        while inner.ring.len() > self.history || (inner.ring_bytes > self.history_bytes && inner.ring.len() > 1) {
+        while inner.ring.len() > self.history
+            || (inner.ring_bytes > self.history_bytes && inner.ring.len() > 1)
+        {
             match inner.ring.pop_front() {
                 Some(old) => inner.ring_bytes -= old.json.len(),
                 None => break,
@@ -495,11 +497,18 @@ mod tests {
         let bus = EventBus::new(1000, 100, 16).with_history_bytes(2000);
         let e: Arc<str> = "e1".into();
         for _ in 0..100 {
-            bus.publish(&e, Draft::new(EventKind::Sent, Call::Send).data(&[b'x'; 100]));
+            bus.publish(
+                &e,
+                Draft::new(EventKind::Sent, Call::Send).data(&[b'x'; 100]),
+            );
         }
         let (kept, _) = bus.history(None, 0, 1000);
         let bytes: usize = kept.iter().map(|r| r.json.len()).sum();
-        assert!(bytes <= 2000 && kept.len() >= 5, "{} events, {bytes} bytes", kept.len());
+        assert!(
+            bytes <= 2000 && kept.len() >= 5,
+            "{} events, {bytes} bytes",
+            kept.len()
+        );
         assert_eq!(kept.last().unwrap().seq, 100);
     }
 

@@ -47,7 +47,11 @@ pub async fn serve(
     let listen = listener.local_addr()?;
     config.policy.dashboard_port = Some(listen.port());
     let listen_host = Some(listen.ip().to_string());
-    let guard = web::guard::Guard::new(listen_host, &config.access.allowed_hosts, config.access.token.clone());
+    let guard = web::guard::Guard::new(
+        listen_host,
+        &config.access.allowed_hosts,
+        config.access.token.clone(),
+    );
     let limits = &config.limits;
     let bus = Arc::new(event::EventBus::new(
         limits.history,

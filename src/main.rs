@@ -110,7 +110,12 @@ async fn main() -> ExitCode {
     }
     let token = match (cli.no_token, cli.token) {
         (true, _) => None,
-        (false, Some(t)) if t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b',') => {
+        (false, Some(t))
+            if t.len() < 16
+                || !t
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b';' && b != b',') =>
+        {
             return fail("the token must be at least 16 printable characters, without ';' or ','");
         }
         (false, Some(t)) => Some(t),
@@ -119,6 +124,19 @@ async fn main() -> ExitCode {
             Err(e) => return fail(e),
         },
     };
+    if token.is_none() {
+        // Checked before binding, so a refused --no-token never opens the port at all.
+        let exposed = match tokio::net::lookup_host(&cli.listen).await {
+            Ok(mut addrs) => addrs.any(|a| !a.ip().is_loopback()),
+            Err(e) => return fail(format!("cannot resolve --listen {}: {e}", cli.listen)),
+        };
+        if exposed {
+            return fail(format!(
+                "--no-token is refused on {}, which other machines can reach; listen on 127.0.0.1 or keep the token",
+                cli.listen
+            ));
+        }
+    }
     let listener = match tokio::net::TcpListener::bind(&cli.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -132,11 +150,6 @@ async fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => return fail(e),
     };
-    if token.is_none() && !addr.ip().is_loopback() {
-        return fail(format!(
-            "--no-token is refused on {addr}, which other machines can reach; listen on 127.0.0.1 or keep the token"
-        ));
-    }
     let config = Config {
         limits: Limits {
             max_engines: cli.max_engines,
@@ -150,8 +163,16 @@ async fn main() -> ExitCode {
             ..Limits::default()
         },
         policy: Policy {
-            allow_bind: if cli.allow_bind.is_empty() { Cidr::loopback() } else { cli.allow_bind },
-            allow_target: if cli.allow_target.is_empty() { Cidr::loopback() } else { cli.allow_target },
+            allow_bind: if cli.allow_bind.is_empty() {
+                Cidr::loopback()
+            } else {
+                cli.allow_bind
+            },
+            allow_target: if cli.allow_target.is_empty() {
+                Cidr::loopback()
+            } else {
+                cli.allow_target
+            },
             allowed_ports: cli.allow_port,
             ..Policy::default()
         },

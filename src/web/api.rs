@@ -221,11 +221,17 @@ pub async fn events(
 }
 
 /// `GET /api/engines/{id}/export`: every kept event of an engine, as a file to save.
-pub async fn export(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn export(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let engine = s.registry.get(&id)?;
     let (records, _) = s.bus().history(Some(&engine.id), 0, usize::MAX);
-    let view = serde_json::to_string(&engine.view()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut out = String::with_capacity(64 + view.len() + records.iter().map(|r| r.json.len() + 2).sum::<usize>());
+    let view =
+        serde_json::to_string(&engine.view()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut out = String::with_capacity(
+        64 + view.len() + records.iter().map(|r| r.json.len() + 2).sum::<usize>(),
+    );
     out.push_str("{\"engine\":");
     out.push_str(&view);
     out.push_str(",\"events\":[");
@@ -234,8 +240,18 @@ pub async fn export(State(s): State<AppState>, Path(id): Path<String>) -> Result
         out.push_str(r.json.as_str());
     }
     out.push_str("\n]}\n");
-    let disposition = format!("attachment; filename=\"socketlab-{}-events.json\"", engine.id);
-    Ok(([(header::CONTENT_TYPE, "application/json".to_string()), (header::CONTENT_DISPOSITION, disposition)], out).into_response())
+    let disposition = format!(
+        "attachment; filename=\"socketlab-{}-events.json\"",
+        engine.id
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        out,
+    )
+        .into_response())
 }
 
 /// Unknown `/api` routes.

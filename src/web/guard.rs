@@ -31,7 +31,10 @@ pub struct Guard {
 impl Guard {
     /// A guard answering to `localhost`, `127.0.0.1`, `[::1]`, the listen host and `extra`.
     pub fn new(listen_host: Option<String>, extra: &[String], token: Option<String>) -> Self {
-        let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]"].iter().map(|s| s.to_string()).collect();
+        let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         hosts.extend(listen_host);
         hosts.extend(extra.iter().cloned());
         let hosts = hosts
@@ -39,7 +42,11 @@ impl Guard {
             .map(|h| {
                 let h = h.to_ascii_lowercase();
                 // An IPv6 literal appears in Host in brackets.
-                if h.contains(':') && !h.starts_with('[') { format!("[{h}]") } else { h }
+                if h.contains(':') && !h.starts_with('[') {
+                    format!("[{h}]")
+                } else {
+                    h
+                }
             })
             .collect();
         Self { hosts, token }
@@ -72,12 +79,17 @@ impl Guard {
 
     /// Whether a request carries the token, in the header or the cookie.
     pub fn has_token(&self, headers: &HeaderMap) -> bool {
-        let Some(token) = &self.token else { return true };
+        let Some(token) = &self.token else {
+            return true;
+        };
         let bearer = headers
             .get_all(header::AUTHORIZATION)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .filter_map(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .any(|t| ct_eq(t.trim().as_bytes(), token.as_bytes()));
         bearer || cookie(headers, COOKIE).is_some_and(|c| ct_eq(c.as_bytes(), token.as_bytes()))
     }
@@ -152,7 +164,12 @@ fn verdict(g: &Guard, req: &Request) -> Result<(), ApiError> {
             let own = format!("http://{host}");
             let ok = origin.to_str().is_ok_and(|o| o.eq_ignore_ascii_case(&own));
             if !ok {
-                let shown: String = origin.to_str().unwrap_or("(not text)").chars().take(80).collect();
+                let shown: String = origin
+                    .to_str()
+                    .unwrap_or("(not text)")
+                    .chars()
+                    .take(80)
+                    .collect();
                 return Err(ApiError::Forbidden(format!(
                     "cross-origin request refused: Origin {shown} is not this dashboard ({own}); \
                      use the dashboard's own page, or a client that sends no Origin (curl, scripts)"
@@ -186,12 +203,32 @@ mod tests {
     #[test]
     fn host_names_match_exactly() {
         let g = Guard::new(Some("127.0.0.2".into()), &["lab.example".into()], None);
-        for ok in ["localhost", "LOCALHOST:8080", "127.0.0.1:1", "[::1]:8080", "[::1]", "127.0.0.2:9", "lab.example:80"] {
+        for ok in [
+            "localhost",
+            "LOCALHOST:8080",
+            "127.0.0.1:1",
+            "[::1]:8080",
+            "[::1]",
+            "127.0.0.2:9",
+            "lab.example:80",
+        ] {
             assert!(g.host_ok(ok).is_some(), "{ok}");
         }
         for bad in [
-            "evil.example", "localhost.evil.example", "localhost.", "0177.0.0.1", "2130706433", "0x7f000001",
-            "127.1", "10.0.2.555", "[::1]x", "[::2]:80", "localhost:80:80", "localhost:http", "", "localhost6",
+            "evil.example",
+            "localhost.evil.example",
+            "localhost.",
+            "0177.0.0.1",
+            "2130706433",
+            "0x7f000001",
+            "127.1",
+            "10.0.2.555",
+            "[::1]x",
+            "[::2]:80",
+            "localhost:80:80",
+            "localhost:http",
+            "",
+            "localhost6",
             "127.0.0.1.nip.io",
         ] {
             assert!(g.host_ok(bad).is_none(), "{bad}");
@@ -204,7 +241,10 @@ mod tests {
         assert!(!ct_eq(b"abc", b"abd"));
         assert!(!ct_eq(b"abc", b"abcd"));
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; socketlab_token=t0k; b=2".parse().unwrap());
+        h.insert(
+            header::COOKIE,
+            "a=1; socketlab_token=t0k; b=2".parse().unwrap(),
+        );
         assert_eq!(cookie(&h, COOKIE), Some("t0k"));
         let g = Guard::new(None, &[], Some("t0k".into()));
         assert!(g.has_token(&h));

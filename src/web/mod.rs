@@ -8,10 +8,10 @@ mod ws;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
-use axum::{Router, middleware};
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{delete, get, post};
+use axum::{Router, middleware};
 use tokio_util::sync::CancellationToken;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;

@@ -32,7 +32,8 @@ pub struct IndexQuery {
 }
 
 fn render(t: &impl Template) -> Result<String, ApiError> {
-    t.render().map_err(|e| ApiError::Internal(format!("template: {e}")))
+    t.render()
+        .map_err(|e| ApiError::Internal(format!("template: {e}")))
 }
 
 /// `GET /` and `GET /?token=`: the token in the URL becomes an HttpOnly, SameSite=Strict

@@ -150,7 +150,8 @@ async fn serve(
         let mut frames = Vec::new();
         // Survives batches: a lag is reported with the next event that arrives.
         let mut lagged = false;
-        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         loop {
             let mut item = tokio::select! {
                 biased;

@@ -138,7 +138,12 @@ new EngineForm(document.getElementById('new-engine'), {
   },
 });
 
+function selectFromHash() {
+  const wanted = decodeURIComponent(location.hash.slice(1));
+  if (wanted && wanted !== selected && views.has(wanted)) select(wanted);
+}
+window.addEventListener('hashchange', selectFromHash);
+
 await refresh();
-const wanted = location.hash.slice(1);
-if (wanted && views.has(wanted)) select(wanted);
+selectFromHash();
 stream.start();

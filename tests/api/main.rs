@@ -1,6 +1,7 @@
 //! socketlab's API integration tests: one binary, a real server on 127.0.0.1:0 per test,
 //! real sockets, real HTTP and WebSocket clients.
 
+mod access;
 mod behaviors;
 mod chat;
 mod clients;

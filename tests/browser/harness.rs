@@ -27,20 +27,29 @@ pub struct App {
     _stop: oneshot::Sender<()>,
 }
 
+/// The token the browser tests' servers require, as a real deployment would.
+pub const TOKEN: &str = "browser-test-token-0123456789";
+
 pub async fn spawn_app() -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(socketlab::serve(
-        listener,
-        socketlab::Config::default(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let mut config = socketlab::Config::default();
+    config.access.token = Some(TOKEN.into());
+    tokio::spawn(socketlab::serve(listener, config, async move {
+        let _ = stopped.await;
+    }));
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {TOKEN}").parse().unwrap(),
+    );
     App {
         base: format!("http://{addr}"),
-        http: reqwest::Client::new(),
+        http: reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap(),
         _stop: stop,
     }
 }
@@ -229,7 +238,27 @@ impl Browser {
         }
     }
 
+    /// Opens the page the way a user does: the startup URL with the token first (it becomes
+    /// a cookie and leaves the address bar), then `url`.
     pub async fn goto(&self, url: &str) {
+        let origin = url.split('/').take(3).collect::<Vec<_>>().join("/");
+        if !self
+            .client
+            .current_url()
+            .await
+            .is_ok_and(|u| u.as_str().starts_with(&origin))
+        {
+            self.client
+                .goto(&format!("{origin}/?token={TOKEN}"))
+                .await
+                .unwrap();
+            let now = self.client.current_url().await.unwrap();
+            assert_eq!(
+                now.as_str(),
+                format!("{origin}/"),
+                "the token left the address bar"
+            );
+        }
         self.client.goto(url).await.unwrap();
         self.wait_js(
             "document.getElementById('live')?.dataset.status === 'live'",
