@@ -342,3 +342,98 @@ pub fn ws_request(host: &str, path: &str, extra: &str) -> String {
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
     )
 }
+
+/// The real `socketlab` binary in a process of its own, for measurements (memory, file
+/// descriptors) that other tests in this process would blur. Killed on drop.
+pub struct BinApp {
+    pub child: tokio::process::Child,
+    pub base: String,
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+}
+
+impl BinApp {
+    pub async fn start(args: &[&str]) -> BinApp {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_socketlab"))
+            .args(["--listen", "127.0.0.1:0", "--no-token"])
+            .args(args)
+            .env_remove("SOCKETLAB_TOKEN")
+            .env_remove("SOCKETLAB_LISTEN")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        tokio::time::timeout(Duration::from_secs(10), out.read_line(&mut line))
+            .await
+            .unwrap()
+            .unwrap();
+        let base = line
+            .trim()
+            .trim_start_matches("listening on ")
+            .trim_end_matches('/')
+            .to_string();
+        let addr = base.trim_start_matches("http://").parse().unwrap();
+        BinApp {
+            child,
+            base,
+            addr,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
+    /// Resident memory of the server process.
+    pub fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        kb * 1024
+    }
+
+    /// Open file descriptors of the server process.
+    pub fn fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .count()
+    }
+
+    pub async fn engine(&self, spec: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}/api/engines", self.base))
+            .json(&spec)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+        r.json().await.unwrap()
+    }
+
+    pub async fn view(&self, id: &str) -> Value {
+        self.http
+            .get(format!("{}/api/engines/{id}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn ws(&self, query: &str) -> Ws {
+        let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws{query}", self.addr))
+            .await
+            .unwrap();
+        Ws { stream }
+    }
+}

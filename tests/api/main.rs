@@ -7,5 +7,6 @@ mod chat;
 mod clients;
 mod errors;
 mod events;
+mod faults;
 mod helpers;
 mod lifecycle;
