@@ -26,6 +26,9 @@ pub mod event;
 pub mod registry;
 pub mod web;
 
+#[cfg(test)]
+mod prop_tests;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

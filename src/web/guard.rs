@@ -95,6 +95,12 @@ impl Guard {
     }
 }
 
+/// The Host check alone, for property tests.
+#[cfg(test)]
+pub fn check_host_for_tests(g: &Guard, value: &str) -> Option<String> {
+    g.host_ok(value)
+}
+
 fn is_port(p: &str) -> bool {
     !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
 }
