@@ -68,6 +68,11 @@ pub async fn serve(
     let closing = state.closing.clone();
     let app = web::app(state);
     let stopping = registry.clone();
+    // Events go out as many small WebSocket frames: without TCP_NODELAY, Nagle's algorithm
+    // and delayed ACKs would hold some of them back by tens of milliseconds.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         // Engines first, so viewers still see their last events; then the viewers, so the

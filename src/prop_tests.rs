@@ -18,15 +18,43 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         ".{0,24}".prop_map(Value::from),
-        prop::sample::select(vec!["tcp-server", "tcp-client", "udp-server", "udp-client", "echo", "chat", "greet", "127.0.0.1:0", "[::1]:0", "localhost:1", "127.0.0.1:99999"]).prop_map(Value::from),
+        prop::sample::select(vec![
+            "tcp-server",
+            "tcp-client",
+            "udp-server",
+            "udp-client",
+            "echo",
+            "chat",
+            "greet",
+            "127.0.0.1:0",
+            "[::1]:0",
+            "localhost:1",
+            "127.0.0.1:99999"
+        ])
+        .prop_map(Value::from),
     ];
     leaf.prop_recursive(3, 24, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
             prop::collection::btree_map(
-                prop::sample::select(vec!["kind", "bind", "target", "behavior", "name", "options", "recv_size", "backlog", "max_clients", "greeting", "x"]).prop_map(String::from),
+                prop::sample::select(vec![
+                    "kind",
+                    "bind",
+                    "target",
+                    "behavior",
+                    "name",
+                    "options",
+                    "recv_size",
+                    "backlog",
+                    "max_clients",
+                    "greeting",
+                    "x"
+                ])
+                .prop_map(String::from),
                 inner,
                 0..6
             )

@@ -109,13 +109,7 @@ async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) 
                         .local(local)
                         .peer(peer),
                 );
-                let task = ConnTask {
-                    engine: engine.clone(),
-                    run: run.clone(),
-                    conn,
-                    room: room.clone(),
-                    server: true,
-                };
+                let task = ConnTask::new(engine.clone(), run.clone(), conn, room.clone(), true);
                 conns.spawn(task.run(stream, rx));
             }
             Err(e) => {
@@ -215,13 +209,7 @@ pub(super) async fn start_client(
             .peer(peer)
             .message(&msg),
     );
-    let task = ConnTask {
-        engine: engine.clone(),
-        run: run.clone(),
-        conn,
-        room: None,
-        server: false,
-    };
+    let task = ConnTask::new(engine.clone(), run.clone(), conn, None, false);
     let engine = engine.clone();
     let run2 = run.clone();
     run.tracker.spawn(async move {
@@ -238,6 +226,28 @@ struct ConnTask {
     conn: Arc<Conn>,
     room: Option<Arc<Room>>,
     server: bool,
+    /// This connection's addresses as JSON, rendered once for all its events.
+    addrs: String,
+}
+
+impl ConnTask {
+    fn new(
+        engine: Arc<Engine>,
+        run: Arc<Run>,
+        conn: Arc<Conn>,
+        room: Option<Arc<Room>>,
+        server: bool,
+    ) -> Self {
+        let addrs = crate::event::addr_members(conn.local, conn.peer);
+        Self {
+            engine,
+            run,
+            conn,
+            room,
+            server,
+            addrs,
+        }
+    }
 }
 
 /// Whether the connection goes on after a step.
@@ -260,8 +270,7 @@ impl ConnTask {
     fn draft(&self, kind: EventKind, call: Call) -> Draft<'_> {
         Draft::new(kind, call)
             .conn(&self.conn.id)
-            .local(self.conn.local)
-            .peer(self.conn.peer)
+            .addrs(&self.addrs)
     }
 
     fn report_dropped(&self, dropped: Vec<Dropped>) {
@@ -277,10 +286,26 @@ impl ConnTask {
 
     /// Writes all of `data` (Python's `sendall`), unless the engine or connection is closed.
     async fn send(&self, wr: &mut OwnedWriteHalf, data: &[u8]) -> Flow {
-        let r = tokio::select! {
-            biased;
-            _ = self.conn.close.cancelled() => return Flow::Close(self.cancel_reason()),
-            r = wr.write_all(data) => r,
+        // Most sends fit in the socket buffer at once; only a send that must wait for the
+        // peer races the close signal.
+        let done = match wr.try_write(data) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+            Err(e) => {
+                let why = describe_io("send()", &e);
+                self.engine
+                    .emit(self.draft(EventKind::Error, Call::Send).message(&why));
+                return Flow::Close(why);
+            }
+        };
+        let r = if done == data.len() {
+            Ok(())
+        } else {
+            tokio::select! {
+                biased;
+                _ = self.conn.close.cancelled() => return Flow::Close(self.cancel_reason()),
+                r = wr.write_all(&data[done..]) => r,
+            }
         };
         match r {
             Ok(()) => {
@@ -397,13 +422,15 @@ impl ConnTask {
                 );
             }
         }
+        // One close future for the whole loop, not a new registration per recv().
+        let mut closed = std::pin::pin!(self.conn.close.cancelled());
         let reason = loop {
             if let Flow::Close(reason) = flow {
                 break reason;
             }
             flow = tokio::select! {
                 biased;
-                _ = self.conn.close.cancelled() => Flow::Close(self.cancel_reason()),
+                _ = &mut closed => Flow::Close(self.cancel_reason()),
                 Some(cmd) = rx.recv() => self.on_command(&mut wr, cmd).await,
                 r = rd.read(&mut buf) => match r {
                     Ok(0) => Flow::Close("peer closed the connection (recv() returned 0 bytes)".into()),
