@@ -78,10 +78,11 @@ async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) 
     let room = (engine.spec.behavior == Behavior::Chat).then(|| Arc::new(Room::new()));
     let limit = engine.env.config.limits.max_connections;
     let max = engine.spec.options.max_clients.unwrap_or(limit).min(limit);
+    let mut stopped = std::pin::pin!(run.cancel.cancelled());
     loop {
         let accepted = tokio::select! {
             biased;
-            _ = run.cancel.cancelled() => break,
+            _ = &mut stopped => break,
             r = listener.accept() => r,
         };
         match accepted {
@@ -121,7 +122,7 @@ async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) 
                 );
                 // Out of file descriptors and the like: back off instead of spinning.
                 tokio::select! {
-                    _ = run.cancel.cancelled() => break,
+                    _ = &mut stopped => break,
                     _ = tokio::time::sleep(Duration::from_millis(100)) => {}
                 }
             }
@@ -385,6 +386,10 @@ impl ConnTask {
                 self.report_dropped(room.say(self.conn.num, &line));
             }
             return Flow::Go;
+        }
+        if self.engine.spec.behavior == Behavior::Echo {
+            // The reply is the data itself: no copy.
+            return self.send(wr, data).await;
         }
         let greeting = self.engine.spec.options.greeting.as_deref().unwrap_or("");
         match self.engine.spec.behavior.reply(data, greeting) {

@@ -81,10 +81,12 @@ async fn datagram_loop(
     let recv_size = engine.spec.options.recv_size;
     let greeting = engine.spec.options.greeting.clone().unwrap_or_default();
     let mut buf = vec![0u8; DATAGRAM_MAX];
+    // One stop future for the whole loop, not a new registration per datagram.
+    let mut stopped = std::pin::pin!(run.cancel.cancelled());
     loop {
         tokio::select! {
             biased;
-            _ = run.cancel.cancelled() => break,
+            _ = &mut stopped => break,
             Some(cmd) = rx.recv() => {
                 let r = send_to(&engine, &sock, local, &cmd.data, cmd.to).await;
                 let _ = cmd.reply.send(r);
@@ -102,7 +104,9 @@ async fn datagram_loop(
                         d = d.message(note);
                     }
                     engine.emit(d);
-                    if let Some(reply) = engine.spec.behavior.reply(data, &greeting) {
+                    if engine.spec.behavior == super::behavior::Behavior::Echo {
+                        let _ = send_to(&engine, &sock, local, data, from).await;
+                    } else if let Some(reply) = engine.spec.behavior.reply(data, &greeting) {
                         let _ = send_to(&engine, &sock, local, &reply, from).await;
                     }
                 }
@@ -111,7 +115,7 @@ async fn datagram_loop(
                     let msg = format!("recvfrom() failed: {e}");
                     engine.emit(Draft::new(EventKind::Error, Call::RecvFrom).local(local).message(&msg));
                     tokio::select! {
-                        _ = run.cancel.cancelled() => break,
+                        _ = &mut stopped => break,
                         _ = tokio::time::sleep(Duration::from_millis(10)) => {}
                     }
                 }

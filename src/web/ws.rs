@@ -21,12 +21,14 @@ use crate::event::{EventBus, Record, format_time};
 /// The largest frame a viewer may send us; viewers only listen, so this is generous.
 const MAX_INCOMING: usize = 64 * 1024;
 /// Events written before a flush, so a burst goes out in few syscalls.
-const BATCH: usize = 512;
+const BATCH: usize = 2048;
+/// Bytes of events written before a flush, so large previews do not pile up in memory.
+const BATCH_BYTES: usize = 512 * 1024;
 /// How long a busy viewer gathers events after the first before writing them. While it
 /// sleeps it is not waiting on the channel, so publishing wakes nobody: one wake-up and one
 /// write per millisecond instead of one per event keeps a viewer of a busy engine from
 /// costing the engine half its CPU.
-const GATHER: Duration = Duration::from_millis(1);
+const GATHER: Duration = Duration::from_millis(4);
 /// Events per 100 ms above which a viewer counts as busy and gathers; below it, each event
 /// goes out at once, so a quiet engine's events arrive within microseconds.
 const BUSY: u64 = 2_000;
@@ -185,6 +187,7 @@ async fn serve(
                 r = viewer.rx.recv() => r,
             };
             let mut taken = 0;
+            let mut bytes = 0;
             let mut gathered = !busy;
             loop {
                 match item {
@@ -192,11 +195,12 @@ async fn serve(
                         viewer.frames(&r, lagged, &mut frames);
                         lagged = false;
                         taken += 1;
+                        bytes += r.json.len();
                     }
                     Err(RecvError::Lagged(_)) => lagged = true,
                     Err(RecvError::Closed) => return Ok(()),
                 }
-                if taken >= BATCH {
+                if taken >= BATCH || bytes >= BATCH_BYTES {
                     break;
                 }
                 let next = loop {

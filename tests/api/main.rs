@@ -3,6 +3,7 @@
 
 mod access;
 mod behaviors;
+mod bench;
 mod chat;
 mod clients;
 mod errors;
