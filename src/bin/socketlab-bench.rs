@@ -133,7 +133,11 @@ fn lab_config() -> socketlab::Config {
 
 /// The baseline: what a user would write instead, a few lines of tokio.
 async fn baseline_tcp() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // The same listen() backlog the socketlab engines get, so accept rates compare.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_reuseaddr(true).unwrap();
+    sock.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let l = sock.listen(4096).unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((mut s, _)) = l.accept().await {
