@@ -618,20 +618,7 @@ impl Engine {
                     match (self.spec.kind, target.conn.as_deref()) {
                         (Kind::TcpClient, _) => all.values().cloned().collect(),
                         (_, Some("*")) => all.values().cloned().collect(),
-                        (_, Some(id)) => {
-                            let c =
-                                all.values()
-                                    .find(|c| &*c.id == id)
-                                    .cloned()
-                                    .ok_or_else(|| {
-                                        ApiError::NotFound(format!(
-                                            "engine {} has no open connection {id}; open now: {}",
-                                            self.id,
-                                            open_list(&all)
-                                        ))
-                                    })?;
-                            vec![c]
-                        }
+                        (_, Some(id)) => vec![self.find_conn(&all, id)?],
                         (_, None) => {
                             return Err(ApiError::InvalidSpec(format!(
                                 "field conn is missing: say which connection, e.g. \"conn\": \"c2\", or \"*\" for all; open now: {}",
@@ -668,22 +655,23 @@ impl Engine {
     /// Closes one connection of a running engine; returns once it is closed.
     pub async fn close_conn(&self, conn_id: &str) -> Result<(), ApiError> {
         let run = self.running().ok_or_else(|| self.not_running())?;
-        let conn = {
-            let all = run.conns();
-            all.values()
-                .find(|c| &*c.id == conn_id)
-                .cloned()
-                .ok_or_else(|| {
-                    ApiError::NotFound(format!(
-                        "engine {} has no open connection {conn_id}; open now: {}",
-                        self.id,
-                        open_list(&all)
-                    ))
-                })?
-        };
+        let conn = self.find_conn(&run.conns(), conn_id)?;
         conn.close.cancel();
         let _ = tokio::time::timeout(STOP_DEADLINE, conn.done.cancelled()).await;
         Ok(())
+    }
+}
+
+impl Engine {
+    /// The open connection `id`, or a `not_found` that lists the open ones.
+    fn find_conn(&self, all: &BTreeMap<u64, Arc<Conn>>, id: &str) -> Result<Arc<Conn>, ApiError> {
+        all.values().find(|c| &*c.id == id).cloned().ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "engine {} has no open connection {id}; open now: {}",
+                self.id,
+                open_list(all)
+            ))
+        })
     }
 }
 
