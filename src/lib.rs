@@ -17,6 +17,8 @@
 //! - [`event`]: events and the bus.
 //! - [`web`]: the axum router.
 
+#![warn(missing_docs)]
+
 pub mod addr;
 pub mod codec;
 pub mod config;
