@@ -474,11 +474,6 @@ impl EventBus {
             .filter(|r| engine.is_none_or(|e| *r.engine == *e))
             .count() as u64
     }
-
-    /// The `seq` of the newest event published so far (0 if none).
-    pub fn last_seq(&self) -> u64 {
-        self.lock().next_seq - 1
-    }
 }
 
 #[cfg(test)]

@@ -32,17 +32,3 @@ export async function api(method, path, body) {
   }
   return json;
 }
-
-/** Every kept event of one engine, paging through GET /api/events. */
-export async function allEvents(engine) {
-  const out = [];
-  let since = 0;
-  for (let page = 0; page < 100; page++) {
-    const r = await api('GET', `/api/events?engine=${encodeURIComponent(engine)}&since=${since}&limit=10000`);
-    out.push(...r.events);
-    if (r.events.length === 0 || r.next <= since) break;
-    since = r.next;
-    if (r.events.length < 10000) break;
-  }
-  return out;
-}
