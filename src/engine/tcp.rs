@@ -251,6 +251,14 @@ impl ConnTask {
     }
 }
 
+/// Why a write did not complete.
+enum WriteError {
+    /// The engine or connection was closed while it waited.
+    Closed(Cow<'static, str>),
+    /// The socket call failed.
+    Failed(Cow<'static, str>),
+}
+
 /// Whether the connection goes on after a step.
 enum Flow {
     Go,
@@ -285,30 +293,29 @@ impl ConnTask {
         }
     }
 
-    /// Writes all of `data` (Python's `sendall`), unless the engine or connection is closed.
-    async fn send(&self, wr: &mut OwnedWriteHalf, data: &[u8]) -> Flow {
+    /// Writes all of `data` (Python's `sendall`) without recording it, unless the engine or
+    /// connection is closed first.
+    async fn write(&self, wr: &mut OwnedWriteHalf, data: &[u8]) -> Result<(), WriteError> {
         // Most sends fit in the socket buffer at once; only a send that must wait for the
         // peer races the close signal.
         let done = match wr.try_write(data) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
-            Err(e) => {
-                let why = describe_io("send()", &e);
-                self.engine
-                    .emit(self.draft(EventKind::Error, Call::Send).message(&why));
-                return Flow::Close(why);
-            }
+            Err(e) => return Err(WriteError::Failed(describe_io("send()", &e))),
         };
-        let r = if done == data.len() {
-            Ok(())
-        } else {
-            tokio::select! {
-                biased;
-                _ = self.conn.close.cancelled() => return Flow::Close(self.cancel_reason()),
-                r = wr.write_all(&data[done..]) => r,
-            }
-        };
-        match r {
+        if done == data.len() {
+            return Ok(());
+        }
+        tokio::select! {
+            biased;
+            _ = self.conn.close.cancelled() => Err(WriteError::Closed(self.cancel_reason())),
+            r = wr.write_all(&data[done..]) => r.map_err(|e| WriteError::Failed(describe_io("send()", &e))),
+        }
+    }
+
+    /// Records a write's outcome: a `sent` event, or an `error` event and the close.
+    fn record_send(&self, data: &[u8], written: Result<(), WriteError>) -> Flow {
+        match written {
             Ok(()) => {
                 self.engine.stats.sent(data.len());
                 self.conn
@@ -318,13 +325,19 @@ impl ConnTask {
                     .emit(self.draft(EventKind::Sent, Call::Send).data(data));
                 Flow::Go
             }
-            Err(e) => {
-                let why = describe_io("send()", &e);
+            Err(WriteError::Closed(why)) => Flow::Close(why),
+            Err(WriteError::Failed(why)) => {
                 self.engine
                     .emit(self.draft(EventKind::Error, Call::Send).message(&why));
                 Flow::Close(why)
             }
         }
+    }
+
+    /// Writes all of `data` and records it.
+    async fn send(&self, wr: &mut OwnedWriteHalf, data: &[u8]) -> Flow {
+        let written = self.write(wr, data).await;
+        self.record_send(data, written)
     }
 
     fn cancel_reason(&self) -> Cow<'static, str> {
@@ -379,23 +392,32 @@ impl ConnTask {
         self.conn
             .bytes_in
             .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        self.engine
-            .emit(self.draft(EventKind::Received, Call::Recv).data(data));
+        let received = || {
+            self.engine
+                .emit(self.draft(EventKind::Received, Call::Recv).data(data))
+        };
         if let Some(room) = &self.room {
+            received();
             for line in lines.push(data) {
                 self.report_dropped(room.say(self.conn.num, &line));
             }
             return Flow::Go;
         }
-        if self.engine.spec.behavior == Behavior::Echo {
-            // The reply is the data itself: no copy.
-            return self.send(wr, data).await;
-        }
         let greeting = self.engine.spec.options.greeting.as_deref().unwrap_or("");
-        match self.engine.spec.behavior.reply(data, greeting) {
-            Some(reply) if !reply.is_empty() => self.send(wr, &reply).await,
-            _ => Flow::Go,
-        }
+        let reply: Option<Cow<'_, [u8]>> = match self.engine.spec.behavior {
+            // The reply is the data itself: no copy.
+            Behavior::Echo => Some(Cow::Borrowed(data)),
+            b => b.reply(data, greeting).map(Cow::Owned),
+        };
+        let Some(reply) = reply.filter(|r| !r.is_empty()) else {
+            received();
+            return Flow::Go;
+        };
+        // Answer first, then record both calls (in the order they happened): watching the
+        // traffic must not sit between a request and its reply.
+        let written = self.write(wr, &reply).await;
+        received();
+        self.record_send(&reply, written)
     }
 
     /// Runs the connection to its end and returns why it ended.

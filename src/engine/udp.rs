@@ -9,6 +9,9 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use std::borrow::Cow;
+
+use super::behavior::Behavior;
 use super::{Engine, Kind, Run, UdpCmd, bind_error};
 use crate::addr::loopback_like;
 use crate::error::ApiError;
@@ -99,15 +102,22 @@ async fn datagram_loop(
                     let note = (got < n).then(|| format!(
                         "datagram of {n} bytes; recvfrom({recv_size}) kept the first {got}, the rest is discarded"
                     ));
+                    let reply: Option<Cow<'_, [u8]>> = match engine.spec.behavior {
+                        Behavior::Echo => Some(Cow::Borrowed(data)),
+                        b => b.reply(data, &greeting).map(Cow::Owned),
+                    };
+                    // Answer first, then record both calls: watching must not delay the reply.
+                    let answered = match &reply {
+                        Some(r) => Some(sock.send_to(r, from).await),
+                        None => None,
+                    };
                     let mut d = Draft::new(EventKind::Received, Call::RecvFrom).local(local).peer(from).data(data);
                     if let Some(note) = &note {
                         d = d.message(note);
                     }
                     engine.emit(d);
-                    if engine.spec.behavior == super::behavior::Behavior::Echo {
-                        let _ = send_to(&engine, &sock, local, data, from).await;
-                    } else if let Some(reply) = engine.spec.behavior.reply(data, &greeting) {
-                        let _ = send_to(&engine, &sock, local, &reply, from).await;
+                    if let (Some(r), Some(result)) = (&reply, answered) {
+                        let _ = record_sendto(&engine, local, r, from, result);
                     }
                 }
                 Err(e) => {
@@ -134,7 +144,19 @@ async fn send_to(
     data: &[u8],
     to: SocketAddr,
 ) -> Result<usize, String> {
-    match sock.send_to(data, to).await {
+    let result = sock.send_to(data, to).await;
+    record_sendto(engine, local, data, to, result)
+}
+
+/// The event for a `sendto()` that has happened.
+fn record_sendto(
+    engine: &Engine,
+    local: SocketAddr,
+    data: &[u8],
+    to: SocketAddr,
+    result: std::io::Result<usize>,
+) -> Result<usize, String> {
+    match result {
         Ok(n) => {
             engine.stats.sent(n);
             engine.emit(
