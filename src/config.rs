@@ -26,6 +26,8 @@ pub struct Limits {
     /// Bytes of event JSON kept in the history; the oldest events go first past it, so a
     /// flood of large binary previews cannot grow memory beyond this.
     pub history_bytes: usize,
+    /// How long a viewer's socket may take no bytes before the viewer is closed.
+    pub viewer_stall: Duration,
 }
 
 impl Default for Limits {
@@ -40,6 +42,7 @@ impl Default for Limits {
             connect_timeout: Duration::from_secs(5),
             viewer_buffer: 2048,
             history_bytes: 64 * 1024 * 1024,
+            viewer_stall: Duration::from_secs(60),
         }
     }
 }

@@ -78,6 +78,7 @@ pub async fn upgrade(
         engine: q.engine,
         rx,
         last_seen: q.since.unwrap_or(0),
+        stall: s.registry.env().config.limits.viewer_stall,
     };
     let shutdown = s.closing.clone();
     Ok(ws
@@ -92,6 +93,8 @@ struct Viewer {
     rx: broadcast::Receiver<Arc<Record>>,
     /// The newest seq taken off the channel, shown or filtered out.
     last_seen: u64,
+    /// How long a write to this viewer may wait (`Limits::viewer_stall`).
+    stall: Duration,
 }
 
 impl Viewer {
@@ -220,10 +223,18 @@ async fn serve(
                     None => break,
                 }
             }
-            for f in frames.drain(..) {
-                sink.feed(Message::Text(f)).await?;
+            let write = async {
+                for f in frames.drain(..) {
+                    sink.feed(Message::Text(f)).await?;
+                }
+                sink.flush().await
+            };
+            // A viewer that takes no bytes for this long is gone or hostile (its pings could
+            // not go out either): close it, freeing its slot and buffers.
+            match tokio::time::timeout(viewer.stall, write).await {
+                Ok(written) => written?,
+                Err(_) => return Ok(()),
             }
-            sink.flush().await?;
             in_window += taken as u64;
             if window.elapsed() >= Duration::from_millis(100) {
                 busy = in_window > BUSY;

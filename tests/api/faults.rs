@@ -293,3 +293,36 @@ async fn max_connections_refuses_the_next_one_with_an_event() {
         .await;
     assert!(evs.iter().any(|e| e["kind"] == "refused"));
 }
+
+#[tokio::test]
+async fn a_viewer_whose_socket_stays_full_is_closed_and_frees_its_slot() {
+    let mut config = Config::default();
+    config.limits.max_viewers = 1;
+    config.limits.viewer_buffer = 64;
+    config.limits.viewer_stall = Duration::from_secs(1);
+    let app = spawn_app_with(config).await;
+    let e = app
+        .engine(json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "discard", "options": {"recv_size": 4096}}))
+        .await;
+    let _never_reads = app
+        .ws(&format!("?engine={}", e["id"].as_str().unwrap()))
+        .await;
+    // Enough events (about 10 KB of JSON each) to fill the viewer's socket buffers.
+    let mut s = TcpStream::connect(local_of(&e)).await.unwrap();
+    let chunk = vec![b'z'; 64 * 1024];
+    for _ in 0..512 {
+        s.write_all(&chunk).await.unwrap();
+    }
+    // Its slot comes back once a write to it has waited past the stall limit.
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        if tokio_tungstenite::connect_async(format!("ws://{}/ws", app.addr))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(Instant::now() < end, "the stuck viewer was never closed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
