@@ -307,16 +307,11 @@ impl EventBus {
             inner.ring_bytes += record.json.len();
             inner.ring.push_back(record.clone());
         }
-        // Evicted events are freed after the lock is released, not under it.
-        let mut evicted = Vec::new();
         while inner.ring.len() > self.history
             || (inner.ring_bytes > self.history_bytes && inner.ring.len() > 1)
         {
             match inner.ring.pop_front() {
-                Some(old) => {
-                    inner.ring_bytes -= old.json.len();
-                    evicted.push(old);
-                }
+                Some(old) => inner.ring_bytes -= old.json.len(),
                 None => break,
             }
         }

@@ -1,6 +1,7 @@
 //! What a server does with what it receives: pure functions from bytes to replies, so they are
 //! tested without sockets. The engines do the I/O.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -62,15 +63,15 @@ impl Behavior {
     /// The reply to one received chunk or datagram, if any. `greeting` is for `greet`.
     ///
     /// `greet` and `daytime` reply here only over UDP: over TCP they speak on accept and
-    /// close, see [`Behavior::on_accept`].
-    pub fn reply(self, data: &[u8], greeting: &str) -> Option<Vec<u8>> {
+    /// close, see [`Behavior::on_accept`]. An echo borrows the data: no copy per message.
+    pub fn reply<'a>(self, data: &'a [u8], greeting: &'a str) -> Option<Cow<'a, [u8]>> {
         match self {
             Self::Manual | Self::Discard | Self::Chat => None,
-            Self::Echo => Some(data.to_vec()),
-            Self::Uppercase => Some(data.to_ascii_uppercase()),
-            Self::Add => Some(add_reply(data)),
-            Self::Greet => Some(greeting.as_bytes().to_vec()),
-            Self::Daytime => Some(daytime_line(SystemTime::now()).into_bytes()),
+            Self::Echo => Some(Cow::Borrowed(data)),
+            Self::Uppercase => Some(Cow::Owned(data.to_ascii_uppercase())),
+            Self::Add => Some(Cow::Owned(add_reply(data))),
+            Self::Greet => Some(Cow::Borrowed(greeting.as_bytes())),
+            Self::Daytime => Some(Cow::Owned(daytime_line(SystemTime::now()).into_bytes())),
         }
     }
 
@@ -321,15 +322,18 @@ mod tests {
 
     #[test]
     fn replies_per_behavior() {
-        assert_eq!(Behavior::Echo.reply(b"hi", ""), Some(b"hi".to_vec()));
+        assert_eq!(Behavior::Echo.reply(b"hi", "").as_deref(), Some(&b"hi"[..]));
         assert_eq!(
-            Behavior::Uppercase.reply(b"hi \xff!", ""),
-            Some(b"HI \xff!".to_vec())
+            Behavior::Uppercase.reply(b"hi \xff!", "").as_deref(),
+            Some(&b"HI \xff!"[..])
         );
-        assert_eq!(Behavior::Discard.reply(b"hi", ""), None);
-        assert_eq!(Behavior::Manual.reply(b"hi", ""), None);
-        assert_eq!(Behavior::Greet.reply(b"x", "hey"), Some(b"hey".to_vec()));
-        let t = String::from_utf8(Behavior::Daytime.reply(b"x", "").unwrap()).unwrap();
+        assert_eq!(Behavior::Discard.reply(b"hi", "").as_deref(), None);
+        assert_eq!(Behavior::Manual.reply(b"hi", "").as_deref(), None);
+        assert_eq!(
+            Behavior::Greet.reply(b"x", "hey").as_deref(),
+            Some(&b"hey"[..])
+        );
+        let t = String::from_utf8(Behavior::Daytime.reply(b"x", "").unwrap().into_owned()).unwrap();
         assert!(t.ends_with("Z\r\n") && t.starts_with("20"), "{t}");
         assert_eq!(Behavior::Greet.on_accept("hey"), Some(b"hey".to_vec()));
         assert_eq!(Behavior::Echo.on_accept("hey"), None);

@@ -404,11 +404,7 @@ impl ConnTask {
             return Flow::Go;
         }
         let greeting = self.engine.spec.options.greeting.as_deref().unwrap_or("");
-        let reply: Option<Cow<'_, [u8]>> = match self.engine.spec.behavior {
-            // The reply is the data itself: no copy.
-            Behavior::Echo => Some(Cow::Borrowed(data)),
-            b => b.reply(data, greeting).map(Cow::Owned),
-        };
+        let reply = self.engine.spec.behavior.reply(data, greeting);
         let Some(reply) = reply.filter(|r| !r.is_empty()) else {
             received();
             return Flow::Go;

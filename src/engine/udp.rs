@@ -9,9 +9,6 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use std::borrow::Cow;
-
-use super::behavior::Behavior;
 use super::{Engine, Kind, Run, UdpCmd, bind_error};
 use crate::addr::loopback_like;
 use crate::error::ApiError;
@@ -102,10 +99,7 @@ async fn datagram_loop(
                     let note = (got < n).then(|| format!(
                         "datagram of {n} bytes; recvfrom({recv_size}) kept the first {got}, the rest is discarded"
                     ));
-                    let reply: Option<Cow<'_, [u8]>> = match engine.spec.behavior {
-                        Behavior::Echo => Some(Cow::Borrowed(data)),
-                        b => b.reply(data, &greeting).map(Cow::Owned),
-                    };
+                    let reply = engine.spec.behavior.reply(data, &greeting);
                     // Answer first, then record both calls: watching must not delay the reply.
                     let answered = match &reply {
                         Some(r) => Some(sock.send_to(r, from).await),
