@@ -2,6 +2,7 @@
 //! policy engines must stay inside.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Limits from API.md's Limits table; each is a command-line flag.
@@ -142,6 +143,8 @@ pub struct Policy {
     pub allowed_ports: Vec<u16>,
     /// The dashboard's own port, refused for engines so a user cannot shadow or loop it.
     pub dashboard_port: Option<u16>,
+    /// A class workspace's ports (`LO..=HI`): binds must fall inside, and port 0 picks there.
+    pub port_block: Option<(u16, u16)>,
 }
 
 impl Default for Policy {
@@ -151,6 +154,7 @@ impl Default for Policy {
             allow_target: Cidr::loopback(),
             allowed_ports: Vec::new(),
             dashboard_port: None,
+            port_block: None,
         }
     }
 }
@@ -185,6 +189,26 @@ impl Policy {
             ));
         }
         let port = addr.port();
+        if what == "bind"
+            && let Some((lo, hi)) = self.port_block
+            && lo > hi
+        {
+            return Err(
+                "bind: this workspace has no ports (the server's --ports changed since it was \
+                 made); ask the instructor to remove it, then join again"
+                    .into(),
+            );
+        }
+        if what == "bind"
+            && port != 0
+            && let Some((lo, hi)) = self.port_block
+            && !(lo..=hi).contains(&port)
+        {
+            return Err(format!(
+                "bind: port {port} is outside your workspace's ports {lo}-{hi}; pick one of \
+                 those (e.g. 127.0.0.1:{lo}), or 0 to let socketlab pick a free one there"
+            ));
+        }
         if port != 0 && port < 1024 && !self.allowed_ports.contains(&port) {
             return Err(format!(
                 "{what}: port {port} is a privileged (well-known) port and is refused by default; \
@@ -210,6 +234,129 @@ pub struct Access {
     pub allowed_hosts: Vec<String>,
 }
 
+/// Class mode (`--class`): one server, a workspace per student, each with these limits.
+#[derive(Debug, Clone)]
+pub struct ClassConfig {
+    /// Engines one student workspace may have (`--ws-max-engines`).
+    pub ws_max_engines: usize,
+    /// Open connections over all of one workspace's engines (`--ws-max-connections`).
+    pub ws_max_connections: usize,
+    /// Bytes per second one workspace's engines may receive, together (`--ws-bytes-per-sec`).
+    pub ws_bytes_per_sec: u64,
+    /// Bytes of event history one student workspace keeps (`--ws-history-bytes`).
+    pub ws_history_bytes: usize,
+    /// The ports cut into blocks, one block per workspace (`--ports LO-HI`).
+    pub ports: (u16, u16),
+    /// Ports in one block (`--ports-per-workspace`).
+    pub ports_per_workspace: u16,
+    /// A workspace with no request, viewer or traffic for this long has its engines stopped.
+    pub idle: Duration,
+    /// A student workspace idle for this long is removed.
+    pub expire: Duration,
+    /// Workspaces that may exist at once, the instructor's included (`--max-workspaces`).
+    pub max_workspaces: usize,
+    /// Wrong join codes one client address may try per minute before `429`.
+    pub join_attempts_per_minute: u32,
+}
+
+impl Default for ClassConfig {
+    fn default() -> Self {
+        Self {
+            ws_max_engines: 16,
+            ws_max_connections: 256,
+            ws_bytes_per_sec: 50_000_000,
+            ws_history_bytes: 8 * 1024 * 1024,
+            ports: (20_000, 29_999),
+            ports_per_workspace: 100,
+            idle: Duration::from_secs(2 * 3600),
+            expire: Duration::from_secs(7 * 24 * 3600),
+            max_workspaces: 200,
+            join_attempts_per_minute: 10,
+        }
+    }
+}
+
+impl ClassConfig {
+    /// How many port blocks `ports` holds.
+    pub fn blocks(&self) -> usize {
+        let span = usize::from(self.ports.1.saturating_sub(self.ports.0)) + 1;
+        span / usize::from(self.ports_per_workspace.max(1))
+    }
+
+    /// Block `n` as `(LO, HI)`.
+    pub fn block(&self, n: usize) -> Option<(u16, u16)> {
+        if n >= self.blocks() {
+            return None;
+        }
+        let size = self.ports_per_workspace.max(1);
+        let lo = self.ports.0 + (n as u16) * size;
+        Some((lo, lo + size - 1))
+    }
+}
+
+/// `--public-url`: where users reach socketlab through a reverse proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// `host` or `host:port`, lower-cased, as it appears in `Host` and `Origin`.
+    pub authority: String,
+}
+
+impl PublicUrl {
+    /// `https://lab.example.edu`: the one allowed `Origin`, and the base of printed URLs.
+    pub fn origin(&self) -> String {
+        format!("{}://{}", self.scheme, self.authority)
+    }
+
+    /// Whether cookies must carry `Secure`.
+    pub fn secure(&self) -> bool {
+        self.scheme == "https"
+    }
+
+    /// The host name alone, as the Host check compares it.
+    pub fn host(&self) -> String {
+        let a = &self.authority;
+        if a.starts_with('[') {
+            a.split_once(']')
+                .map_or(a.clone(), |(h, _)| format!("{h}]"))
+        } else {
+            a.rsplit_once(':').map_or(a.clone(), |(h, _)| h.to_string())
+        }
+    }
+}
+
+impl std::str::FromStr for PublicUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = |why: &str| {
+            format!(
+                "--public-url {s:?}: {why}; write it as https://lab.example.edu/ (the root of a host)"
+            )
+        };
+        let (scheme, rest) = s.split_once("://").ok_or_else(|| bad("no scheme"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(bad("the scheme must be http or https"));
+        }
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.is_empty() {
+            return Err(bad("no host"));
+        }
+        if authority.contains(['/', '?', '#', '@', ' ']) {
+            return Err(bad(
+                "only a host (and port) is allowed: socketlab serves from the root of its own \
+                 host name, so give each class its own name or port",
+            ));
+        }
+        Ok(PublicUrl {
+            scheme,
+            authority: authority.to_ascii_lowercase(),
+        })
+    }
+}
+
 /// Everything the server needs to run.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
@@ -219,6 +366,13 @@ pub struct Config {
     pub policy: Policy,
     /// Host check and access token.
     pub access: Access,
+    /// Class mode, when on: workspaces for students and an instructor.
+    pub class: Option<ClassConfig>,
+    /// Where workspaces, their engines' specs and (later) labs and files are kept; `None`
+    /// keeps nothing on disk.
+    pub data_dir: Option<PathBuf>,
+    /// The address users reach socketlab by, behind a reverse proxy.
+    pub public_url: Option<PublicUrl>,
 }
 
 #[cfg(test)]

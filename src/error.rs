@@ -42,6 +42,14 @@ pub enum ApiError {
     /// A client's connect was refused, unreachable or timed out.
     #[error("{0}")]
     ConnectFailed(String),
+    /// Too many attempts from one client (wrong join codes).
+    #[error("{message}")]
+    TooManyRequests {
+        /// What to do.
+        message: String,
+        /// Seconds until another attempt is taken.
+        retry_after: u64,
+    },
     /// Something that should not happen; logged, and reported without internals.
     #[error("{0}")]
     Internal(String),
@@ -62,6 +70,7 @@ impl ApiError {
             }
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ConnectFailed(_) => StatusCode::BAD_GATEWAY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,6 +89,7 @@ impl ApiError {
             Self::LimitReached(_) => "limit_reached",
             Self::TooLarge(_) => "too_large",
             Self::ConnectFailed(_) => "connect_failed",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::Internal(_) => "internal",
         }
     }
@@ -96,6 +106,12 @@ impl IntoResponse for ApiError {
             self.to_string()
         };
         let body = json!({"error": {"code": self.code(), "message": message}});
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Self::TooManyRequests { retry_after, .. } = &self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, (*retry_after).into());
+        }
+        response
     }
 }

@@ -251,7 +251,9 @@ impl EventBus {
         Self {
             inner: Mutex::new(Inner {
                 next_seq: 1,
-                ring: VecDeque::with_capacity(history.min(65_536)),
+                // Grown as events come: a class of idle workspaces should not each hold a
+                // large empty ring.
+                ring: VecDeque::with_capacity(history.min(256)),
                 ring_bytes: 0,
             }),
             tx,
@@ -265,6 +267,11 @@ impl EventBus {
     pub fn with_history_bytes(mut self, bytes: usize) -> Self {
         self.history_bytes = bytes;
         self
+    }
+
+    /// How many events have been published so far (the last seq handed out).
+    pub fn published(&self) -> u64 {
+        self.lock().next_seq - 1
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

@@ -15,7 +15,9 @@
 //! - [`engine`]: specs, behaviors, the chat room, and the TCP/UDP engines.
 //! - [`registry`]: engines by id, with create/stop/start/delete.
 //! - [`event`]: events and the bus.
-//! - [`web`]: the axum router.
+//! - [`workspace`]: the unit that owns engines and events; class mode, roles' credentials,
+//!   files on disk.
+//! - [`web`]: the axum router, and the guard that decides who is asking.
 
 #![warn(missing_docs)]
 
@@ -27,55 +29,129 @@ pub mod error;
 pub mod event;
 pub mod registry;
 pub mod web;
+pub mod workspace;
 
 #[cfg(test)]
 mod prop_tests;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
+use workspace::set::Startup;
 
 /// How long shutdown waits for HTTP connections to finish before closing them anyway.
 const HTTP_DRAIN: Duration = Duration::from_secs(5);
+
+/// What a starting server tells whoever started it, to print.
+pub struct Ready<'a> {
+    /// The address the dashboard listens on.
+    pub listen: SocketAddr,
+    /// The base of every URL (`--public-url`, or `http://` + the listen address).
+    pub base_url: &'a str,
+    /// Whether this is a class server.
+    pub class: bool,
+    /// The token, the class code, and what could not be loaded.
+    pub startup: &'a Startup,
+}
+
+/// The base of printed URLs without `--public-url`: the listen address, or for a wildcard
+/// listen address the first `--allow-host` name (else loopback).
+fn default_base(listen: SocketAddr, allowed_hosts: &[String]) -> String {
+    if listen.ip().is_unspecified() {
+        let host = allowed_hosts
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "127.0.0.1".into());
+        format!("http://{host}:{}", listen.port())
+    } else {
+        format!("http://{listen}")
+    }
+}
 
 /// Serves the dashboard on an already-bound `listener` until `shutdown` resolves, then stops
 /// every engine and returns once their sockets are closed.
 pub async fn serve(
     listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(listener, config, shutdown, |_| {}).await
+}
+
+/// [`serve`], calling `ready` once the workspaces are loaded and before the first request.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
     mut config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(&Ready<'_>),
 ) -> std::io::Result<()> {
     let listen = listener.local_addr()?;
     config.policy.dashboard_port = Some(listen.port());
-    let listen_host = Some(listen.ip().to_string());
+    let base_url = match &config.public_url {
+        Some(p) => p.origin(),
+        None => default_base(listen, &config.access.allowed_hosts),
+    };
     let guard = web::guard::Guard::new(
-        listen_host,
+        Some(listen.ip().to_string()),
         &config.access.allowed_hosts,
-        config.access.token.clone(),
+        config.public_url.as_ref(),
     );
-    let limits = &config.limits;
-    let bus = Arc::new(event::EventBus::new(
-        limits.history,
-        limits.preview,
-        limits.viewer_buffer,
-    ));
     let root = CancellationToken::new();
-    let env = Arc::new(engine::Env::new(bus, Arc::new(config), root.clone()));
-    let registry = registry::Registry::new(env);
-    let state = web::AppState::new(registry.clone(), guard);
-    let closing = state.closing.clone();
+    let closing = CancellationToken::new();
+    let class = config.class.is_some();
+    let (workspaces, startup) = workspace::Workspaces::open(
+        Arc::new(config),
+        root.clone(),
+        closing.clone(),
+        base_url.clone(),
+    )
+    .await
+    .map_err(std::io::Error::other)?;
+    for p in &startup.problems {
+        tracing::error!("{p}");
+    }
+    ready(&Ready {
+        listen,
+        base_url: &base_url,
+        class,
+        startup: &startup,
+    });
+    let state = web::AppState::new(workspaces.clone(), guard, closing.clone());
     let app = web::app(state);
-    let stopping = registry.clone();
+    let janitor = {
+        let set = workspaces.clone();
+        let stop = root.clone();
+        tokio::spawn(async move {
+            let every = set.tidy_every();
+            let mut last = Instant::now();
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                let now = Instant::now();
+                set.tidy(now - last).await;
+                last = now;
+            }
+        })
+    };
+    let stopping = workspaces.clone();
     // Events go out as many small WebSocket frames: without TCP_NODELAY, Nagle's algorithm
     // and delayed ACKs would hold some of them back by tens of milliseconds.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
         let _ = tcp.set_nodelay(true);
     });
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let closed = root.clone();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
         shutdown.await;
         // Engines first, so viewers still see their last events; then the viewers, so the
         // HTTP drain can finish.
@@ -83,7 +159,6 @@ pub async fn serve(
         stopping.shutdown().await;
         closing.cancel();
     });
-    let closed = registry.env().root.clone();
     let drained = async {
         closed.cancelled().await;
         tokio::time::sleep(HTTP_DRAIN).await;
@@ -92,6 +167,7 @@ pub async fn serve(
         r = server => r?,
         _ = drained => tracing::warn!("HTTP connections still open after the drain; closing them"),
     }
-    registry.shutdown().await;
+    let _ = janitor.await;
+    workspaces.shutdown().await;
     Ok(())
 }

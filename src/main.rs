@@ -1,11 +1,11 @@
 //! The `socketlab` binary: flags, logging, and serving until Ctrl-C or SIGTERM.
 
-use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use socketlab::config::{Access, Cidr, Config, Limits, Policy};
+use socketlab::config::{Access, Cidr, ClassConfig, Config, Limits, Policy, PublicUrl};
 
 /// socketlab: drive real TCP and UDP sockets from a browser dashboard and watch every
 /// accept(), recv(), send() and close() live.
@@ -57,6 +57,60 @@ struct Cli {
     /// Seconds a client's connect() may take.
     #[arg(long, default_value_t = 5.0)]
     connect_timeout: f64,
+    /// Where workspaces and their engines are kept across restarts (default: the platform's
+    /// data directory, e.g. ~/.local/share/socketlab).
+    #[arg(long, env = "SOCKETLAB_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Keep nothing on disk.
+    #[arg(long, conflicts_with = "data_dir")]
+    no_data_dir: bool,
+    /// The URL users reach socketlab by, behind a reverse proxy (https://lab.example.edu/):
+    /// its host is allowed, its origin is the one allowed Origin, cookies get Secure.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<PublicUrl>,
+    /// Class mode: one server for a whole class, a workspace per student.
+    #[arg(long, help_heading = "Class mode")]
+    class: bool,
+    /// Student workspaces that may exist at once.
+    #[arg(long, default_value_t = 200, help_heading = "Class mode")]
+    max_workspaces: usize,
+    /// Engines one student workspace may have.
+    #[arg(long, default_value_t = 16, help_heading = "Class mode")]
+    ws_max_engines: usize,
+    /// Open connections over all of one workspace's engines.
+    #[arg(long, default_value_t = 256, help_heading = "Class mode")]
+    ws_max_connections: usize,
+    /// Bytes per second one workspace's engines may receive together; past it they read more slowly.
+    #[arg(long, default_value_t = 50_000_000, help_heading = "Class mode")]
+    ws_bytes_per_sec: u64,
+    /// Bytes of event history one student workspace keeps.
+    #[arg(long, default_value_t = 8 * 1024 * 1024, help_heading = "Class mode")]
+    ws_history_bytes: usize,
+    /// The ports cut into blocks, one per workspace.
+    #[arg(long, default_value = "20000-29999", value_name = "LO-HI", value_parser = parse_ports, help_heading = "Class mode")]
+    ports: (u16, u16),
+    /// Ports in one workspace's block.
+    #[arg(long, default_value_t = 100, help_heading = "Class mode")]
+    ports_per_workspace: u16,
+    /// A workspace with no request, viewer or traffic for this long has its engines stopped.
+    #[arg(long, default_value = "2h", value_parser = humantime::parse_duration, help_heading = "Class mode")]
+    idle: Duration,
+    /// A student workspace unused for this long is removed.
+    #[arg(long, default_value = "7d", value_parser = humantime::parse_duration, help_heading = "Class mode")]
+    expire: Duration,
+}
+
+fn parse_ports(s: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("{s:?}: write the range as LO-HI, e.g. 20000-29999");
+    let (lo, hi) = s.split_once('-').ok_or_else(bad)?;
+    let lo: u16 = lo.trim().parse().map_err(|_| bad())?;
+    let hi: u16 = hi.trim().parse().map_err(|_| bad())?;
+    if lo < 1024 || lo > hi {
+        return Err(format!(
+            "{s:?}: LO must be 1024 or more and no more than HI"
+        ));
+    }
+    Ok((lo, hi))
 }
 
 async fn shutdown_signal() {
@@ -95,6 +149,33 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// The startup lines: where to open the dashboard (the one place the token is ever printed),
+/// and in class mode where students join.
+fn print_ready(r: &socketlab::Ready<'_>) {
+    let s = r.startup;
+    if let Some(why) = &s.not_kept {
+        eprintln!("warning: {why}");
+    }
+    for p in &s.problems {
+        eprintln!("warning: {p}");
+    }
+    let base = r.base_url.trim_end_matches('/');
+    if r.class {
+        println!("listening on http://{}/", r.listen);
+        if let Some(t) = &s.token {
+            println!("instructor: {base}/?token={t}");
+        }
+        if let Some(code) = &s.class_code {
+            println!("students join at: {base}/join/{code}");
+        }
+    } else {
+        match &s.token {
+            Some(t) => println!("listening on http://{}/?token={t}", r.listen),
+            None => println!("listening on http://{}/", r.listen),
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -108,6 +189,17 @@ async fn main() -> ExitCode {
     if !(cli.connect_timeout > 0.0 && cli.connect_timeout <= 600.0) {
         return fail("--connect-timeout must be between 0 and 600 seconds");
     }
+    if cli.class && cli.no_token {
+        return fail(
+            "--no-token is refused in class mode: the instructor's token is what tells the instructor from the students",
+        );
+    }
+    if cli.no_token && cli.public_url.is_some() {
+        return fail("--no-token is refused with --public-url: the proxy lets other machines in");
+    }
+    if cli.class && cli.ports_per_workspace == 0 {
+        return fail("--ports-per-workspace must be at least 1");
+    }
     let token = match (cli.no_token, cli.token) {
         (true, _) => None,
         (false, Some(t))
@@ -119,12 +211,15 @@ async fn main() -> ExitCode {
             return fail("the token must be at least 16 printable characters, without ';' or ','");
         }
         (false, Some(t)) => Some(t),
+        // A class keeps its generated token across restarts (in its data directory), so it
+        // is made there.
+        (false, None) if cli.class => None,
         (false, None) => match random_token() {
             Ok(t) => Some(t),
             Err(e) => return fail(e),
         },
     };
-    if token.is_none() {
+    if cli.no_token {
         // Checked before binding, so a refused --no-token never opens the port at all.
         let exposed = match tokio::net::lookup_host(&cli.listen).await {
             Ok(mut addrs) => addrs.any(|a| !a.ip().is_loopback()),
@@ -146,10 +241,38 @@ async fn main() -> ExitCode {
             ));
         }
     };
-    let addr: SocketAddr = match listener.local_addr() {
-        Ok(a) => a,
-        Err(e) => return fail(e),
+    let data_dir = match (cli.no_data_dir, cli.data_dir) {
+        (true, _) => None,
+        (false, Some(d)) => Some(d),
+        (false, None) => {
+            directories::ProjectDirs::from("", "", "socketlab").map(|d| d.data_dir().to_path_buf())
+        }
     };
+    let class = cli.class.then(|| ClassConfig {
+        ws_max_engines: cli.ws_max_engines,
+        ws_max_connections: cli.ws_max_connections,
+        ws_bytes_per_sec: cli.ws_bytes_per_sec,
+        ws_history_bytes: cli.ws_history_bytes,
+        ports: cli.ports,
+        ports_per_workspace: cli.ports_per_workspace,
+        idle: cli.idle,
+        expire: cli.expire,
+        max_workspaces: cli.max_workspaces,
+        ..ClassConfig::default()
+    });
+    if let Some(c) = &class
+        && c.blocks() < c.max_workspaces
+    {
+        eprintln!(
+            "note: --ports {}-{} holds {} blocks of {} ports, fewer than --max-workspaces {}; joins past {} are refused",
+            c.ports.0,
+            c.ports.1,
+            c.blocks(),
+            c.ports_per_workspace,
+            c.max_workspaces,
+            c.blocks()
+        );
+    }
     let config = Config {
         limits: Limits {
             max_engines: cli.max_engines,
@@ -177,16 +300,14 @@ async fn main() -> ExitCode {
             ..Policy::default()
         },
         access: Access {
-            token: token.clone(),
+            token,
             allowed_hosts: cli.allow_host,
         },
+        class,
+        data_dir,
+        public_url: cli.public_url,
     };
-    // The one place the token is ever printed: the URL to open.
-    match &token {
-        Some(t) => println!("listening on http://{addr}/?token={t}"),
-        None => println!("listening on http://{addr}/"),
-    }
-    match socketlab::serve(listener, config, shutdown_signal()).await {
+    match socketlab::serve_with(listener, config, shutdown_signal(), print_ready).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::addr::resolve;
 use crate::engine::{Engine, EngineSpec, EngineView, Env};
 use crate::error::ApiError;
+use crate::event::format_time;
+use crate::workspace::store::SavedEngine;
 
 /// A cheap-to-clone handle on every engine of the server.
 #[derive(Clone)]
@@ -95,8 +97,94 @@ impl Registry {
 
     /// Every engine, oldest first.
     pub fn list(&self) -> Vec<EngineView> {
-        let all: Vec<Arc<Engine>> = self.engines().values().cloned().collect();
-        all.iter().map(|e| e.view()).collect()
+        self.all().iter().map(|e| e.view()).collect()
+    }
+
+    /// Every engine's handle, oldest first.
+    pub fn all(&self) -> Vec<Arc<Engine>> {
+        self.engines().values().cloned().collect()
+    }
+
+    /// The number the next engine id gets.
+    pub fn next_id(&self) -> u64 {
+        self.shared.next_id.load(Relaxed)
+    }
+
+    /// The engines as kept on disk.
+    pub fn saved(&self) -> Vec<SavedEngine> {
+        self.all()
+            .iter()
+            .map(|e| SavedEngine {
+                id: e.id.to_string(),
+                created: format_time(e.created),
+                spec: serde_json::to_value(&e.spec).unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// Puts back engines kept on disk, stopped, under their old ids; ids go on from `next`.
+    /// Returns a message for each that could not be put back as it was.
+    pub async fn restore(&self, saved: &[SavedEngine], next: u64) -> Vec<String> {
+        let mut problems = Vec::new();
+        let policy = &self.shared.env.config.policy;
+        for s in saved {
+            let Some(num) = s.id.strip_prefix('e').and_then(|n| n.parse::<u64>().ok()) else {
+                problems.push(format!(
+                    "engine id {:?} is not of the form e7; skipped",
+                    s.id
+                ));
+                continue;
+            };
+            let spec = match serde_json::to_vec(&s.spec)
+                .map_err(|e| ApiError::InvalidSpec(e.to_string()))
+                .and_then(|b| EngineSpec::from_json(&b))
+            {
+                Ok(spec) => spec,
+                Err(e) => {
+                    problems.push(format!(
+                        "engine {}: its spec is no longer valid ({e}); skipped",
+                        s.id
+                    ));
+                    continue;
+                }
+            };
+            let mut failure = None;
+            let mut resolved = |r: Result<Vec<std::net::SocketAddr>, ApiError>| match r {
+                Ok(a) => a,
+                Err(e) => {
+                    failure = Some(format!(
+                        "cannot start: {e}; delete it and create one that fits the policy"
+                    ));
+                    Vec::new()
+                }
+            };
+            let bind = match &spec.bind_hp {
+                Some(hp) => resolved(resolve("bind", hp, policy).await),
+                None => Vec::new(),
+            };
+            let target = match &spec.target_hp {
+                Some(hp) => resolved(resolve("target", hp, policy).await),
+                None => Vec::new(),
+            };
+            let created = humantime::parse_rfc3339(&s.created)
+                .unwrap_or_else(|_| std::time::SystemTime::now());
+            let engine = Engine::new(
+                s.id.clone().into(),
+                spec,
+                bind,
+                target,
+                self.shared.env.clone(),
+            )
+            .with_created(created);
+            if let Some(f) = failure {
+                problems.push(format!("engine {}: {f}", s.id));
+                engine.mark_failed(f);
+            }
+            self.engines().insert(num, Arc::new(engine));
+            self.shared.next_id.fetch_max(num + 1, Relaxed);
+        }
+        self.shared.next_id.fetch_max(next, Relaxed);
+        problems
     }
 
     fn lookup(&self, id: &str) -> Result<(u64, Arc<Engine>), ApiError> {
@@ -125,7 +213,18 @@ impl Registry {
 
     /// Stops every engine (the server is shutting down); returns when all sockets are closed.
     pub async fn shutdown(&self) {
-        let all: Vec<Arc<Engine>> = self.engines().values().cloned().collect();
+        self.stop_all(None).await;
+    }
+
+    /// Stops every engine, with a reason for their `stopped` events if not a user's request.
+    pub async fn stop_all(&self, reason: Option<&str>) {
+        let all = self.all();
+        futures_util::future::join_all(all.iter().map(|e| e.stop_because(reason))).await;
+    }
+
+    /// Stops and removes every engine.
+    pub async fn delete_all(&self) {
+        let all: Vec<Arc<Engine>> = std::mem::take(&mut *self.engines()).into_values().collect();
         futures_util::future::join_all(all.iter().map(|e| e.stop())).await;
     }
 }

@@ -4,6 +4,7 @@
 //! port is free when stop returns" holds by construction.
 
 pub mod behavior;
+pub mod budget;
 pub mod chat;
 pub mod spec;
 mod tcp;
@@ -26,27 +27,65 @@ use crate::error::ApiError;
 use crate::event::{Draft, EventBus, format_time};
 pub use spec::{EngineSpec, Kind};
 
-/// What every engine shares: the event bus, the configuration, id counters, and the
-/// server-wide shutdown token that every run's token is a child of.
+/// What every engine of one workspace shares: the event bus, the configuration, id
+/// counters, the workspace's budgets, and the shutdown token every run's token is a child of.
 pub struct Env {
     /// Where events go.
     pub bus: Arc<EventBus>,
     /// Limits and policy.
     pub config: Arc<Config>,
-    /// Cancelled when the whole server shuts down.
+    /// Cancelled when the server shuts down or the workspace is removed.
     pub root: CancellationToken,
+    /// Received bytes per second over all the engines (a class workspace's).
+    pub throttle: Option<budget::Throttle>,
+    /// Open connections over all the engines (a class workspace's).
+    pub conn_budget: Option<budget::ConnBudget>,
     conn_ids: AtomicU64,
 }
 
 impl Env {
-    /// An environment over `bus` and `config`.
+    /// An environment over `bus` and `config`, with no budgets.
     pub fn new(bus: Arc<EventBus>, config: Arc<Config>, root: CancellationToken) -> Self {
         Self {
             bus,
             config,
             root,
+            throttle: None,
+            conn_budget: None,
             conn_ids: AtomicU64::new(1),
         }
+    }
+
+    /// Adds a workspace's budgets: bytes per second received, and open connections.
+    pub fn with_budgets(mut self, bytes_per_sec: u64, connections: usize) -> Self {
+        self.throttle = Some(budget::Throttle::new(bytes_per_sec));
+        self.conn_budget = Some(budget::ConnBudget::new(connections));
+        self
+    }
+
+    /// Takes a connection's place in the workspace's budget; false when it is full.
+    fn take_conn_place(&self) -> bool {
+        self.conn_budget.as_ref().is_none_or(|b| b.acquire())
+    }
+
+    fn give_conn_place(&self) {
+        if let Some(b) = &self.conn_budget {
+            b.release();
+        }
+    }
+
+    /// Why a connection was refused for the workspace's budget.
+    fn conn_budget_message(&self) -> String {
+        let max = self.conn_budget.as_ref().map_or(0, |b| b.max());
+        format!(
+            "this workspace has {max} connections open, the most it may (--ws-max-connections); close some first"
+        )
+    }
+
+    /// How long a reader that just received `n` bytes waits, if the workspace is over its
+    /// bytes-per-second budget.
+    fn pace(&self, n: usize) -> Option<Duration> {
+        self.throttle.as_ref().and_then(|t| t.take(n))
     }
 }
 
@@ -196,6 +235,8 @@ pub struct Run {
     conns: Mutex<BTreeMap<u64, Arc<Conn>>>,
     udp: Option<mpsc::Sender<UdpCmd>>,
     ended: Mutex<Option<String>>,
+    /// Why it is being stopped, when not by a user's request (an idle workspace).
+    stop_reason: Mutex<Option<String>>,
 }
 
 impl Run {
@@ -214,6 +255,7 @@ impl Run {
             conns: Mutex::new(BTreeMap::new()),
             udp: None,
             ended: Mutex::new(None),
+            stop_reason: Mutex::new(None),
         }
     }
 
@@ -352,6 +394,27 @@ impl Engine {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Sets when it was created (an engine loaded from disk keeps its first creation time).
+    pub fn with_created(mut self, created: SystemTime) -> Self {
+        self.created = created;
+        self
+    }
+
+    /// Marks a stopped engine as unable to start, with the reason (an engine loaded from disk
+    /// whose addresses the policy no longer allows).
+    pub fn mark_failed(&self, error: String) {
+        let mut state = self.state();
+        if !matches!(&*state, State::Running(_)) {
+            *state = State::Failed { error };
+        }
+    }
+
+    /// Whether this engine's addresses were resolved (false for one marked failed on load).
+    fn addresses_known(&self) -> bool {
+        !(self.spec.kind.is_server() && self.bind_addrs.is_empty()
+            || !self.spec.kind.is_server() && self.target_addrs.is_empty())
+    }
+
     fn emit(&self, draft: Draft<'_>) {
         self.env.bus.publish(&self.id, draft);
     }
@@ -374,6 +437,13 @@ impl Engine {
         let mut generation = self.lifecycle.lock().await;
         if self.is_running() {
             return Ok(());
+        }
+        if !self.addresses_known() {
+            let why = match &*self.state() {
+                State::Failed { error } => error.clone(),
+                _ => "its addresses are unknown".into(),
+            };
+            return Err(ApiError::Forbidden(why));
         }
         *generation += 1;
         let cancel = self.env.root.child_token();
@@ -416,8 +486,18 @@ impl Engine {
     /// Stops the engine: closes every connection and socket, and returns when they are
     /// closed and the port is free. A no-op if it is not running.
     pub async fn stop(self: &Arc<Self>) {
+        self.stop_because(None).await;
+    }
+
+    /// Stops the engine, saying why in its `stopped` event when it was not a user's request.
+    pub async fn stop_because(self: &Arc<Self>, reason: Option<&str>) {
         let _guard = self.lifecycle.lock().await;
         let Some(run) = self.running() else { return };
+        if let Some(r) = reason {
+            *run.stop_reason
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(r.to_string());
+        }
         run.cancel.cancel();
         run.tracker.close();
         if tokio::time::timeout(STOP_DEADLINE, run.tracker.wait())
@@ -434,7 +514,14 @@ impl Engine {
 
     /// Called by a run's main task as it ends, whether stopped or ended by itself.
     fn finish(&self, run: &Run, reason: &str) {
-        let why = if run.cancel.is_cancelled() {
+        let asked = run
+            .stop_reason
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let why = if let Some(asked) = asked {
+            format!("stopped: {asked}")
+        } else if run.cancel.is_cancelled() {
             if self.env.root.is_cancelled() {
                 "stopped: socketlab is shutting down".to_string()
             } else {
@@ -465,7 +552,8 @@ impl Engine {
     }
 
     /// Where to bind on this start: the port bound last time first, when the spec said port
-    /// 0, so restarting a server keeps the address its clients know; then the spec's address.
+    /// 0, so restarting a server keeps the address its clients know; then the spec's address,
+    /// or, in a workspace with a port block, each port of the block in turn for port 0.
     fn bind_plan(&self) -> Vec<SocketAddr> {
         let mut plan = Vec::new();
         let spec_addr = self.bind_addrs.first().copied();
@@ -480,8 +568,31 @@ impl Engine {
         {
             plan.push(last);
         }
-        plan.extend(spec_addr);
+        match (spec_addr, self.env.config.policy.port_block) {
+            (Some(spec), Some((lo, hi))) if spec.port() == 0 => {
+                plan.extend((lo..=hi).map(|p| SocketAddr::new(spec.ip(), p)));
+            }
+            _ => plan.extend(spec_addr),
+        }
         plan
+    }
+
+    /// The error for a start that could bind none of its plan: the last error, or, when port
+    /// 0 was to pick inside a port block, that the block is full.
+    fn no_bind(&self, last: Option<ApiError>) -> ApiError {
+        let picked = self.bind_addrs.first().is_some_and(|a| a.port() == 0);
+        match (self.env.config.policy.port_block, last) {
+            (Some((lo, hi)), Some(ApiError::AddressInUse(_))) if picked => {
+                ApiError::AddressInUse(format!(
+                    "every port of your workspace's ports {lo}-{hi} is in use; stop or delete an \
+                     engine you no longer need, then try again"
+                ))
+            }
+            (_, Some(e)) => e,
+            (_, None) => {
+                ApiError::InvalidAddress("no address to bind; give bind as host:port".into())
+            }
+        }
     }
 
     /// Registers a new connection on `run`; returns it with its command receiver.
@@ -514,6 +625,7 @@ impl Engine {
     fn remove_conn(&self, run: &Run, conn: &Conn) {
         if run.conns().remove(&conn.num).is_some() {
             self.stats.connections_open.fetch_sub(1, Relaxed);
+            self.env.give_conn_place();
         }
         conn.done.cancel();
     }

@@ -55,7 +55,7 @@ pub(super) async fn start_server(
         }
     }
     let Some(listener) = listener else {
-        return Err(last_err.unwrap_or_else(|| ApiError::InvalidAddress("no bind address".into())));
+        return Err(engine.no_bind(last_err));
     };
     let local = listener
         .local_addr()
@@ -88,12 +88,20 @@ async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) 
         match accepted {
             Ok((stream, peer)) => {
                 let local = stream.local_addr().unwrap_or(run.local);
-                if run.conns().len() >= max {
+                let over_engine = run.conns().len() >= max;
+                if over_engine || !engine.env.take_conn_place() {
                     drop(stream);
-                    let msg = format!(
-                        "refused {peer}: {max} clients already connected (max_clients {max}); \
-                         accepted and closed at once"
-                    );
+                    let msg = if over_engine {
+                        format!(
+                            "refused {peer}: {max} clients already connected (max_clients {max}); \
+                             accepted and closed at once"
+                        )
+                    } else {
+                        format!(
+                            "refused {peer}: {}; accepted and closed at once",
+                            engine.env.conn_budget_message()
+                        )
+                    };
                     engine.emit(
                         Draft::new(EventKind::Refused, Call::Accept)
                             .local(local)
@@ -153,13 +161,57 @@ pub(super) async fn start_client(
     generation: u64,
     cancel: CancellationToken,
 ) -> Result<Arc<Run>, ApiError> {
+    if !engine.env.take_conn_place() {
+        return Err(ApiError::LimitReached(engine.env.conn_budget_message()));
+    }
+    let connected = connect(engine, &cancel).await;
+    let (stream, peer) = match connected {
+        Ok(c) => c,
+        Err(e) => {
+            engine.env.give_conn_place();
+            return Err(e);
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let local = match stream.local_addr() {
+        Ok(l) => l,
+        Err(e) => {
+            engine.env.give_conn_place();
+            return Err(ApiError::Internal(format!("local_addr: {e}")));
+        }
+    };
+    let run = Arc::new(Run::new(generation, cancel, local, Some(peer)));
+    let (conn, rx) = engine.add_conn(&run, peer, local);
+    let msg = format!("connected from ephemeral port {}", local.port());
+    engine.emit(
+        Draft::new(EventKind::Connected, Call::Connect)
+            .conn(&conn.id)
+            .local(local)
+            .peer(peer)
+            .message(&msg),
+    );
+    let task = ConnTask::new(engine.clone(), run.clone(), conn, None, false);
+    let engine = engine.clone();
+    let run2 = run.clone();
+    run.tracker.spawn(async move {
+        let reason = task.run(stream, rx).await;
+        engine.finish(&run2, &reason);
+    });
+    Ok(run)
+}
+
+/// Binds (when the spec says where) and connects to each resolved target in turn.
+async fn connect(
+    engine: &Arc<Engine>,
+    cancel: &CancellationToken,
+) -> Result<(TcpStream, SocketAddr), ApiError> {
     let timeout = engine.env.config.limits.connect_timeout;
-    let bind = engine.bind_addrs.first().copied();
+    let binds = engine.bind_plan();
     let targets: Vec<SocketAddr> = engine
         .target_addrs
         .iter()
         .copied()
-        .filter(|t| bind.is_none_or(|b| b.is_ipv4() == t.is_ipv4()))
+        .filter(|t| binds.first().is_none_or(|b| b.is_ipv4() == t.is_ipv4()))
         .collect();
     if targets.is_empty() {
         return Err(ApiError::InvalidAddress(
@@ -170,8 +222,18 @@ pub(super) async fn start_client(
     let mut connected = None;
     for target in targets {
         let sock = new_socket(&target).map_err(|e| connect_error(target, &e))?;
-        if let Some(b) = bind {
-            sock.bind(b).map_err(|e| bind_error(b, &e))?;
+        if !binds.is_empty() {
+            let mut bound = Err(None);
+            for b in &binds {
+                match sock.bind(*b) {
+                    Ok(()) => {
+                        bound = Ok(());
+                        break;
+                    }
+                    Err(e) => bound = Err(Some(bind_error(*b, &e))),
+                }
+            }
+            bound.map_err(|e| engine.no_bind(e))?;
         }
         let attempt = tokio::select! {
             _ = cancel.cancelled() => return Err(ApiError::NotRunning("socketlab is shutting down".into())),
@@ -191,33 +253,9 @@ pub(super) async fn start_client(
             }
         }
     }
-    let Some((stream, peer)) = connected else {
-        return Err(
-            last_err.unwrap_or_else(|| ApiError::ConnectFailed("no address to connect to".into()))
-        );
-    };
-    let _ = stream.set_nodelay(true);
-    let local = stream
-        .local_addr()
-        .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
-    let run = Arc::new(Run::new(generation, cancel, local, Some(peer)));
-    let (conn, rx) = engine.add_conn(&run, peer, local);
-    let msg = format!("connected from ephemeral port {}", local.port());
-    engine.emit(
-        Draft::new(EventKind::Connected, Call::Connect)
-            .conn(&conn.id)
-            .local(local)
-            .peer(peer)
-            .message(&msg),
-    );
-    let task = ConnTask::new(engine.clone(), run.clone(), conn, None, false);
-    let engine = engine.clone();
-    let run2 = run.clone();
-    run.tracker.spawn(async move {
-        let reason = task.run(stream, rx).await;
-        engine.finish(&run2, &reason);
-    });
-    Ok(run)
+    connected.ok_or_else(|| {
+        last_err.unwrap_or_else(|| ApiError::ConnectFailed("no address to connect to".into()))
+    })
 }
 
 /// One connection's task: reads, reacts, and writes what the API or the room asks.
@@ -457,7 +495,19 @@ impl ConnTask {
                 Some(cmd) = rx.recv() => self.on_command(&mut wr, cmd).await,
                 r = rd.read(&mut buf) => match r {
                     Ok(0) => Flow::Close("peer closed the connection (recv() returned 0 bytes)".into()),
-                    Ok(n) => self.on_data(&mut wr, &buf[..n], &mut lines).await,
+                    Ok(n) => {
+                        let f = self.on_data(&mut wr, &buf[..n], &mut lines).await;
+                        // Over the workspace's byte budget: read again only when it allows,
+                        // so TCP's flow control slows this sender, and nobody else.
+                        match (f, self.engine.env.pace(n)) {
+                            (Flow::Go, Some(wait)) => tokio::select! {
+                                biased;
+                                _ = &mut closed => Flow::Close(self.cancel_reason()),
+                                _ = tokio::time::sleep(wait) => Flow::Go,
+                            },
+                            (f, _) => f,
+                        }
+                    }
                     Err(e) => Flow::Close(describe_io("recv()", &e)),
                 },
             };

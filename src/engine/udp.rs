@@ -53,7 +53,7 @@ pub(super) async fn start(
         }
     }
     let Some(sock) = sock else {
-        return Err(last_err.unwrap_or_else(|| ApiError::InvalidAddress("no bind address".into())));
+        return Err(engine.no_bind(last_err));
     };
     let local = sock
         .local_addr()
@@ -112,6 +112,15 @@ async fn datagram_loop(
                     engine.emit(d);
                     if let (Some(r), Some(result)) = (&reply, answered) {
                         let _ = record_sendto(&engine, local, r, from, result);
+                    }
+                    // Over the workspace's byte budget: the next recvfrom() waits, and the
+                    // socket's own buffer takes (or, when full, drops) what arrives meanwhile.
+                    if let Some(wait) = engine.env.pace(n) {
+                        tokio::select! {
+                            biased;
+                            _ = &mut stopped => break,
+                            _ = tokio::time::sleep(wait) => {}
+                        }
                     }
                 }
                 Err(e) => {

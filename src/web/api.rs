@@ -3,12 +3,13 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{AppState, bad_query};
+use super::bad_query;
+use super::guard::Scope;
 use crate::addr::{parse_host_port, resolve};
 use crate::codec::decode;
 use crate::config::MAX_UDP_PAYLOAD;
@@ -16,7 +17,8 @@ use crate::engine::spec::parse_json;
 use crate::engine::{EngineSpec, EngineView, SendOutcome, SendTarget};
 use crate::error::ApiError;
 
-fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+/// The request body, or the API's error for one too large or unreadable.
+pub(super) fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     b.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(
@@ -32,54 +34,45 @@ fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
 }
 
 /// `GET /api/engines`
-pub async fn list(State(s): State<AppState>) -> Json<Vec<EngineView>> {
-    Json(s.registry.list())
+pub async fn list(Scope(ws): Scope) -> Json<Vec<EngineView>> {
+    Json(ws.engines())
 }
 
 /// `POST /api/engines`
 pub async fn create(
-    State(s): State<AppState>,
+    Scope(ws): Scope,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let spec = EngineSpec::from_json(&body(b)?)?;
-    let view = s.registry.create(spec).await?;
+    let view = ws.create_engine(spec).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 /// `GET /api/engines/{id}`
 pub async fn get_one(
-    State(s): State<AppState>,
+    Scope(ws): Scope,
     Path(id): Path<String>,
 ) -> Result<Json<EngineView>, ApiError> {
-    Ok(Json(s.registry.get(&id)?.view()))
+    Ok(Json(ws.engine(&id)?.view()))
 }
 
 /// `POST /api/engines/{id}/stop`
-pub async fn stop(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<EngineView>, ApiError> {
-    let e = s.registry.get(&id)?;
+pub async fn stop(Scope(ws): Scope, Path(id): Path<String>) -> Result<Json<EngineView>, ApiError> {
+    let e = ws.engine(&id)?;
     e.stop().await;
     Ok(Json(e.view()))
 }
 
 /// `POST /api/engines/{id}/start`
-pub async fn start(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<EngineView>, ApiError> {
-    let e = s.registry.get(&id)?;
+pub async fn start(Scope(ws): Scope, Path(id): Path<String>) -> Result<Json<EngineView>, ApiError> {
+    let e = ws.engine(&id)?;
     e.start().await?;
     Ok(Json(e.view()))
 }
 
 /// `DELETE /api/engines/{id}`
-pub async fn delete_one(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    s.registry.delete(&id).await?;
+pub async fn delete_one(Scope(ws): Scope, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    ws.delete_engine(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -96,14 +89,14 @@ struct SendBody {
 
 /// `POST /api/engines/{id}/send`
 pub async fn send(
-    State(s): State<AppState>,
+    Scope(ws): Scope,
     Path(id): Path<String>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SendOutcome>, ApiError> {
-    let engine = s.registry.get(&id)?;
+    let engine = ws.engine(&id)?;
     let req: SendBody = parse_json(&body(b)?, "{\"data\": \"hello\\n\", \"conn\": \"c2\"}")?;
     let data = decode(req.encoding.as_deref(), &req.data)?;
-    let limits = &s.registry.env().config.limits;
+    let limits = &ws.config().limits;
     let udp = !engine.spec.kind.is_tcp();
     let max = if udp {
         limits.max_message.min(MAX_UDP_PAYLOAD)
@@ -143,7 +136,7 @@ pub async fn send(
                     "to: port 0 cannot be sent to; give the receiver's port".into(),
                 ));
             }
-            let addrs = resolve("to", &hp, &s.registry.env().config.policy).await?;
+            let addrs = resolve("to", &hp, &ws.config().policy).await?;
             Some(addrs[0])
         }
         None => None,
@@ -163,10 +156,10 @@ pub async fn send(
 
 /// `DELETE /api/engines/{id}/connections/{conn}`
 pub async fn close_conn(
-    State(s): State<AppState>,
+    Scope(ws): Scope,
     Path((id, conn)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    s.registry.get(&id)?.close_conn(&conn).await?;
+    ws.engine(&id)?.close_conn(&conn).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -185,12 +178,12 @@ const MAX_EVENTS_PAGE: usize = 10_000;
 
 /// `GET /api/events`
 pub async fn events(
-    State(s): State<AppState>,
+    Scope(ws): Scope,
     q: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
     if let Some(e) = &q.engine {
-        s.registry.get(e)?;
+        ws.engine(e)?;
     }
     let limit = q.limit.unwrap_or(1000).clamp(1, MAX_EVENTS_PAGE);
     let (records, next) = match (q.before, q.since) {
@@ -199,8 +192,8 @@ pub async fn events(
                 "give since (newer events) or before (older events), not both".into(),
             ));
         }
-        (Some(before), None) => s.bus().history_before(q.engine.as_deref(), before, limit),
-        (None, since) => s
+        (Some(before), None) => ws.bus().history_before(q.engine.as_deref(), before, limit),
+        (None, since) => ws
             .bus()
             .history(q.engine.as_deref(), since.unwrap_or(0), limit),
     };
@@ -221,12 +214,9 @@ pub async fn events(
 }
 
 /// `GET /api/engines/{id}/export`: every kept event of an engine, as a file to save.
-pub async fn export(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let engine = s.registry.get(&id)?;
-    let (records, _) = s.bus().history(Some(&engine.id), 0, usize::MAX);
+pub async fn export(Scope(ws): Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let engine = ws.engine(&id)?;
+    let (records, _) = ws.bus().history(Some(&engine.id), 0, usize::MAX);
     let view =
         serde_json::to_string(&engine.view()).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut out = String::with_capacity(

@@ -5,38 +5,96 @@
 //!    `localhost.evil.example`, octal `0177.0.0.1` or dword `2130706433` are not in the list.
 //! 2. **Origin** (cross-site WebSocket hijacking, CSRF): a WebSocket upgrade, a state-changing
 //!    request, or any `/api` request that carries an `Origin` must carry exactly this
-//!    dashboard's own (`http://` + the Host it was asked for), compared whole, never by
-//!    prefix; `Sec-Fetch-Site: cross-site` is refused outright.
-//! 3. **Token** on `/api` and `/ws`: `Authorization: Bearer`, or the `socketlab_token` cookie
-//!    that visiting `/?token=` sets, compared in constant time.
+//!    dashboard's own (`http://` + the Host it was asked for, or `--public-url`'s origin),
+//!    compared whole, never by prefix; `Sec-Fetch-Site: cross-site` is refused outright.
+//! 3. **Who is asking** (the one place roles are decided): the access token, a student's
+//!    session secret or a watch id, as `Authorization: Bearer` or the cookie its page set.
+//!    `/api` and `/ws` need one (but `POST /api/join`). Then the role's rules: instructor
+//!    routes for the instructor only, watchers read only, `?workspace=ID` for the instructor
+//!    to look into another workspace (read-only), and another workspace's ids answered `404`.
+//!    The result, a [`Caller`], goes into the request for the [`Scope`] extractor; a handler
+//!    has no other way to reach a workspace, so a new route cannot forget the rules.
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, header};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use crate::error::ApiError;
+use crate::workspace::{Role, Workspace, Workspaces};
 
-/// The cookie that carries the token for the page's own requests.
+/// The cookie that carries the access token for the page's own requests.
 pub const COOKIE: &str = "socketlab_token";
+/// The cookie that carries a student's session secret.
+pub const WS_COOKIE: &str = "socketlab_ws";
+/// The cookie that carries a watch id.
+pub const WATCH_COOKIE: &str = "socketlab_watch";
 
 /// What the guard needs to know.
 #[derive(Debug, Clone)]
 pub struct Guard {
     hosts: Vec<String>,
-    token: Option<String>,
+    /// `--public-url`'s origin: then the one allowed `Origin`.
+    public_origin: Option<String>,
+    secure: bool,
+}
+
+/// Who a request acts as, and in which workspace.
+#[derive(Clone)]
+pub struct Caller {
+    /// The role the credential gives.
+    pub role: Role,
+    /// The credential's own workspace.
+    pub home: Arc<Workspace>,
+    /// The workspace this request acts on (another one only for the instructor, read-only).
+    pub ws: Arc<Workspace>,
+    /// Whether this request may only look.
+    pub read_only: bool,
+}
+
+/// The workspace a request acts on, as the guard decided it.
+pub struct Scope(pub Arc<Workspace>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Scope {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Caller::from_request_parts(parts, &())
+            .await
+            .map(|c| Scope(c.ws))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            ApiError::Internal("a route that needs a workspace is not behind the guard".into())
+        })
+    }
 }
 
 impl Guard {
-    /// A guard answering to `localhost`, `127.0.0.1`, `[::1]`, the listen host and `extra`.
-    pub fn new(listen_host: Option<String>, extra: &[String], token: Option<String>) -> Self {
+    /// A guard answering to `localhost`, `127.0.0.1`, `[::1]`, the listen host, `extra` and
+    /// the public URL's host.
+    pub fn new(
+        listen_host: Option<String>,
+        extra: &[String],
+        public: Option<&crate::config::PublicUrl>,
+    ) -> Self {
         let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
             .iter()
             .map(|s| s.to_string())
             .collect();
         hosts.extend(listen_host);
         hosts.extend(extra.iter().cloned());
+        hosts.extend(public.map(|p| p.host()));
         let hosts = hosts
             .into_iter()
             .map(|h| {
@@ -49,12 +107,21 @@ impl Guard {
                 }
             })
             .collect();
-        Self { hosts, token }
+        Self {
+            hosts,
+            public_origin: public.map(|p| p.origin()),
+            secure: public.is_some_and(|p| p.secure()),
+        }
     }
 
-    /// The token, if one is required.
-    pub fn token(&self) -> Option<&str> {
-        self.token.as_deref()
+    /// Whether cookies must carry `Secure` (behind an https `--public-url`).
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
+    /// Whether this server sits behind a reverse proxy (so `X-Forwarded-For` names clients).
+    pub fn proxied(&self) -> bool {
+        self.public_origin.is_some()
     }
 
     /// Whether `value` (a Host header) names this dashboard; returns it lower-cased.
@@ -75,23 +142,6 @@ impl Guard {
             }
         };
         self.hosts.iter().any(|h| h == name).then_some(v)
-    }
-
-    /// Whether a request carries the token, in the header or the cookie.
-    pub fn has_token(&self, headers: &HeaderMap) -> bool {
-        let Some(token) = &self.token else {
-            return true;
-        };
-        let bearer = headers
-            .get_all(header::AUTHORIZATION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .any(|t| ct_eq(t.trim().as_bytes(), token.as_bytes()));
-        bearer || cookie(headers, COOKIE).is_some_and(|c| ct_eq(c.as_bytes(), token.as_bytes()))
     }
 }
 
@@ -131,14 +181,14 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The middleware.
-pub async fn check(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    match verdict(&s.guard, &req) {
+pub async fn check(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    match verdict(&s.guard, &s.workspaces, &mut req) {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     }
 }
 
-fn verdict(g: &Guard, req: &Request) -> Result<(), ApiError> {
+fn verdict(g: &Guard, set: &Workspaces, req: &mut Request) -> Result<(), ApiError> {
     let headers = req.headers();
     let raw_host = headers
         .get(header::HOST)
@@ -167,7 +217,10 @@ fn verdict(g: &Guard, req: &Request) -> Result<(), ApiError> {
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if changes_state || upgrade || api || ws {
         if let Some(origin) = headers.get(header::ORIGIN) {
-            let own = format!("http://{host}");
+            let own = g
+                .public_origin
+                .clone()
+                .unwrap_or_else(|| format!("http://{host}"));
             let ok = origin.to_str().is_ok_and(|o| o.eq_ignore_ascii_case(&own));
             if !ok {
                 let shown: String = origin
@@ -192,14 +245,210 @@ fn verdict(g: &Guard, req: &Request) -> Result<(), ApiError> {
             ));
         }
     }
-    if (api || ws) && !g.has_token(headers) {
-        return Err(ApiError::Unauthorized(
-            "this dashboard needs its access token: open the URL socketlab printed at startup \
-             (http://HOST:PORT/?token=...), or send the header Authorization: Bearer TOKEN"
+    if path.starts_with("/static/") || path == "/healthz" {
+        return Ok(());
+    }
+    let public = path == "/api/join" || !(api || ws);
+    let Some((role, home)) = identify(set, headers) else {
+        if public {
+            return Ok(());
+        }
+        return Err(unauthorized(set, headers));
+    };
+    let caller = authorize(set, role, home, req)?;
+    caller.ws.touch();
+    req.extensions_mut().insert(caller);
+    Ok(())
+}
+
+/// The bearer values of a request, then its cookies, each with the role it must give.
+fn identify(set: &Workspaces, headers: &HeaderMap) -> Option<(Role, Arc<Workspace>)> {
+    let bearers = headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    for b in bearers {
+        if let Some(found) = set.authenticate(b) {
+            return Some(found);
+        }
+    }
+    // Each cookie opens only what its page set it for, so a student's cookie is never
+    // mistaken for the token or the other way round.
+    let by_cookie = [
+        (COOKIE, None),
+        (WS_COOKIE, Some(Role::Student)),
+        (WATCH_COOKIE, Some(Role::Watcher)),
+    ];
+    for (name, must_be) in by_cookie {
+        if let Some(value) = cookie(headers, name)
+            && let Some((role, ws)) = set.authenticate(value)
+            && must_be.is_none_or(|r| r == role)
+            && (must_be.is_some() || role == set.token_role())
+        {
+            return Some((role, ws));
+        }
+    }
+    (!set.token_required()).then(|| (set.token_role(), set.home().clone()))
+}
+
+fn unauthorized(set: &Workspaces, headers: &HeaderMap) -> ApiError {
+    if cookie(headers, WS_COOKIE).is_some() {
+        return ApiError::Unauthorized(
+            "your workspace no longer exists (the instructor removed it, or it expired after a \
+             long time unused); join again with your class's join link"
+                .into(),
+        );
+    }
+    if cookie(headers, WATCH_COOKIE).is_some() {
+        return ApiError::Unauthorized(
+            "this watch link no longer works (its owner made a new one, or the workspace was \
+             removed); ask for the new link"
+                .into(),
+        );
+    }
+    let how = if set.is_class() {
+        "students: open your class's join link (http://HOST:PORT/join/CODE); the instructor: \
+         open the instructor URL socketlab printed at startup, or send Authorization: Bearer TOKEN"
+    } else {
+        "open the URL socketlab printed at startup (http://HOST:PORT/?token=...), or send the \
+         header Authorization: Bearer TOKEN"
+    };
+    ApiError::Unauthorized(format!("this dashboard needs an access credential: {how}"))
+}
+
+/// The role's rules, and `?workspace=ID` (taken out of the URI, so handlers never see it).
+fn authorize(
+    set: &Workspaces,
+    role: Role,
+    home: Arc<Workspace>,
+    req: &mut Request,
+) -> Result<Caller, ApiError> {
+    let path = req.uri().path();
+    let reads = matches!(*req.method(), Method::GET | Method::HEAD);
+    if (path == "/api/workspaces" || path.starts_with("/api/workspaces/"))
+        && role != Role::Instructor
+    {
+        return Err(ApiError::Forbidden(if set.is_class() {
+            "only the instructor may list, make, reset or remove workspaces".into()
+        } else {
+            "this socketlab is not a class server; start it with --class to have workspaces".into()
+        }));
+    }
+    if role == Role::Watcher && !reads {
+        return Err(ApiError::Forbidden(
+            "a watch link is read-only: it shows a workspace's engines and events but changes \
+             nothing; the workspace's owner can act on it"
                 .into(),
         ));
     }
-    Ok(())
+    let mut caller = Caller {
+        role,
+        home: home.clone(),
+        ws: home.clone(),
+        read_only: role == Role::Watcher,
+    };
+    let Some(wanted) = take_query_param(req, "workspace") else {
+        return Ok(caller);
+    };
+    if wanted == *home.id {
+        return Ok(caller);
+    }
+    let other = (role == Role::Instructor)
+        .then(|| set.get(&wanted))
+        .flatten();
+    let Some(other) = other else {
+        let shown: String = wanted.chars().take(40).collect();
+        return Err(ApiError::NotFound(format!("no workspace {shown}")));
+    };
+    if !reads {
+        return Err(ApiError::Forbidden(
+            "the instructor looks into a student's workspace read-only; to act in it, reset or \
+             remove it from the class list"
+                .into(),
+        ));
+    }
+    caller.ws = other;
+    caller.read_only = true;
+    Ok(caller)
+}
+
+/// Removes `name=VALUE` from the request's query string; returns VALUE (the last, if several).
+fn take_query_param(req: &mut Request, name: &str) -> Option<String> {
+    let query = req.uri().query()?;
+    let mut found = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=') {
+            Some((k, v)) if k == name => {
+                found = Some(v.to_string());
+                false
+            }
+            None if *pair == name => {
+                found = Some(String::new());
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    let found = found?;
+    let path = req.uri().path();
+    let pq = if kept.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    };
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = pq.parse().ok();
+    if let Ok(uri) = Uri::from_parts(parts) {
+        *req.uri_mut() = uri;
+    }
+    Some(found)
+}
+
+/// The client's address: the peer, or behind the reverse proxy (`--public-url`, peer on
+/// loopback) the address the proxy put last in `X-Forwarded-For`.
+pub fn client_ip(g: &Guard, parts: &Parts) -> IpAddr {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    if g.proxied() && peer.is_loopback() {
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+            .next_back();
+        if let Some(ip) = forwarded {
+            return ip;
+        }
+    }
+    peer
+}
+
+/// `Set-Cookie` values that set `name` and clear the other two credential cookies, so a
+/// browser acts as one role at a time.
+pub fn cookies_for(g: &Guard, name: &str, value: &str) -> Vec<String> {
+    let secure = if g.secure { "; Secure" } else { "" };
+    let mut out = vec![format!(
+        "{name}={value}; HttpOnly; SameSite=Strict; Path=/{secure}"
+    )];
+    for other in [COOKIE, WS_COOKIE, WATCH_COOKIE] {
+        if other != name {
+            out.push(format!(
+                "{other}=; Max-Age=0; HttpOnly; SameSite=Strict; Path=/{secure}"
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -208,7 +457,12 @@ mod tests {
 
     #[test]
     fn host_names_match_exactly() {
-        let g = Guard::new(Some("127.0.0.2".into()), &["lab.example".into()], None);
+        let public: crate::config::PublicUrl = "https://class.example:8443/".parse().unwrap();
+        let g = Guard::new(
+            Some("127.0.0.2".into()),
+            &["lab.example".into()],
+            Some(&public),
+        );
         for ok in [
             "localhost",
             "LOCALHOST:8080",
@@ -217,6 +471,7 @@ mod tests {
             "[::1]",
             "127.0.0.2:9",
             "lab.example:80",
+            "class.example:8443",
         ] {
             assert!(g.host_ok(ok).is_some(), "{ok}");
         }
@@ -252,10 +507,49 @@ mod tests {
             "a=1; socketlab_token=t0k; b=2".parse().unwrap(),
         );
         assert_eq!(cookie(&h, COOKIE), Some("t0k"));
-        let g = Guard::new(None, &[], Some("t0k".into()));
-        assert!(g.has_token(&h));
-        let mut h2 = HeaderMap::new();
-        h2.insert(header::AUTHORIZATION, "Bearer nope".parse().unwrap());
-        assert!(!g.has_token(&h2));
+        assert_eq!(cookie(&h, WS_COOKIE), None);
+    }
+
+    #[test]
+    fn setting_one_credential_cookie_clears_the_others() {
+        let g = Guard::new(None, &[], None);
+        let c = cookies_for(&g, WS_COOKIE, "s3cret");
+        assert_eq!(
+            c[0],
+            "socketlab_ws=s3cret; HttpOnly; SameSite=Strict; Path=/"
+        );
+        assert!(c[1..].iter().all(|c| c.contains("Max-Age=0")), "{c:?}");
+        assert!(c.iter().any(|c| c.starts_with("socketlab_token=;")));
+        assert!(c.iter().any(|c| c.starts_with("socketlab_watch=;")));
+        let public: crate::config::PublicUrl = "https://lab.example/".parse().unwrap();
+        let secure = Guard::new(None, &[], Some(&public));
+        assert!(
+            cookies_for(&secure, COOKIE, "t")
+                .iter()
+                .all(|c| c.ends_with("; Secure"))
+        );
+    }
+
+    #[test]
+    fn the_workspace_query_parameter_is_taken_out() {
+        let mut req = Request::builder()
+            .uri("/api/events?since=3&workspace=wab12&limit=5")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(
+            take_query_param(&mut req, "workspace").as_deref(),
+            Some("wab12")
+        );
+        assert_eq!(req.uri().to_string(), "/api/events?since=3&limit=5");
+        let mut alone = Request::builder()
+            .uri("/ws?workspace=w1")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(
+            take_query_param(&mut alone, "workspace").as_deref(),
+            Some("w1")
+        );
+        assert_eq!(alone.uri().to_string(), "/ws");
+        assert_eq!(take_query_param(&mut alone, "workspace"), None);
     }
 }

@@ -1,58 +1,53 @@
-//! The HTTP face: REST API, WebSocket event stream, pages and static files.
+//! The HTTP face: REST API, WebSocket event stream, pages and embedded static files.
+//!
+//! Every request passes [`guard::check`] first; it decides who is asking and in which
+//! workspace, and handlers take that workspace through the [`guard::Scope`] extractor.
 
 mod api;
+mod assets;
 pub mod guard;
 mod pages;
+mod workspaces;
 mod ws;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{delete, get, post};
 use axum::{Router, middleware};
 use tokio_util::sync::CancellationToken;
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::ApiError;
-use crate::event::EventBus;
-use crate::registry::Registry;
+use crate::workspace::Workspaces;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// The engines.
-    pub registry: Registry,
-    /// Viewers connected now, for `--max-viewers`.
-    pub viewers: Arc<AtomicUsize>,
+    /// Every workspace, and through each its engines and events.
+    pub workspaces: Workspaces,
     /// Cancelled after the engines have stopped at shutdown, so viewers see the last
     /// `stopped` events before their stream closes.
     pub closing: CancellationToken,
-    /// Host, Origin and token checks.
+    /// Host and Origin checks, cookies.
     pub guard: Arc<guard::Guard>,
 }
 
 impl AppState {
-    /// State over a registry, guarded by `guard`.
-    pub fn new(registry: Registry, guard: guard::Guard) -> Self {
+    /// State over the workspaces, guarded by `guard`; `closing` ends every viewer's stream.
+    pub fn new(workspaces: Workspaces, guard: guard::Guard, closing: CancellationToken) -> Self {
         Self {
-            registry,
-            viewers: Arc::new(AtomicUsize::new(0)),
-            closing: CancellationToken::new(),
+            workspaces,
+            closing,
             guard: Arc::new(guard),
         }
-    }
-
-    fn bus(&self) -> &Arc<EventBus> {
-        &self.registry.env().bus
     }
 }
 
 /// The whole router: pages, `/api`, `/ws`, `/static`, `/healthz`.
 pub fn app(state: AppState) -> Router {
-    let limits = &state.registry.env().config.limits;
+    let limits = &state.workspaces.config().limits;
     // Hex spells a byte in up to three characters ("6c "), so the body must be able to carry
     // a full-size message written that way.
     let body_limit = limits
@@ -68,17 +63,25 @@ pub fn app(state: AppState) -> Router {
         .route("/engines/{id}/connections/{conn}", delete(api::close_conn))
         .route("/engines/{id}/export", get(api::export))
         .route("/events", get(api::events))
+        .route("/workspace", get(workspaces::mine))
+        .route("/workspace/watch", post(workspaces::new_watch))
+        .route(
+            "/workspaces",
+            get(workspaces::list).post(workspaces::create),
+        )
+        .route("/workspaces/{id}", delete(workspaces::remove))
+        .route("/workspaces/{id}/reset", post(workspaces::reset))
+        .route("/join", post(workspaces::join))
         .fallback(api::no_route)
         .method_not_allowed_fallback(api::bad_method);
     Router::new()
         .route("/", get(pages::index))
+        .route("/join/{code}", get(pages::join))
+        .route("/watch/{id}", get(pages::watch))
         .route("/healthz", get(|| async { "ok" }))
         .route("/ws", get(ws::upgrade))
+        .route("/static/{*path}", get(assets::serve))
         .nest("/api", api)
-        .nest_service(
-            "/static",
-            ServeDir::new(concat!(env!("CARGO_MANIFEST_DIR"), "/static")),
-        )
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(header_layer(

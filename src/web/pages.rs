@@ -1,28 +1,58 @@
-//! Server-rendered pages (askama): the dashboard, and the page that asks for the token.
+//! Server-rendered pages (askama): the dashboard, the page that asks for the token, the join
+//! page, and the stop a watch link makes to set its cookie.
+
+use std::convert::Infallible;
 
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{OptionalFromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::AppState;
-use super::guard::{COOKIE, ct_eq};
+use super::guard::{COOKIE, Caller, WATCH_COOKIE, client_ip, cookies_for};
 use crate::engine::EngineView;
 use crate::error::ApiError;
+use crate::workspace::Role;
 
 /// The dashboard page.
 #[derive(Template)]
 #[template(path = "index.html")]
 struct Index {
     engines: Vec<EngineView>,
+    role: &'static str,
+    mode: &'static str,
+    readonly: bool,
+    ws_name: String,
+    ports: Option<String>,
 }
 
-/// Shown instead of the dashboard to a browser without the token.
+/// Shown instead of the dashboard to a browser without a credential.
 #[derive(Template)]
 #[template(path = "token.html")]
 struct TokenPage {
     wrong: bool,
+    class: bool,
+}
+
+/// The join page.
+#[derive(Template)]
+#[template(path = "join.html")]
+struct JoinPage {
+    code: String,
+    invited: Option<String>,
+    current: Option<String>,
+}
+
+/// A short page with a title, a sentence, and maybe where to go next.
+#[derive(Template)]
+#[template(path = "message.html")]
+struct Message<'a> {
+    title: &'a str,
+    text: &'a str,
+    go: Option<&'a str>,
 }
 
 /// Query of `GET /`.
@@ -31,35 +61,132 @@ pub struct IndexQuery {
     token: Option<String>,
 }
 
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Caller {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Infallible> {
+        Ok(parts.extensions.get::<Caller>().cloned())
+    }
+}
+
 fn render(t: &impl Template) -> Result<String, ApiError> {
     t.render()
         .map_err(|e| ApiError::Internal(format!("template: {e}")))
+}
+
+const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
+
+fn with_cookies(mut r: Response, cookies: Vec<String>) -> Response {
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
+fn message(status: StatusCode, title: &str, text: &str) -> Result<Response, ApiError> {
+    let page = render(&Message {
+        title,
+        text,
+        go: None,
+    })?;
+    Ok((status, [NO_STORE], Html(page)).into_response())
 }
 
 /// `GET /` and `GET /?token=`: the token in the URL becomes an HttpOnly, SameSite=Strict
 /// cookie, then a redirect takes it out of the address bar (and out of the history).
 pub async fn index(
     State(s): State<AppState>,
-    headers: HeaderMap,
-    q: Result<Query<IndexQuery>, axum::extract::rejection::QueryRejection>,
+    caller: Option<Caller>,
+    q: Result<Query<IndexQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let no_store = (header::CACHE_CONTROL, "no-store");
-    if let Some(token) = s.guard.token() {
-        if let Ok(Query(IndexQuery { token: Some(given) })) = q {
-            if ct_eq(given.as_bytes(), token.as_bytes()) {
-                let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
-                return Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response());
-            }
-            let page = render(&TokenPage { wrong: true })?;
-            return Ok((StatusCode::UNAUTHORIZED, [no_store], Html(page)).into_response());
+    let set = &s.workspaces;
+    let class = set.is_class();
+    if let Ok(Query(IndexQuery { token: Some(given) })) = q
+        && set.token_required()
+    {
+        if set.is_token(&given) {
+            let r = Redirect::to("/").into_response();
+            return Ok(with_cookies(r, cookies_for(&s.guard, COOKIE, &given)));
         }
-        if !s.guard.has_token(&headers) {
-            let page = render(&TokenPage { wrong: false })?;
-            return Ok((StatusCode::UNAUTHORIZED, [no_store], Html(page)).into_response());
-        }
+        let page = render(&TokenPage { wrong: true, class })?;
+        return Ok((StatusCode::UNAUTHORIZED, [NO_STORE], Html(page)).into_response());
     }
+    let Some(caller) = caller else {
+        let page = render(&TokenPage {
+            wrong: false,
+            class,
+        })?;
+        return Ok((StatusCode::UNAUTHORIZED, [NO_STORE], Html(page)).into_response());
+    };
+    let ws = &caller.ws;
     let page = render(&Index {
-        engines: s.registry.list(),
+        engines: ws.engines(),
+        role: caller.role.name(),
+        mode: if class { "class" } else { "personal" },
+        readonly: caller.read_only,
+        ws_name: ws.name(),
+        ports: ws.port_range().map(|(lo, hi)| format!("{lo}-{hi}")),
     })?;
-    Ok(([no_store], Html(page)).into_response())
+    Ok(([NO_STORE], Html(page)).into_response())
+}
+
+/// `GET /join/{code}`: asks for a display name (the class code), or opens the workspace a
+/// one-person link was made for. A wrong code counts against the client's attempts.
+pub async fn join(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+    caller: Option<Caller>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let (parts, _) = req.into_parts();
+    let ip = client_ip(&s.guard, &parts);
+    match s.workspaces.check_code(&code, ip) {
+        Ok(invited) => {
+            let current = caller
+                .filter(|c| c.role == Role::Student)
+                .map(|c| c.home.name());
+            let page = render(&JoinPage {
+                code,
+                invited: invited.map(|w| w.name()),
+                current,
+            })?;
+            Ok(([NO_STORE], Html(page)).into_response())
+        }
+        Err(ApiError::TooManyRequests { message: m, .. }) => {
+            message(StatusCode::TOO_MANY_REQUESTS, "Too many tries", &m)
+        }
+        Err(ApiError::NotFound(m)) => message(StatusCode::NOT_FOUND, "Not a class server", &m),
+        Err(e) => message(
+            StatusCode::FORBIDDEN,
+            "This join link is not valid",
+            &format!(
+                "{e} (The link may have been mistyped; links are case-insensitive, dashes optional.)"
+            ),
+        ),
+    }
+}
+
+/// `GET /watch/{id}`: sets the watch cookie (clearing the others), then the page moves on to
+/// the dashboard, read-only.
+pub async fn watch(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    if !s.workspaces.watch_exists(&id) {
+        return message(
+            StatusCode::NOT_FOUND,
+            "This watch link does not work",
+            "Its owner may have made a new one (which stops the old link at once), or the \
+             workspace was removed. Ask for the current link.",
+        );
+    }
+    let page = render(&Message {
+        title: "Opening the workspace, read-only",
+        text: "You can watch everything happen live; nothing you do here changes it.",
+        go: Some("/"),
+    })?;
+    let r = ([NO_STORE], Html(page)).into_response();
+    Ok(with_cookies(r, cookies_for(&s.guard, WATCH_COOKIE, &id)))
 }

@@ -5,16 +5,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio_util::sync::CancellationToken;
 
-use super::{AppState, bad_query};
+use super::bad_query;
+use super::guard::Scope;
 use crate::error::ApiError;
 use crate::event::{EventBus, Record, format_time};
 
@@ -55,32 +56,34 @@ impl Drop for ViewerSlot {
 
 /// `GET /ws?engine=&since=`
 pub async fn upgrade(
-    State(s): State<AppState>,
+    Scope(space): Scope,
     q: Result<Query<WsQuery>, QueryRejection>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
     if let Some(e) = &q.engine {
-        s.registry.get(e)?;
+        space.engine(e)?;
     }
-    let max = s.registry.env().config.limits.max_viewers;
-    if s.viewers.fetch_add(1, Ordering::Relaxed) >= max {
-        s.viewers.fetch_sub(1, Ordering::Relaxed);
+    let max = space.config().limits.max_viewers;
+    let viewers = space.viewers();
+    if viewers.fetch_add(1, Ordering::Relaxed) >= max {
+        viewers.fetch_sub(1, Ordering::Relaxed);
         return Err(ApiError::LimitReached(format!(
             "{max} viewers are watching already, the most allowed (--max-viewers); close another tab or viewer"
         )));
     }
-    let slot = ViewerSlot(s.viewers.clone());
+    let slot = ViewerSlot(viewers.clone());
     // Subscribe now, before the handshake completes: nothing published from here on is lost.
-    let (replay, rx) = s.bus().subscribe(q.since);
+    let (replay, rx) = space.bus().subscribe(q.since);
     let viewer = Viewer {
-        bus: s.bus().clone(),
+        bus: space.bus().clone(),
         engine: q.engine,
         rx,
         last_seen: q.since.unwrap_or(0),
-        stall: s.registry.env().config.limits.viewer_stall,
+        stall: space.config().limits.viewer_stall,
     };
-    let shutdown = s.closing.clone();
+    // Ends when the server has stopped its engines, or this workspace is removed.
+    let shutdown = space.closing().clone();
     Ok(ws
         .max_message_size(MAX_INCOMING)
         .max_frame_size(MAX_INCOMING)

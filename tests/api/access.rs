@@ -341,6 +341,7 @@ where
         .args(args)
         .env_remove("SOCKETLAB_TOKEN")
         .env_remove("SOCKETLAB_LISTEN")
+        .env("SOCKETLAB_DATA_DIR", temp_dir("access"))
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

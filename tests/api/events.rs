@@ -202,6 +202,8 @@ async fn a_viewer_that_falls_behind_is_told_and_never_slows_the_engine() {
         limits: Limits {
             viewer_buffer: 64,
             history: 200_000,
+            // Every event must stay in the history for the exact accounting below.
+            history_bytes: usize::MAX,
             ..Limits::default()
         },
         ..Config::default()

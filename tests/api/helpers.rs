@@ -360,6 +360,7 @@ impl BinApp {
             .args(args)
             .env_remove("SOCKETLAB_TOKEN")
             .env_remove("SOCKETLAB_LISTEN")
+            .env("SOCKETLAB_DATA_DIR", temp_dir("bin"))
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
@@ -436,4 +437,18 @@ impl BinApp {
             .unwrap();
         Ws { stream }
     }
+}
+
+/// A new empty directory under the system's temp dir, for one test's data.
+pub fn temp_dir(tag: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "socketlab-test-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
 }

@@ -1,0 +1,172 @@
+//! Budgets one workspace's engines share: received bytes per second ([`Throttle`]) and open
+//! connections ([`ConnBudget`]).
+//!
+//! The throttle is the generic cell rate algorithm (GCRA): one atomic "theoretical arrival time" that each
+//! `recv()` pushes forward by the time its bytes are worth at the allowed rate. While the
+//! workspace stays under its rate, that time never runs ahead of the clock by more than the
+//! burst and nobody waits; past it, the reader that pushed it ahead sleeps the difference, so
+//! its socket is read more slowly and TCP's own flow control slows the sender. One atomic
+//! per workspace, no lock: engines of other workspaces never touch it.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How much a workspace may receive at once before reads are spaced out: 100 ms worth.
+const BURST: Duration = Duration::from_millis(100);
+
+/// A byte rate limit shared by one workspace's engines.
+#[derive(Debug)]
+pub struct Throttle {
+    rate: u64,
+    start: Instant,
+    /// Nanoseconds of budget one byte costs, in 1/1024 ns so slow and fast rates both fit.
+    cost_per_byte: u64,
+    burst_ns: u64,
+    /// The theoretical arrival time, in ns since `start`.
+    tat: AtomicU64,
+}
+
+impl Throttle {
+    /// A limit of `bytes_per_sec` (at least 1).
+    pub fn new(bytes_per_sec: u64) -> Self {
+        let rate = bytes_per_sec.max(1);
+        Self {
+            rate,
+            start: Instant::now(),
+            cost_per_byte: (1_000_000_000u64 * 1024).div_ceil(rate),
+            burst_ns: BURST.as_nanos() as u64,
+            tat: AtomicU64::new(0),
+        }
+    }
+
+    /// The allowed bytes per second.
+    pub fn rate(&self) -> u64 {
+        self.rate
+    }
+
+    /// Accounts for `n` bytes just received; returns how long the reader should wait before
+    /// its next read, if the workspace is over its rate.
+    pub fn take(&self, n: usize) -> Option<Duration> {
+        let now = self.start.elapsed().as_nanos() as u64;
+        self.take_at(n, now)
+    }
+
+    fn take_at(&self, n: usize, now: u64) -> Option<Duration> {
+        let cost = (n as u64).saturating_mul(self.cost_per_byte) / 1024;
+        let mut tat = self.tat.load(Ordering::Relaxed);
+        loop {
+            let next = tat.max(now).saturating_add(cost);
+            match self
+                .tat
+                .compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    let ahead = next - now;
+                    return (ahead > self.burst_ns)
+                        .then(|| Duration::from_nanos(ahead - self.burst_ns));
+                }
+                Err(seen) => tat = seen,
+            }
+        }
+    }
+}
+
+/// Open connections over all of a workspace's engines, at most `max`.
+#[derive(Debug)]
+pub struct ConnBudget {
+    max: usize,
+    open: AtomicUsize,
+}
+
+impl ConnBudget {
+    /// A budget of `max` connections.
+    pub fn new(max: usize) -> Self {
+        Self {
+            max,
+            open: AtomicUsize::new(0),
+        }
+    }
+
+    /// The most allowed.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Takes one connection's place; false when all are taken.
+    pub fn acquire(&self) -> bool {
+        self.open
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives a place back.
+    pub fn release(&self) {
+        let _ = self
+            .open
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conn_budget_counts_places() {
+        let b = ConnBudget::new(2);
+        assert!(b.acquire() && b.acquire());
+        assert!(!b.acquire());
+        b.release();
+        assert!(b.acquire());
+        b.release();
+        b.release();
+        b.release();
+        assert!(b.acquire() && b.acquire() && !b.acquire());
+    }
+
+    #[test]
+    fn under_the_rate_nobody_waits() {
+        let t = Throttle::new(1_000_000);
+        // 1 MB/s: 1,000 bytes every millisecond is exactly the rate.
+        for ms in 0..2_000u64 {
+            assert_eq!(t.take_at(1_000, ms * 1_000_000), None, "at {ms} ms");
+        }
+    }
+
+    #[test]
+    fn over_the_rate_reads_wait_for_the_excess() {
+        let t = Throttle::new(1_000_000);
+        // The burst (100 ms = 100,000 bytes) passes at once ...
+        assert_eq!(t.take_at(100_000, 0), None);
+        // ... then 500,000 bytes more at the same instant are 0.5 s early.
+        let wait = t.take_at(500_000, 0).unwrap();
+        assert!(
+            (499..=501).contains(&wait.as_millis()),
+            "{wait:?} for half a second over"
+        );
+        // Waiting it out, and then keeping to the rate, costs nothing more.
+        assert_eq!(t.take_at(1_000, 600_000_000), None);
+    }
+
+    #[test]
+    fn many_readers_share_one_budget() {
+        let t = std::sync::Arc::new(Throttle::new(1_000_000));
+        let over: Vec<_> = (0..4)
+            .map(|_| {
+                let t = t.clone();
+                std::thread::spawn(move || (0..100).filter_map(|_| t.take_at(10_000, 0)).count())
+            })
+            .collect();
+        let waited: usize = over.into_iter().map(|h| h.join().unwrap()).sum();
+        // 4,000,000 bytes at one instant: all but the first 100,000 are over the burst.
+        assert!(waited >= 389, "{waited} of 400 reads had to wait");
+        let tat = t.tat.load(Ordering::Relaxed);
+        assert_eq!(
+            tat,
+            4_000_000_000 / 1_000_000 * 1_000_000,
+            "every byte counted once"
+        );
+    }
+}

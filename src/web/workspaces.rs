@@ -1,0 +1,153 @@
+//! Workspace routes: the caller's own (`/api/workspace`), the instructor's list and actions
+//! (`/api/workspaces`), and joining a class (`/api/join`). Who may call which is decided in
+//! the guard; these only act.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::guard::{Caller, WS_COOKIE, client_ip, cookies_for};
+use crate::engine::spec::parse_json;
+use crate::error::ApiError;
+use crate::workspace::set::check_name;
+use crate::workspace::{Role, WorkspaceSummary, WorkspaceView};
+
+/// The largest body a workspace route reads.
+const MAX_BODY: usize = 16 * 1024;
+
+fn view_of(s: &AppState, c: &Caller) -> WorkspaceView {
+    let class = (c.role == Role::Instructor && !c.read_only)
+        .then(|| s.workspaces.class_view())
+        .flatten();
+    c.ws.view(c.role, c.read_only, s.workspaces.base_url(), class)
+}
+
+/// `GET /api/workspace`: the caller's workspace and role.
+pub async fn mine(State(s): State<AppState>, caller: Caller) -> Json<WorkspaceView> {
+    Json(view_of(&s, &caller))
+}
+
+/// `POST /api/workspace/watch`: a new watch id; the old link stops working at once.
+pub async fn new_watch(
+    State(s): State<AppState>,
+    caller: Caller,
+) -> Result<Json<WorkspaceView>, ApiError> {
+    s.workspaces.regenerate_watch(&caller.ws).await?;
+    Ok(Json(view_of(&s, &caller)))
+}
+
+/// `GET /api/workspaces` (instructor): every workspace with live counters.
+pub async fn list(State(s): State<AppState>) -> Json<Vec<WorkspaceSummary>> {
+    let base = s.workspaces.base_url();
+    Json(
+        s.workspaces
+            .list()
+            .iter()
+            .map(|w| w.summary(base))
+            .collect(),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewWorkspace {
+    name: Option<String>,
+}
+
+/// `POST /api/workspaces` (instructor): a workspace for one student, with a join link that
+/// opens it.
+pub async fn create(
+    State(s): State<AppState>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req: NewWorkspace = parse_json(&super::api::body(b)?, "{\"name\": \"Ada\"}")?;
+    let name = check_name("name", req.name.as_deref().unwrap_or(""))?;
+    let (ws, invite) = s.workspaces.create_student(&name, true).await?;
+    let invite = invite.unwrap_or_default();
+    let body = json!({
+        "id": ws.id,
+        "name": ws.name(),
+        "join_url": s.workspaces.url(&format!("/join/{invite}")),
+        "watch_url": s.workspaces.url(&format!("/watch/{}", ws.watch_id())),
+        "port_range": ws.port_range().map(|(lo, hi)| [lo, hi]),
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `POST /api/workspaces/{id}/reset` (instructor): stops and deletes its engines.
+pub async fn reset(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<WorkspaceSummary>, ApiError> {
+    s.workspaces.reset(&id).await?;
+    Ok(Json(
+        s.workspaces.find(&id)?.summary(s.workspaces.base_url()),
+    ))
+}
+
+/// `DELETE /api/workspaces/{id}` (instructor): stops its engines and removes it.
+pub async fn remove(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.workspaces.remove(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JoinBody {
+    code: Option<String>,
+    name: Option<String>,
+}
+
+/// `POST /api/join`: the class code (or a one-person link's) and a display name make (or
+/// open) a workspace, and set the `socketlab_ws` cookie. The body also carries the session
+/// secret as `credential`, for scripts that send it as `Authorization: Bearer`.
+pub async fn join(State(s): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let ip = client_ip(&s.guard, &parts);
+    let body = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| ApiError::TooLarge(format!("a join request is at most {MAX_BODY} bytes")))?;
+    let req: JoinBody = parse_json(&body, "{\"code\": \"abcd-efgh\", \"name\": \"Ada\"}")?;
+    let Some(code) = req.code.filter(|c| !c.trim().is_empty()) else {
+        // Still counted: an empty code is a wrong guess like any other.
+        s.workspaces.check_code("", ip)?;
+        return Err(ApiError::InvalidSpec(
+            "field code is missing: give the class code your instructor shows".into(),
+        ));
+    };
+    let (ws, secret) = s
+        .workspaces
+        .join(&code, req.name.as_deref().unwrap_or(""), ip)
+        .await?;
+    let caller = Caller {
+        role: Role::Student,
+        home: ws.clone(),
+        ws,
+        read_only: false,
+    };
+    let mut view = serde_json::to_value(view_of(&s, &caller))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    view["credential"] = secret.clone().into();
+    let mut response = (StatusCode::CREATED, Json(view)).into_response();
+    for c in cookies_for(&s.guard, WS_COOKIE, &secret) {
+        if let Ok(v) = c.parse() {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        "no-store"
+            .parse()
+            .map_err(|_| ApiError::Internal("header".into()))?,
+    );
+    Ok(response)
+}

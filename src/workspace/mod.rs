@@ -1,0 +1,552 @@
+//! Workspaces: the unit that owns engines and events. Each has its own registry of engines,
+//! its own event bus (its own `seq`, history and viewers), its own limits and budgets, and,
+//! with a data directory, its own file on disk.
+//!
+//! - [`set`]: every workspace of the server; credentials, joining, removal, the janitor.
+//! - [`join`]: the class code and the rate limit on wrong guesses of it.
+//! - [`store`]: files on disk, written atomically.
+//!
+//! Nothing here knows about HTTP; `web` finds the caller's workspace once, in the guard, and
+//! every handler works inside it.
+
+pub mod join;
+pub mod set;
+pub mod store;
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use sha2::Digest as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{Engine, EngineSpec, EngineView};
+use crate::error::ApiError;
+use crate::event::{EventBus, format_time};
+use crate::registry::Registry;
+pub use set::Workspaces;
+use store::{SavedWorkspace, Store};
+
+/// Who a request acts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Personal mode's one user: the token (or no token) opens the `default` workspace.
+    Owner,
+    /// Class mode's token holder: its own workspace, and every other read-only.
+    Instructor,
+    /// A student who joined: its own workspace only.
+    Student,
+    /// A watch link: one workspace, read-only.
+    Watcher,
+}
+
+impl Role {
+    /// The name used in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Instructor => "instructor",
+            Self::Student => "student",
+            Self::Watcher => "watcher",
+        }
+    }
+}
+
+/// What a workspace is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Personal mode's `default`.
+    Personal,
+    /// Class mode's `instructor`.
+    Instructor,
+    /// A student's, in class mode.
+    Student,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Personal => "personal",
+            Self::Instructor => "instructor",
+            Self::Student => "student",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "personal" => Some(Self::Personal),
+            "instructor" => Some(Self::Instructor),
+            "student" => Some(Self::Student),
+            _ => None,
+        }
+    }
+}
+
+/// 32 bytes of SHA-256, as credentials are kept and looked up.
+pub type Digest = [u8; 32];
+
+/// SHA-256 of a credential.
+pub fn digest(s: &str) -> Digest {
+    sha2::Sha256::digest(s.as_bytes()).into()
+}
+
+/// Lower-case hex.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(s: &str) -> Option<Digest> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// `bytes` random bytes from the OS, as hex.
+pub fn random_hex(bytes: usize) -> Result<String, ApiError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)
+        .map_err(|e| ApiError::Internal(format!("the OS random source failed: {e}")))?;
+    Ok(to_hex(&buf))
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn time_of_ms(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// The credentials that open a workspace, kept only as digests (but the watch id, which its
+/// owner is shown).
+#[derive(Debug, Clone)]
+struct Secrets {
+    /// One per device that joined (a one-person link may be opened on a laptop and a phone).
+    sessions: Vec<Digest>,
+    invite: Option<Digest>,
+    watch: String,
+}
+
+/// Sessions kept per workspace; past it the oldest is signed out.
+const MAX_SESSIONS: usize = 8;
+
+/// When a workspace was last used, and how busy it is.
+#[derive(Debug, Default)]
+struct Activity {
+    /// Unix ms of the last request, viewer or event seen.
+    last_active: AtomicU64,
+    /// The bus's published count when the janitor last looked.
+    seen_published: AtomicU64,
+    /// Events per second over the janitor's last interval, times 1000.
+    rate_milli: AtomicU64,
+    /// `last_active` as last written to disk.
+    saved_active: AtomicU64,
+}
+
+/// One workspace.
+pub struct Workspace {
+    /// `default`, `instructor`, or a student's random id.
+    pub id: Arc<str>,
+    /// What it is for.
+    pub kind: Kind,
+    name: Mutex<String>,
+    created: SystemTime,
+    registry: Registry,
+    viewers: Arc<AtomicUsize>,
+    closing: CancellationToken,
+    block: Option<usize>,
+    secrets: Mutex<Secrets>,
+    activity: Activity,
+    store: Option<Arc<Store>>,
+    // tokio Mutex: a save awaits its blocking write, and saves of one workspace must land
+    // in the order their snapshots were taken.
+    saving: tokio::sync::Mutex<()>,
+}
+
+/// What `GET /api/workspace` returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkspaceView {
+    /// Workspace id.
+    pub id: Arc<str>,
+    /// Display name.
+    pub name: String,
+    /// The caller's role.
+    pub role: Role,
+    /// `personal` or `class`.
+    pub mode: &'static str,
+    /// Whether the caller may only look (a watcher, or the instructor in another workspace).
+    pub read_only: bool,
+    /// The watch link (shown to those who may change the workspace).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch_url: Option<String>,
+    /// The ports this workspace may bind, `[LO, HI]`, when it has a block.
+    pub port_range: Option<[u16; 2]>,
+    /// The workspace's limits.
+    pub limits: LimitsView,
+    /// The class code and join link (the instructor only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<ClassView>,
+}
+
+/// A workspace's limits, as `GET /api/workspace` shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct LimitsView {
+    /// Engines at once.
+    pub engines: usize,
+    /// Open connections over all its engines, if capped.
+    pub connections: Option<usize>,
+    /// Received bytes per second over all its engines, if capped.
+    pub bytes_per_sec: Option<u64>,
+    /// Viewers at once.
+    pub viewers: usize,
+    /// Events kept for replay.
+    pub history: usize,
+    /// Bytes of events kept for replay.
+    pub history_bytes: usize,
+}
+
+/// The class code and where students join.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassView {
+    /// The code.
+    pub code: String,
+    /// `https://lab.example.edu/join/CODE`.
+    pub join_url: String,
+}
+
+/// One row of `GET /api/workspaces`: a workspace with live counters.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkspaceSummary {
+    /// Workspace id.
+    pub id: Arc<str>,
+    /// Display name.
+    pub name: String,
+    /// `instructor` or `student`.
+    pub kind: &'static str,
+    /// When it was created.
+    pub created: String,
+    /// When it last had a request, a viewer or traffic.
+    pub last_active: String,
+    /// Engines it has.
+    pub engines: usize,
+    /// Of those, running now.
+    pub engines_running: usize,
+    /// Open connections over all its engines.
+    pub connections: u64,
+    /// Events per second, over the last second or so.
+    pub events_per_sec: f64,
+    /// Bytes received by its engines.
+    pub bytes_in: u64,
+    /// Bytes sent by its engines.
+    pub bytes_out: u64,
+    /// WebSocket viewers now.
+    pub viewers: usize,
+    /// Its watch link.
+    pub watch_url: String,
+    /// Its port block, `[LO, HI]`.
+    pub port_range: Option<[u16; 2]>,
+}
+
+/// How to make a workspace; see [`Workspace::new`].
+pub(crate) struct Parts {
+    pub id: Arc<str>,
+    pub kind: Kind,
+    pub name: String,
+    pub created: SystemTime,
+    pub last_active: SystemTime,
+    pub registry: Registry,
+    pub closing: CancellationToken,
+    pub block: Option<usize>,
+    pub sessions: Vec<Digest>,
+    pub invite: Option<Digest>,
+    pub watch: String,
+    pub store: Option<Arc<Store>>,
+}
+
+impl Workspace {
+    pub(crate) fn new(p: Parts) -> Self {
+        let last = p
+            .last_active
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let ws = Self {
+            id: p.id,
+            kind: p.kind,
+            name: Mutex::new(p.name),
+            created: p.created,
+            registry: p.registry,
+            viewers: Arc::new(AtomicUsize::new(0)),
+            closing: p.closing,
+            block: p.block,
+            secrets: Mutex::new(Secrets {
+                sessions: p.sessions,
+                invite: p.invite,
+                watch: p.watch,
+            }),
+            activity: Activity::default(),
+            store: p.store,
+            saving: tokio::sync::Mutex::new(()),
+        };
+        ws.activity.last_active.store(last, Relaxed);
+        ws.activity.saved_active.store(last, Relaxed);
+        ws
+    }
+
+    fn secrets(&self) -> std::sync::MutexGuard<'_, Secrets> {
+        self.secrets.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Display name.
+    pub fn name(&self) -> String {
+        self.name
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The event bus.
+    pub fn bus(&self) -> &Arc<EventBus> {
+        &self.registry.env().bus
+    }
+
+    /// Limits and policy in force for this workspace.
+    pub fn config(&self) -> &crate::Config {
+        &self.registry.env().config
+    }
+
+    /// Viewers connected now, for `--max-viewers`.
+    pub fn viewers(&self) -> &Arc<AtomicUsize> {
+        &self.viewers
+    }
+
+    /// Cancelled when the workspace is removed or the server has stopped its engines, so its
+    /// viewers' streams end.
+    pub fn closing(&self) -> &CancellationToken {
+        &self.closing
+    }
+
+    /// Its port block, `(LO, HI)`.
+    pub fn port_range(&self) -> Option<(u16, u16)> {
+        self.config().policy.port_block
+    }
+
+    /// The watch id.
+    pub fn watch_id(&self) -> String {
+        self.secrets().watch.clone()
+    }
+
+    /// Marks the workspace active now (a request, a viewer, traffic).
+    pub fn touch(&self) {
+        self.activity.last_active.store(now_ms(), Relaxed);
+    }
+
+    /// When it was last active.
+    pub fn last_active(&self) -> SystemTime {
+        time_of_ms(self.activity.last_active.load(Relaxed))
+    }
+
+    /// One engine, or `404` naming the engines there are.
+    pub fn engine(&self, id: &str) -> Result<Arc<Engine>, ApiError> {
+        self.registry.get(id)
+    }
+
+    /// Every engine, as the API shows them.
+    pub fn engines(&self) -> Vec<EngineView> {
+        self.registry.list()
+    }
+
+    /// Creates and starts an engine, and keeps its spec on disk.
+    pub async fn create_engine(&self, spec: EngineSpec) -> Result<EngineView, ApiError> {
+        let view = self.registry.create(spec).await?;
+        self.save().await;
+        Ok(view)
+    }
+
+    /// Stops and removes an engine, and from disk.
+    pub async fn delete_engine(&self, id: &str) -> Result<(), ApiError> {
+        self.registry.delete(id).await?;
+        self.save().await;
+        Ok(())
+    }
+
+    /// Stops and deletes every engine.
+    pub async fn reset(&self) {
+        self.registry.delete_all().await;
+        self.save().await;
+    }
+
+    /// Stops every engine, saying why in their `stopped` events.
+    pub async fn stop_engines(&self, reason: Option<&str>) {
+        self.registry.stop_all(reason).await;
+    }
+
+    /// Stops every engine and ends its viewers' streams: the server is shutting down or the
+    /// workspace is being removed.
+    pub(crate) async fn close(&self) {
+        self.registry.shutdown().await;
+        self.closing.cancel();
+    }
+
+    /// Replaces the watch id, so the old link stops working; returns the new one.
+    pub(crate) fn set_watch(&self, watch: String) -> String {
+        std::mem::replace(&mut self.secrets().watch, watch)
+    }
+
+    /// Session digests, the invite's digest and the watch id.
+    pub(crate) fn credentials(&self) -> (Vec<Digest>, Option<Digest>, String) {
+        let s = self.secrets();
+        (s.sessions.clone(), s.invite, s.watch.clone())
+    }
+
+    /// Adds a session; returns the one signed out to make room, if any.
+    pub(crate) fn add_session(&self, d: Digest) -> Option<Digest> {
+        let mut s = self.secrets();
+        s.sessions.push(d);
+        (s.sessions.len() > MAX_SESSIONS).then(|| s.sessions.remove(0))
+    }
+
+    /// The file as it would be written now.
+    fn snapshot(&self) -> SavedWorkspace {
+        let secrets = self.secrets().clone();
+        SavedWorkspace {
+            version: store::VERSION,
+            id: self.id.to_string(),
+            name: self.name(),
+            kind: self.kind.name().into(),
+            created: format_time(self.created),
+            last_active: format_time(self.last_active()),
+            secrets_sha256: secrets.sessions.iter().map(|d| to_hex(d)).collect(),
+            invite_sha256: secrets.invite.map(|d| to_hex(&d)),
+            watch: secrets.watch,
+            block: self.block,
+            next_engine: self.registry.next_id(),
+            engines: self.registry.saved(),
+        }
+    }
+
+    /// Writes the workspace to disk (when there is a data directory). A failure is logged:
+    /// the engine or change stands, and the next save tries again.
+    pub async fn save(&self) {
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        let _one_at_a_time = self.saving.lock().await;
+        let doc = self.snapshot();
+        let active = self.activity.last_active.load(Relaxed);
+        let id = self.id.clone();
+        let written = tokio::task::spawn_blocking(move || store.save(&doc)).await;
+        match written {
+            Ok(Ok(())) => self.activity.saved_active.store(active, Relaxed),
+            Ok(Err(e)) => {
+                tracing::error!(workspace = %id, error = %e, "saving the workspace failed")
+            }
+            Err(e) => tracing::error!(workspace = %id, error = %e, "saving the workspace failed"),
+        }
+    }
+
+    /// Writes the workspace if its activity time moved by more than `slack` since the last
+    /// write (so expiry counts across restarts without a write per request).
+    pub(crate) async fn save_if_active_since(&self, slack: Duration) {
+        let now = self.activity.last_active.load(Relaxed);
+        let saved = self.activity.saved_active.load(Relaxed);
+        if now.saturating_sub(saved) > slack.as_millis() as u64 {
+            self.save().await;
+        }
+    }
+
+    /// Samples the bus: events per second since the last call `dt` ago; traffic is activity.
+    pub(crate) fn sample(&self, dt: Duration) {
+        let published = self.bus().published();
+        let before = self.activity.seen_published.swap(published, Relaxed);
+        let delta = published.saturating_sub(before);
+        let rate = delta as f64 / dt.as_secs_f64().max(0.001);
+        self.activity
+            .rate_milli
+            .store((rate * 1000.0) as u64, Relaxed);
+        if delta > 0 || self.viewers.load(Relaxed) > 0 {
+            self.touch();
+        }
+    }
+
+    /// Whether any engine is running.
+    pub fn any_running(&self) -> bool {
+        self.registry.all().iter().any(|e| e.is_running())
+    }
+
+    fn url(base: &str, path: &str) -> String {
+        format!("{}{path}", base.trim_end_matches('/'))
+    }
+
+    /// The caller's view of the workspace.
+    pub fn view(
+        &self,
+        role: Role,
+        read_only: bool,
+        base: &str,
+        class: Option<ClassView>,
+    ) -> WorkspaceView {
+        let c = self.config();
+        let env = self.registry.env();
+        WorkspaceView {
+            id: self.id.clone(),
+            name: self.name(),
+            role,
+            mode: if self.kind == Kind::Personal {
+                "personal"
+            } else {
+                "class"
+            },
+            read_only,
+            watch_url: (!read_only)
+                .then(|| Self::url(base, &format!("/watch/{}", self.watch_id()))),
+            port_range: self.port_range().map(|(lo, hi)| [lo, hi]),
+            limits: LimitsView {
+                engines: c.limits.max_engines,
+                connections: env.conn_budget.as_ref().map(|b| b.max()),
+                bytes_per_sec: env.throttle.as_ref().map(|t| t.rate()),
+                viewers: c.limits.max_viewers,
+                history: c.limits.history,
+                history_bytes: c.limits.history_bytes,
+            },
+            class,
+        }
+    }
+
+    /// The workspace with its live counters, for the instructor's list.
+    pub fn summary(&self, base: &str) -> WorkspaceSummary {
+        let engines = self.registry.all();
+        let (mut conns, mut bytes_in, mut bytes_out, mut running) = (0, 0, 0, 0);
+        for e in &engines {
+            let v = e.view();
+            conns += v.stats.connections_open;
+            bytes_in += v.stats.bytes_in;
+            bytes_out += v.stats.bytes_out;
+            running += usize::from(v.state == "running");
+        }
+        WorkspaceSummary {
+            id: self.id.clone(),
+            name: self.name(),
+            kind: self.kind.name(),
+            created: format_time(self.created),
+            last_active: format_time(self.last_active()),
+            engines: engines.len(),
+            engines_running: running,
+            connections: conns,
+            events_per_sec: self.activity.rate_milli.load(Relaxed) as f64 / 1000.0,
+            bytes_in,
+            bytes_out,
+            viewers: self.viewers.load(Relaxed),
+            watch_url: Self::url(base, &format!("/watch/{}", self.watch_id())),
+            port_range: self.port_range().map(|(lo, hi)| [lo, hi]),
+        }
+    }
+}

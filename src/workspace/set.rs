@@ -1,0 +1,713 @@
+//! Every workspace of the server: made at startup from disk, found by credential, joined,
+//! created, reset and removed, and kept tidy by the janitor (idle stop, expiry, counters).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use super::join::{Attempts, new_code, normalize};
+use super::store::{OpenError, SavedClass, SavedWorkspace, Store};
+use super::{ClassView, Digest, Kind, Parts, Role, Workspace, digest, from_hex, random_hex};
+use crate::config::{ClassConfig, Config};
+use crate::engine::Env;
+use crate::error::ApiError;
+use crate::event::EventBus;
+use crate::registry::Registry;
+use crate::web::guard::ct_eq;
+
+/// Longest display name.
+pub const MAX_NAME: usize = 60;
+
+/// How often the janitor writes a workspace's activity time, at most.
+const ACTIVITY_SAVE_SLACK: Duration = Duration::from_secs(60);
+
+/// What a digest in the credential index opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    Session,
+    Invite,
+    Watch,
+}
+
+struct Class {
+    config: ClassConfig,
+    code: String,
+    attempts: Attempts,
+}
+
+struct Inner {
+    config: Arc<Config>,
+    class: Option<Class>,
+    token: Option<String>,
+    home: Arc<Workspace>,
+    map: Mutex<BTreeMap<Arc<str>, Arc<Workspace>>>,
+    creds: Mutex<HashMap<Digest, (Arc<str>, Grant)>>,
+    store: Option<Arc<Store>>,
+    root: CancellationToken,
+    closing: CancellationToken,
+    base_url: String,
+}
+
+/// Every workspace; a cheap-to-clone handle.
+#[derive(Clone)]
+pub struct Workspaces {
+    inner: Arc<Inner>,
+}
+
+/// What startup found, for the lines printed at startup.
+#[derive(Debug, Default)]
+pub struct Startup {
+    /// The access (instructor) token, if one is required.
+    pub token: Option<String>,
+    /// The class code, in class mode.
+    pub class_code: Option<String>,
+    /// Files that could not be loaded, and engines that could not be restored as they were.
+    pub problems: Vec<String>,
+    /// Why nothing is kept on disk, when a data directory was asked for and is unusable.
+    pub not_kept: Option<String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Checks a display name: 1 to 60 characters, no control characters.
+pub fn check_name(field: &str, name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ApiError::InvalidSpec(format!(
+            "field {field}: give a display name, e.g. your first name"
+        )));
+    }
+    if name.chars().count() > MAX_NAME {
+        return Err(ApiError::InvalidSpec(format!(
+            "field {field}: at most {MAX_NAME} characters, please"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::InvalidSpec(format!(
+            "field {field}: control characters are not allowed in a name"
+        )));
+    }
+    Ok(name.to_string())
+}
+
+impl Workspaces {
+    /// Opens the data directory (if any), loads every kept workspace with its engines
+    /// stopped, and makes the home workspace (`default`, or `instructor` in class mode).
+    pub async fn open(
+        config: Arc<Config>,
+        root: CancellationToken,
+        closing: CancellationToken,
+        base_url: String,
+    ) -> Result<(Workspaces, Startup), String> {
+        let mut startup = Startup::default();
+        let mode = if config.class.is_some() {
+            "class"
+        } else {
+            "personal"
+        };
+        let store = match &config.data_dir {
+            None => None,
+            Some(dir) => match Store::open(dir, mode) {
+                Ok(s) => Some(Arc::new(s)),
+                Err(OpenError::Locked(d)) if config.class.is_none() => {
+                    startup.not_kept = Some(format!(
+                        "{} is in use by another socketlab, so this one keeps nothing on disk; \
+                         give it its own --data-dir to keep its engines",
+                        d.display()
+                    ));
+                    None
+                }
+                Err(e @ OpenError::Locked(_)) => {
+                    return Err(format!(
+                        "{e}; a class needs its data directory to itself: stop the other one, or \
+                         give this one its own --data-dir"
+                    ));
+                }
+                Err(e) => return Err(e.to_string()),
+            },
+        };
+        let saved_class = match &store {
+            Some(s) if config.class.is_some() => s.load_class()?,
+            _ => None,
+        };
+        let token = match (&config.class, &config.access.token) {
+            (_, Some(t)) => Some(t.clone()),
+            (Some(_), None) => Some(match saved_class.as_ref().and_then(|c| c.token.clone()) {
+                Some(t) => t,
+                None => random_hex(24).map_err(|e| e.to_string())?,
+            }),
+            (None, None) => None,
+        };
+        let class = match &config.class {
+            None => None,
+            Some(cfg) => {
+                let code = match &saved_class {
+                    Some(c) => c.code.clone(),
+                    None => new_code().map_err(|e| e.to_string())?,
+                };
+                if let Some(store) = &store {
+                    let keep = SavedClass {
+                        code: code.clone(),
+                        token: config
+                            .access
+                            .token
+                            .is_none()
+                            .then(|| token.clone())
+                            .flatten(),
+                    };
+                    if saved_class.as_ref() != Some(&keep) {
+                        store
+                            .save_class(&keep)
+                            .map_err(|e| format!("cannot write the class file: {e}"))?;
+                    }
+                }
+                Some(Class {
+                    config: cfg.clone(),
+                    code,
+                    attempts: Attempts::new(cfg.join_attempts_per_minute),
+                })
+            }
+        };
+        let (saved, problems) = match &store {
+            Some(s) => s.load(),
+            None => (Vec::new(), Vec::new()),
+        };
+        startup.problems = problems;
+        let home_id = if class.is_some() {
+            "instructor"
+        } else {
+            "default"
+        };
+        let mut home = None;
+        let mut loaded = Vec::new();
+        for w in saved {
+            let Some(kind) = Kind::parse(&w.kind) else {
+                startup.problems.push(format!(
+                    "workspace {}: unknown kind {:?}; not loaded",
+                    w.id, w.kind
+                ));
+                continue;
+            };
+            let ws = Self::restore(&config, &root, &closing, &store, &w, kind, &mut startup).await;
+            if *ws.id == *home_id {
+                home = Some(ws);
+            } else if kind == Kind::Student && class.is_some() {
+                loaded.push(ws);
+            } else {
+                startup.problems.push(format!(
+                    "workspace file for {} does not belong in {mode} mode; not loaded",
+                    w.id
+                ));
+            }
+        }
+        let home = match home {
+            Some(h) => h,
+            None => {
+                let kind = if class.is_some() {
+                    Kind::Instructor
+                } else {
+                    Kind::Personal
+                };
+                let name = if class.is_some() {
+                    "Instructor"
+                } else {
+                    "My workspace"
+                };
+                let ws = Self::build(
+                    &store,
+                    Parts {
+                        id: home_id.into(),
+                        kind,
+                        name: name.into(),
+                        created: SystemTime::now(),
+                        last_active: SystemTime::now(),
+                        registry: Self::registry(&config, &root, kind, None),
+                        closing: closing.child_token(),
+                        block: None,
+                        sessions: Vec::new(),
+                        invite: None,
+                        watch: random_hex(16).map_err(|e| e.to_string())?,
+                        store: None,
+                    },
+                );
+                ws.save().await;
+                ws
+            }
+        };
+        startup.token = token.clone();
+        startup.class_code = class.as_ref().map(|c| c.code.clone());
+        let set = Workspaces {
+            inner: Arc::new(Inner {
+                config,
+                class,
+                token,
+                home: home.clone(),
+                map: Mutex::new(BTreeMap::new()),
+                creds: Mutex::new(HashMap::new()),
+                store,
+                root,
+                closing,
+                base_url,
+            }),
+        };
+        set.insert(home);
+        for ws in loaded {
+            set.insert(ws);
+        }
+        Ok((set, startup))
+    }
+
+    /// The config a workspace of `kind` runs under: the server's, or a student's limits and
+    /// port block.
+    fn config_for(base: &Config, kind: Kind, block: Option<(u16, u16)>) -> Config {
+        let mut c = base.clone();
+        if let (Kind::Student, Some(class)) = (kind, &base.class) {
+            c.limits.max_engines = class.ws_max_engines;
+            c.limits.history_bytes = class.ws_history_bytes.min(c.limits.history_bytes);
+            c.policy.port_block = block;
+        }
+        c
+    }
+
+    fn registry(
+        base: &Config,
+        root: &CancellationToken,
+        kind: Kind,
+        block: Option<(u16, u16)>,
+    ) -> Registry {
+        let config = Self::config_for(base, kind, block);
+        let l = &config.limits;
+        let bus = Arc::new(
+            EventBus::new(l.history, l.preview, l.viewer_buffer)
+                .with_history_bytes(l.history_bytes),
+        );
+        let mut env = Env::new(bus, Arc::new(config.clone()), root.clone());
+        if let (Kind::Student, Some(class)) = (kind, &config.class) {
+            env = env.with_budgets(class.ws_bytes_per_sec, class.ws_max_connections);
+        }
+        Registry::new(Arc::new(env))
+    }
+
+    fn build(store: &Option<Arc<Store>>, mut parts: Parts) -> Arc<Workspace> {
+        parts.store = store.clone();
+        Arc::new(Workspace::new(parts))
+    }
+
+    async fn restore(
+        config: &Arc<Config>,
+        root: &CancellationToken,
+        closing: &CancellationToken,
+        store: &Option<Arc<Store>>,
+        w: &SavedWorkspace,
+        kind: Kind,
+        startup: &mut Startup,
+    ) -> Arc<Workspace> {
+        let block_range = match (kind, w.block, &config.class) {
+            (Kind::Student, Some(n), Some(class)) => class.block(n),
+            _ => None,
+        };
+        if kind == Kind::Student && block_range.is_none() {
+            startup.problems.push(format!(
+                "workspace {} ({}): its port block {:?} is outside --ports now; it has no ports until the instructor resets it",
+                w.id, w.name, w.block
+            ));
+        }
+        // A student whose block no longer exists gets an empty one: nothing to bind until the
+        // instructor removes the workspace.
+        let empty = (kind == Kind::Student).then_some((1, 0));
+        let registry = Self::registry(config, root, kind, block_range.or(empty));
+        for p in registry.restore(&w.engines, w.next_engine).await {
+            startup
+                .problems
+                .push(format!("workspace {} ({}): {p}", w.id, w.name));
+        }
+        let time = |s: &str| humantime::parse_rfc3339(s).unwrap_or_else(|_| SystemTime::now());
+        Self::build(
+            store,
+            Parts {
+                id: w.id.clone().into(),
+                kind,
+                name: w.name.clone(),
+                created: time(&w.created),
+                last_active: time(&w.last_active),
+                registry,
+                closing: closing.child_token(),
+                block: w.block,
+                sessions: w
+                    .secrets_sha256
+                    .iter()
+                    .filter_map(|h| from_hex(h))
+                    .collect(),
+                invite: w.invite_sha256.as_deref().and_then(from_hex),
+                watch: w.watch.clone(),
+                store: None,
+            },
+        )
+    }
+
+    fn insert(&self, ws: Arc<Workspace>) {
+        let (sessions, invite, watch) = ws.credentials();
+        {
+            let mut creds = lock(&self.inner.creds);
+            for s in sessions {
+                creds.insert(s, (ws.id.clone(), Grant::Session));
+            }
+            if let Some(i) = invite {
+                creds.insert(i, (ws.id.clone(), Grant::Invite));
+            }
+            creds.insert(digest(&watch), (ws.id.clone(), Grant::Watch));
+        }
+        lock(&self.inner.map).insert(ws.id.clone(), ws);
+    }
+
+    /// Whether this is class mode.
+    pub fn is_class(&self) -> bool {
+        self.inner.class.is_some()
+    }
+
+    /// The server's configuration.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.inner.config
+    }
+
+    /// The base of every URL socketlab prints or returns.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// Whether a token is required at all (not with `--no-token`).
+    pub fn token_required(&self) -> bool {
+        self.inner.token.is_some()
+    }
+
+    /// Whether `given` is the access (instructor) token.
+    pub fn is_token(&self, given: &str) -> bool {
+        self.inner
+            .token
+            .as_deref()
+            .is_some_and(|t| ct_eq(given.as_bytes(), t.as_bytes()))
+    }
+
+    /// The workspace the token opens: `default`, or `instructor` in class mode.
+    pub fn home(&self) -> &Arc<Workspace> {
+        &self.inner.home
+    }
+
+    /// The role the token gives.
+    pub fn token_role(&self) -> Role {
+        if self.is_class() {
+            Role::Instructor
+        } else {
+            Role::Owner
+        }
+    }
+
+    /// The role and workspace a credential opens: the token, a student's session secret, or
+    /// a watch id.
+    pub fn authenticate(&self, credential: &str) -> Option<(Role, Arc<Workspace>)> {
+        if self.is_token(credential) {
+            return Some((self.token_role(), self.inner.home.clone()));
+        }
+        let (id, grant) = lock(&self.inner.creds).get(&digest(credential)).cloned()?;
+        let ws = self.get(&id)?;
+        match grant {
+            Grant::Session => Some((Role::Student, ws)),
+            Grant::Watch => Some((Role::Watcher, ws)),
+            Grant::Invite => None,
+        }
+    }
+
+    /// Whether `id` is a watch id in use.
+    pub fn watch_exists(&self, id: &str) -> bool {
+        self.authenticate(id)
+            .is_some_and(|(role, _)| role == Role::Watcher)
+    }
+
+    /// A workspace by id.
+    pub fn get(&self, id: &str) -> Option<Arc<Workspace>> {
+        lock(&self.inner.map).get(id).cloned()
+    }
+
+    /// Every workspace: the home one first, then students by name.
+    pub fn list(&self) -> Vec<Arc<Workspace>> {
+        let mut all: Vec<Arc<Workspace>> = lock(&self.inner.map).values().cloned().collect();
+        all.sort_by_cached_key(|w| {
+            (
+                w.kind == Kind::Student,
+                w.name().to_lowercase(),
+                w.id.clone(),
+            )
+        });
+        all
+    }
+
+    /// The class code and join link, in class mode.
+    pub fn class_view(&self) -> Option<ClassView> {
+        self.inner.class.as_ref().map(|c| ClassView {
+            code: c.code.clone(),
+            join_url: self.url(&format!("/join/{}", c.code)),
+        })
+    }
+
+    /// An absolute URL on the public base.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.inner.base_url.trim_end_matches('/'))
+    }
+
+    fn class(&self) -> Result<&Class, ApiError> {
+        self.inner.class.as_ref().ok_or_else(|| {
+            ApiError::NotFound(
+                "this socketlab is not a class server (start it with --class to let students join)"
+                    .into(),
+            )
+        })
+    }
+
+    /// `429` if `ip` has used up its wrong join attempts.
+    pub fn check_attempts(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.class()?.attempts.check(ip)
+    }
+
+    /// What a join code opens: `Ok(None)` for the class code (a new workspace), `Ok(Some)`
+    /// for a one-person link's workspace; a wrong code is counted against `ip`.
+    pub fn check_code(&self, code: &str, ip: IpAddr) -> Result<Option<Arc<Workspace>>, ApiError> {
+        let class = self.class()?;
+        class.attempts.check(ip)?;
+        if ct_eq(
+            normalize(code).as_bytes(),
+            normalize(&class.code).as_bytes(),
+        ) {
+            return Ok(None);
+        }
+        let invited = lock(&self.inner.creds).get(&digest(code.trim())).cloned();
+        if let Some((id, Grant::Invite)) = invited
+            && let Some(ws) = self.get(&id)
+        {
+            return Ok(Some(ws));
+        }
+        class.attempts.wrong(ip);
+        Err(ApiError::Forbidden(
+            "that join code is not this class's; check the code, or open the whole join link \
+             your instructor gave"
+                .into(),
+        ))
+    }
+
+    /// `POST /api/join`: the class code makes a new workspace named `name`; a one-person
+    /// link's code opens its workspace. Returns it with a new session secret.
+    pub async fn join(
+        &self,
+        code: &str,
+        name: &str,
+        ip: IpAddr,
+    ) -> Result<(Arc<Workspace>, String), ApiError> {
+        let ws = match self.check_code(code, ip)? {
+            Some(ws) => ws,
+            None => {
+                self.create_student(&check_name("name", name)?, false)
+                    .await?
+                    .0
+            }
+        };
+        let secret = random_hex(24)?;
+        let d = digest(&secret);
+        let dropped = ws.add_session(d);
+        {
+            let mut creds = lock(&self.inner.creds);
+            creds.insert(d, (ws.id.clone(), Grant::Session));
+            if let Some(old) = dropped {
+                creds.remove(&old);
+            }
+        }
+        ws.touch();
+        ws.save().await;
+        Ok((ws, secret))
+    }
+
+    /// Makes a student workspace (with a one-person join code when `invite`); returns it and
+    /// the code.
+    pub async fn create_student(
+        &self,
+        name: &str,
+        invite: bool,
+    ) -> Result<(Arc<Workspace>, Option<String>), ApiError> {
+        let class = self.class()?;
+        let invite_code = if invite { Some(random_hex(16)?) } else { None };
+        let ws = {
+            // One lock for the count, the id and the block, so two joins at once cannot take
+            // the same block or both squeeze under the limit.
+            let mut map = lock(&self.inner.map);
+            let students = map.values().filter(|w| w.kind == Kind::Student).count();
+            let max = class.config.max_workspaces;
+            if students >= max {
+                return Err(ApiError::LimitReached(format!(
+                    "this class has {max} workspaces, the most allowed (--max-workspaces); ask \
+                     the instructor to remove unused ones"
+                )));
+            }
+            let used: std::collections::HashSet<usize> =
+                map.values().filter_map(|w| w.block).collect();
+            let block = (0..class.config.blocks())
+                .find(|n| !used.contains(n))
+                .ok_or_else(|| {
+                    let (lo, hi) = class.config.ports;
+                    ApiError::LimitReached(format!(
+                        "every port block of --ports {lo}-{hi} ({} ports each) is taken; the \
+                     instructor can widen --ports or remove unused workspaces",
+                        class.config.ports_per_workspace
+                    ))
+                })?;
+            let id: Arc<str> = loop {
+                let id = format!("w{}", random_hex(4)?);
+                if !map.contains_key(id.as_str()) {
+                    break id.into();
+                }
+            };
+            let ws = Self::build(
+                &self.inner.store,
+                Parts {
+                    id: id.clone(),
+                    kind: Kind::Student,
+                    name: name.to_string(),
+                    created: SystemTime::now(),
+                    last_active: SystemTime::now(),
+                    registry: Self::registry(
+                        &self.inner.config,
+                        &self.inner.root,
+                        Kind::Student,
+                        class.config.block(block),
+                    ),
+                    closing: self.inner.closing.child_token(),
+                    block: Some(block),
+                    sessions: Vec::new(),
+                    invite: invite_code.as_deref().map(digest),
+                    watch: random_hex(16)?,
+                    store: None,
+                },
+            );
+            map.insert(id, ws.clone());
+            ws
+        };
+        {
+            let (_, invite, watch) = ws.credentials();
+            let mut creds = lock(&self.inner.creds);
+            if let Some(i) = invite {
+                creds.insert(i, (ws.id.clone(), Grant::Invite));
+            }
+            creds.insert(digest(&watch), (ws.id.clone(), Grant::Watch));
+        }
+        ws.save().await;
+        Ok((ws, invite_code))
+    }
+
+    /// A new watch id for `ws`; the old one stops working at once.
+    pub async fn regenerate_watch(&self, ws: &Arc<Workspace>) -> Result<String, ApiError> {
+        let new = random_hex(16)?;
+        {
+            let mut creds = lock(&self.inner.creds);
+            let old = ws.set_watch(new.clone());
+            creds.remove(&digest(&old));
+            creds.insert(digest(&new), (ws.id.clone(), Grant::Watch));
+        }
+        ws.save().await;
+        Ok(new)
+    }
+
+    fn not_found(id: &str) -> ApiError {
+        let shown: String = id.chars().take(40).collect();
+        ApiError::NotFound(format!(
+            "no workspace {shown}; GET /api/workspaces lists the workspaces there are"
+        ))
+    }
+
+    /// A workspace the instructor names in a route.
+    pub fn find(&self, id: &str) -> Result<Arc<Workspace>, ApiError> {
+        self.get(id).ok_or_else(|| Self::not_found(id))
+    }
+
+    /// Stops and deletes a workspace's engines.
+    pub async fn reset(&self, id: &str) -> Result<(), ApiError> {
+        self.find(id)?.reset().await;
+        Ok(())
+    }
+
+    /// Removes a workspace: its engines stop, its viewers' streams end, its credentials stop
+    /// working, and its file goes.
+    pub async fn remove(&self, id: &str) -> Result<(), ApiError> {
+        let ws = self.find(id)?;
+        if Arc::ptr_eq(&ws, &self.inner.home) {
+            return Err(ApiError::InvalidSpec(
+                "the instructor's own workspace cannot be removed; reset it instead".into(),
+            ));
+        }
+        self.drop_workspace(&ws).await;
+        Ok(())
+    }
+
+    async fn drop_workspace(&self, ws: &Arc<Workspace>) {
+        lock(&self.inner.map).remove(&ws.id);
+        lock(&self.inner.creds).retain(|_, (id, _)| *id != ws.id);
+        ws.close().await;
+        if let Some(store) = self.inner.store.clone() {
+            let id = ws.id.to_string();
+            let removed = tokio::task::spawn_blocking(move || store.remove(&id)).await;
+            if !matches!(removed, Ok(Ok(()))) {
+                tracing::error!(workspace = %ws.id, "removing the workspace's file failed");
+            }
+        }
+    }
+
+    /// One round of the janitor, `dt` after the last: counters, idle stop, expiry, and the
+    /// activity times written now and then.
+    pub async fn tidy(&self, dt: Duration) {
+        let now = SystemTime::now();
+        for ws in self.list() {
+            ws.sample(dt);
+            let Some(class) = &self.inner.class else {
+                continue;
+            };
+            let idle_for = now.duration_since(ws.last_active()).unwrap_or_default();
+            if ws.kind == Kind::Student && idle_for >= class.config.expire {
+                tracing::info!(workspace = %ws.id, "removing a workspace idle past --expire");
+                self.drop_workspace(&ws).await;
+                continue;
+            }
+            if idle_for >= class.config.idle && ws.any_running() {
+                let why = format!(
+                    "the workspace was idle for {} (no request, viewer or traffic); start them again when you need them",
+                    humantime::format_duration(class.config.idle)
+                );
+                ws.stop_engines(Some(&why)).await;
+            }
+            ws.save_if_active_since(ACTIVITY_SAVE_SLACK).await;
+        }
+        if let Some(class) = &self.inner.class {
+            class.attempts.prune();
+        }
+    }
+
+    /// How often the janitor should run: often enough for the shortest of the durations it
+    /// watches, at most once a second.
+    pub fn tidy_every(&self) -> Duration {
+        let mut every = Duration::from_secs(1);
+        if let Some(c) = &self.inner.class {
+            every = every.min(c.config.idle / 4).min(c.config.expire / 4);
+        }
+        every.max(Duration::from_millis(20))
+    }
+
+    /// Stops every engine of every workspace and writes them all; returns when every socket
+    /// is closed.
+    pub async fn shutdown(&self) {
+        let all = self.list();
+        futures_util::future::join_all(all.iter().map(|w| w.close())).await;
+        for w in &all {
+            w.save().await;
+        }
+    }
+}

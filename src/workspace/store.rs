@@ -1,0 +1,335 @@
+//! Keeping workspaces on disk: one JSON file per workspace, written atomically (a temp file in
+//! the same directory, `fsync`, `rename`, `fsync` of the directory, as SQLite and Git do), so a
+//! crash mid-write leaves the previous version whole. A file that does not parse is reported
+//! by name and skipped; the others load.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+/// The format version written; files of a newer version are reported, not guessed at.
+pub const VERSION: u32 = 1;
+
+/// One engine as kept: its id and the spec it was created from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SavedEngine {
+    /// `e3`.
+    pub id: String,
+    /// When it was created (RFC 3339).
+    pub created: String,
+    /// The spec, as the API shows it; parsed again (strictly) when loaded.
+    pub spec: serde_json::Value,
+}
+
+/// Everything kept of one workspace.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SavedWorkspace {
+    /// Format version.
+    pub version: u32,
+    /// Workspace id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// `personal`, `instructor` or `student`.
+    pub kind: String,
+    /// When it was created (RFC 3339).
+    pub created: String,
+    /// When it was last active (RFC 3339), so expiry counts across restarts.
+    pub last_active: String,
+    /// SHA-256 (hex) of each of the student's session secrets (one per device joined); the
+    /// secrets themselves are never written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets_sha256: Vec<String>,
+    /// SHA-256 (hex) of a one-person join link's code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite_sha256: Option<String>,
+    /// The watch id (read-only, so kept as it is: the owner is shown it).
+    pub watch: String,
+    /// The port block's number, for a student.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block: Option<usize>,
+    /// The number the next engine id gets.
+    pub next_engine: u64,
+    /// The engines, oldest first.
+    pub engines: Vec<SavedEngine>,
+}
+
+/// Class-wide things kept across restarts: the join code and a generated instructor token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SavedClass {
+    /// The class code students join with.
+    pub code: String,
+    /// The instructor token, when socketlab generated it (so the instructor's link survives
+    /// a restart); absent when it came from `--token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// A data directory for one mode (`personal` or `class`), locked against a second socketlab.
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    workspaces: PathBuf,
+    // Held open for the lock; closing it (at exit, or a crash) releases the lock.
+    _lock: File,
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Why a store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Another process holds the lock.
+    #[error("{0} is in use by another socketlab")]
+    Locked(PathBuf),
+    /// The directory cannot be made or written.
+    #[error("cannot use the data directory {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+}
+
+/// Writes `bytes` to `dir/name` so that a crash at any moment leaves either the old file or
+/// the new one, never a mix: temp file, fsync, rename over, fsync the directory.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+    let result = (|| {
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, dir.join(name))?;
+        // The rename itself is durable only once the directory is.
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(unix)]
+fn lock(file: &File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor we own; it touches no memory.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+#[cfg(not(unix))]
+fn lock(_file: &File) -> bool {
+    true
+}
+
+impl Store {
+    /// Opens (making it if needed) `root/mode`, and locks it.
+    pub fn open(root: &Path, mode: &str) -> Result<Store, OpenError> {
+        let dir = root.join(mode);
+        let workspaces = dir.join("workspaces");
+        let io = |e| OpenError::Io(dir.clone(), e);
+        fs::create_dir_all(&workspaces).map_err(io)?;
+        let lock_file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("lock"))
+            .map_err(io)?;
+        if !lock(&lock_file) {
+            return Err(OpenError::Locked(dir));
+        }
+        Ok(Store {
+            dir,
+            workspaces,
+            _lock: lock_file,
+        })
+    }
+
+    /// The directory (`root/mode`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn file_name(id: &str) -> String {
+        format!("{id}.json")
+    }
+
+    /// Every kept workspace, and a message for each file that could not be read.
+    pub fn load(&self) -> (Vec<SavedWorkspace>, Vec<String>) {
+        let mut found = Vec::new();
+        let mut problems = Vec::new();
+        let entries = match fs::read_dir(&self.workspaces) {
+            Ok(e) => e,
+            Err(e) => {
+                problems.push(format!("cannot list {}: {e}", self.workspaces.display()));
+                return (found, problems);
+            }
+        };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for path in paths {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with('.') && name.contains(".tmp-") {
+                // Left by a crash mid-write; the real file beside it is whole.
+                let _ = fs::remove_file(&path);
+                continue;
+            }
+            if !name.ends_with(".json") {
+                continue;
+            }
+            let parsed = fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| {
+                    serde_json::from_slice::<SavedWorkspace>(&b).map_err(|e| e.to_string())
+                })
+                .and_then(|w| {
+                    if w.version > VERSION {
+                        Err(format!(
+                            "written by a newer socketlab (format {}; this one reads {VERSION})",
+                            w.version
+                        ))
+                    } else if Self::file_name(&w.id) != name {
+                        Err(format!("it holds workspace {:?}, not {name}", w.id))
+                    } else {
+                        Ok(w)
+                    }
+                });
+            match parsed {
+                Ok(w) => found.push(w),
+                Err(e) => problems.push(format!(
+                    "workspace file {} is corrupt and was not loaded ({e}); fix or remove it, the other workspaces are loaded",
+                    path.display()
+                )),
+            }
+        }
+        (found, problems)
+    }
+
+    /// Writes one workspace atomically.
+    pub fn save(&self, w: &SavedWorkspace) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(w).map_err(std::io::Error::other)?;
+        write_atomic(&self.workspaces, &Self::file_name(&w.id), &bytes)
+    }
+
+    /// Removes one workspace's file.
+    pub fn remove(&self, id: &str) -> std::io::Result<()> {
+        match fs::remove_file(self.workspaces.join(Self::file_name(id))) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => File::open(&self.workspaces)?.sync_all(),
+        }
+    }
+
+    /// The class file, if there is one and it parses (else the problem).
+    pub fn load_class(&self) -> Result<Option<SavedClass>, String> {
+        let path = self.dir.join("class.json");
+        match fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| format!("{} is corrupt ({e}); fix or remove it", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    /// Writes the class file atomically.
+    pub fn save_class(&self, c: &SavedClass) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(c).map_err(std::io::Error::other)?;
+        write_atomic(&self.dir, "class.json", &bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_root(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "socketlab-store-{tag}-{}-{}",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    fn ws(id: &str) -> SavedWorkspace {
+        SavedWorkspace {
+            version: VERSION,
+            id: id.into(),
+            name: format!("name of {id}"),
+            kind: "student".into(),
+            created: "2026-11-25T10:00:00.000000Z".into(),
+            last_active: "2026-11-25T10:00:00.000000Z".into(),
+            secrets_sha256: vec!["00".repeat(32)],
+            invite_sha256: None,
+            watch: "w".repeat(32),
+            block: Some(3),
+            next_engine: 2,
+            engines: vec![SavedEngine {
+                id: "e1".into(),
+                created: "2026-11-25T10:00:00.000000Z".into(),
+                spec: serde_json::json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo"}),
+            }],
+        }
+    }
+
+    #[test]
+    fn saves_load_back_and_a_corrupt_file_is_named() {
+        let root = temp_root("roundtrip");
+        let store = Store::open(&root, "class").unwrap();
+        store.save(&ws("wa")).unwrap();
+        store.save(&ws("wb")).unwrap();
+        let bad = store.workspaces.join("wc.json");
+        fs::write(&bad, b"{\"version\":1,\"id\":").unwrap();
+        fs::write(store.workspaces.join(".wa.json.tmp-1-1"), b"half a wri").unwrap();
+        let (loaded, problems) = store.load();
+        assert_eq!(loaded, vec![ws("wa"), ws("wb")]);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains(&bad.display().to_string()),
+            "{problems:?}"
+        );
+        assert!(!store.workspaces.join(".wa.json.tmp-1-1").exists());
+        store.remove("wa").unwrap();
+        store.remove("wa").unwrap();
+        assert_eq!(store.load().0, vec![ws("wb")]);
+        drop(store);
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_second_store_on_the_same_directory_is_refused() {
+        let root = temp_root("lock");
+        let first = Store::open(&root, "personal").unwrap();
+        assert!(matches!(
+            Store::open(&root, "personal"),
+            Err(OpenError::Locked(_))
+        ));
+        // Another mode is another directory.
+        let _class = Store::open(&root, "class").unwrap();
+        drop(first);
+        Store::open(&root, "personal").unwrap();
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn class_file_round_trips() {
+        let root = temp_root("class");
+        let store = Store::open(&root, "class").unwrap();
+        assert_eq!(store.load_class(), Ok(None));
+        let c = SavedClass {
+            code: "abcd-efgh".into(),
+            token: Some("t".repeat(48)),
+        };
+        store.save_class(&c).unwrap();
+        assert_eq!(store.load_class(), Ok(Some(c)));
+        fs::write(store.dir().join("class.json"), b"nope").unwrap();
+        assert!(store.load_class().unwrap_err().contains("class.json"));
+        let _ = fs::remove_dir_all(&root);
+    }
+}

@@ -1,0 +1,20 @@
+// The join page: the class code (from the link) and a display name make a workspace; the
+// answer sets the socketlab_ws cookie, then the dashboard opens.
+
+import { api } from './api.js';
+
+const form = document.getElementById('join');
+const error = form.querySelector('.form-error');
+form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  error.textContent = '';
+  const button = form.querySelector('button');
+  button.disabled = true;
+  try {
+    await api('POST', '/api/join', { code: form.dataset.code, name: form.elements.name.value });
+    location.replace('/');
+  } catch (err) {
+    error.textContent = err.message;
+    button.disabled = false;
+  }
+});
