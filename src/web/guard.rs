@@ -256,7 +256,11 @@ fn verdict(g: &Guard, set: &Workspaces, req: &mut Request) -> Result<(), ApiErro
         return Err(unauthorized(set, headers));
     };
     let caller = authorize(set, role, home, req)?;
-    caller.ws.touch();
+    // A workspace is in use when its owner uses it; someone looking in (a watcher, the
+    // instructor) counts through their live viewer instead.
+    if !caller.read_only {
+        caller.ws.touch();
+    }
     req.extensions_mut().insert(caller);
     Ok(())
 }

@@ -28,19 +28,45 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: Config) -> TestApp {
+    spawn_app_ready(config).await.0
+}
+
+/// What a server said when it started: its token, class code and load problems.
+#[derive(Debug, Clone, Default)]
+pub struct Started {
+    pub token: Option<String>,
+    pub code: Option<String>,
+    pub problems: Vec<String>,
+}
+
+pub async fn spawn_app_ready(config: Config) -> (TestApp, Started) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let handle = tokio::spawn(socketlab::serve(listener, config, async move {
-        let _ = stopped.await;
-    }));
-    TestApp {
+    let (tell, told) = oneshot::channel::<Started>();
+    let handle = tokio::spawn(socketlab::serve_with(
+        listener,
+        config,
+        async move {
+            let _ = stopped.await;
+        },
+        move |r| {
+            let _ = tell.send(Started {
+                token: r.startup.token.clone(),
+                code: r.startup.class_code.clone(),
+                problems: r.startup.problems.clone(),
+            });
+        },
+    ));
+    let started = told.await.expect("the server started");
+    let app = TestApp {
         base: format!("http://{addr}"),
         addr,
         http: reqwest::Client::new(),
         stop: Some(stop),
         handle: Some(handle),
-    }
+    };
+    (app, started)
 }
 
 async fn parse(r: reqwest::Response) -> (StatusCode, Value) {
@@ -55,6 +81,17 @@ async fn parse(r: reqwest::Response) -> (StatusCode, Value) {
 }
 
 impl TestApp {
+    /// A handle on a server running elsewhere (another process), for its HTTP helpers.
+    pub fn at(base: &str) -> TestApp {
+        TestApp {
+            base: base.to_string(),
+            addr: base.trim_start_matches("http://").parse().unwrap(),
+            http: reqwest::Client::new(),
+            stop: None,
+            handle: None,
+        }
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         parse(
             self.http
@@ -451,4 +488,150 @@ pub fn temp_dir(tag: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// The instructor's token in class-mode tests.
+pub const CLASS_TOKEN: &str = "class-test-token-0123456789abcdef";
+
+/// A class-mode server with its ports in `ports` (each test its own range, as tests run at
+/// once), tweaked by `tweak`.
+pub async fn spawn_class(ports: (u16, u16), tweak: impl FnOnce(&mut Config)) -> (TestApp, User) {
+    let mut config = Config::default();
+    config.access.token = Some(CLASS_TOKEN.into());
+    config.class = Some(socketlab::config::ClassConfig {
+        ports,
+        ..Default::default()
+    });
+    tweak(&mut config);
+    let app = spawn_app_with(config).await;
+    let teacher = User::new(&app, CLASS_TOKEN);
+    (app, teacher)
+}
+
+/// Someone using the API with one credential (`Authorization: Bearer`).
+#[derive(Clone)]
+pub struct User {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub cred: String,
+    pub http: reqwest::Client,
+}
+
+impl User {
+    pub fn new(app: &TestApp, cred: &str) -> User {
+        User {
+            base: app.base.clone(),
+            addr: app.addr,
+            cred: cred.to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut r = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.cred);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        parse(r.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.call(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// Creates an engine and insists it worked.
+    pub async fn engine(&self, spec: Value) -> Value {
+        let (st, body) = self.post("/api/engines", spec.clone()).await;
+        assert_eq!(st, StatusCode::CREATED, "creating {spec} -> {body}");
+        body
+    }
+
+    /// This user's events of engine `id`.
+    pub async fn events(&self, id: &str) -> Vec<Value> {
+        let (st, v) = self
+            .get(&format!("/api/events?engine={id}&since=0&limit=10000"))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        v["events"].as_array().unwrap().clone()
+    }
+
+    /// A WebSocket viewer with this credential.
+    pub async fn ws(&self, query: &str) -> Ws {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://{}/ws{query}", self.addr)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.cred).parse().unwrap(),
+        );
+        let (stream, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+        assert_eq!(resp.status().as_u16(), 101);
+        Ws { stream }
+    }
+
+    /// The WebSocket upgrade's status, for refusals.
+    pub async fn ws_status(&self, query: &str) -> u16 {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://{}/ws{query}", self.addr)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.cred).parse().unwrap(),
+        );
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((_, resp)) => resp.status().as_u16(),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+            Err(e) => panic!("ws: {e}"),
+        }
+    }
+
+    /// The class code, as the instructor sees it.
+    pub async fn class_code(&self) -> String {
+        let (st, v) = self.get("/api/workspace").await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        v["class"]["code"].as_str().unwrap().to_string()
+    }
+
+    /// Joins the class as `name`; returns the student (by bearer) and the join answer.
+    pub async fn join(app: &TestApp, code: &str, name: &str) -> (User, Value) {
+        let r = app
+            .http
+            .post(format!("{}/api/join", app.base))
+            .json(&json!({"code": code, "name": name}))
+            .send()
+            .await
+            .unwrap();
+        let (st, v) = parse(r).await;
+        assert_eq!(st, StatusCode::CREATED, "join as {name}: {v}");
+        let cred = v["credential"].as_str().unwrap();
+        (User::new(app, cred), v)
+    }
+}
+
+/// The last path segment of a URL (a watch id, a join code).
+pub fn last_segment(url: &Value) -> String {
+    url.as_str()
+        .unwrap_or_else(|| panic!("not a URL: {url}"))
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string()
 }
