@@ -7,6 +7,7 @@ mod bench;
 mod chat;
 mod class;
 mod clients;
+mod deploy;
 mod errors;
 mod events;
 mod faults;
