@@ -260,19 +260,6 @@ async fn main() -> ExitCode {
         max_workspaces: cli.max_workspaces,
         ..ClassConfig::default()
     });
-    if let Some(c) = &class
-        && c.blocks() < c.max_workspaces
-    {
-        eprintln!(
-            "note: --ports {}-{} holds {} blocks of {} ports, fewer than --max-workspaces {}; joins past {} are refused",
-            c.ports.0,
-            c.ports.1,
-            c.blocks(),
-            c.ports_per_workspace,
-            c.max_workspaces,
-            c.blocks()
-        );
-    }
     let config = Config {
         limits: Limits {
             max_engines: cli.max_engines,

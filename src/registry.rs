@@ -118,6 +118,7 @@ impl Registry {
                 id: e.id.to_string(),
                 created: format_time(e.created),
                 spec: serde_json::to_value(&e.spec).unwrap_or_default(),
+                local: e.last_local().map(|a| a.to_string()),
             })
             .collect()
     }

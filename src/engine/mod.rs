@@ -400,6 +400,24 @@ impl Engine {
         self
     }
 
+    /// The address it was last bound to.
+    pub fn last_local(&self) -> Option<SocketAddr> {
+        *self
+            .last_local
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Remembers the address it was bound to before (an engine loaded from disk), so a
+    /// restart binds the same port when it can.
+    pub fn with_last_local(self, local: Option<SocketAddr>) -> Self {
+        *self
+            .last_local
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = local;
+        self
+    }
+
     /// Marks a stopped engine as unable to start, with the reason (an engine loaded from disk
     /// whose addresses the policy no longer allows).
     pub fn mark_failed(&self, error: String) {

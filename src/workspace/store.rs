@@ -22,6 +22,10 @@ pub struct SavedEngine {
     pub created: String,
     /// The spec, as the API shows it; parsed again (strictly) when loaded.
     pub spec: serde_json::Value,
+    /// The address it was last bound to, so a port-0 server comes back on the port its
+    /// clients know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<String>,
 }
 
 /// Everything kept of one workspace.
@@ -274,6 +278,7 @@ mod tests {
                 id: "e1".into(),
                 created: "2026-11-25T10:00:00.000000Z".into(),
                 spec: serde_json::json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo"}),
+                local: Some("127.0.0.1:20042".into()),
             }],
         }
     }

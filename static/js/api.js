@@ -1,5 +1,7 @@
 // The REST API, as API.md defines it. Errors carry the API's code and message.
 
+import { scoped } from './scope.js';
+
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
@@ -8,8 +10,10 @@ export class ApiError extends Error {
   }
 }
 
-/** Calls the API; resolves to the parsed JSON (or null), rejects with ApiError. */
+/** Calls the API; resolves to the parsed JSON (or null), rejects with ApiError. Reads of
+ *  engines and events go to the workspace being looked into, if any. */
 export async function api(method, path, body) {
+  if (method === 'GET' && /^\/api\/(engines|events)(\/|\?|$)/.test(path)) path = scoped(path);
   const init = { method, headers: {}, credentials: 'same-origin' };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';

@@ -2,11 +2,13 @@
 // event stream together. No framework, no build step.
 
 import { api } from './api.js';
+import { ClassView } from './classview.js';
 import { Detail } from './detail.js';
 import { EngineList } from './engines.js';
 import { EngineForm } from './form.js';
+import { setViewing } from './scope.js';
 import { EventStream } from './stream.js';
-import { debounce } from './util.js';
+import { copyText, debounce, el, replaceKids } from './util.js';
 
 // Report script errors on the page itself (tests read this; users see something broke).
 window.addEventListener('error', (e) => {
@@ -33,10 +35,16 @@ const views = new Map(); // engine id -> Engine from the API
 const rates = new Map(); // engine id -> { total, samples: bytes/s }
 let selected = null;
 
+// Who this page acts as, and in which workspace (GET /api/workspace).
+const me = await api('GET', '/api/workspace');
+const body = document.body;
+const readOnlyOwn = me.read_only;
+
 const detail = new Detail(document.getElementById('detail'), { store, onChanged: () => refresh() });
 const list = new EngineList(document.getElementById('engines'), document.getElementById('no-engines'), {
   onSelect: select,
   onAction: async (id, action, button) => {
+    if (body.hasAttribute('data-readonly')) return;
     button.disabled = true;
     try {
       if (action === 'delete') await api('DELETE', `/api/engines/${encodeURIComponent(id)}`);
@@ -57,6 +65,18 @@ function select(id) {
   if (v) detail.show(v);
   history.replaceState(null, '', `#${id}`);
   render();
+}
+
+/** Empties every view of engines and events: another workspace is about to be shown. */
+function forget() {
+  store.clear();
+  views.clear();
+  rates.clear();
+  selected = null;
+  detail.hide();
+  replaceKids(document.getElementById('detail'), el('div', { class: 'placeholder' },
+    el('h2', { text: 'Pick an engine' }), el('p', { text: 'Its connections, log and sequence diagram appear here, live.' })));
+  history.replaceState(null, '', location.pathname);
 }
 
 function render() {
@@ -104,9 +124,21 @@ setInterval(async () => {
 
 const live = document.getElementById('live');
 const stream = new EventStream({
-  onStatus: (s) => {
+  onStatus: async (s) => {
     live.textContent = s === 'live' ? 'live' : 'reconnecting…';
     live.dataset.status = s;
+    if (s !== 'live') {
+      // A stream that will not come back because the credential is gone (a removed
+      // workspace, a replaced watch link) says so rather than retrying in silence.
+      try {
+        await api('GET', '/api/workspace');
+      } catch (err) {
+        if (err.status === 401) {
+          live.textContent = 'signed out';
+          showBanner(el('span', { class: 'bad', text: err.message }));
+        }
+      }
+    }
   },
   onEvents: (evs) => {
     const mine = [];
@@ -131,6 +163,7 @@ const stream = new EventStream({
 
 new EngineForm(document.getElementById('new-engine'), {
   engines: () => [...views.values()],
+  ports: me.port_range,
   onCreated: async (engine) => {
     views.set(engine.id, engine);
     select(engine.id);
@@ -144,6 +177,106 @@ function selectFromHash() {
 }
 window.addEventListener('hashchange', selectFromHash);
 
+// ---- The workspace bar: whose workspace this is, the watch link, the instructor's tabs.
+
+const banner = document.getElementById('banner');
+const nav = document.getElementById('ws-nav');
+const layout = document.getElementById('layout');
+const classSection = document.getElementById('class-view');
+let classView = null;
+
+function showBanner(...parts) {
+  replaceKids(banner, ...parts);
+  banner.hidden = parts.length === 0;
+}
+
+/** The watch link of one's own workspace: shown, copied, or replaced by a new one. */
+function watchControls() {
+  const input = el('input', { class: 'copy-src', readonly: true, value: me.watch_url, 'aria-label': 'watch link', hidden: true });
+  const note = el('span', { class: 'copied', role: 'status' });
+  const wrap = el('span', { class: 'watch-link' },
+    el('button', { type: 'button', class: 'small', id: 'copy-watch', text: 'Share watch link', title: 'a read-only link: whoever opens it sees your engines and events live', onclick: async () => {
+      input.hidden = false;
+      note.textContent = (await copyText(input.value, input)) ? 'copied; anyone with it can watch, read-only' : 'copy the link';
+    } }),
+    el('button', { type: 'button', class: 'small', id: 'new-watch', text: 'New link', title: 'stops the old watch link at once', onclick: async () => {
+      try {
+        const v = await api('POST', '/api/workspace/watch');
+        input.value = v.watch_url;
+        input.hidden = false;
+        note.textContent = 'new link made; the old one no longer works';
+      } catch (err) {
+        note.textContent = err.message;
+      }
+    } }),
+    input, note);
+  return wrap;
+}
+
+function setTab(tab) {
+  for (const b of nav.querySelectorAll('[data-tab]')) b.setAttribute('aria-pressed', String(b.dataset.tab === tab));
+  sessionStorage.setItem('socketlab-tab', tab);
+  if (tab === 'class') {
+    layout.hidden = true;
+    showBanner();
+    classView.show(me);
+  } else {
+    classView.hide();
+    layout.hidden = false;
+  }
+}
+
+/** Shows a workspace: one's own (null), or a student's, read-only, live. */
+async function enter(ws) {
+  const other = ws && ws.id !== me.id ? ws : null;
+  setViewing(other ? other.id : null);
+  if (other || readOnlyOwn) body.setAttribute('data-readonly', '');
+  else body.removeAttribute('data-readonly');
+  forget();
+  if (other) {
+    showBanner(el('span', {}, 'Watching ', el('b', { text: other.name }), '’s workspace, read-only and live. '),
+      el('button', { type: 'button', class: 'small', text: 'Back to the class', onclick: () => { enter(null); setTab('class'); } }),
+      el('button', { type: 'button', class: 'small', text: 'My engines', onclick: () => { enter(null); setTab('engines'); } }));
+  } else if (readOnlyOwn) {
+    showBanner(el('span', {}, 'Watching ', el('b', { text: me.name }), '’s workspace: read-only, live.'));
+  } else {
+    showBanner();
+  }
+  await refresh();
+  stream.restart();
+}
+
+const name = document.getElementById('ws-name');
+name.textContent = me.name;
+const role = document.getElementById('ws-role');
+role.textContent = me.read_only ? 'watching, read-only' : me.role;
+// "Instructor (instructor)" and "My workspace (owner)" say nothing twice.
+role.hidden = !me.read_only && me.role !== 'student';
+if (me.role === 'instructor') {
+  classView = new ClassView(classSection, {
+    onOpen: (w) => {
+      setTab('engines');
+      // Looking into a student's workspace is neither tab: the banner says where we are.
+      if (w.kind !== 'instructor') for (const b of nav.querySelectorAll('[data-tab]')) b.setAttribute('aria-pressed', 'false');
+      enter(w.kind === 'instructor' ? null : w);
+    },
+  });
+  nav.prepend(
+    el('button', { type: 'button', class: 'tab', 'data-tab': 'class', text: 'Class', onclick: () => { enter(null); setTab('class'); } }),
+    el('button', { type: 'button', class: 'tab', 'data-tab': 'engines', text: 'My engines', onclick: () => { enter(null); setTab('engines'); } }));
+}
+if (!me.read_only && me.watch_url) nav.append(watchControls());
+if (me.port_range) {
+  const hint = document.querySelector('label[for=f-bind] small');
+  if (hint) hint.textContent = '0 = a free one of yours';
+}
+if (readOnlyOwn) {
+  showBanner(el('span', {}, 'Watching ', el('b', { text: me.name }), '’s workspace: read-only, live.'));
+  const empty = document.getElementById('no-engines');
+  empty.textContent = 'No engines yet.';
+}
+
 await refresh();
 selectFromHash();
 stream.start();
+if (classView) setTab(sessionStorage.getItem('socketlab-tab') ?? 'class');

@@ -5,6 +5,7 @@ import { api } from './api.js';
 import { LogView } from './log.js';
 import { SequenceView } from './diagram.js';
 import { title } from './engines.js';
+import { scoped } from './scope.js';
 import { el, fmtBytes, fmtTime, replaceKids } from './util.js';
 
 const GROUPS = {
@@ -80,7 +81,7 @@ export class Detail {
   }
 
   buildComposer() {
-    const f = el('form', { class: 'composer', 'aria-label': 'send bytes', autocomplete: 'off' },
+    const f = el('form', { class: 'composer act', 'aria-label': 'send bytes', autocomplete: 'off' },
       el('div', { class: 'c-data' },
         el('label', { for: 'c-data', text: 'Send' }),
         el('textarea', { id: 'c-data', name: 'data', rows: 2, spellcheck: 'false', placeholder: 'hello   (Enter sends, Shift+Enter adds a line)' })),
@@ -253,7 +254,7 @@ export class Detail {
 
   exportJson() {
     // The server sends it as an attachment; the browser saves it.
-    const a = el('a', { href: `/api/engines/${encodeURIComponent(this.id)}/export`, download: `socketlab-${this.id}-events.json` });
+    const a = el('a', { href: scoped(`/api/engines/${encodeURIComponent(this.id)}/export`), download: `socketlab-${this.id}-events.json` });
     document.body.append(a);
     a.click();
     a.remove();
@@ -293,7 +294,7 @@ export class Detail {
       el('td', { text: c.id }), el('td', { class: 'mono', text: c.peer }), el('td', { text: fmtTime(c.opened).slice(0, 8) }),
       el('td', { text: fmtBytes(c.bytes_in) }), el('td', { text: fmtBytes(c.bytes_out) }),
       el('td', {}, server ? el('button', {
-        type: 'button', class: 'small', text: 'Close', 'aria-label': `close ${c.id}`,
+        type: 'button', class: 'small act', text: 'Close', 'aria-label': `close ${c.id}`,
         onclick: async (e) => {
           e.target.disabled = true;
           try { await api('DELETE', `/api/engines/${encodeURIComponent(v.id)}/connections/${encodeURIComponent(c.id)}`); } catch (err) { e.target.title = err.message; }

@@ -9,9 +9,10 @@ export function title(v) {
 }
 
 function addrLine(v) {
-  const local = v.local ?? '(not bound)';
+  const local = v.local ?? (v.bind ? `bind ${v.bind}` : '(not bound)');
   if (v.kind.endsWith('client')) return `${local} → ${v.peer ?? v.target ?? ''}`;
-  return `listening on ${local}`;
+  if (v.state !== 'running') return v.local ? `was on ${v.local}` : local;
+  return v.kind === 'tcp-server' ? `listening on ${local}` : `bound to ${local}`;
 }
 
 function statsLine(v) {
@@ -48,7 +49,7 @@ export class EngineList {
         el('span', { class: 'e-dot', 'aria-hidden': 'true' }),
         el('span', { class: 'e-title' }),
         el('span', { class: 'e-id' }),
-        el('span', { class: 'e-actions' },
+        el('span', { class: 'e-actions act' },
           el('button', { type: 'button', 'data-action': 'stop', text: 'Stop' }),
           el('button', { type: 'button', 'data-action': 'start', text: 'Start' }),
           el('button', { type: 'button', 'data-action': 'delete', class: 'danger', text: 'Delete' }))),

@@ -60,9 +60,11 @@ export function fieldOf(err, kind) {
 }
 
 export class EngineForm {
-  constructor(form, { onCreated, engines }) {
+  constructor(form, { onCreated, engines, ports }) {
     this.form = form;
     this.onCreated = onCreated;
+    // A class workspace's port block: presets then bind port 0, which picks inside it.
+    this.ports = ports || null;
     // The engines now, so a client preset can aim at its server wherever it listens.
     this.engines = engines || (() => []);
     this.kind = form.elements.kind;
@@ -160,7 +162,7 @@ export class EngineForm {
     this.kind.value = p.kind;
     this.sync();
     this.behavior.value = p.behavior || 'manual';
-    this.form.elements.bind.value = p.bind || '';
+    this.form.elements.bind.value = p.bind && this.ports ? '127.0.0.1:0' : p.bind || '';
     this.form.elements.target.value = (p.server && this.serverFor(p.server)) || p.target || '';
     this.form.elements.name.value = p.name || '';
     this.sync();

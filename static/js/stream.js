@@ -1,6 +1,8 @@
 // The live event stream over GET /ws, reconnecting with back-off and resuming after the
 // last seq seen, so a dropped connection loses nothing the history still holds.
 
+import { scoped } from './scope.js';
+
 export class EventStream {
   constructor({ onEvents, onStatus }) {
     this.onEvents = onEvents;
@@ -9,11 +11,27 @@ export class EventStream {
     this.delay = 500;
     this.batch = [];
     this.flushQueued = false;
+    this.generation = 0;
+  }
+
+  /** Closes the stream and starts over from seq 0 (another workspace: its own numbering). */
+  restart() {
+    this.generation += 1;
+    if (this.ws) {
+      this.ws.onclose = null;
+      this.ws.onmessage = null;
+      this.ws.close();
+    }
+    clearTimeout(this.retry);
+    this.lastSeq = 0;
+    this.batch = [];
+    this.start();
   }
 
   start() {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(`${proto}//${location.host}/ws?since=${this.lastSeq}`);
+    const generation = this.generation;
+    const ws = new WebSocket(`${proto}//${location.host}${scoped(`/ws?since=${this.lastSeq}`)}`);
     this.ws = ws;
     ws.onopen = () => {
       this.delay = 500;
@@ -31,13 +49,16 @@ export class EventStream {
           this.flushQueued = false;
           const b = this.batch;
           this.batch = [];
-          this.onEvents(b);
+          if (generation === this.generation) this.onEvents(b);
         });
       }
     };
-    ws.onclose = () => {
-      this.onStatus('reconnecting');
-      setTimeout(() => this.start(), this.delay);
+    ws.onclose = (e) => {
+      if (generation !== this.generation) return;
+      // 4xx before the upgrade shows as a bare close: say how to get back in if the
+      // credential went away (a removed workspace, a regenerated watch link).
+      this.onStatus('reconnecting', e);
+      this.retry = setTimeout(() => this.start(), this.delay);
       this.delay = Math.min(this.delay * 2, 5000);
     };
   }

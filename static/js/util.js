@@ -90,3 +90,40 @@ export function debounce(fn, ms) {
 export function replaceKids(node, ...kids) {
   node.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
 }
+
+/** Copies text to the clipboard; falls back to selecting it in `input` (a readonly field
+ *  showing it) where the Clipboard API is not allowed (plain http on a lab machine's name).
+ *  Resolves to true if copied. */
+export async function copyText(text, input) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    // fall through to the selection
+  }
+  if (input) {
+    input.focus();
+    input.select();
+    try {
+      // eslint-disable-next-line deprecation/deprecation
+      return document.execCommand('copy');
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+/** "2026-11-25T10:00:00Z" -> "12 s ago", "3 min ago", "2 h ago". */
+export function ago(iso, now = Date.now()) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '';
+  const s = Math.max(0, Math.round((now - t) / 1000));
+  if (s < 5) return 'now';
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}

@@ -31,11 +31,27 @@ pub struct App {
 pub const TOKEN: &str = "browser-test-token-0123456789";
 
 pub async fn spawn_app() -> App {
+    spawn_app_with(|_| {}).await
+}
+
+/// A class-mode server (ports `ports`); the token is the instructor's.
+pub async fn spawn_class(ports: (u16, u16)) -> App {
+    spawn_app_with(|c| {
+        c.class = Some(socketlab::config::ClassConfig {
+            ports,
+            ..Default::default()
+        });
+    })
+    .await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut socketlab::Config)) -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let mut config = socketlab::Config::default();
     config.access.token = Some(TOKEN.into());
+    tweak(&mut config);
     tokio::spawn(socketlab::serve(listener, config, async move {
         let _ = stopped.await;
     }));
@@ -265,6 +281,46 @@ impl Browser {
             "the live stream",
         )
         .await;
+    }
+
+    /// Joins a class the way a student does: the join link, a name, the Join button.
+    pub async fn join(&self, base: &str, code: &str, name: &str) {
+        self.client
+            .goto(&format!("{base}/join/{code}"))
+            .await
+            .unwrap();
+        self.type_into("#join input[name=name]", name).await;
+        self.click("#join button[type=submit]").await;
+        self.wait_js(
+            "document.getElementById('live')?.dataset.status === 'live'",
+            "the student's dashboard, live",
+        )
+        .await;
+    }
+
+    /// Opens a link (a watch link) the way a visitor does, and waits for the live page.
+    pub async fn open_link(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+        self.wait_js(
+            "document.getElementById('live')?.dataset.status === 'live'",
+            "the page behind the link, live",
+        )
+        .await;
+    }
+
+    /// A screenshot kept in target/ (and in docs/ with SOCKETLAB_UPDATE_SCREENSHOT=1).
+    pub async fn screenshot(&self, name: &str) -> Vec<u8> {
+        let png = self.client.screenshot().await.unwrap();
+        let root = env!("CARGO_MANIFEST_DIR");
+        std::fs::write(format!("{root}/target/{name}"), &png).unwrap();
+        assert!(
+            png.len() > 10_000 && png.starts_with(b"\x89PNG"),
+            "a real screenshot"
+        );
+        if std::env::var_os("SOCKETLAB_UPDATE_SCREENSHOT").is_some() {
+            std::fs::write(format!("{root}/docs/{name}"), &png).unwrap();
+        }
+        png
     }
 
     /// Runs a JavaScript expression and returns its value.

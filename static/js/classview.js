@@ -1,0 +1,188 @@
+// The instructor's class view: the join link large enough to read off a projector, and
+// every workspace with live counters, sortable, each one a click from being opened
+// read-only, reset, removed, or having its watch link copied.
+
+import { api } from './api.js';
+import { ago, copyText, el, fmtBytes, replaceKids } from './util.js';
+
+const COLUMNS = [
+  { key: 'name', label: 'Name', value: (w) => w.name.toLowerCase(), show: (w) => w.name },
+  { key: 'engines', label: 'Engines', value: (w) => w.engines, show: (w) => `${w.engines_running} / ${w.engines}` },
+  { key: 'connections', label: 'Connections', value: (w) => w.connections, show: (w) => String(w.connections) },
+  { key: 'events_per_sec', label: 'Events/s', value: (w) => w.events_per_sec, show: (w) => (w.events_per_sec < 10 ? w.events_per_sec.toFixed(1) : Math.round(w.events_per_sec).toLocaleString()) },
+  { key: 'bytes_in', label: 'In', value: (w) => w.bytes_in, show: (w) => fmtBytes(w.bytes_in) },
+  { key: 'bytes_out', label: 'Out', value: (w) => w.bytes_out, show: (w) => fmtBytes(w.bytes_out) },
+  { key: 'viewers', label: 'Viewers', value: (w) => w.viewers, show: (w) => String(w.viewers) },
+  { key: 'last_active', label: 'Last active', value: (w) => Date.parse(w.last_active), show: (w) => ago(w.last_active) },
+];
+
+/** Workspaces sorted by a column; the instructor's own stays first. Exported for tests. */
+export function sortWorkspaces(list, key, dir) {
+  const col = COLUMNS.find((c) => c.key === key) ?? COLUMNS[0];
+  const sign = dir === 'descending' ? -1 : 1;
+  return [...list].sort((a, b) => {
+    if ((a.kind === 'instructor') !== (b.kind === 'instructor')) return a.kind === 'instructor' ? -1 : 1;
+    const x = col.value(a);
+    const y = col.value(b);
+    return (x < y ? -1 : x > y ? 1 : 0) * sign || a.id.localeCompare(b.id);
+  });
+}
+
+/** A button that acts on the second click within 3 s, saying what it will do first. */
+function twoStep(label, confirmLabel, act) {
+  const b = el('button', { type: 'button', class: 'small', text: label });
+  let armed = null;
+  b.addEventListener('click', async () => {
+    if (!armed) {
+      b.textContent = confirmLabel;
+      b.classList.add('armed');
+      armed = setTimeout(() => { armed = null; b.textContent = label; b.classList.remove('armed'); }, 3000);
+      return;
+    }
+    clearTimeout(armed);
+    armed = null;
+    b.disabled = true;
+    try { await act(); } finally { b.disabled = false; b.textContent = label; b.classList.remove('armed'); }
+  });
+  return b;
+}
+
+export class ClassView {
+  constructor(section, { onOpen }) {
+    this.section = section;
+    this.onOpen = onOpen;
+    this.sort = { key: 'name', dir: 'ascending' };
+    this.list = [];
+    this.timer = 0;
+  }
+
+  build(ctx) {
+    const url = ctx.class.join_url;
+    const shown = url.replace(/^https?:\/\//, '');
+    const joinInput = el('input', { class: 'copy-src', readonly: true, value: url, 'aria-label': 'join link' });
+    const copied = el('span', { class: 'copied', role: 'status' });
+    this.board = el('div', { class: 'join-board' },
+      el('p', { class: 'join-label', text: 'Students join at' }),
+      el('p', { class: 'join-url', id: 'join-url', text: shown }),
+      el('p', { class: 'join-code' }, 'class code ', el('b', { id: 'class-code', text: ctx.class.code })),
+      el('div', { class: 'copy-row' }, joinInput,
+        el('button', { type: 'button', class: 'primary', text: 'Copy join link', onclick: async () => {
+          copied.textContent = (await copyText(url, joinInput)) ? 'copied' : 'select and copy the link';
+        } }), copied));
+    const name = el('input', { name: 'name', placeholder: 'a student\'s name', maxlength: 60, 'aria-label': 'name for a one-person link' });
+    this.invite = el('div', { class: 'invite-result', role: 'status' });
+    const form = el('form', { class: 'invite', autocomplete: 'off' },
+      el('label', { text: 'A link for one person: ' }), name,
+      el('button', { type: 'submit', text: 'Make link' }));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      try {
+        const made = await api('POST', '/api/workspaces', { name: name.value });
+        const input = el('input', { class: 'copy-src', readonly: true, value: made.join_url, 'aria-label': `join link for ${made.name}` });
+        replaceKids(this.invite, `${made.name}: `, input,
+          el('button', { type: 'button', class: 'small', text: 'Copy', onclick: () => copyText(made.join_url, input) }));
+        name.value = '';
+        this.poll();
+      } catch (err) {
+        replaceKids(this.invite, el('span', { class: 'bad', text: err.message }));
+      }
+    });
+    this.head = el('tr');
+    this.body = el('tbody');
+    this.count = el('h2', { id: 'ws-count' });
+    this.error = el('p', { class: 'form-error', role: 'alert' });
+    replaceKids(this.section,
+      this.board,
+      el('div', { class: 'class-panel' },
+        el('div', { class: 'class-panel-head' }, this.count, form),
+        this.invite,
+        this.error,
+        el('div', { class: 'ws-scroll' },
+          el('table', { class: 'ws-table', id: 'ws-table' }, el('thead', {}, this.head), this.body))));
+    this.renderHead();
+  }
+
+  renderHead() {
+    replaceKids(this.head, ...COLUMNS.map((c) => {
+      const sorted = this.sort.key === c.key;
+      const b = el('button', { type: 'button', class: 'sort', 'data-sort': c.key, text: c.label + (sorted ? (this.sort.dir === 'ascending' ? ' ▲' : ' ▼') : '') });
+      b.addEventListener('click', () => {
+        this.sort = { key: c.key, dir: sorted && this.sort.dir === 'ascending' ? 'descending' : 'ascending' };
+        this.renderHead();
+        this.renderRows();
+      });
+      return el('th', { 'aria-sort': sorted ? this.sort.dir : 'none', class: c.key === 'name' || c.key === 'last_active' ? '' : 'num' }, b);
+    }), el('th', { text: '' }));
+  }
+
+  renderRows() {
+    const rows = sortWorkspaces(this.list, this.sort.key, this.sort.dir).map((w) => this.row(w));
+    replaceKids(this.body, rows);
+    const students = this.list.filter((w) => w.kind !== 'instructor').length;
+    this.count.textContent = `Workspaces: ${students} student${students === 1 ? '' : 's'}`;
+  }
+
+  row(w) {
+    const mine = w.kind === 'instructor';
+    const tr = el('tr', { 'data-ws-id': w.id, class: mine ? 'mine' : '' },
+      ...COLUMNS.map((c) => el('td', { class: `c-${c.key}`, text: c.show(w) })));
+    const watchInput = el('input', { class: 'copy-src', readonly: true, value: w.watch_url, hidden: true, 'aria-label': 'watch link' });
+    const actions = el('td', { class: 'ws-actions' }, el('div', {},
+      el('button', { type: 'button', class: 'small', 'data-action': 'open', text: mine ? 'Open' : 'Watch', title: mine ? 'your own engines' : 'open it read-only, live', onclick: () => this.onOpen(w) }),
+      el('button', { type: 'button', class: 'small', 'data-action': 'watch-link', text: 'Copy watch link', onclick: async (e) => {
+        watchInput.hidden = false;
+        const ok = await copyText(w.watch_url, watchInput);
+        e.target.textContent = ok ? 'Copied' : 'Copy watch link';
+      } }),
+      twoStep('Reset', 'Sure? Reset', () => this.act('POST', `/api/workspaces/${encodeURIComponent(w.id)}/reset`)),
+      mine ? null : twoStep('Remove', 'Sure? Remove', () => this.act('DELETE', `/api/workspaces/${encodeURIComponent(w.id)}`)),
+      watchInput));
+    actions.querySelector('[data-action=open]').dataset.wsId = w.id;
+    tr.append(actions);
+    return tr;
+  }
+
+  async act(method, path) {
+    this.error.textContent = '';
+    try {
+      await api(method, path);
+    } catch (err) {
+      this.error.textContent = err.message;
+    }
+    await this.poll();
+  }
+
+  async poll() {
+    try {
+      this.list = await api('GET', '/api/workspaces');
+      this.error.textContent = '';
+      // Rebuilding the rows would steal focus and selection from a button mid-click: update
+      // the cells in place when the set of workspaces is unchanged.
+      const ids = sortWorkspaces(this.list, this.sort.key, this.sort.dir).map((w) => w.id).join();
+      const shown = [...this.body.children].map((tr) => tr.dataset.wsId).join();
+      if (ids === shown) {
+        for (const w of this.list) {
+          const tr = this.body.querySelector(`tr[data-ws-id="${CSS.escape(w.id)}"]`);
+          for (const c of COLUMNS) tr.querySelector(`.c-${c.key}`).textContent = c.show(w);
+        }
+      } else {
+        this.renderRows();
+      }
+    } catch (err) {
+      this.error.textContent = err.message;
+    }
+  }
+
+  show(ctx) {
+    if (!this.board) this.build(ctx);
+    this.section.hidden = false;
+    this.poll();
+    clearInterval(this.timer);
+    this.timer = setInterval(() => { if (!document.hidden) this.poll(); }, 1000);
+  }
+
+  hide() {
+    this.section.hidden = true;
+    clearInterval(this.timer);
+  }
+}
