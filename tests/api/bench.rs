@@ -40,6 +40,9 @@ async fn the_benchmark_quick_mode_runs_every_figure() {
         "event latency at max",
         "fan-out to 100 viewers",
         "stuck viewer",
+        "workspaces' echo round trips",
+        "beside one flooding",
+        "RSS per idle workspace",
     ] {
         assert!(
             names.iter().any(|n| n.contains(want)),

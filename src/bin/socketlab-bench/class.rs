@@ -1,0 +1,143 @@
+//! A class on one server: many workspaces, each with an echo server, a viewer and a client
+//! doing round trips; the same beside one workspace flooding at full speed; and what an
+//! idle workspace costs in memory. The class server runs alone in a child process, so its
+//! resident memory is its own.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::Plan;
+use crate::figure::{Figure, lat_extra, order, rss_of};
+use crate::load::{tcp_bulk, tcp_pingpong, tcp_pingpong_each};
+use crate::servers::{CLASS_TOKEN, Child, Who, baseline_tcp, http_as};
+use crate::viewer::Viewer;
+
+/// A student of the benchmark's class: its credential and its echo server's address.
+struct Student {
+    cred: String,
+    server: Option<SocketAddr>,
+}
+
+async fn join(addr: SocketAddr, code: &str, name: &str) -> Student {
+    let (st, v) = http_as(
+        addr,
+        None,
+        "POST",
+        "/api/join",
+        Some(&json!({"code": code, "name": name})),
+    )
+    .await;
+    assert_eq!(st, 201, "join {name}: {v}");
+    Student {
+        cred: v["credential"].as_str().expect("a credential").to_string(),
+        server: None,
+    }
+}
+
+async fn echo_server(addr: SocketAddr, s: &mut Student) -> SocketAddr {
+    let spec = json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo",
+                      "options": {"recv_size": 65536}});
+    let (st, v) = http_as(addr, Some(&s.cred), "POST", "/api/engines", Some(&spec)).await;
+    assert_eq!(st, 201, "{v}");
+    let local = v["local"].as_str().unwrap().parse().unwrap();
+    s.server = Some(local);
+    local
+}
+
+/// What one phase of a round measured.
+enum Phase {
+    Quiet,
+    Flood,
+    Baseline,
+}
+
+pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
+    let n = plan.workspaces;
+    let mut rt = Figure::new(
+        format!("class: {n} workspaces' echo round trips, a viewer each"),
+        "round trips/s",
+        true,
+    );
+    let mut flood = Figure::new(
+        format!("class: {n} workspaces beside one flooding"),
+        "round trips/s (with / without)",
+        true,
+    );
+    let mut rss = Figure::new("class: RSS per idle workspace", "bytes", false);
+    let baseline = baseline_tcp().await;
+    for r in 0..plan.rounds {
+        let child = Child::start("socketlab-class").await;
+        let addr = child.addr;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (_, me) = http_as(addr, Some(CLASS_TOKEN), "GET", "/api/workspace", None).await;
+        let code = me["class"]["code"]
+            .as_str()
+            .expect("the class code")
+            .to_string();
+        // Idle workspaces: joined, nothing in them yet.
+        let before = rss_of(child.pid());
+        let mut students = Vec::with_capacity(n);
+        for i in 0..n {
+            students.push(join(addr, &code, &format!("student {i}")).await);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let idle = rss_of(child.pid()).saturating_sub(before) as f64 / n as f64;
+        rss.cell(Who::Socketlab)
+            .push(idle, BTreeMap::from([("workspaces".to_string(), n as f64)]));
+        // Each gets an echo server and a viewer that reads every event.
+        let lat = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut servers = Vec::with_capacity(n);
+        let mut viewers = Vec::with_capacity(n);
+        for s in &mut students {
+            servers.push(echo_server(addr, s).await);
+            viewers.push(Viewer::attach_as(addr, Some(&s.cred), "e1", Some(lat.clone())).await);
+        }
+        // The flooding workspace: a student sending 64 KiB writes as fast as the echo allows.
+        let mut loud = join(addr, &code, "flooding").await;
+        let loud_server = echo_server(addr, &mut loud).await;
+        let mut quiet = None;
+        for phase in order(r, &[Who::Socketlab, Who::Socat, Who::Baseline]) {
+            let phase = match phase {
+                Who::Socketlab => Phase::Quiet,
+                Who::Socat => Phase::Flood,
+                Who::Baseline => Phase::Baseline,
+            };
+            match phase {
+                Phase::Quiet => {
+                    lat.lock().unwrap().clear();
+                    let (rate, rtt) = tcp_pingpong_each(&servers, plan.run).await;
+                    let mut extra = lat_extra(rtt);
+                    let events = lat_extra(std::mem::take(&mut *lat.lock().unwrap()));
+                    extra.insert("event_p99_us".into(), events["p99_us"]);
+                    extra.insert("event_p50_us".into(), events["p50_us"]);
+                    extra.insert("rss_bytes".into(), rss_of(child.pid()) as f64);
+                    rt.cell(Who::Socketlab).push(rate, extra);
+                    quiet = Some(rate);
+                }
+                Phase::Flood => {
+                    let bulk = tokio::spawn(tcp_bulk(loud_server, plan.run));
+                    let (rate, rtt) = tcp_pingpong_each(&servers, plan.run).await;
+                    let gbit = bulk.await.unwrap_or(0.0);
+                    let mut extra = lat_extra(rtt);
+                    extra.insert("flood_gbit_s".into(), gbit);
+                    flood.cell(Who::Socketlab).push(rate, extra);
+                }
+                Phase::Baseline => {
+                    let (rate, rtt) = tcp_pingpong(baseline, n, plan.run).await;
+                    rt.cell(Who::Baseline).push(rate, lat_extra(rtt));
+                }
+            }
+        }
+        if let Some(q) = quiet {
+            flood.cell(Who::Baseline).push(q, BTreeMap::new());
+        }
+        drop(viewers);
+        drop(child);
+        eprintln!("  class round {}/{} done", r + 1, plan.rounds);
+    }
+    figures.extend([rt, flood, rss]);
+}

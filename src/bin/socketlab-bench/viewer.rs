@@ -1,0 +1,93 @@
+//! A WebSocket viewer that reads every event of one engine, counting them (and their
+//! latency, when asked).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::SystemTime;
+
+use std::net::SocketAddr;
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::servers::Lab;
+
+/// A WebSocket viewer of one engine that reads everything.
+pub(crate) struct Viewer {
+    pub(crate) events: Arc<AtomicU64>,
+    pub(crate) missed: Arc<AtomicU64>,
+    pub(crate) task: tokio::task::JoinHandle<()>,
+}
+
+impl Viewer {
+    pub(crate) async fn attach(
+        lab: &Lab,
+        engine: &str,
+        latencies: Option<Arc<std::sync::Mutex<Vec<u64>>>>,
+    ) -> Viewer {
+        Self::attach_as(lab.addr, None, engine, latencies).await
+    }
+
+    /// A viewer of `engine` on the dashboard at `addr`, with a credential when given.
+    pub(crate) async fn attach_as(
+        addr: SocketAddr,
+        bearer: Option<&str>,
+        engine: &str,
+        latencies: Option<Arc<std::sync::Mutex<Vec<u64>>>>,
+    ) -> Viewer {
+        let mut req = format!("ws://{addr}/ws?engine={engine}")
+            .into_client_request()
+            .expect("a viewer URL");
+        if let Some(b) = bearer {
+            req.headers_mut().insert(
+                "authorization",
+                format!("Bearer {b}").parse().expect("a header"),
+            );
+        }
+        let (mut ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("viewer connects");
+        let events = Arc::new(AtomicU64::new(0));
+        let missed = Arc::new(AtomicU64::new(0));
+        let (e, m) = (events.clone(), missed.clone());
+        let task = tokio::spawn(async move {
+            while let Some(Ok(msg)) = ws.next().await {
+                let Message::Text(t) = msg else { continue };
+                let t = t.as_str();
+                if t.starts_with("{\"kind\":\"lagged\"") {
+                    let v: Value = serde_json::from_str(t).unwrap_or(Value::Null);
+                    m.fetch_add(v["missed"].as_u64().unwrap_or(0), Relaxed);
+                    continue;
+                }
+                if !t.contains("\"kind\":\"received\"") {
+                    continue;
+                }
+                e.fetch_add(1, Relaxed);
+                if let Some(lat) = &latencies {
+                    let now = SystemTime::now();
+                    let v: Value = serde_json::from_str(t).unwrap_or(Value::Null);
+                    if let Some(at) = v["time"]
+                        .as_str()
+                        .and_then(|s| humantime::parse_rfc3339(s).ok())
+                        && let Ok(d) = now.duration_since(at)
+                    {
+                        lat.lock().unwrap().push(d.as_micros() as u64);
+                    }
+                }
+            }
+        });
+        Viewer {
+            events,
+            missed,
+            task,
+        }
+    }
+}
+
+impl Drop for Viewer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
