@@ -123,6 +123,27 @@ async fn two_students_an_instructor_and_a_watcher_each_see_what_is_theirs() {
             "Ada's bytes counted live",
         )
         .await;
+    // A few more of the class, joined by script, so the picture looks like a lab.
+    for name in ["Grace", "Alan", "Barbara"] {
+        let joined = app
+            .post("/api/join", json!({"code": code, "name": name}))
+            .await;
+        let cred = joined["credential"].as_str().unwrap();
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/engines", app.base))
+            .bearer_auth(cred)
+            .json(&json!({"kind": "udp-server", "bind": "127.0.0.1:0", "behavior": "uppercase"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+    }
+    teacher
+        .wait_js(
+            &format!("{} === '1 / 1'", row_cell("Barbara", "engines")),
+            "the others' rows",
+        )
+        .await;
     teacher.screenshot("instructor.png").await;
 
     // The instructor opens Ada's workspace: her engines, live, and nothing to act with.
