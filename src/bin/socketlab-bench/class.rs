@@ -57,8 +57,13 @@ enum Phase {
 
 pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
     let n = plan.workspaces;
+    let watched = if plan.viewer {
+        "a viewer each"
+    } else {
+        "no viewers"
+    };
     let mut rt = Figure::new(
-        format!("class: {n} workspaces' echo round trips, a viewer each"),
+        format!("class: {n} workspaces' echo round trips, {watched}"),
         "round trips/s",
         true,
     );
@@ -94,7 +99,9 @@ pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
         let mut viewers = Vec::with_capacity(n);
         for s in &mut students {
             servers.push(echo_server(addr, s).await);
-            viewers.push(Viewer::attach_as(addr, Some(&s.cred), "e1", Some(lat.clone())).await);
+            if plan.viewer {
+                viewers.push(Viewer::attach_as(addr, Some(&s.cred), "e1", Some(lat.clone())).await);
+            }
         }
         // The flooding workspace: a student sending 64 KiB writes as fast as the echo allows.
         let mut loud = join(addr, &code, "flooding").await;

@@ -67,10 +67,9 @@ impl Viewer {
                 e.fetch_add(1, Relaxed);
                 if let Some(lat) = &latencies {
                     let now = SystemTime::now();
-                    let v: Value = serde_json::from_str(t).unwrap_or(Value::Null);
-                    if let Some(at) = v["time"]
-                        .as_str()
-                        .and_then(|s| humantime::parse_rfc3339(s).ok())
+                    // The time is the event's second member: cut it out rather than parse the
+                    // whole event, so measuring costs the load generator little.
+                    if let Some(at) = time_of(t).and_then(|s| humantime::parse_rfc3339(s).ok())
                         && let Ok(d) = now.duration_since(at)
                     {
                         lat.lock().unwrap().push(d.as_micros() as u64);
@@ -84,6 +83,13 @@ impl Viewer {
             task,
         }
     }
+}
+
+/// The `time` member of an event's JSON.
+fn time_of(event: &str) -> Option<&str> {
+    let at = event.find("\"time\":\"")? + 8;
+    let len = event[at..].find('"')?;
+    Some(&event[at..at + len])
 }
 
 impl Drop for Viewer {
