@@ -22,12 +22,7 @@ async fn students_join_with_the_code_and_get_a_workspace_and_a_cookie() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    let cookies: Vec<String> = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
+    let cookies = set_cookies(&r);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["name"], "Ada");
     assert_eq!(v["role"], "student");
@@ -472,12 +467,7 @@ async fn watchers_only_look_and_a_new_watch_link_revokes_the_old() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let cookies: Vec<String> = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
+    let cookies = set_cookies(&r);
     assert!(
         cookies[0].starts_with(&format!("socketlab_watch={watch_id};")),
         "{cookies:?}"

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use socketlab::Config;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -50,20 +50,7 @@ async fn the_release_binary_copied_into_an_empty_directory_serves_its_page() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    tokio::time::timeout(Duration::from_secs(10), out.read_line(&mut line))
-        .await
-        .unwrap()
-        .unwrap();
-    let base = line
-        .trim()
-        .trim_start_matches("listening on ")
-        .split("/?")
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_string();
+    let (base, _out) = read_base(&mut child).await;
     let http = reqwest::Client::new();
     let page = http
         .get(format!("{base}/"))

@@ -391,7 +391,6 @@ pub struct BinApp {
 
 impl BinApp {
     pub async fn start(args: &[&str]) -> BinApp {
-        use tokio::io::AsyncBufReadExt;
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_socketlab"))
             .args(["--listen", "127.0.0.1:0", "--no-token"])
             .args(args)
@@ -403,17 +402,7 @@ impl BinApp {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        tokio::time::timeout(Duration::from_secs(10), out.read_line(&mut line))
-            .await
-            .unwrap()
-            .unwrap();
-        let base = line
-            .trim()
-            .trim_start_matches("listening on ")
-            .trim_end_matches('/')
-            .to_string();
+        let (base, _) = read_base(&mut child).await;
         let addr = base.trim_start_matches("http://").parse().unwrap();
         BinApp {
             child,
@@ -571,8 +560,10 @@ impl User {
         v["events"].as_array().unwrap().clone()
     }
 
-    /// A WebSocket viewer with this credential.
-    pub async fn ws(&self, query: &str) -> Ws {
+    fn ws_request(
+        &self,
+        query: &str,
+    ) -> tokio_tungstenite::tungstenite::handshake::client::Request {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut req = format!("ws://{}/ws{query}", self.addr)
             .into_client_request()
@@ -581,22 +572,21 @@ impl User {
             "authorization",
             format!("Bearer {}", self.cred).parse().unwrap(),
         );
-        let (stream, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+        req
+    }
+
+    /// A WebSocket viewer with this credential.
+    pub async fn ws(&self, query: &str) -> Ws {
+        let (stream, resp) = tokio_tungstenite::connect_async(self.ws_request(query))
+            .await
+            .unwrap();
         assert_eq!(resp.status().as_u16(), 101);
         Ws { stream }
     }
 
     /// The WebSocket upgrade's status, for refusals.
     pub async fn ws_status(&self, query: &str) -> u16 {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut req = format!("ws://{}/ws{query}", self.addr)
-            .into_client_request()
-            .unwrap();
-        req.headers_mut().insert(
-            "authorization",
-            format!("Bearer {}", self.cred).parse().unwrap(),
-        );
-        match tokio_tungstenite::connect_async(req).await {
+        match tokio_tungstenite::connect_async(self.ws_request(query)).await {
             Ok((_, resp)) => resp.status().as_u16(),
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
             Err(e) => panic!("ws: {e}"),
@@ -634,4 +624,37 @@ pub fn last_segment(url: &Value) -> String {
         .next()
         .unwrap()
         .to_string()
+}
+
+/// Reads a started `socketlab`'s first line, `listening on http://HOST:PORT/...`; returns
+/// `http://HOST:PORT` and the rest of its standard output.
+pub async fn read_base(
+    child: &mut tokio::process::Child,
+) -> (String, tokio::io::BufReader<tokio::process::ChildStdout>) {
+    use tokio::io::AsyncBufReadExt;
+    let mut out = tokio::io::BufReader::new(child.stdout.take().expect("stdout piped"));
+    let mut line = String::new();
+    tokio::time::timeout(Duration::from_secs(10), out.read_line(&mut line))
+        .await
+        .expect("the binary printed its address within 10 s")
+        .unwrap();
+    let base = line
+        .trim()
+        .trim_start_matches("listening on ")
+        .split("/?")
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    assert!(base.starts_with("http://"), "{line}");
+    (base, out)
+}
+
+/// Every `Set-Cookie` of a response.
+pub fn set_cookies(r: &reqwest::Response) -> Vec<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect()
 }

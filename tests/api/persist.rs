@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use socketlab::Config;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::AsyncReadExt;
 
 use crate::helpers::*;
 
@@ -200,24 +200,13 @@ async fn start_binary(dir: &Path, ports: &str) -> Proc {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut err = child.stderr.take().unwrap();
     let err = tokio::spawn(async move {
         let mut s = String::new();
         let _ = err.read_to_string(&mut s).await;
         s
     });
-    let mut line = String::new();
-    tokio::time::timeout(Duration::from_secs(10), out.read_line(&mut line))
-        .await
-        .expect("the binary printed its address")
-        .unwrap();
-    let base = line
-        .trim()
-        .trim_start_matches("listening on ")
-        .trim_end_matches('/')
-        .to_string();
-    assert!(base.starts_with("http://"), "{line}");
+    let (base, mut out) = read_base(&mut child).await;
     tokio::spawn(async move {
         let mut sink = String::new();
         let _ = out.read_to_string(&mut sink).await;
