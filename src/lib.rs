@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
-use workspace::set::Startup;
+use workspace::startup::Startup;
 
 /// How long shutdown waits for HTTP connections to finish before closing them anyway.
 const HTTP_DRAIN: Duration = Duration::from_secs(5);

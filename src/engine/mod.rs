@@ -6,7 +6,10 @@
 pub mod behavior;
 pub mod budget;
 pub mod chat;
+mod env;
+mod send;
 pub mod spec;
+mod stats;
 mod tcp;
 mod udp;
 
@@ -22,123 +25,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
 use crate::error::ApiError;
-use crate::event::{Draft, EventBus, format_time};
+use crate::event::{Draft, format_time};
+pub use env::Env;
+pub use send::{SendOutcome, SendTarget};
 pub use spec::{EngineSpec, Kind};
-
-/// What every engine of one workspace shares: the event bus, the configuration, id
-/// counters, the workspace's budgets, and the shutdown token every run's token is a child of.
-pub struct Env {
-    /// Where events go.
-    pub bus: Arc<EventBus>,
-    /// Limits and policy.
-    pub config: Arc<Config>,
-    /// Cancelled when the server shuts down or the workspace is removed.
-    pub root: CancellationToken,
-    /// Received bytes per second over all the engines (a class workspace's).
-    pub throttle: Option<budget::Throttle>,
-    /// Open connections over all the engines (a class workspace's).
-    pub conn_budget: Option<budget::ConnBudget>,
-    conn_ids: AtomicU64,
-}
-
-impl Env {
-    /// An environment over `bus` and `config`, with no budgets.
-    pub fn new(bus: Arc<EventBus>, config: Arc<Config>, root: CancellationToken) -> Self {
-        Self {
-            bus,
-            config,
-            root,
-            throttle: None,
-            conn_budget: None,
-            conn_ids: AtomicU64::new(1),
-        }
-    }
-
-    /// Adds a workspace's budgets: bytes per second received, and open connections.
-    pub fn with_budgets(mut self, bytes_per_sec: u64, connections: usize) -> Self {
-        self.throttle = Some(budget::Throttle::new(bytes_per_sec));
-        self.conn_budget = Some(budget::ConnBudget::new(connections));
-        self
-    }
-
-    /// Takes a connection's place in the workspace's budget; false when it is full.
-    fn take_conn_place(&self) -> bool {
-        self.conn_budget.as_ref().is_none_or(|b| b.acquire())
-    }
-
-    fn give_conn_place(&self) {
-        if let Some(b) = &self.conn_budget {
-            b.release();
-        }
-    }
-
-    /// Why a connection was refused for the workspace's budget.
-    fn conn_budget_message(&self) -> String {
-        let max = self.conn_budget.as_ref().map_or(0, |b| b.max());
-        format!(
-            "this workspace has {max} connections open, the most it may (--ws-max-connections); close some first"
-        )
-    }
-
-    /// How long a reader that just received `n` bytes waits, if the workspace is over its
-    /// bytes-per-second budget.
-    fn pace(&self, n: usize) -> Option<Duration> {
-        self.throttle.as_ref().and_then(|t| t.take(n))
-    }
-}
-
-/// Cumulative counters of one engine, over all its runs.
-#[derive(Debug, Default)]
-pub struct Stats {
-    connections_open: AtomicU64,
-    connections_total: AtomicU64,
-    bytes_in: AtomicU64,
-    bytes_out: AtomicU64,
-    messages_in: AtomicU64,
-    messages_out: AtomicU64,
-}
-
-/// A snapshot of [`Stats`], as API.md's `stats` object.
-#[derive(Debug, Clone, Serialize)]
-pub struct StatsView {
-    /// Connections open now.
-    pub connections_open: u64,
-    /// Connections ever accepted or made.
-    pub connections_total: u64,
-    /// Bytes received.
-    pub bytes_in: u64,
-    /// Bytes sent.
-    pub bytes_out: u64,
-    /// `recv()` / `recvfrom()` calls that returned data.
-    pub messages_in: u64,
-    /// `send()` / `sendto()` calls.
-    pub messages_out: u64,
-}
-
-impl Stats {
-    fn view(&self) -> StatsView {
-        StatsView {
-            connections_open: self.connections_open.load(Relaxed),
-            connections_total: self.connections_total.load(Relaxed),
-            bytes_in: self.bytes_in.load(Relaxed),
-            bytes_out: self.bytes_out.load(Relaxed),
-            messages_in: self.messages_in.load(Relaxed),
-            messages_out: self.messages_out.load(Relaxed),
-        }
-    }
-
-    fn received(&self, n: usize) {
-        self.bytes_in.fetch_add(n as u64, Relaxed);
-        self.messages_in.fetch_add(1, Relaxed);
-    }
-
-    fn sent(&self, n: usize) {
-        self.bytes_out.fetch_add(n as u64, Relaxed);
-        self.messages_out.fetch_add(1, Relaxed);
-    }
-}
+pub use stats::{Stats, StatsView};
 
 /// A command for a connection's task (the actor pattern: the API never touches the socket).
 #[derive(Debug)]
@@ -270,28 +162,6 @@ enum State {
     Failed { error: String },
 }
 
-/// The result of a send, as API.md's send route returns it.
-#[derive(Debug, Clone, Serialize)]
-pub struct SendOutcome {
-    /// Bytes sent to each recipient.
-    pub bytes: usize,
-    /// Who got them.
-    pub sent_to: Vec<String>,
-}
-
-/// Where a send goes, already decoded and checked.
-#[derive(Debug)]
-pub struct SendTarget {
-    /// A connection id, or `*`.
-    pub conn: Option<String>,
-    /// A UDP destination.
-    pub to: Option<SocketAddr>,
-    /// Half-close after sending (tcp-client).
-    pub shutdown_write: bool,
-}
-
-/// How long a send may wait for a connection that is not reading.
-const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long stop waits for tasks to end before reporting them stuck.
 const STOP_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -695,150 +565,4 @@ impl Engine {
             self.id, self.id
         ))
     }
-
-    /// Sends `data` as the target says; returns once it is written.
-    pub async fn send(&self, data: Bytes, target: SendTarget) -> Result<SendOutcome, ApiError> {
-        let run = self.running().ok_or_else(|| self.not_running())?;
-        let n = data.len();
-        match self.spec.kind {
-            Kind::UdpServer | Kind::UdpClient => {
-                if target.conn.is_some() || target.shutdown_write {
-                    return Err(ApiError::InvalidSpec(
-                        "UDP has no connections: leave out conn and shutdown, and use to for the destination".into(),
-                    ));
-                }
-                let to = match (target.to, self.spec.kind) {
-                    (Some(to), _) => to,
-                    (None, Kind::UdpClient) => run
-                        .peer
-                        .or(self.target_addrs.first().copied())
-                        .ok_or_else(|| {
-                            ApiError::InvalidSpec(
-                                "field to is missing; give the destination host:port".into(),
-                            )
-                        })?,
-                    (None, _) => {
-                        return Err(ApiError::InvalidSpec(
-                            "field to is missing: a udp-server sends with sendto(), so say where, e.g. \"to\": \"127.0.0.1:50000\" (a sender's address from the log)".into(),
-                        ));
-                    }
-                };
-                let tx = run.udp.clone().ok_or_else(|| self.not_running())?;
-                let (reply, rx) = oneshot::channel();
-                tx.send(UdpCmd { to, data, reply })
-                    .await
-                    .map_err(|_| self.not_running())?;
-                let sent = rx
-                    .await
-                    .map_err(|_| self.not_running())?
-                    .map_err(ApiError::NotRunning)?;
-                Ok(SendOutcome {
-                    bytes: sent,
-                    sent_to: vec![to.to_string()],
-                })
-            }
-            Kind::TcpServer | Kind::TcpClient => {
-                if target.to.is_some() {
-                    return Err(ApiError::InvalidSpec(
-                        "field to is for UDP; a TCP engine sends on a connection (use conn)".into(),
-                    ));
-                }
-                let conns: Vec<Arc<Conn>> = {
-                    let all = run.conns();
-                    match (self.spec.kind, target.conn.as_deref()) {
-                        (Kind::TcpClient, _) => all.values().cloned().collect(),
-                        (_, Some("*")) => all.values().cloned().collect(),
-                        (_, Some(id)) => vec![self.find_conn(&all, id)?],
-                        (_, None) => {
-                            return Err(ApiError::InvalidSpec(format!(
-                                "field conn is missing: say which connection, e.g. \"conn\": \"c2\", or \"*\" for all; open now: {}",
-                                open_list(&all)
-                            )));
-                        }
-                    }
-                };
-                if target.shutdown_write && self.spec.kind != Kind::TcpClient {
-                    return Err(ApiError::InvalidSpec(
-                        "field shutdown is for a tcp-client; a server closes a connection with DELETE /api/engines/{id}/connections/{conn}".into(),
-                    ));
-                }
-                if self.spec.kind == Kind::TcpClient && conns.is_empty() {
-                    return Err(self.not_running());
-                }
-                let sends = conns
-                    .iter()
-                    .map(|c| send_on(c, data.clone(), target.shutdown_write));
-                let results = futures_util::future::join_all(sends).await;
-                let mut sent_to = Vec::new();
-                for (c, r) in conns.iter().zip(results) {
-                    match r {
-                        Ok(_) => sent_to.push(c.peer.to_string()),
-                        Err(e) if conns.len() == 1 => return Err(e),
-                        Err(_) => {}
-                    }
-                }
-                Ok(SendOutcome { bytes: n, sent_to })
-            }
-        }
-    }
-
-    /// Closes one connection of a running engine; returns once it is closed.
-    pub async fn close_conn(&self, conn_id: &str) -> Result<(), ApiError> {
-        let run = self.running().ok_or_else(|| self.not_running())?;
-        let conn = self.find_conn(&run.conns(), conn_id)?;
-        conn.close.cancel();
-        let _ = tokio::time::timeout(STOP_DEADLINE, conn.done.cancelled()).await;
-        Ok(())
-    }
-}
-
-impl Engine {
-    /// The open connection `id`, or a `not_found` that lists the open ones.
-    fn find_conn(&self, all: &BTreeMap<u64, Arc<Conn>>, id: &str) -> Result<Arc<Conn>, ApiError> {
-        all.values().find(|c| &*c.id == id).cloned().ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "engine {} has no open connection {id}; open now: {}",
-                self.id,
-                open_list(all)
-            ))
-        })
-    }
-}
-
-fn open_list(all: &BTreeMap<u64, Arc<Conn>>) -> String {
-    if all.is_empty() {
-        "none".into()
-    } else {
-        all.values()
-            .map(|c| format!("{} ({})", c.id, c.peer))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-async fn send_on(conn: &Conn, data: Bytes, shutdown_write: bool) -> Result<usize, ApiError> {
-    let gone = || ApiError::NotRunning(format!("connection {} is closed", conn.id));
-    let (reply, rx) = oneshot::channel();
-    let cmd = ConnCmd::Send {
-        data,
-        shutdown_write,
-        reply: Some(reply),
-    };
-    let timed_out = || {
-        ApiError::NotRunning(format!(
-            "send on {} timed out after {} s: the peer {} is not reading, so its receive window is full",
-            conn.id,
-            SEND_TIMEOUT.as_secs(),
-            conn.peer
-        ))
-    };
-    tokio::time::timeout(SEND_TIMEOUT, conn.tx.send(cmd))
-        .await
-        .map_err(|_| timed_out())?
-        .map_err(|_| gone())?;
-    tokio::time::timeout(SEND_TIMEOUT, rx)
-        .await
-        .map_err(|_| timed_out())?
-        .map_err(|_| gone())?
-        .map_err(ApiError::NotRunning)
 }

@@ -3,6 +3,7 @@
 //! with a data directory, its own file on disk.
 //!
 //! - [`set`]: every workspace of the server; credentials, joining, removal, the janitor.
+//! - [`startup`]: the set made from the data directory at startup.
 //! - [`join`]: the class code and the rate limit on wrong guesses of it.
 //! - [`store`]: files on disk, written atomically.
 //!
@@ -11,6 +12,7 @@
 
 pub mod join;
 pub mod set;
+pub mod startup;
 pub mod store;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};

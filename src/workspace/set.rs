@@ -1,5 +1,6 @@
-//! Every workspace of the server: made at startup from disk, found by credential, joined,
-//! created, reset and removed, and kept tidy by the janitor (idle stop, expiry, counters).
+//! Every workspace of the server (made at startup, in `startup`): found by credential,
+//! joined, created, reset and removed, and kept tidy by the janitor (idle stop, expiry,
+//! counters).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -8,14 +9,11 @@ use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use super::join::{Attempts, new_code, normalize};
-use super::store::{OpenError, SavedClass, SavedWorkspace, Store};
-use super::{ClassView, Digest, Kind, Parts, Role, Workspace, digest, from_hex, random_hex};
+use super::join::{Attempts, normalize};
+use super::store::Store;
+use super::{ClassView, Digest, Kind, Parts, Role, Workspace, digest, random_hex};
 use crate::config::{ClassConfig, Config};
-use crate::engine::Env;
 use crate::error::ApiError;
-use crate::event::EventBus;
-use crate::registry::Registry;
 use crate::web::guard::ct_eq;
 
 /// Longest display name.
@@ -26,48 +24,35 @@ const ACTIVITY_SAVE_SLACK: Duration = Duration::from_secs(60);
 
 /// What a digest in the credential index opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Grant {
+pub(super) enum Grant {
     Session,
     Invite,
     Watch,
 }
 
-struct Class {
-    config: ClassConfig,
-    code: String,
-    attempts: Attempts,
+pub(super) struct Class {
+    pub(super) config: ClassConfig,
+    pub(super) code: String,
+    pub(super) attempts: Attempts,
 }
 
-struct Inner {
-    config: Arc<Config>,
-    class: Option<Class>,
-    token: Option<String>,
-    home: Arc<Workspace>,
-    map: Mutex<BTreeMap<Arc<str>, Arc<Workspace>>>,
-    creds: Mutex<HashMap<Digest, (Arc<str>, Grant)>>,
-    store: Option<Arc<Store>>,
-    root: CancellationToken,
-    closing: CancellationToken,
-    base_url: String,
+pub(super) struct Inner {
+    pub(super) config: Arc<Config>,
+    pub(super) class: Option<Class>,
+    pub(super) token: Option<String>,
+    pub(super) home: Arc<Workspace>,
+    pub(super) map: Mutex<BTreeMap<Arc<str>, Arc<Workspace>>>,
+    pub(super) creds: Mutex<HashMap<Digest, (Arc<str>, Grant)>>,
+    pub(super) store: Option<Arc<Store>>,
+    pub(super) root: CancellationToken,
+    pub(super) closing: CancellationToken,
+    pub(super) base_url: String,
 }
 
 /// Every workspace; a cheap-to-clone handle.
 #[derive(Clone)]
 pub struct Workspaces {
-    inner: Arc<Inner>,
-}
-
-/// What startup found, for the lines printed at startup.
-#[derive(Debug, Default)]
-pub struct Startup {
-    /// The access (instructor) token, if one is required.
-    pub token: Option<String>,
-    /// The class code, in class mode.
-    pub class_code: Option<String>,
-    /// Files that could not be loaded, and engines that could not be restored as they were.
-    pub problems: Vec<String>,
-    /// Why nothing is kept on disk, when a data directory was asked for and is unusable.
-    pub not_kept: Option<String>,
+    pub(super) inner: Arc<Inner>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -96,261 +81,7 @@ pub fn check_name(field: &str, name: &str) -> Result<String, ApiError> {
 }
 
 impl Workspaces {
-    /// Opens the data directory (if any), loads every kept workspace with its engines
-    /// stopped, and makes the home workspace (`default`, or `instructor` in class mode).
-    pub async fn open(
-        config: Arc<Config>,
-        root: CancellationToken,
-        closing: CancellationToken,
-        base_url: String,
-    ) -> Result<(Workspaces, Startup), String> {
-        let mut startup = Startup::default();
-        let mode = if config.class.is_some() {
-            "class"
-        } else {
-            "personal"
-        };
-        let store = match &config.data_dir {
-            None => None,
-            Some(dir) => match Store::open(dir, mode) {
-                Ok(s) => Some(Arc::new(s)),
-                Err(OpenError::Locked(d)) if config.class.is_none() => {
-                    startup.not_kept = Some(format!(
-                        "{} is in use by another socketlab, so this one keeps nothing on disk; \
-                         give it its own --data-dir to keep its engines",
-                        d.display()
-                    ));
-                    None
-                }
-                Err(e @ OpenError::Locked(_)) => {
-                    return Err(format!(
-                        "{e}; a class needs its data directory to itself: stop the other one, or \
-                         give this one its own --data-dir"
-                    ));
-                }
-                Err(e) => return Err(e.to_string()),
-            },
-        };
-        let saved_class = match &store {
-            Some(s) if config.class.is_some() => s.load_class()?,
-            _ => None,
-        };
-        let token = match (&config.class, &config.access.token) {
-            (_, Some(t)) => Some(t.clone()),
-            (Some(_), None) => Some(match saved_class.as_ref().and_then(|c| c.token.clone()) {
-                Some(t) => t,
-                None => random_hex(24).map_err(|e| e.to_string())?,
-            }),
-            (None, None) => None,
-        };
-        let class = match &config.class {
-            None => None,
-            Some(cfg) => {
-                let code = match &saved_class {
-                    Some(c) => c.code.clone(),
-                    None => new_code().map_err(|e| e.to_string())?,
-                };
-                if let Some(store) = &store {
-                    let keep = SavedClass {
-                        code: code.clone(),
-                        token: config
-                            .access
-                            .token
-                            .is_none()
-                            .then(|| token.clone())
-                            .flatten(),
-                    };
-                    if saved_class.as_ref() != Some(&keep) {
-                        store
-                            .save_class(&keep)
-                            .map_err(|e| format!("cannot write the class file: {e}"))?;
-                    }
-                }
-                Some(Class {
-                    config: cfg.clone(),
-                    code,
-                    attempts: Attempts::new(cfg.join_attempts_per_minute),
-                })
-            }
-        };
-        let (saved, problems) = match &store {
-            Some(s) => s.load(),
-            None => (Vec::new(), Vec::new()),
-        };
-        startup.problems = problems;
-        let home_id = if class.is_some() {
-            "instructor"
-        } else {
-            "default"
-        };
-        let mut home = None;
-        let mut loaded = Vec::new();
-        for w in saved {
-            let Some(kind) = Kind::parse(&w.kind) else {
-                startup.problems.push(format!(
-                    "workspace {}: unknown kind {:?}; not loaded",
-                    w.id, w.kind
-                ));
-                continue;
-            };
-            let ws = Self::restore(&config, &root, &closing, &store, &w, kind, &mut startup).await;
-            if *ws.id == *home_id {
-                home = Some(ws);
-            } else if kind == Kind::Student && class.is_some() {
-                loaded.push(ws);
-            } else {
-                startup.problems.push(format!(
-                    "workspace file for {} does not belong in {mode} mode; not loaded",
-                    w.id
-                ));
-            }
-        }
-        let home = match home {
-            Some(h) => h,
-            None => {
-                let kind = if class.is_some() {
-                    Kind::Instructor
-                } else {
-                    Kind::Personal
-                };
-                let name = if class.is_some() {
-                    "Instructor"
-                } else {
-                    "My workspace"
-                };
-                let ws = Self::build(
-                    &store,
-                    Parts {
-                        id: home_id.into(),
-                        kind,
-                        name: name.into(),
-                        created: SystemTime::now(),
-                        last_active: SystemTime::now(),
-                        registry: Self::registry(&config, &root, kind, None),
-                        closing: closing.child_token(),
-                        block: None,
-                        sessions: Vec::new(),
-                        invite: None,
-                        watch: random_hex(16).map_err(|e| e.to_string())?,
-                        store: None,
-                    },
-                );
-                ws.save().await;
-                ws
-            }
-        };
-        startup.token = token.clone();
-        startup.class_code = class.as_ref().map(|c| c.code.clone());
-        let set = Workspaces {
-            inner: Arc::new(Inner {
-                config,
-                class,
-                token,
-                home: home.clone(),
-                map: Mutex::new(BTreeMap::new()),
-                creds: Mutex::new(HashMap::new()),
-                store,
-                root,
-                closing,
-                base_url,
-            }),
-        };
-        set.insert(home);
-        for ws in loaded {
-            set.insert(ws);
-        }
-        Ok((set, startup))
-    }
-
-    /// The config a workspace of `kind` runs under: the server's, or a student's limits and
-    /// port block.
-    fn config_for(base: &Config, kind: Kind, block: Option<(u16, u16)>) -> Config {
-        let mut c = base.clone();
-        if let (Kind::Student, Some(class)) = (kind, &base.class) {
-            c.limits.max_engines = class.ws_max_engines;
-            c.limits.history_bytes = class.ws_history_bytes.min(c.limits.history_bytes);
-            c.policy.port_block = block;
-        }
-        c
-    }
-
-    fn registry(
-        base: &Config,
-        root: &CancellationToken,
-        kind: Kind,
-        block: Option<(u16, u16)>,
-    ) -> Registry {
-        let config = Self::config_for(base, kind, block);
-        let l = &config.limits;
-        let bus = Arc::new(
-            EventBus::new(l.history, l.preview, l.viewer_buffer)
-                .with_history_bytes(l.history_bytes),
-        );
-        let mut env = Env::new(bus, Arc::new(config.clone()), root.clone());
-        if let (Kind::Student, Some(class)) = (kind, &config.class) {
-            env = env.with_budgets(class.ws_bytes_per_sec, class.ws_max_connections);
-        }
-        Registry::new(Arc::new(env))
-    }
-
-    fn build(store: &Option<Arc<Store>>, mut parts: Parts) -> Arc<Workspace> {
-        parts.store = store.clone();
-        Arc::new(Workspace::new(parts))
-    }
-
-    async fn restore(
-        config: &Arc<Config>,
-        root: &CancellationToken,
-        closing: &CancellationToken,
-        store: &Option<Arc<Store>>,
-        w: &SavedWorkspace,
-        kind: Kind,
-        startup: &mut Startup,
-    ) -> Arc<Workspace> {
-        let block_range = match (kind, w.block, &config.class) {
-            (Kind::Student, Some(n), Some(class)) => class.block(n),
-            _ => None,
-        };
-        if kind == Kind::Student && block_range.is_none() {
-            startup.problems.push(format!(
-                "workspace {} ({}): its port block {:?} is outside --ports now; it has no ports until the instructor resets it",
-                w.id, w.name, w.block
-            ));
-        }
-        // A student whose block no longer exists gets an empty one: nothing to bind until the
-        // instructor removes the workspace.
-        let empty = (kind == Kind::Student).then_some((1, 0));
-        let registry = Self::registry(config, root, kind, block_range.or(empty));
-        for p in registry.restore(&w.engines, w.next_engine).await {
-            startup
-                .problems
-                .push(format!("workspace {} ({}): {p}", w.id, w.name));
-        }
-        let time = |s: &str| humantime::parse_rfc3339(s).unwrap_or_else(|_| SystemTime::now());
-        Self::build(
-            store,
-            Parts {
-                id: w.id.clone().into(),
-                kind,
-                name: w.name.clone(),
-                created: time(&w.created),
-                last_active: time(&w.last_active),
-                registry,
-                closing: closing.child_token(),
-                block: w.block,
-                sessions: w
-                    .secrets_sha256
-                    .iter()
-                    .filter_map(|h| from_hex(h))
-                    .collect(),
-                invite: w.invite_sha256.as_deref().and_then(from_hex),
-                watch: w.watch.clone(),
-                store: None,
-            },
-        )
-    }
-
-    fn insert(&self, ws: Arc<Workspace>) {
+    pub(super) fn insert(&self, ws: Arc<Workspace>) {
         let (sessions, invite, watch) = ws.credentials();
         {
             let mut creds = lock(&self.inner.creds);

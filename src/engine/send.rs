@@ -1,0 +1,184 @@
+//! Sending by hand: the API's send route posts to a connection's task (or the datagram
+//! loop) and waits for the bytes to be written, within a deadline.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use super::{Conn, ConnCmd, Engine, Kind, STOP_DEADLINE, UdpCmd};
+use crate::error::ApiError;
+
+/// The result of a send, as API.md's send route returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SendOutcome {
+    /// Bytes sent to each recipient.
+    pub bytes: usize,
+    /// Who got them.
+    pub sent_to: Vec<String>,
+}
+
+/// Where a send goes, already decoded and checked.
+#[derive(Debug)]
+pub struct SendTarget {
+    /// A connection id, or `*`.
+    pub conn: Option<String>,
+    /// A UDP destination.
+    pub to: Option<SocketAddr>,
+    /// Half-close after sending (tcp-client).
+    pub shutdown_write: bool,
+}
+
+/// How long a send may wait for a connection that is not reading.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Engine {
+    /// Sends `data` as the target says; returns once it is written.
+    pub async fn send(&self, data: Bytes, target: SendTarget) -> Result<SendOutcome, ApiError> {
+        let run = self.running().ok_or_else(|| self.not_running())?;
+        let n = data.len();
+        match self.spec.kind {
+            Kind::UdpServer | Kind::UdpClient => {
+                if target.conn.is_some() || target.shutdown_write {
+                    return Err(ApiError::InvalidSpec(
+                        "UDP has no connections: leave out conn and shutdown, and use to for the destination".into(),
+                    ));
+                }
+                let to = match (target.to, self.spec.kind) {
+                    (Some(to), _) => to,
+                    (None, Kind::UdpClient) => run
+                        .peer
+                        .or(self.target_addrs.first().copied())
+                        .ok_or_else(|| {
+                            ApiError::InvalidSpec(
+                                "field to is missing; give the destination host:port".into(),
+                            )
+                        })?,
+                    (None, _) => {
+                        return Err(ApiError::InvalidSpec(
+                            "field to is missing: a udp-server sends with sendto(), so say where, e.g. \"to\": \"127.0.0.1:50000\" (a sender's address from the log)".into(),
+                        ));
+                    }
+                };
+                let tx = run.udp.clone().ok_or_else(|| self.not_running())?;
+                let (reply, rx) = oneshot::channel();
+                tx.send(UdpCmd { to, data, reply })
+                    .await
+                    .map_err(|_| self.not_running())?;
+                let sent = rx
+                    .await
+                    .map_err(|_| self.not_running())?
+                    .map_err(ApiError::NotRunning)?;
+                Ok(SendOutcome {
+                    bytes: sent,
+                    sent_to: vec![to.to_string()],
+                })
+            }
+            Kind::TcpServer | Kind::TcpClient => {
+                if target.to.is_some() {
+                    return Err(ApiError::InvalidSpec(
+                        "field to is for UDP; a TCP engine sends on a connection (use conn)".into(),
+                    ));
+                }
+                let conns: Vec<Arc<Conn>> = {
+                    let all = run.conns();
+                    match (self.spec.kind, target.conn.as_deref()) {
+                        (Kind::TcpClient, _) => all.values().cloned().collect(),
+                        (_, Some("*")) => all.values().cloned().collect(),
+                        (_, Some(id)) => vec![self.find_conn(&all, id)?],
+                        (_, None) => {
+                            return Err(ApiError::InvalidSpec(format!(
+                                "field conn is missing: say which connection, e.g. \"conn\": \"c2\", or \"*\" for all; open now: {}",
+                                open_list(&all)
+                            )));
+                        }
+                    }
+                };
+                if target.shutdown_write && self.spec.kind != Kind::TcpClient {
+                    return Err(ApiError::InvalidSpec(
+                        "field shutdown is for a tcp-client; a server closes a connection with DELETE /api/engines/{id}/connections/{conn}".into(),
+                    ));
+                }
+                if self.spec.kind == Kind::TcpClient && conns.is_empty() {
+                    return Err(self.not_running());
+                }
+                let sends = conns
+                    .iter()
+                    .map(|c| send_on(c, data.clone(), target.shutdown_write));
+                let results = futures_util::future::join_all(sends).await;
+                let mut sent_to = Vec::new();
+                for (c, r) in conns.iter().zip(results) {
+                    match r {
+                        Ok(_) => sent_to.push(c.peer.to_string()),
+                        Err(e) if conns.len() == 1 => return Err(e),
+                        Err(_) => {}
+                    }
+                }
+                Ok(SendOutcome { bytes: n, sent_to })
+            }
+        }
+    }
+    /// Closes one connection of a running engine; returns once it is closed.
+    pub async fn close_conn(&self, conn_id: &str) -> Result<(), ApiError> {
+        let run = self.running().ok_or_else(|| self.not_running())?;
+        let conn = self.find_conn(&run.conns(), conn_id)?;
+        conn.close.cancel();
+        let _ = tokio::time::timeout(STOP_DEADLINE, conn.done.cancelled()).await;
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// The open connection `id`, or a `not_found` that lists the open ones.
+    fn find_conn(&self, all: &BTreeMap<u64, Arc<Conn>>, id: &str) -> Result<Arc<Conn>, ApiError> {
+        all.values().find(|c| &*c.id == id).cloned().ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "engine {} has no open connection {id}; open now: {}",
+                self.id,
+                open_list(all)
+            ))
+        })
+    }
+}
+
+fn open_list(all: &BTreeMap<u64, Arc<Conn>>) -> String {
+    if all.is_empty() {
+        "none".into()
+    } else {
+        all.values()
+            .map(|c| format!("{} ({})", c.id, c.peer))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+async fn send_on(conn: &Conn, data: Bytes, shutdown_write: bool) -> Result<usize, ApiError> {
+    let gone = || ApiError::NotRunning(format!("connection {} is closed", conn.id));
+    let (reply, rx) = oneshot::channel();
+    let cmd = ConnCmd::Send {
+        data,
+        shutdown_write,
+        reply: Some(reply),
+    };
+    let timed_out = || {
+        ApiError::NotRunning(format!(
+            "send on {} timed out after {} s: the peer {} is not reading, so its receive window is full",
+            conn.id,
+            SEND_TIMEOUT.as_secs(),
+            conn.peer
+        ))
+    };
+    tokio::time::timeout(SEND_TIMEOUT, conn.tx.send(cmd))
+        .await
+        .map_err(|_| timed_out())?
+        .map_err(|_| gone())?;
+    tokio::time::timeout(SEND_TIMEOUT, rx)
+        .await
+        .map_err(|_| timed_out())?
+        .map_err(|_| gone())?
+        .map_err(ApiError::NotRunning)
+}
