@@ -172,6 +172,7 @@ pub struct Workspace {
     // tokio Mutex: a save awaits its blocking write, and saves of one workspace must land
     // in the order their snapshots were taken.
     saving: tokio::sync::Mutex<()>,
+    removed: std::sync::atomic::AtomicBool,
 }
 
 /// What `GET /api/workspace` returns.
@@ -297,6 +298,7 @@ impl Workspace {
             activity: Activity::default(),
             store: p.store,
             saving: tokio::sync::Mutex::new(()),
+            removed: std::sync::atomic::AtomicBool::new(false),
         };
         ws.activity.last_active.store(last, Relaxed);
         ws.activity.saved_active.store(last, Relaxed);
@@ -366,9 +368,22 @@ impl Workspace {
         self.registry.list()
     }
 
+    fn gone(&self) -> ApiError {
+        ApiError::NotFound(format!("workspace {} was removed", self.id))
+    }
+
     /// Creates and starts an engine, and keeps its spec on disk.
     pub async fn create_engine(&self, spec: EngineSpec) -> Result<EngineView, ApiError> {
+        if self.removed.load(Relaxed) {
+            return Err(self.gone());
+        }
         let view = self.registry.create(spec).await?;
+        // Removed while the engine started: it must not outlive its workspace. (Removal sets
+        // the flag before it stops the engines, so one of the two always catches it.)
+        if self.removed.load(Relaxed) {
+            self.registry.delete_all().await;
+            return Err(self.gone());
+        }
         self.save().await;
         Ok(view)
     }
@@ -389,6 +404,11 @@ impl Workspace {
     /// Stops every engine, saying why in their `stopped` events.
     pub async fn stop_engines(&self, reason: Option<&str>) {
         self.registry.stop_all(reason).await;
+    }
+
+    /// Marks the workspace removed: no engine is created in it from now on.
+    pub(crate) fn mark_removed(&self) {
+        self.removed.store(true, Relaxed);
     }
 
     /// Stops every engine and ends its viewers' streams: the server is shutting down or the

@@ -381,6 +381,7 @@ impl Workspaces {
     }
 
     async fn drop_workspace(&self, ws: &Arc<Workspace>) {
+        ws.mark_removed();
         lock(&self.inner.map).remove(&ws.id);
         lock(&self.inner.creds).retain(|_, (id, _)| *id != ws.id);
         ws.close().await;
