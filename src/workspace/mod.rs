@@ -171,7 +171,7 @@ pub struct Workspace {
     store: Option<Arc<Store>>,
     // tokio Mutex: a save awaits its blocking write, and saves of one workspace must land
     // in the order their snapshots were taken.
-    saving: tokio::sync::Mutex<()>,
+    pub(crate) saving: tokio::sync::Mutex<()>,
     removed: std::sync::atomic::AtomicBool,
 }
 
@@ -462,6 +462,10 @@ impl Workspace {
             return;
         };
         let _one_at_a_time = self.saving.lock().await;
+        // A save racing the removal must not bring the file back.
+        if self.removed.load(Relaxed) {
+            return;
+        }
         let doc = self.snapshot();
         let active = self.activity.last_active.load(Relaxed);
         let id = self.id.clone();

@@ -386,6 +386,8 @@ impl Workspaces {
         lock(&self.inner.creds).retain(|_, (id, _)| *id != ws.id);
         ws.close().await;
         if let Some(store) = self.inner.store.clone() {
+            // Taking the save lock waits out a save already writing.
+            let _no_save_now = ws.saving.lock().await;
             let id = ws.id.to_string();
             let removed = tokio::task::spawn_blocking(move || store.remove(&id)).await;
             if !matches!(removed, Ok(Ok(()))) {
