@@ -16,7 +16,7 @@ pub struct Limits {
     pub max_message: usize,
     /// WebSocket viewers at once (`409 limit_reached` past it).
     pub max_viewers: usize,
-    /// Events kept in the history ring for replay.
+    /// Events kept in the capture ring for replay.
     pub history: usize,
     /// Bytes of data carried in one event; the rest is cut and `truncated` set.
     pub preview: usize,
@@ -24,7 +24,7 @@ pub struct Limits {
     pub connect_timeout: Duration,
     /// Events a live viewer may fall behind before it is told it lagged.
     pub viewer_buffer: usize,
-    /// Bytes of event JSON kept in the history; the oldest events go first past it, so a
+    /// Bytes of records kept in the capture ring; the oldest events go first past it, so a
     /// flood of large binary previews cannot grow memory beyond this.
     pub history_bytes: usize,
     /// How long a viewer's socket may take no bytes before the viewer is closed.
@@ -38,11 +38,11 @@ impl Default for Limits {
             max_connections: 1024,
             max_message: 1024 * 1024,
             max_viewers: 64,
-            history: 10_000,
+            history: 1_000_000,
             preview: 4096,
             connect_timeout: Duration::from_secs(5),
             viewer_buffer: 2048,
-            history_bytes: 64 * 1024 * 1024,
+            history_bytes: 128 * 1024 * 1024,
             viewer_stall: Duration::from_secs(60),
         }
     }

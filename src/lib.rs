@@ -14,7 +14,8 @@
 //! - [`addr`], [`codec`]: parsing what users type (`host:port`, hex, base64).
 //! - [`engine`]: specs, behaviors, the chat room, and the TCP/UDP engines.
 //! - [`registry`]: engines by id, with create/stop/start/delete.
-//! - [`event`]: events and the bus.
+//! - [`event`]: events as engines describe them.
+//! - [`capture`]: every event kept as a binary record, rendered to JSON when read.
 //! - [`workspace`]: the unit that owns engines and events; class mode, roles' credentials,
 //!   files on disk.
 //! - [`web`]: the axum router, and the guard that decides who is asking.
@@ -22,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod addr;
+pub mod capture;
 pub mod codec;
 pub mod config;
 pub mod engine;

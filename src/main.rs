@@ -45,15 +45,15 @@ struct Cli {
     /// WebSocket viewers at once.
     #[arg(long, default_value_t = 64)]
     max_viewers: usize,
-    /// Events kept for replay.
-    #[arg(long, default_value_t = 10_000)]
+    /// Events kept for replay (per workspace).
+    #[arg(long, default_value_t = 1_000_000)]
     history: usize,
-    /// Bytes of event JSON kept for replay (the oldest go first past it).
-    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    /// Bytes of events kept for replay (per workspace; a 64-byte recv() takes about 112).
+    #[arg(long, default_value_t = 128 * 1024 * 1024)]
     history_bytes: usize,
-    /// Bytes of data carried in one event.
+    /// Bytes of data carried in one event (at most 65535).
     #[arg(long, default_value_t = 4096)]
-    preview: usize,
+    preview: u16,
     /// Seconds a client's connect() may take.
     #[arg(long, default_value_t = 5.0)]
     connect_timeout: f64,
@@ -268,7 +268,7 @@ async fn main() -> ExitCode {
             max_viewers: cli.max_viewers,
             history: cli.history,
             history_bytes: cli.history_bytes,
-            preview: cli.preview,
+            preview: usize::from(cli.preview),
             connect_timeout: Duration::from_secs_f64(cli.connect_timeout),
             ..Limits::default()
         },

@@ -8,14 +8,14 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::budget;
+use crate::capture::Capture;
 use crate::config::Config;
-use crate::event::EventBus;
 
 /// What every engine of one workspace shares: the event bus, the configuration, id
 /// counters, the workspace's budgets, and the shutdown token every run's token is a child of.
 pub struct Env {
     /// Where events go.
-    pub bus: Arc<EventBus>,
+    pub capture: Capture,
     /// Limits and policy.
     pub config: Arc<Config>,
     /// Cancelled when the server shuts down or the workspace is removed.
@@ -28,10 +28,10 @@ pub struct Env {
 }
 
 impl Env {
-    /// An environment over `bus` and `config`, with no budgets.
-    pub fn new(bus: Arc<EventBus>, config: Arc<Config>, root: CancellationToken) -> Self {
+    /// An environment over `capture` and `config`, with no budgets.
+    pub fn new(capture: Capture, config: Arc<Config>, root: CancellationToken) -> Self {
         Self {
-            bus,
+            capture,
             config,
             root,
             throttle: None,

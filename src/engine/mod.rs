@@ -169,6 +169,8 @@ const STOP_DEADLINE: Duration = Duration::from_secs(5);
 pub struct Engine {
     /// `e1`.
     pub id: Arc<str>,
+    /// The number in the id (`e1` is 1), as records refer to it.
+    pub num: u32,
     /// What the user asked for.
     pub spec: EngineSpec,
     /// When it was created.
@@ -246,8 +248,13 @@ impl Engine {
         target_addrs: Vec<SocketAddr>,
         env: Arc<Env>,
     ) -> Self {
+        let num = id
+            .strip_prefix('e')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
         Self {
             id,
+            num,
             spec,
             created: SystemTime::now(),
             bind_addrs,
@@ -304,7 +311,7 @@ impl Engine {
     }
 
     fn emit(&self, draft: Draft<'_>) {
-        self.env.bus.publish(&self.id, draft);
+        self.env.capture.push(self.num, &draft);
     }
 
     fn running(&self) -> Option<Arc<Run>> {
@@ -505,6 +512,7 @@ impl Engine {
             done: CancellationToken::new(),
         });
         run.conns().insert(num, conn.clone());
+        self.env.capture.open_conn(num, local, peer);
         self.stats.connections_open.fetch_add(1, Relaxed);
         self.stats.connections_total.fetch_add(1, Relaxed);
         (conn, rx)

@@ -114,7 +114,7 @@ async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) 
                 let (conn, rx) = engine.add_conn(&run, peer, local);
                 engine.emit(
                     Draft::new(EventKind::Accepted, Call::Accept)
-                        .conn(&conn.id)
+                        .conn(conn.num)
                         .local(local)
                         .peer(peer),
                 );
@@ -185,7 +185,7 @@ pub(super) async fn start_client(
     let msg = format!("connected from ephemeral port {}", local.port());
     engine.emit(
         Draft::new(EventKind::Connected, Call::Connect)
-            .conn(&conn.id)
+            .conn(conn.num)
             .local(local)
             .peer(peer)
             .message(&msg),
@@ -265,8 +265,6 @@ struct ConnTask {
     conn: Arc<Conn>,
     room: Option<Arc<Room>>,
     server: bool,
-    /// This connection's addresses as JSON, rendered once for all its events.
-    addrs: String,
 }
 
 impl ConnTask {
@@ -277,14 +275,12 @@ impl ConnTask {
         room: Option<Arc<Room>>,
         server: bool,
     ) -> Self {
-        let addrs = crate::event::addr_members(conn.local, conn.peer);
         Self {
             engine,
             run,
             conn,
             room,
             server,
-            addrs,
         }
     }
 }
@@ -315,9 +311,7 @@ fn describe_io(call: &str, e: &std::io::Error) -> Cow<'static, str> {
 
 impl ConnTask {
     fn draft(&self, kind: EventKind, call: Call) -> Draft<'_> {
-        Draft::new(kind, call)
-            .conn(&self.conn.id)
-            .addrs(&self.addrs)
+        Draft::new(kind, call).conn(self.conn.num)
     }
 
     fn report_dropped(&self, dropped: Vec<Dropped>) {

@@ -10,7 +10,11 @@ use serde::Deserialize;
 
 use super::bad_query;
 use super::guard::Scope;
+use axum::extract::ws::Utf8Bytes;
+use futures_util::StreamExt;
+
 use crate::addr::{parse_host_port, resolve};
+use crate::capture::Filter;
 use crate::codec::decode;
 use crate::config::MAX_UDP_PAYLOAD;
 use crate::engine::spec::parse_json;
@@ -168,13 +172,43 @@ pub async fn close_conn(
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     engine: Option<String>,
+    conn: Option<String>,
     since: Option<u64>,
     before: Option<u64>,
+    until: Option<u64>,
     limit: Option<usize>,
 }
 
 /// The most events one `GET /api/events` returns.
 const MAX_EVENTS_PAGE: usize = 10_000;
+
+/// A connection id as records number it (`c12` is 12).
+fn conn_number(id: &str) -> Result<u32, ApiError> {
+    id.strip_prefix('c')
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| {
+            ApiError::InvalidSpec(format!(
+                "conn: \"{}\" is not a connection id; write it as the events show it, e.g. c12",
+                id.chars().take(40).collect::<String>()
+            ))
+        })
+}
+
+/// Splices JSON events into `{"events": [...], "next": N}` without parsing them again.
+fn events_page(records: &[Utf8Bytes], next: u64) -> Response {
+    let mut out = String::with_capacity(32 + records.iter().map(|r| r.len() + 1).sum::<usize>());
+    out.push_str("{\"events\":[");
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r.as_str());
+    }
+    out.push_str("],\"next\":");
+    out.push_str(&next.to_string());
+    out.push('}');
+    ([(header::CONTENT_TYPE, "application/json")], out).into_response()
+}
 
 /// `GET /api/events`
 pub async fn events(
@@ -182,54 +216,80 @@ pub async fn events(
     q: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
-    if let Some(e) = &q.engine {
-        ws.engine(e)?;
-    }
+    let filter = Filter {
+        engine: match &q.engine {
+            Some(e) => Some(ws.engine(e)?.num),
+            None => None,
+        },
+        conn: q.conn.as_deref().map(conn_number).transpose()?,
+        until: q.until,
+    };
     let limit = q.limit.unwrap_or(1000).clamp(1, MAX_EVENTS_PAGE);
+    let mut ring = ws.capture().lock();
     let (records, next) = match (q.before, q.since) {
         (Some(_), Some(_)) => {
             return Err(ApiError::InvalidSpec(
                 "give since (newer events) or before (older events), not both".into(),
             ));
         }
-        (Some(before), None) => ws.bus().history_before(q.engine.as_deref(), before, limit),
-        (None, since) => ws
-            .bus()
-            .history(q.engine.as_deref(), since.unwrap_or(0), limit),
+        (Some(before), None) => ring.history_before(filter, before, limit),
+        (None, since) => ring.history(filter, since.unwrap_or(0), limit),
     };
-    // The events are JSON already: splice them in rather than parse and re-serialise.
-    let mut out =
-        String::with_capacity(32 + records.iter().map(|r| r.json.len() + 1).sum::<usize>());
-    out.push_str("{\"events\":[");
-    for (i, r) in records.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(r.json.as_str());
-    }
-    out.push_str("],\"next\":");
-    out.push_str(&next.to_string());
-    out.push('}');
-    Ok(([(header::CONTENT_TYPE, "application/json")], out).into_response())
+    drop(ring);
+    Ok(events_page(&records, next))
 }
 
-/// `GET /api/engines/{id}/export`: every kept event of an engine, as a file to save.
+/// Events rendered per lock when exporting, so a long export never holds the ring for long.
+const EXPORT_STEP: usize = 2048;
+
+/// `GET /api/engines/{id}/export`: every kept event of an engine, as a file to save. It is
+/// written as it is read, a page at a time, so a million kept events never sit in memory
+/// whole.
 pub async fn export(Scope(ws): Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     let engine = ws.engine(&id)?;
-    let (records, _) = ws.bus().history(Some(&engine.id), 0, usize::MAX);
     let view =
         serde_json::to_string(&engine.view()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut out = String::with_capacity(
-        64 + view.len() + records.iter().map(|r| r.json.len() + 2).sum::<usize>(),
+    let filter = Filter {
+        engine: Some(engine.num),
+        ..Filter::default()
+    };
+    let end = ws.capture().lock().next_seq().saturating_sub(1);
+    let head = format!("{{\"engine\":{view},\"events\":[");
+    let pages = futures_util::stream::unfold(
+        (ws.clone(), 0u64, false),
+        move |(ws, since, wrote)| async move {
+            if since >= end {
+                return None;
+            }
+            let (records, next) = ws.capture().lock().history(
+                Filter {
+                    until: Some(end),
+                    ..filter
+                },
+                since,
+                EXPORT_STEP,
+            );
+            let mut chunk = String::new();
+            for r in &records {
+                chunk.push_str(if wrote || !chunk.is_empty() {
+                    ",\n"
+                } else {
+                    "\n"
+                });
+                chunk.push_str(r.as_str());
+            }
+            let wrote = wrote || !records.is_empty();
+            Some((
+                Ok::<_, std::convert::Infallible>(chunk),
+                (ws, next.max(since + 1), wrote),
+            ))
+        },
     );
-    out.push_str("{\"engine\":");
-    out.push_str(&view);
-    out.push_str(",\"events\":[");
-    for (i, r) in records.iter().enumerate() {
-        out.push_str(if i > 0 { ",\n" } else { "\n" });
-        out.push_str(r.json.as_str());
-    }
-    out.push_str("\n]}\n");
+    let body = futures_util::stream::once(async move { Ok(head) })
+        .chain(pages)
+        .chain(futures_util::stream::once(async {
+            Ok("\n]}\n".to_string())
+        }));
     let disposition = format!(
         "attachment; filename=\"socketlab-{}-events.json\"",
         engine.id
@@ -239,7 +299,7 @@ pub async fn export(Scope(ws): Scope, Path(id): Path<String>) -> Result<Response
             (header::CONTENT_TYPE, "application/json".to_string()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
-        out,
+        axum::body::Body::from_stream(body),
     )
         .into_response())
 }

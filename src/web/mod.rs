@@ -7,6 +7,7 @@ mod api;
 mod assets;
 pub mod guard;
 mod pages;
+mod viewer;
 mod workspaces;
 mod ws;
 

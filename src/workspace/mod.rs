@@ -23,9 +23,10 @@ use serde::Serialize;
 use sha2::Digest as _;
 use tokio_util::sync::CancellationToken;
 
+use crate::capture::Capture;
 use crate::engine::{Engine, EngineSpec, EngineView};
 use crate::error::ApiError;
-use crate::event::{EventBus, format_time};
+use crate::event::format_time;
 use crate::registry::Registry;
 pub use set::Workspaces;
 use store::{SavedWorkspace, Store};
@@ -198,6 +199,23 @@ pub struct WorkspaceView {
     /// The class code and join link (the instructor only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class: Option<ClassView>,
+    /// What the capture keeps now.
+    pub capture: CaptureView,
+}
+
+/// The capture ring's state, as `GET /api/workspace` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaptureView {
+    /// Events kept.
+    pub events: usize,
+    /// Bytes they take.
+    pub bytes: usize,
+    /// The oldest kept event's seq.
+    pub first_seq: u64,
+    /// The seq the next event will get.
+    pub next_seq: u64,
+    /// Events rendered to JSON so far (each once, for every reader).
+    pub rendered: u64,
 }
 
 /// A workspace's limits, as `GET /api/workspace` shows them.
@@ -317,9 +335,9 @@ impl Workspace {
             .clone()
     }
 
-    /// The event bus.
-    pub fn bus(&self) -> &Arc<EventBus> {
-        &self.registry.env().bus
+    /// Every event of the workspace.
+    pub fn capture(&self) -> &Capture {
+        &self.registry.env().capture
     }
 
     /// Limits and policy in force for this workspace.
@@ -491,7 +509,7 @@ impl Workspace {
 
     /// Samples the bus: events per second since the last call `dt` ago; traffic is activity.
     pub(crate) fn sample(&self, dt: Duration) {
-        let published = self.bus().published();
+        let published = self.capture().published();
         let before = self.activity.seen_published.swap(published, Relaxed);
         let delta = published.saturating_sub(before);
         let rate = delta as f64 / dt.as_secs_f64().max(0.001);
@@ -544,6 +562,17 @@ impl Workspace {
                 history_bytes: c.limits.history_bytes,
             },
             class,
+            capture: {
+                let ring = self.capture().lock();
+                let (events, bytes) = ring.size();
+                CaptureView {
+                    events,
+                    bytes,
+                    first_seq: ring.first_seq(),
+                    next_seq: ring.next_seq(),
+                    rendered: ring.renders(),
+                }
+            },
         }
     }
 

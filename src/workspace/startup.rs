@@ -12,9 +12,9 @@ use super::join::{Attempts, new_code};
 use super::set::{Class, Inner};
 use super::store::{OpenError, SavedClass, SavedWorkspace, Store};
 use super::{Kind, Parts, Workspace, Workspaces, from_hex, random_hex};
+use crate::capture::Capture;
 use crate::config::Config;
 use crate::engine::Env;
-use crate::event::EventBus;
 use crate::registry::Registry;
 
 /// What startup found, for the lines printed at startup.
@@ -217,11 +217,8 @@ impl Workspaces {
     ) -> Registry {
         let config = Self::config_for(base, kind, block);
         let l = &config.limits;
-        let bus = Arc::new(
-            EventBus::new(l.history, l.preview, l.viewer_buffer)
-                .with_history_bytes(l.history_bytes),
-        );
-        let mut env = Env::new(bus, Arc::new(config.clone()), root.clone());
+        let capture = Capture::new(l.history, l.history_bytes, l.preview);
+        let mut env = Env::new(capture, Arc::new(config.clone()), root.clone());
         if let (Kind::Student, Some(class)) = (kind, &config.class) {
             env = env.with_budgets(class.ws_bytes_per_sec, class.ws_max_connections);
         }

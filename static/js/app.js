@@ -144,7 +144,7 @@ const stream = new EventStream({
     const mine = [];
     let lifecycle = false;
     for (const ev of evs) {
-      if (ev.kind === 'lagged') {
+      if (ev.kind === 'lagged' || ev.kind === 'history') {
         for (const arr of store.values()) arr.push(ev);
         if (selected) mine.push(ev);
         continue;

@@ -10,12 +10,15 @@ import { el, fmtBytes, fmtTime, replaceKids } from './util.js';
 
 const GROUPS = {
   all: null,
-  data: ['received', 'sent'],
+  data: ['received', 'sent', 'summary'],
   received: ['received'],
   sent: ['sent'],
   connections: ['accepted', 'connected', 'closed', 'refused', 'shutdown'],
   problems: ['error', 'refused', 'lagged', 'stopped'],
 };
+
+/** How long the sampling notice stays after the last summary. */
+const SAMPLING_SHOWN_MS = 1500;
 
 export class Detail {
   constructor(main, { store, onChanged }) {
@@ -35,7 +38,7 @@ export class Detail {
   }
 
   matches(ev) {
-    if (ev.kind === 'lagged') return true;
+    if (ev.kind === 'lagged' || ev.kind === 'history') return true;
     const f = this.filter;
     if (f.conn && ev.conn !== f.conn) return false;
     const group = GROUPS[f.kind];
@@ -61,7 +64,10 @@ export class Detail {
     const logBox = el('div', { class: 'log', tabindex: 0, 'aria-label': 'event log' });
     const diagramBox = el('div', { class: 'diagram', tabindex: 0, 'aria-label': 'sequence diagram' });
     this.jump = el('button', { type: 'button', class: 'jump', hidden: true, text: '↓ latest', onclick: () => this.log.scrollToEnd() });
-    this.log = new LogView(logBox, { onAutoscroll: (on) => { this.jump.hidden = on; } });
+    this.log = new LogView(logBox, {
+      onAutoscroll: (on) => { this.jump.hidden = on; },
+      onExpand: (summary) => this.expand(summary),
+    });
     this.log.hex = this.hexBox ? this.hexBox.checked : false;
     this.seq = new SequenceView(diagramBox);
     this.section = el('section', { class: 'engine-detail', 'data-engine-id': id },
@@ -155,8 +161,9 @@ export class Detail {
     const exp = el('button', { type: 'button', text: 'Export JSON' });
     exp.addEventListener('click', () => this.exportJson(exp));
     this.count = el('span', { class: 'count', role: 'status' });
+    this.sampling = el('span', { class: 'sampling', role: 'status', hidden: true });
     bar.append(this.pauseBtn, clear, this.connFilter, kind, text,
-      el('label', { class: 'hex-toggle' }, hexBox, ' hex'), older, exp, this.count);
+      el('label', { class: 'hex-toggle' }, hexBox, ' hex'), older, exp, this.sampling, this.count);
     return bar;
   }
 
@@ -194,9 +201,54 @@ export class Detail {
     this.count.textContent = `${all} events${paused}`;
   }
 
+  /** Says, while summaries arrive, that the view shows a sample and every event is kept. */
+  noteSampling(evs) {
+    let counted = 0;
+    let windows = 0;
+    for (const ev of evs) {
+      if (ev.kind !== 'summary') continue;
+      counted += Object.values(ev.counts ?? {}).reduce((a, b) => a + b, 0);
+      windows = Math.max(windows, ev.window_ms || 100);
+    }
+    if (!counted) return;
+    const now = performance.now();
+    // Events per second over the summaries of the last second.
+    this.sampled = (this.sampled ?? []).filter((s) => now - s.at < 1000);
+    this.sampled.push({ at: now, n: counted });
+    const perSec = this.sampled.reduce((a, s) => a + s.n, 0);
+    this.sampling.hidden = false;
+    this.sampling.textContent = `${perSec.toLocaleString()} events/s, showing a sample; every event is kept`;
+    clearTimeout(this.samplingTimer);
+    this.samplingTimer = setTimeout(() => { this.sampling.hidden = true; this.sampled = []; }, SAMPLING_SHOWN_MS);
+  }
+
+  /** Fetches every event a summary stood for from the history, and shows them in its place. */
+  async expand(summary) {
+    const conn = summary.conn ? `&conn=${encodeURIComponent(summary.conn)}` : '';
+    const all = [];
+    let since = summary.first_seq - 1;
+    try {
+      while (since < summary.last_seq && all.length < 50000) {
+        const r = await api('GET', `/api/events?engine=${encodeURIComponent(summary.engine)}${conn}&since=${since}&until=${summary.last_seq}&limit=10000`);
+        all.push(...r.events);
+        if (r.next <= since || r.events.length === 0) break;
+        since = r.next;
+      }
+    } catch (err) {
+      this.count.textContent = err.message;
+      return;
+    }
+    const arr = this.store.get(this.id) ?? [];
+    const i = arr.indexOf(summary);
+    if (i >= 0) arr.splice(i, 1, ...all);
+    this.log.replace(summary, all.filter((ev) => this.matches(ev)));
+    this.updateCount();
+  }
+
   /** New events of this engine. The log takes them at once (it draws per frame); the
    *  diagram, whose SVG text is costly to lay out, is redrawn at most every 150 ms. */
   push(evs) {
+    this.noteSampling(evs);
     const shown = evs.filter((ev) => this.matches(ev));
     if (shown.length === 0) return;
     if (this.paused) {
@@ -232,7 +284,7 @@ export class Detail {
 
   async loadOlder(button) {
     const evs = this.store.get(this.id) ?? [];
-    const oldest = evs.find((e) => e.kind !== 'lagged');
+    const oldest = evs.find((e) => typeof e.seq === 'number' && e.kind !== 'lagged');
     const before = oldest ? oldest.seq : Number.MAX_SAFE_INTEGER;
     button.disabled = true;
     try {

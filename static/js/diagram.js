@@ -118,6 +118,19 @@ export class SequenceView {
         this.mark(g, y, p, 'close', `close() ${short(ev.message)}`);
         break;
       }
+      case 'summary': {
+        const peer = ev.latest?.received?.peer ?? ev.latest?.sent?.peer;
+        const p = peer ? this.peerLane({ peer }) : null;
+        const calls = Object.entries(ev.counts ?? {}).map(([k, n]) => `${n.toLocaleString()} ${k === 'received' ? 'recv()' : 'send()'}`).join(' · ');
+        if (p === null) {
+          this.mark(g, y, self, 'summary', `Σ ${calls}`);
+        } else {
+          this.arrow(g, y, p, self, 'summary', `Σ ${calls} in ${ev.window_ms} ms`);
+        }
+        break;
+      }
+      case 'history':
+        return null;
       case 'lagged':
         g.append(svgEl('line', { x1: 10, x2: this.x(Math.max(1, this.lanes.length - 1)) + 60, y1: y, y2: y, class: 'skip' }));
         g.append(svgEl('text', { x: 14, y: y - 5, class: 'label lagged' }, `⚠ ${ev.missed} events skipped`));

@@ -8,7 +8,15 @@ import { b64ToBytes, el, fmtTime, hex, visible } from './util.js';
 const ARROWS = {
   received: '←', sent: '→', accepted: '⇠', connected: '⇢', closed: '✕', refused: '⊘',
   error: '!', lagged: '⚠', listening: '●', bound: '●', stopped: '■', shutdown: '⇥',
+  summary: 'Σ', history: '↑',
 };
+
+/** "1,234 recv() · 1,230 send()" from a summary's counts. */
+export function summaryText(ev) {
+  const calls = { received: 'recv()', sent: 'send()' };
+  const parts = Object.entries(ev.counts ?? {}).map(([k, n]) => `${n.toLocaleString()} ${calls[k] ?? k}`);
+  return `${parts.join(' · ')} in ${ev.window_ms} ms`;
+}
 const OVERSCAN = 12;
 
 /** The preview of an event's data: text with visible control characters, or hex. */
@@ -19,7 +27,7 @@ export function preview(ev, asHex, max = 160) {
 }
 
 export class LogView {
-  constructor(box, { max = 20000, onAutoscroll } = {}) {
+  constructor(box, { max = 20000, onAutoscroll, onExpand } = {}) {
     this.box = box;
     this.max = max;
     this.items = [];
@@ -28,9 +36,19 @@ export class LogView {
     this.frame = 0;
     this.rowH = 0;
     this.onAutoscroll = onAutoscroll || (() => {});
+    this.onExpand = onExpand || (() => {});
     this.rows = el('div', { class: 'log-rows', role: 'table', 'aria-label': 'socket calls, oldest first' });
     this.space = el('div', { class: 'log-space' }, this.rows);
     box.replaceChildren(this.space);
+    this.rows.addEventListener('click', (e) => {
+      const b = e.target.closest('button[data-expand]');
+      if (!b) return;
+      const ev = this.items.find((it) => it.kind === 'summary' && String(it.last_seq) === b.dataset.expand && it.conn === (b.dataset.conn || undefined));
+      if (ev) {
+        b.disabled = true;
+        this.onExpand(ev);
+      }
+    });
     box.addEventListener('scroll', () => {
       const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - this.height() - 4;
       if (atBottom !== this.autoscroll) {
@@ -53,6 +71,23 @@ export class LogView {
   row(ev) {
     const kind = ev.kind;
     const cls = `row k-${kind}`;
+    if (kind === 'summary') {
+      return el('div', { class: cls, role: 'row', 'data-seq': ev.last_seq, title: `seq ${ev.first_seq}–${ev.last_seq}, every one kept` },
+        el('span', { class: 'c-time', text: fmtTime(ev.time) }),
+        el('span', { class: 'c-arrow', text: ARROWS.summary, 'aria-label': 'summary' }),
+        el('span', { class: 'c-call', text: 'summary' }),
+        el('span', { class: 'c-conn', text: ev.conn ?? '' }),
+        el('span', { class: 'c-peer', text: ev.latest?.received?.peer ?? ev.latest?.sent?.peer ?? '' }),
+        el('span', { class: 'c-bytes', text: `${(ev.bytes_in + ev.bytes_out).toLocaleString()} B` }),
+        el('span', { class: 'c-note' }, summaryText(ev), ' ',
+          el('button', { type: 'button', class: 'small linklike expand', 'data-expand': ev.last_seq, 'data-conn': ev.conn ?? '', text: 'show every event' })));
+    }
+    if (kind === 'history') {
+      return el('div', { class: cls, role: 'row' },
+        el('span', { class: 'c-time', text: fmtTime(ev.time) }),
+        el('span', { class: 'c-arrow', text: ARROWS.history, 'aria-hidden': 'true' }),
+        el('span', { class: 'c-wide', text: 'older events are kept: Load older fetches them' }));
+    }
     if (kind === 'lagged') {
       return el('div', { class: cls, role: 'row', 'data-seq': ev.seq },
         el('span', { class: 'c-time', text: fmtTime(ev.time) }),
@@ -117,6 +152,15 @@ export class LogView {
     this.items = [...events, ...this.items];
     this.space.style.height = `${this.items.length * this.height()}px`;
     if (!this.autoscroll) this.box.scrollTop += events.length * this.height();
+    this.schedule();
+  }
+
+  /** Puts `events` where `item` was (a summary, expanded into the events it stood for). */
+  replace(item, events) {
+    const i = this.items.indexOf(item);
+    if (i < 0) return;
+    this.items.splice(i, 1, ...events);
+    if (!this.autoscroll) this.box.scrollTop += (events.length - 1) * this.height();
     this.schedule();
   }
 

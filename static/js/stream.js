@@ -1,5 +1,7 @@
-// The live event stream over GET /ws, reconnecting with back-off and resuming after the
-// last seq seen, so a dropped connection loses nothing the history still holds.
+// The live event stream over GET /ws?mode=live, reconnecting with back-off and resuming
+// after the last seq seen, so a dropped connection loses nothing the history still holds.
+// Under a flood the server sends summaries (exact counts) instead of every event; every
+// event stays in the history, and the page fetches them when asked.
 
 import { scoped } from './scope.js';
 
@@ -31,7 +33,7 @@ export class EventStream {
   start() {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const generation = this.generation;
-    const ws = new WebSocket(`${proto}//${location.host}${scoped(`/ws?since=${this.lastSeq}`)}`);
+    const ws = new WebSocket(`${proto}//${location.host}${scoped(`/ws?mode=live&since=${this.lastSeq}`)}`);
     this.ws = ws;
     ws.onopen = () => {
       this.delay = 500;
@@ -40,7 +42,8 @@ export class EventStream {
     ws.onmessage = (m) => {
       let ev;
       try { ev = JSON.parse(m.data); } catch { return; }
-      if (typeof ev.seq === 'number' && ev.seq > this.lastSeq) this.lastSeq = ev.seq;
+      const seq = ev.kind === 'summary' ? ev.last_seq : ev.seq;
+      if (typeof seq === 'number' && seq > this.lastSeq) this.lastSeq = seq;
       this.batch.push(ev);
       // Hand events over in batches, once per task, not one call per frame received.
       if (!this.flushQueued) {

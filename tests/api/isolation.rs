@@ -173,7 +173,11 @@ async fn port_blocks_bind_inside_refuse_outside_and_pick_inside_for_port_0() {
 
 #[tokio::test]
 async fn one_workspaces_flood_evicts_nothing_of_anothers_history() {
-    let (app, teacher) = spawn_class((31_400, 31_599), |_| {}).await;
+    // A history of 256 KiB per workspace: the loud one's 20,000 events overflow its own.
+    let (app, teacher) = spawn_class((31_400, 31_599), |c| {
+        c.class.as_mut().unwrap().ws_history_bytes = 256 << 10;
+    })
+    .await;
     let code = teacher.class_code().await;
     let (quiet, _) = User::join(&app, &code, "Quiet").await;
     let (loud, _) = User::join(&app, &code, "Loud").await;

@@ -4,6 +4,7 @@
 mod access;
 mod behaviors;
 mod bench;
+mod capture;
 mod chat;
 mod class;
 mod clients;

@@ -1,0 +1,392 @@
+//! Capture: every socket call of a workspace, kept as a compact binary record at line rate,
+//! and rendered to JSON only when someone reads it (tcpdump's split between capturing and
+//! showing).
+//!
+//! - [`record`]: the binary form an engine makes of a call (no JSON, no base64).
+//! - [`ring`]: the workspace's records, numbered and bounded by count and bytes.
+//! - [`render`]: a record as event JSON, rendered once and shared by every reader.
+//! - [`live`]: what a `mode=live` viewer sends: events while few, summaries when many.
+//!
+//! An engine's hot path takes no lock: it encodes its record and puts it on the workspace's
+//! channel (lock-free). One collector task per workspace moves records into the ring, a few
+//! milliseconds' worth at a time when busy, and tells the viewers; a reader of the history
+//! first takes what is still on the channel, so it never misses a call that has happened.
+
+pub mod live;
+pub mod record;
+pub mod render;
+pub mod ring;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::{Notify, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::event::Draft;
+use record::View;
+use ring::Ring;
+
+/// How long a busy collector waits after a wake-up before taking what came: one wake-up and
+/// one pass per couple of milliseconds instead of one per event.
+const GATHER: Duration = Duration::from_millis(2);
+/// Records in one pass above which the collector counts as busy and gathers.
+const BUSY: usize = 16;
+
+enum Msg {
+    Record(Box<[u8]>),
+    Conn {
+        conn: u32,
+        local: SocketAddr,
+        peer: SocketAddr,
+    },
+}
+
+/// The ring and what reads it, behind one lock that no engine takes.
+pub struct Inner {
+    ring: Ring,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    cache: render::Cache,
+}
+
+struct Shared {
+    tx: mpsc::UnboundedSender<Msg>,
+    awake: AtomicBool,
+    wake: Notify,
+    inner: Mutex<Inner>,
+    /// The newest seq in the ring, for viewers to wait on.
+    head: watch::Sender<u64>,
+    preview: usize,
+}
+
+/// One workspace's capture. Dropping it ends its collector.
+pub struct Capture {
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Which records a reader wants.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter {
+    /// One engine's (`e7` is 7).
+    pub engine: Option<u32>,
+    /// One connection's.
+    pub conn: Option<u32>,
+    /// None after this seq.
+    pub until: Option<u64>,
+}
+
+impl Filter {
+    /// Whether a record passes.
+    pub fn wants(&self, v: &View<'_>) -> bool {
+        self.engine.is_none_or(|e| v.engine() == e) && self.conn.is_none_or(|c| v.conn() == Some(c))
+    }
+}
+
+impl Capture {
+    /// A capture keeping at most `count` records and `bytes` bytes of them, with `preview`
+    /// bytes of each call's data. Must be made inside a tokio runtime (its collector runs
+    /// there).
+    pub fn new(count: usize, bytes: usize, preview: usize) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (head, _) = watch::channel(0);
+        let shared = Arc::new(Shared {
+            tx,
+            awake: AtomicBool::new(false),
+            wake: Notify::new(),
+            // Renderings kept for the next reader: a quarter of the history's budget, at
+            // most 32 MiB, so rendering for viewers never costs the history a record.
+            inner: Mutex::new(Inner {
+                ring: Ring::new(count, bytes),
+                rx,
+                cache: render::Cache::new((bytes / 4).min(32 << 20)),
+            }),
+            head,
+            preview,
+        });
+        let stop = CancellationToken::new();
+        tokio::spawn(collect(shared.clone(), stop.clone()));
+        Self { shared, stop }
+    }
+
+    /// Records one socket call of engine `engine`. Never waits and takes no lock.
+    pub fn push(&self, engine: u32, draft: &Draft<'_>) {
+        let rec = record::encode(engine, draft, self.shared.preview, SystemTime::now());
+        self.send(Msg::Record(rec));
+    }
+
+    /// Notes a connection's addresses, before its first record.
+    pub fn open_conn(&self, conn: u64, local: SocketAddr, peer: SocketAddr) {
+        self.send(Msg::Conn {
+            conn: conn as u32,
+            local,
+            peer,
+        });
+    }
+
+    fn send(&self, msg: Msg) {
+        // The channel is only closed once the capture is being dropped.
+        let _ = self.shared.tx.send(msg);
+        if !self.shared.awake.swap(true, Ordering::AcqRel) {
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// The ring, with everything already recorded in it.
+    pub fn lock(&self) -> Locked<'_> {
+        let mut guard = self
+            .shared
+            .inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.shared.drain(&mut guard);
+        Locked { guard }
+    }
+
+    /// The newest seq, and a way to wait for newer ones.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.shared.head.subscribe()
+    }
+
+    /// How many calls have been recorded so far (as of the collector's last pass).
+    pub fn published(&self) -> u64 {
+        *self.shared.head.borrow()
+    }
+}
+
+impl Shared {
+    /// Moves what is on the channel into the ring; returns how many records came.
+    fn drain(&self, inner: &mut Inner) -> usize {
+        let mut n = 0;
+        while let Ok(msg) = inner.rx.try_recv() {
+            match msg {
+                Msg::Record(mut rec) => {
+                    inner.ring.push(&mut rec);
+                    n += 1;
+                }
+                Msg::Conn { conn, local, peer } => inner.ring.open_conn(conn, local, peer),
+            }
+        }
+        if n > 0 {
+            self.head.send_replace(inner.ring.next_seq() - 1);
+        }
+        n
+    }
+}
+
+async fn collect(shared: Arc<Shared>, stop: CancellationToken) {
+    let mut busy = false;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = shared.wake.notified() => {}
+        }
+        if busy {
+            tokio::time::sleep(GATHER).await;
+        }
+        // Cleared before taking, so a call recorded from here on wakes us again.
+        shared.awake.store(false, Ordering::Release);
+        let n = {
+            let mut inner = shared.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            shared.drain(&mut inner)
+        };
+        busy = n > BUSY;
+    }
+}
+
+/// The ring while locked, for readers.
+pub struct Locked<'a> {
+    guard: MutexGuard<'a, Inner>,
+}
+
+impl Locked<'_> {
+    /// The seq of the oldest record kept.
+    pub fn first_seq(&self) -> u64 {
+        self.guard.ring.first_seq()
+    }
+
+    /// The seq the next record will get.
+    pub fn next_seq(&self) -> u64 {
+        self.guard.ring.next_seq()
+    }
+
+    /// Records kept, and the bytes they take.
+    pub fn size(&self) -> (usize, usize) {
+        (self.guard.ring.len(), self.guard.ring.bytes())
+    }
+
+    /// The record `seq`, if kept.
+    pub fn view(&self, seq: u64) -> Option<View<'_>> {
+        self.guard.ring.get(seq)
+    }
+
+    /// A connection's addresses.
+    pub fn conn_addrs(&self, conn: u32) -> Option<(SocketAddr, SocketAddr)> {
+        self.guard.ring.conn(conn).map(|c| (c.local, c.peer))
+    }
+
+    /// Record `seq` as event JSON: rendered the first time anyone asks, then shared.
+    pub fn json(&mut self, seq: u64) -> Option<Utf8Bytes> {
+        let inner = &mut *self.guard;
+        let v = inner.ring.get(seq)?;
+        let conn = v.conn().and_then(|c| inner.ring.conn(c));
+        let first = inner.ring.first_seq();
+        Some(
+            inner
+                .cache
+                .get(seq, first, || render::render(seq, &v, conn)),
+        )
+    }
+
+    /// How many records have been rendered so far.
+    pub fn renders(&self) -> u64 {
+        self.guard.cache.renders()
+    }
+
+    /// Up to `limit` kept events with `seq > since` that `filter` wants, oldest first, with
+    /// the `since` to ask next time.
+    pub fn history(&mut self, filter: Filter, since: u64, limit: usize) -> (Vec<Utf8Bytes>, u64) {
+        let end = filter.until.map_or(self.next_seq(), |u| {
+            u.saturating_add(1).min(self.next_seq())
+        });
+        let mut out = Vec::new();
+        let mut seq = since.saturating_add(1).max(self.first_seq());
+        let mut last = since;
+        while seq < end {
+            if self.view(seq).is_some_and(|v| filter.wants(&v)) {
+                if out.len() == limit {
+                    return (out, last);
+                }
+                out.extend(self.json(seq));
+                last = seq;
+            }
+            seq += 1;
+        }
+        // Nothing more matches up to the newest event, so the caller may skip past it.
+        (out, since.max(end - 1))
+    }
+
+    /// Up to `limit` kept events with `seq < before` that `filter` wants: the newest such,
+    /// oldest first, with the `before` for the page older still (0 when none is kept).
+    pub fn history_before(
+        &mut self,
+        filter: Filter,
+        before: u64,
+        limit: usize,
+    ) -> (Vec<Utf8Bytes>, u64) {
+        let first = self.first_seq();
+        let mut seqs = Vec::new();
+        let mut seq = before.min(self.next_seq());
+        while seq > first && seqs.len() < limit {
+            seq -= 1;
+            if self.view(seq).is_some_and(|v| filter.wants(&v)) {
+                seqs.push(seq);
+            }
+        }
+        let older = seqs.last().is_some_and(|&oldest| {
+            (first..oldest).any(|s| self.view(s).is_some_and(|v| filter.wants(&v)))
+        });
+        let next = if older { *seqs.last().unwrap_or(&0) } else { 0 };
+        seqs.reverse();
+        let out = seqs.into_iter().filter_map(|s| self.json(s)).collect();
+        (out, next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Call, EventKind};
+
+    fn sent(conn: u64, data: &[u8]) -> Draft<'_> {
+        Draft::new(EventKind::Sent, Call::Send)
+            .conn(conn)
+            .data(data)
+    }
+
+    #[tokio::test]
+    async fn a_reader_sees_every_call_recorded_before_it_asked() {
+        let cap = Capture::new(1000, usize::MAX, 4096);
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
+        cap.open_conn(4, a, b);
+        for i in 0..100u8 {
+            cap.push(if i % 2 == 0 { 1 } else { 2 }, &sent(4, &[i]));
+        }
+        // No waiting for the collector: the reader takes what is on the channel.
+        let mut l = cap.lock();
+        assert_eq!((l.first_seq(), l.next_seq()), (1, 101));
+        let (evs, next) = l.history(
+            Filter {
+                engine: Some(2),
+                ..Filter::default()
+            },
+            0,
+            10,
+        );
+        assert_eq!((evs.len(), next), (10, 20));
+        let v: serde_json::Value = serde_json::from_str(evs[0].as_str()).unwrap();
+        assert_eq!(
+            (v["seq"].as_u64(), v["engine"].as_str(), v["peer"].as_str()),
+            (Some(2), Some("e2"), Some("127.0.0.1:2"))
+        );
+        let (older, before) = l.history_before(
+            Filter {
+                engine: Some(1),
+                ..Filter::default()
+            },
+            11,
+            2,
+        );
+        let seqs: Vec<u64> = older
+            .iter()
+            .map(|j| {
+                serde_json::from_str::<serde_json::Value>(j.as_str()).unwrap()["seq"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!((seqs, before), (vec![7, 9], 7));
+        let (until, _) = l.history(
+            Filter {
+                until: Some(5),
+                ..Filter::default()
+            },
+            2,
+            100,
+        );
+        assert_eq!(until.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_collector_moves_records_and_wakes_viewers() {
+        let cap = Capture::new(1000, usize::MAX, 4096);
+        let mut head = cap.subscribe();
+        cap.push(1, &Draft::new(EventKind::Bound, Call::Bind));
+        tokio::time::timeout(Duration::from_secs(5), head.changed())
+            .await
+            .expect("the collector ran")
+            .unwrap();
+        assert_eq!(*head.borrow(), 1);
+        assert_eq!(cap.published(), 1);
+    }
+
+    #[tokio::test]
+    async fn two_readers_share_one_rendering() {
+        let cap = Capture::new(1000, usize::MAX, 4096);
+        cap.push(1, &sent(1, b"once"));
+        let first = cap.lock().json(1).unwrap();
+        let (again, _) = cap.lock().history(Filter::default(), 0, 10);
+        assert_eq!(first.as_str(), again[0].as_str());
+        assert_eq!(cap.lock().renders(), 1);
+    }
+}

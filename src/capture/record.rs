@@ -1,0 +1,353 @@
+//! One socket call as a compact binary record: what an engine hands over on its hot path,
+//! and what the ring keeps. No JSON, no base64: the payload preview is kept as the bytes.
+//!
+//! Layout (little-endian), a 40-byte header and then the variable parts:
+//!
+//! ```text
+//!  0 u32 total length      4 u64 time (µs since the Unix epoch)
+//! 12 u32 engine number    16 u32 engine's event number (the collector sets it)
+//! 20 u32 connection (0 = none)
+//! 24 u8 kind  25 u8 call (0xff = none)  26 u8 flags  27 u8 (spare)
+//! 28 u32 bytes (the data's full length)
+//! 32 u16 preview length  34 u16 message length  36 u16 extra length  38 u16 (spare)
+//! 40 [local address] [peer address] [preview] [message] [extra]
+//! ```
+//!
+//! A connection's addresses are not in its records: they are kept once, in the ring's
+//! connection table, and found by the connection number (by reference). Records without a
+//! connection (a datagram, a `bind()`) carry theirs inline, 7 bytes each for IPv4.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::event::{Call, Draft, EventKind};
+
+/// Bytes before the variable parts.
+pub const HEADER: usize = 40;
+
+const F_LOCAL: u8 = 1;
+const F_PEER: u8 = 2;
+const F_DATA: u8 = 4;
+
+/// The most preview bytes a record carries (its length field is 16 bits).
+pub const MAX_PREVIEW: usize = u16::MAX as usize;
+
+fn addr_len(a: &SocketAddr) -> usize {
+    if a.is_ipv4() { 7 } else { 19 }
+}
+
+fn put_addr(buf: &mut Vec<u8>, a: &SocketAddr) {
+    match a.ip() {
+        IpAddr::V4(v4) => {
+            buf.push(4);
+            buf.extend_from_slice(&v4.octets());
+        }
+        IpAddr::V6(v6) => {
+            buf.push(6);
+            buf.extend_from_slice(&v6.octets());
+        }
+    }
+    buf.extend_from_slice(&a.port().to_le_bytes());
+}
+
+fn get_addr(b: &[u8]) -> Option<(SocketAddr, usize)> {
+    match *b.first()? {
+        4 => {
+            let ip: [u8; 4] = b.get(1..5)?.try_into().ok()?;
+            let port = u16::from_le_bytes(b.get(5..7)?.try_into().ok()?);
+            Some((SocketAddr::new(Ipv4Addr::from(ip).into(), port), 7))
+        }
+        6 => {
+            let ip: [u8; 16] = b.get(1..17)?.try_into().ok()?;
+            let port = u16::from_le_bytes(b.get(17..19)?.try_into().ok()?);
+            Some((SocketAddr::new(Ipv6Addr::from(ip).into(), port), 19))
+        }
+        _ => None,
+    }
+}
+
+fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Encodes a draft as a record of `engine`, keeping at most `preview` bytes of its data.
+/// A connection's addresses are left out when the draft names its connection.
+pub fn encode(engine: u32, d: &Draft<'_>, preview: usize, now: SystemTime) -> Box<[u8]> {
+    let shown = d
+        .data
+        .map(|data| &data[..data.len().min(preview).min(MAX_PREVIEW)]);
+    let message = d.message.map(|m| clip(m, u16::MAX as usize));
+    let extra = d.extra.map(|m| clip(m, u16::MAX as usize));
+    let (local, peer) = if d.conn.is_some() {
+        (None, None)
+    } else {
+        (d.local, d.peer)
+    };
+    let len = HEADER
+        + local.as_ref().map_or(0, addr_len)
+        + peer.as_ref().map_or(0, addr_len)
+        + shown.map_or(0, <[u8]>::len)
+        + message.map_or(0, str::len)
+        + extra.map_or(0, str::len);
+    let mut buf = Vec::with_capacity(len);
+    let time = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |t| t.as_micros() as u64);
+    buf.extend_from_slice(&(len as u32).to_le_bytes());
+    buf.extend_from_slice(&time.to_le_bytes());
+    buf.extend_from_slice(&engine.to_le_bytes());
+    buf.extend_from_slice(&0u32.to_le_bytes());
+    buf.extend_from_slice(&(d.conn.unwrap_or(0) as u32).to_le_bytes());
+    buf.push(d.kind as u8);
+    buf.push(d.call.map_or(0xff, |c| c as u8));
+    let flags = if local.is_some() { F_LOCAL } else { 0 }
+        | if peer.is_some() { F_PEER } else { 0 }
+        | if d.data.is_some() { F_DATA } else { 0 };
+    buf.push(flags);
+    buf.push(0);
+    let full = d.data.map_or(0, |x| x.len().min(u32::MAX as usize) as u32);
+    buf.extend_from_slice(&full.to_le_bytes());
+    buf.extend_from_slice(&(shown.map_or(0, <[u8]>::len) as u16).to_le_bytes());
+    buf.extend_from_slice(&(message.map_or(0, str::len) as u16).to_le_bytes());
+    buf.extend_from_slice(&(extra.map_or(0, str::len) as u16).to_le_bytes());
+    buf.extend_from_slice(&0u16.to_le_bytes());
+    if let Some(a) = &local {
+        put_addr(&mut buf, a);
+    }
+    if let Some(a) = &peer {
+        put_addr(&mut buf, a);
+    }
+    buf.extend_from_slice(shown.unwrap_or_default());
+    buf.extend_from_slice(message.unwrap_or_default().as_bytes());
+    buf.extend_from_slice(extra.unwrap_or_default().as_bytes());
+    debug_assert_eq!(buf.len(), len);
+    buf.into_boxed_slice()
+}
+
+/// Sets the engine's event number of an encoded record (the collector numbers them).
+pub fn set_engine_n(rec: &mut [u8], n: u32) {
+    rec[16..20].copy_from_slice(&n.to_le_bytes());
+}
+
+/// A record read back, borrowing its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    raw: &'a [u8],
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+impl<'a> View<'a> {
+    /// A view of one whole record (as [`encode`] made it).
+    pub fn new(raw: &'a [u8]) -> Self {
+        Self { raw }
+    }
+
+    /// The record's length in bytes.
+    pub fn len_of(raw: &[u8]) -> usize {
+        u32_at(raw, 0) as usize
+    }
+
+    /// Its bytes, as kept.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// When the call happened.
+    pub fn time(&self) -> SystemTime {
+        let us = u64::from_le_bytes(self.raw[4..12].try_into().unwrap_or_default());
+        UNIX_EPOCH + std::time::Duration::from_micros(us)
+    }
+
+    /// The engine's number (`e7` is 7).
+    pub fn engine(&self) -> u32 {
+        u32_at(self.raw, 12)
+    }
+
+    /// This record's number among its engine's records (wrapping), for exact lag counts.
+    pub fn engine_n(&self) -> u32 {
+        u32_at(self.raw, 16)
+    }
+
+    /// The connection's number, if any (`c12` is 12).
+    pub fn conn(&self) -> Option<u32> {
+        Some(u32_at(self.raw, 20)).filter(|c| *c != 0)
+    }
+
+    /// What happened.
+    pub fn kind(&self) -> EventKind {
+        EventKind::from_u8(self.raw[24])
+    }
+
+    /// The socket call.
+    pub fn call(&self) -> Option<Call> {
+        Call::from_u8(self.raw[25])
+    }
+
+    fn flags(&self) -> u8 {
+        self.raw[26]
+    }
+
+    /// Whether it carries data (a `recv()` or `send()`).
+    pub fn has_data(&self) -> bool {
+        self.flags() & F_DATA != 0
+    }
+
+    /// The data's full length.
+    pub fn bytes(&self) -> u32 {
+        u32_at(self.raw, 28)
+    }
+
+    fn lens(&self) -> (usize, usize, usize) {
+        (
+            u16_at(self.raw, 32) as usize,
+            u16_at(self.raw, 34) as usize,
+            u16_at(self.raw, 36) as usize,
+        )
+    }
+
+    /// The inline local and peer addresses (records without a connection), and where the
+    /// rest begins.
+    fn addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>, usize) {
+        let mut at = HEADER;
+        let mut take = |on: bool| {
+            if !on {
+                return None;
+            }
+            let (a, n) = get_addr(&self.raw[at..])?;
+            at += n;
+            Some(a)
+        };
+        let local = take(self.flags() & F_LOCAL != 0);
+        let peer = take(self.flags() & F_PEER != 0);
+        (local, peer, at)
+    }
+
+    /// The local address carried inline.
+    pub fn local(&self) -> Option<SocketAddr> {
+        self.addrs().0
+    }
+
+    /// The peer address carried inline.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.addrs().1
+    }
+
+    /// The preview of the data.
+    pub fn preview(&self) -> &'a [u8] {
+        let (_, _, at) = self.addrs();
+        let (p, _, _) = self.lens();
+        &self.raw[at..at + p]
+    }
+
+    fn text_at(&self, skip: usize, len: usize) -> Option<&'a str> {
+        if len == 0 {
+            return None;
+        }
+        let (_, _, at) = self.addrs();
+        let start = at + skip;
+        std::str::from_utf8(&self.raw[start..start + len]).ok()
+    }
+
+    /// The human-readable message.
+    pub fn message(&self) -> Option<&'a str> {
+        let (p, m, _) = self.lens();
+        self.text_at(p, m)
+    }
+
+    /// Extra JSON members, already rendered (`"family":"AF_INET"`), for rare event kinds.
+    pub fn extra(&self) -> Option<&'a str> {
+        let (p, m, x) = self.lens();
+        self.text_at(p + m, x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_datagram_record_round_trips_in_under_128_bytes() {
+        let local: SocketAddr = "127.0.0.1:12000".parse().unwrap();
+        let peer: SocketAddr = "127.0.0.1:50123".parse().unwrap();
+        let data = [b'x'; 64];
+        let d = Draft::new(EventKind::Received, Call::RecvFrom)
+            .local(local)
+            .peer(peer)
+            .data(&data);
+        let t = UNIX_EPOCH + std::time::Duration::from_micros(1_790_000_000_123_456);
+        let rec = encode(7, &d, 4096, t);
+        assert!(rec.len() <= 120, "{} bytes", rec.len());
+        let v = View::new(&rec);
+        assert_eq!(View::len_of(&rec), rec.len());
+        assert_eq!(
+            (v.engine(), v.conn(), v.kind(), v.call()),
+            (7, None, EventKind::Received, Some(Call::RecvFrom))
+        );
+        assert_eq!((v.local(), v.peer()), (Some(local), Some(peer)));
+        assert_eq!((v.bytes(), v.preview()), (64, &data[..]));
+        assert_eq!((v.message(), v.extra(), v.time()), (None, None, t));
+    }
+
+    #[test]
+    fn a_connections_record_leaves_its_addresses_to_the_connection_table() {
+        let a: SocketAddr = "[::1]:5000".parse().unwrap();
+        let data = vec![0xffu8; 10_000];
+        let d = Draft::new(EventKind::Sent, Call::Send)
+            .conn(42)
+            .local(a)
+            .peer(a)
+            .data(&data)
+            .message("héllo")
+            .extra("\"leg\":\"client\"");
+        let mut rec = encode(1, &d, 4096, SystemTime::now());
+        set_engine_n(&mut rec, 9);
+        let v = View::new(&rec);
+        assert_eq!((v.conn(), v.local(), v.peer()), (Some(42), None, None));
+        assert_eq!(
+            (v.bytes(), v.preview().len(), v.engine_n()),
+            (10_000, 4096, 9)
+        );
+        assert_eq!(
+            (v.message(), v.extra()),
+            (Some("héllo"), Some("\"leg\":\"client\""))
+        );
+        let plain = encode(
+            1,
+            &Draft::new(EventKind::Stopped, Call::Close).local(a),
+            4096,
+            SystemTime::now(),
+        );
+        let v = View::new(&plain);
+        assert_eq!(
+            (v.local(), v.has_data(), v.call()),
+            (Some(a), false, Some(Call::Close))
+        );
+    }
+
+    #[test]
+    fn a_long_message_is_cut_on_a_character_boundary() {
+        let long = "é".repeat(40_000);
+        let rec = encode(
+            1,
+            &Draft::new(EventKind::Error, Call::Recv).message(&long),
+            16,
+            SystemTime::now(),
+        );
+        let m = View::new(&rec).message().unwrap();
+        assert!(m.len() <= u16::MAX as usize && m.chars().all(|c| c == 'é'));
+    }
+}

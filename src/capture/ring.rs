@@ -1,0 +1,312 @@
+//! The capture ring: records packed into chunks of bytes, an index of where each begins, and
+//! bounds by count and by bytes (the oldest go first). Records are numbered here, in the
+//! order they arrive, so `seq` is strictly increasing and never reused.
+//!
+//! Memory is the records' bytes plus 8 per record of index: about 112 bytes for a 64-byte
+//! `recv()`. Chunks free whole once every record in them is gone, and one is kept spare so a
+//! steady stream does not allocate.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use super::record::{self, View};
+
+/// Bytes of one chunk of the arena.
+const CHUNK: usize = 256 * 1024;
+
+/// Bytes of index per record, counted in the byte bound.
+const INDEX: usize = 8;
+
+/// A connection's addresses, which its records refer to by number.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnAddrs {
+    /// The local address.
+    pub local: SocketAddr,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// The newest seq that refers to it, so the entry goes once no kept record does.
+    last_seq: u64,
+    /// Whether its `closed` record has come (an open connection keeps its entry however
+    /// long it stays quiet).
+    closed: bool,
+}
+
+/// The ring of one workspace.
+#[derive(Debug)]
+pub struct Ring {
+    chunks: VecDeque<Vec<u8>>,
+    spare: Option<Vec<u8>>,
+    /// The absolute number of `chunks[0]`.
+    first_chunk: u64,
+    /// Per record: absolute chunk number << 32 | offset in it.
+    index: VecDeque<u64>,
+    /// The seq of `index[0]`.
+    first_seq: u64,
+    next_seq: u64,
+    bytes: usize,
+    max_count: usize,
+    max_bytes: usize,
+    conns: HashMap<u32, ConnAddrs>,
+    /// Per engine number, how many records it has had (wrapping).
+    engine_counts: Vec<u32>,
+}
+
+impl Ring {
+    /// An empty ring keeping at most `max_count` records and `max_bytes` bytes of them.
+    pub fn new(max_count: usize, max_bytes: usize) -> Self {
+        Self {
+            chunks: VecDeque::new(),
+            spare: None,
+            first_chunk: 0,
+            index: VecDeque::new(),
+            first_seq: 1,
+            next_seq: 1,
+            bytes: 0,
+            max_count,
+            max_bytes,
+            conns: HashMap::new(),
+            engine_counts: Vec::new(),
+        }
+    }
+
+    /// The seq of the oldest record kept (or of the next one, when empty).
+    pub fn first_seq(&self) -> u64 {
+        self.first_seq
+    }
+
+    /// The seq the next record will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Records kept.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Bytes the kept records take (with their index).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Notes a connection's addresses before its first record.
+    pub fn open_conn(&mut self, conn: u32, local: SocketAddr, peer: SocketAddr) {
+        self.conns.insert(
+            conn,
+            ConnAddrs {
+                local,
+                peer,
+                last_seq: self.next_seq,
+                closed: false,
+            },
+        );
+    }
+
+    /// A connection's addresses.
+    pub fn conn(&self, conn: u32) -> Option<&ConnAddrs> {
+        self.conns.get(&conn)
+    }
+
+    /// Appends a record, numbering it and its engine's count; returns its seq.
+    pub fn push(&mut self, rec: &mut [u8]) -> u64 {
+        let len = rec.len();
+        if len + INDEX > self.max_bytes || self.max_count == 0 {
+            // Bigger than the whole budget: it is numbered, and gone at once.
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.evict_all();
+            self.first_seq = self.next_seq;
+            return seq;
+        }
+        let engine = View::new(rec).engine() as usize;
+        if self.engine_counts.len() <= engine {
+            self.engine_counts.resize(engine + 1, 0);
+        }
+        self.engine_counts[engine] = self.engine_counts[engine].wrapping_add(1);
+        record::set_engine_n(rec, self.engine_counts[engine]);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let view = View::new(rec);
+        if let Some(c) = view.conn()
+            && let Some(entry) = self.conns.get_mut(&c)
+        {
+            entry.last_seq = seq;
+            entry.closed |= view.kind() == crate::event::EventKind::Closed;
+        }
+        let room = self.chunks.back().map_or(0, |c| c.capacity() - c.len());
+        if room < len {
+            let mut chunk = self
+                .spare
+                .take()
+                .unwrap_or_else(|| Vec::with_capacity(CHUNK.max(len)));
+            chunk.clear();
+            if chunk.capacity() < len {
+                chunk.reserve(len);
+            }
+            self.chunks.push_back(chunk);
+        }
+        let chunk_no = self.first_chunk + self.chunks.len() as u64 - 1;
+        let last = self.chunks.back_mut().expect("a chunk was just made");
+        let offset = last.len();
+        last.extend_from_slice(rec);
+        self.index.push_back(chunk_no << 32 | offset as u64);
+        self.bytes += len + INDEX;
+        while self.index.len() > self.max_count || self.bytes > self.max_bytes {
+            self.pop_front();
+        }
+        seq
+    }
+
+    fn pop_front(&mut self) {
+        let Some(pos) = self.index.pop_front() else {
+            return;
+        };
+        let len = self.view_at(pos).raw().len();
+        self.bytes -= len + INDEX;
+        self.first_seq += 1;
+        // Free the chunks no kept record lives in any more.
+        let keep_from = self
+            .index
+            .front()
+            .map_or(self.first_chunk + self.chunks.len() as u64, |p| p >> 32);
+        while self.first_chunk < keep_from {
+            if let Some(c) = self.chunks.pop_front() {
+                self.spare = Some(c);
+            }
+            self.first_chunk += 1;
+            self.forget_conns();
+        }
+    }
+
+    fn evict_all(&mut self) {
+        while !self.index.is_empty() {
+            self.pop_front();
+        }
+    }
+
+    /// Drops the entries of closed connections no kept record refers to; the table is then
+    /// bounded by the open connections and the ring.
+    fn forget_conns(&mut self) {
+        let first = self.first_seq;
+        self.conns.retain(|_, c| !c.closed || c.last_seq >= first);
+    }
+
+    fn view_at(&self, pos: u64) -> View<'_> {
+        let chunk = &self.chunks[(pos >> 32) as usize - self.first_chunk as usize];
+        let offset = (pos & 0xffff_ffff) as usize;
+        let len = View::len_of(&chunk[offset..]);
+        View::new(&chunk[offset..offset + len])
+    }
+
+    /// The record `seq`, if kept.
+    pub fn get(&self, seq: u64) -> Option<View<'_>> {
+        if seq < self.first_seq || seq >= self.next_seq {
+            return None;
+        }
+        let pos = *self.index.get((seq - self.first_seq) as usize)?;
+        Some(self.view_at(pos))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::capture::record::encode;
+    use crate::event::{Call, Draft, EventKind};
+
+    fn rec(engine: u32, conn: Option<u64>, data: &[u8]) -> Box<[u8]> {
+        let mut d = Draft::new(EventKind::Received, Call::Recv).data(data);
+        d.conn = conn;
+        encode(engine, &d, 4096, SystemTime::now())
+    }
+
+    #[test]
+    fn bounded_by_count_keeping_the_newest() {
+        let mut r = Ring::new(5, usize::MAX);
+        for i in 0..12u8 {
+            r.push(&mut rec(1, None, &[i]));
+        }
+        assert_eq!((r.len(), r.first_seq(), r.next_seq()), (5, 8, 13));
+        assert!(r.get(7).is_none() && r.get(13).is_none());
+        assert_eq!(r.get(8).unwrap().preview(), &[7]);
+        assert_eq!(r.get(12).unwrap().preview(), &[11]);
+    }
+
+    #[test]
+    fn bounded_by_bytes_and_freeing_whole_chunks() {
+        let one = rec(1, None, &[0u8; 64]).len() + INDEX;
+        let mut r = Ring::new(usize::MAX, 10_000 * one);
+        for i in 0..100_000u32 {
+            r.push(&mut rec(1, None, &[(i % 251) as u8; 64]));
+        }
+        assert!(r.bytes() <= 10_000 * one);
+        assert_eq!(r.len(), 10_000);
+        assert_eq!(r.bytes() / r.len(), one, "bytes per 64-byte event: {one}");
+        assert!(one <= 128, "{one}");
+        // The arena holds about the bytes kept, not everything ever pushed.
+        let arena: usize = r.chunks.iter().map(Vec::capacity).sum();
+        assert!(arena <= 10_000 * one + 2 * CHUNK, "{arena}");
+        let last = r.get(100_000).unwrap();
+        assert_eq!(last.preview()[0], (99_999 % 251) as u8);
+        assert_eq!(last.engine_n(), 100_000);
+    }
+
+    #[test]
+    fn a_record_over_the_whole_budget_is_numbered_and_not_kept() {
+        let mut r = Ring::new(100, 300);
+        r.push(&mut rec(1, None, b"small"));
+        let big = r.push(&mut rec(1, None, &[1u8; 1000]));
+        assert_eq!(big, 2);
+        assert!(r.is_empty() && r.get(2).is_none());
+        assert_eq!(r.push(&mut rec(1, None, b"next")), 3);
+        assert_eq!(r.get(3).unwrap().preview(), b"next");
+    }
+
+    #[test]
+    fn connections_are_found_by_number_while_open_or_referred_to() {
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
+        let one = rec(1, Some(7), b"x").len() + INDEX;
+        let mut r = Ring::new(usize::MAX, CHUNK / 2);
+        r.open_conn(7, a, b);
+        r.open_conn(8, b, a);
+        r.push(&mut rec(1, Some(7), b"x"));
+        let mut closed = Draft::new(EventKind::Closed, Call::Close);
+        closed.conn = Some(8);
+        r.push(&mut encode(1, &closed, 16, SystemTime::now()));
+        assert_eq!(r.conn(7).unwrap().peer, b);
+        // Enough other traffic to push both connections' records (and their chunk) out.
+        for _ in 0..(2 * CHUNK / one) {
+            r.push(&mut rec(1, None, b"y"));
+        }
+        assert!(r.get(1).is_none());
+        assert!(
+            r.conn(8).is_none(),
+            "a closed connection's entry goes with its records"
+        );
+        assert_eq!(
+            r.conn(7).unwrap().peer,
+            b,
+            "an open one stays, however quiet"
+        );
+    }
+
+    #[test]
+    fn each_engine_counts_its_own_records() {
+        let mut r = Ring::new(100, usize::MAX);
+        for e in [1, 2, 1, 1, 2] {
+            r.push(&mut rec(e, None, b"."));
+        }
+        let n: Vec<(u32, u32)> = (1..=5)
+            .map(|s| r.get(s).map(|v| (v.engine(), v.engine_n())).unwrap())
+            .collect();
+        assert_eq!(n, [(1, 1), (2, 1), (1, 2), (1, 3), (2, 2)]);
+    }
+}

@@ -1,0 +1,228 @@
+//! One viewer's reading of its workspace's capture: a cursor into the ring, the frames for
+//! what it has not seen yet (`mode=all`: every event; `mode=live`: events, or summaries when
+//! there are too many to read), and exact accounting when it falls behind.
+
+use std::time::{Instant, SystemTime};
+
+use axum::extract::ws::Utf8Bytes;
+use serde_json::json;
+
+use crate::capture::live::{Item, Sampler, Summary, WINDOW};
+use crate::capture::{Filter, Locked};
+use crate::event::format_time;
+
+/// Events taken per pass, so one write carries a batch and the ring is not held long.
+const BATCH: usize = 2048;
+/// Bytes of events taken per pass.
+const BATCH_BYTES: usize = 512 * 1024;
+/// A `mode=live` viewer's replay: at most this many of the newest records.
+pub const LIVE_REPLAY: u64 = 1000;
+
+/// What a viewer was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Every event.
+    All,
+    /// Events while at most `rate` a second, then summaries.
+    Live,
+}
+
+/// A viewer's place in the ring.
+pub struct Viewer {
+    filter: Filter,
+    /// The engine id asked for, as lag notices name it.
+    engine_label: Option<String>,
+    /// The next seq to look at.
+    cursor: u64,
+    /// Seqs below this are the replay the viewer asked for, never skipped for lag.
+    replay_end: u64,
+    /// How far behind the newest event a viewer may fall before it skips ahead.
+    behind: u64,
+    /// The engine's count at the last record of it this viewer went past (for a viewer of one
+    /// engine), or the last seq it went past: what a lag's `missed` is counted from.
+    last_engine_n: u32,
+    last_seq: u64,
+    /// A skip not yet reported: reported with the next event the viewer is sent.
+    skipped: bool,
+    sampler: Option<Sampler>,
+}
+
+impl Viewer {
+    /// A viewer starting at `since + 1` (or at the newest event, with no `since`), in the
+    /// ring as it is now. In live mode, a long replay starts at the newest `LIVE_REPLAY`
+    /// records, after a notice saying where the older ones are.
+    pub fn new(
+        ring: &Locked<'_>,
+        filter: Filter,
+        engine_label: Option<String>,
+        since: Option<u64>,
+        mode: Mode,
+        rate: u32,
+        behind: usize,
+    ) -> (Self, Option<Utf8Bytes>) {
+        let next = ring.next_seq();
+        let mut cursor = since
+            .map_or(next, |s| s.saturating_add(1))
+            .max(ring.first_seq());
+        let mut notice = None;
+        if mode == Mode::Live && next.saturating_sub(cursor) > LIVE_REPLAY {
+            let from = next - LIVE_REPLAY;
+            notice = Some(history_notice(cursor, from));
+            cursor = from;
+        }
+        // The engine's count just before what this viewer will be shown, so a later skip is
+        // counted exactly even if the records it skips are gone from the ring by then.
+        let last_engine_n = match filter.engine {
+            Some(_) => {
+                let mut n = None;
+                let mut seq = next;
+                while seq > ring.first_seq() && n.is_none() {
+                    seq -= 1;
+                    if let Some(v) = ring.view(seq).filter(|v| filter.wants(v)) {
+                        n = Some(v.engine_n());
+                    }
+                }
+                let shown = (cursor..next)
+                    .filter(|s| ring.view(*s).is_some_and(|v| filter.wants(&v)))
+                    .count() as u32;
+                n.unwrap_or(0).wrapping_sub(shown)
+            }
+            None => 0,
+        };
+        let viewer = Self {
+            filter,
+            engine_label,
+            cursor,
+            replay_end: next,
+            behind: behind.max(1) as u64,
+            last_engine_n,
+            last_seq: cursor.saturating_sub(1),
+            skipped: false,
+            sampler: (mode == Mode::Live).then(|| Sampler::new(rate, Instant::now())),
+        };
+        (viewer, notice)
+    }
+
+    /// When the summaries waiting are due, if any.
+    pub fn due(&self) -> Option<Instant> {
+        self.sampler.as_ref().and_then(Sampler::due)
+    }
+
+    /// The frames for what has come since the last pass (a batch at most), and whether more
+    /// is waiting.
+    pub fn pass(&mut self, ring: &mut Locked<'_>, out: &mut Vec<Utf8Bytes>) -> bool {
+        let next = ring.next_seq();
+        let first = ring.first_seq();
+        // Past the replay, a viewer too far behind skips ahead to stay live; one whose next
+        // record is gone from the ring skips to the oldest kept.
+        if self.cursor >= self.replay_end && next.saturating_sub(self.cursor) > self.behind {
+            self.cursor = next - self.behind;
+            self.skipped = true;
+        }
+        if self.cursor < first {
+            self.cursor = first;
+            self.skipped = true;
+        }
+        let now = Instant::now();
+        let (mut taken, mut bytes) = (0, 0);
+        while self.cursor < next && taken < BATCH && bytes < BATCH_BYTES {
+            let seq = self.cursor;
+            self.cursor += 1;
+            let Some(v) = ring.view(seq) else { continue };
+            if !self.filter.wants(&v) {
+                continue;
+            }
+            let item = Item {
+                seq,
+                engine: v.engine(),
+                conn: v.conn(),
+                kind: v.kind(),
+                bytes: v.bytes(),
+            };
+            let engine_n = v.engine_n();
+            if self.skipped {
+                let missed = match self.filter.engine {
+                    Some(_) => u64::from(engine_n.wrapping_sub(self.last_engine_n).wrapping_sub(1)),
+                    None => seq - self.last_seq - 1,
+                };
+                if missed > 0 {
+                    out.push(self.lagged(missed, seq - 1, self.last_seq));
+                }
+                self.skipped = false;
+            }
+            self.last_engine_n = engine_n;
+            self.last_seq = seq;
+            let send = match &mut self.sampler {
+                Some(s) => s.offer(&item, now),
+                None => true,
+            };
+            if send && let Some(j) = ring.json(seq) {
+                bytes += j.len();
+                out.push(j);
+            }
+            taken += 1;
+        }
+        if let Some(s) = &mut self.sampler {
+            for sum in s.flush(now) {
+                out.push(summary_frame(&sum, ring));
+            }
+        }
+        self.cursor < next
+    }
+
+    fn lagged(&self, missed: u64, seq: u64, after: u64) -> Utf8Bytes {
+        let v = json!({
+            "kind": "lagged",
+            "missed": missed,
+            "seq": seq,
+            "time": format_time(SystemTime::now()),
+            "engine": self.engine_label,
+            "message": format!(
+                "this viewer fell behind and skipped {missed} events; GET /api/events?since={after} \
+                 returns those still in the history"
+            ),
+        });
+        Utf8Bytes::from(v.to_string())
+    }
+}
+
+fn history_notice(first: u64, from: u64) -> Utf8Bytes {
+    let v = json!({
+        "kind": "history",
+        "time": format_time(SystemTime::now()),
+        "first_seq": first,
+        "next_seq": from,
+        "message": format!(
+            "older events (from seq {first}) are kept: this live view starts at seq {from}; \
+             GET /api/events?before={from} pages back through them"
+        ),
+    });
+    Utf8Bytes::from(v.to_string())
+}
+
+fn summary_frame(s: &Summary, ring: &mut Locked<'_>) -> Utf8Bytes {
+    let latest: serde_json::Map<String, serde_json::Value> = s
+        .latest
+        .iter()
+        .filter_map(|(kind, seq)| {
+            let j = ring.json(*seq)?;
+            Some((kind.to_string(), serde_json::from_str(j.as_str()).ok()?))
+        })
+        .collect();
+    let mut v = json!({
+        "kind": "summary",
+        "time": format_time(SystemTime::now()),
+        "engine": format!("e{}", s.engine),
+        "window_ms": WINDOW.as_millis() as u64,
+        "counts": s.counts,
+        "bytes_in": s.bytes_in,
+        "bytes_out": s.bytes_out,
+        "first_seq": s.first_seq,
+        "last_seq": s.last_seq,
+        "latest": latest,
+    });
+    if let Some(c) = s.conn {
+        v["conn"] = format!("c{c}").into();
+    }
+    Utf8Bytes::from(v.to_string())
+}
