@@ -1,6 +1,7 @@
 // The sequence diagram: one lane per endpoint (the engine's own socket and each peer, so a
 // client's ephemeral port gets a lane of its own), one arrow per send or receive.
 
+import { summaryCalls } from './log.js';
 import { svgEl, visible } from './util.js';
 
 const ROW = 30;
@@ -121,7 +122,7 @@ export class SequenceView {
       case 'summary': {
         const peer = ev.latest?.received?.peer ?? ev.latest?.sent?.peer;
         const p = peer ? this.peerLane({ peer }) : null;
-        const calls = Object.entries(ev.counts ?? {}).map(([k, n]) => `${n.toLocaleString()} ${k === 'received' ? 'recv()' : 'send()'}`).join(' · ');
+        const calls = summaryCalls(ev);
         if (p === null) {
           this.mark(g, y, self, 'summary', `Σ ${calls}`);
         } else {

@@ -12,10 +12,17 @@ const ARROWS = {
 };
 
 /** "1,234 recv() · 1,230 send()" from a summary's counts. */
-export function summaryText(ev) {
+export function summaryCalls(ev) {
   const calls = { received: 'recv()', sent: 'send()' };
-  const parts = Object.entries(ev.counts ?? {}).map(([k, n]) => `${n.toLocaleString()} ${calls[k] ?? k}`);
-  return `${parts.join(' · ')} in ${ev.window_ms} ms`;
+  // The calls as the engine made them: recvfrom()/sendto() for UDP.
+  return Object.entries(ev.counts ?? {})
+    .map(([k, n]) => `${n.toLocaleString()} ${ev.latest?.[k]?.call ?? calls[k] ?? k}`)
+    .join(' · ');
+}
+
+/** "1,234 recv() · 1,230 send() in 100 ms" from a summary's counts. */
+export function summaryText(ev) {
+  return `${summaryCalls(ev)} in ${ev.window_ms} ms`;
 }
 const OVERSCAN = 12;
 
@@ -72,7 +79,7 @@ export class LogView {
     const kind = ev.kind;
     const cls = `row k-${kind}`;
     if (kind === 'summary') {
-      return el('div', { class: cls, role: 'row', 'data-seq': ev.last_seq, title: `seq ${ev.first_seq}–${ev.last_seq}, every one kept` },
+      return el('div', { class: cls, role: 'row', 'data-seq': ev.last_seq, 'data-first': ev.first_seq, title: `seq ${ev.first_seq}–${ev.last_seq}, every one kept` },
         el('span', { class: 'c-time', text: fmtTime(ev.time) }),
         el('span', { class: 'c-arrow', text: ARROWS.summary, 'aria-label': 'summary' }),
         el('span', { class: 'c-call', text: 'summary' }),

@@ -1,5 +1,6 @@
 //! Browser tests: the dashboard in a real headless Chromium against a real socketlab.
 
+mod capture;
 mod class;
 mod harness;
 
