@@ -38,11 +38,11 @@ impl Default for Limits {
             max_connections: 1024,
             max_message: 1024 * 1024,
             max_viewers: 64,
-            history: 1_000_000,
+            history: 2_000_000,
             preview: 4096,
             connect_timeout: Duration::from_secs(5),
             viewer_buffer: 2048,
-            history_bytes: 128 * 1024 * 1024,
+            history_bytes: 160 * 1024 * 1024,
             viewer_stall: Duration::from_secs(60),
         }
     }

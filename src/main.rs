@@ -46,10 +46,11 @@ struct Cli {
     #[arg(long, default_value_t = 64)]
     max_viewers: usize,
     /// Events kept for replay (per workspace).
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 2_000_000)]
     history: usize,
-    /// Bytes of events kept for replay (per workspace; a 64-byte recv() takes about 112).
-    #[arg(long, default_value_t = 128 * 1024 * 1024)]
+    /// Bytes of events kept for replay (per workspace; a 64-byte recv() takes about 112,
+    /// a 64-byte recvfrom() 126, so the default keeps over 1.3 million of them).
+    #[arg(long, default_value_t = 160 * 1024 * 1024)]
     history_bytes: usize,
     /// Bytes of data carried in one event (at most 65535).
     #[arg(long, default_value_t = 4096)]

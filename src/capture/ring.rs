@@ -94,6 +94,14 @@ impl Ring {
         self.bytes
     }
 
+    /// How many records engine `engine` has had (wrapping), the last one's `engine_n`.
+    pub fn engine_count(&self, engine: u32) -> u32 {
+        self.engine_counts
+            .get(engine as usize)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Notes a connection's addresses before its first record.
     pub fn open_conn(&mut self, conn: u32, local: SocketAddr, peer: SocketAddr) {
         self.conns.insert(

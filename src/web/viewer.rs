@@ -71,22 +71,12 @@ impl Viewer {
             cursor = from;
         }
         // The engine's count just before what this viewer will be shown, so a later skip is
-        // counted exactly even if the records it skips are gone from the ring by then.
+        // counted exactly even if the records it skips are gone from the ring by then: one
+        // less than its first record from the cursor on, or all it has had when none is.
         let last_engine_n = match filter.engine {
-            Some(_) => {
-                let mut n = None;
-                let mut seq = next;
-                while seq > ring.first_seq() && n.is_none() {
-                    seq -= 1;
-                    if let Some(v) = ring.view(seq).filter(|v| filter.wants(v)) {
-                        n = Some(v.engine_n());
-                    }
-                }
-                let shown = (cursor..next)
-                    .filter(|s| ring.view(*s).is_some_and(|v| filter.wants(&v)))
-                    .count() as u32;
-                n.unwrap_or(0).wrapping_sub(shown)
-            }
+            Some(e) => (cursor..next)
+                .find_map(|s| ring.view(s).filter(|v| filter.wants(v)))
+                .map_or(ring.engine_count(e), |v| v.engine_n().wrapping_sub(1)),
             None => 0,
         };
         let viewer = Self {

@@ -41,6 +41,9 @@ async fn the_benchmark_quick_mode_runs_every_figure() {
         "fan-out to 100 viewers",
         "stuck viewer",
         "workspaces' echo round trips",
+        "events kept after a",
+        "bytes of history per 64-byte event",
+        "1 mode=live viewer",
         "beside one flooding",
         "RSS per idle workspace",
     ] {
@@ -52,6 +55,14 @@ async fn the_benchmark_quick_mode_runs_every_figure() {
     for f in figures {
         let median = f["socketlab"]["median"].as_f64();
         assert!(median.is_some_and(|m| m.is_finite() && m >= 0.0), "{f}");
+    }
+    // The throughput figures have the viewer modes as columns.
+    let pp = figures
+        .iter()
+        .find(|f| f["figure"] == "TCP ping-pong, 100 connections")
+        .unwrap();
+    for col in ["socketlab_live_viewer", "socketlab_all_viewer", "baseline"] {
+        assert!(pp[col]["median"].as_f64().is_some(), "{col}: {pp}");
     }
     let text = String::from_utf8_lossy(&done.stdout);
     assert!(

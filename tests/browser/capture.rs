@@ -54,7 +54,8 @@ async fn under_a_flood_the_page_says_it_shows_a_sample_and_fetches_every_event_o
         }
     }
     // Paused, the newest summary is expanded into every event it stood for, from the history.
-    b.click(".engine-detail .toolbar button[aria-pressed]").await;
+    b.click(".engine-detail .toolbar button[aria-pressed]")
+        .await;
     let range = b
         .wait_js(
             "(r => r && [Number(r.dataset.first), Number(r.dataset.seq)])([...document.querySelectorAll('.engine-detail .log-rows .row.k-summary')].pop())",

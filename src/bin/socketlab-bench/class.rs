@@ -49,6 +49,7 @@ async fn echo_server(addr: SocketAddr, s: &mut Student) -> SocketAddr {
 }
 
 /// What one phase of a round measured.
+#[derive(Clone, Copy)]
 enum Phase {
     Quiet,
     Flood,
@@ -100,19 +101,16 @@ pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
         for s in &mut students {
             servers.push(echo_server(addr, s).await);
             if plan.viewer {
-                viewers.push(Viewer::attach_as(addr, Some(&s.cred), "e1", Some(lat.clone())).await);
+                viewers.push(
+                    Viewer::attach_as(addr, Some(&s.cred), "e1", "live", Some(lat.clone())).await,
+                );
             }
         }
         // The flooding workspace: a student sending 64 KiB writes as fast as the echo allows.
         let mut loud = join(addr, &code, "flooding").await;
         let loud_server = echo_server(addr, &mut loud).await;
         let mut quiet = None;
-        for phase in order(r, &[Who::Socketlab, Who::Socat, Who::Baseline]) {
-            let phase = match phase {
-                Who::Socketlab => Phase::Quiet,
-                Who::Socat => Phase::Flood,
-                Who::Baseline => Phase::Baseline,
-            };
+        for phase in order(r, &[Phase::Quiet, Phase::Flood, Phase::Baseline]) {
             match phase {
                 Phase::Quiet => {
                     lat.lock().unwrap().clear();

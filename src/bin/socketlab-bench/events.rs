@@ -15,9 +15,14 @@ use crate::viewer::Viewer;
 
 pub(crate) async fn run_event_figures(lab: &Lab, plan: Plan, figures: &mut Vec<Figure>) {
     // Event latency: from the engine's received event to the viewer's frame.
-    for (label, rate) in [("1k", 1_000u64), ("10k", 10_000), ("max", 0)] {
+    for (label, rate, mode) in [
+        ("1k", 1_000u64, "all"),
+        ("10k", 10_000, "all"),
+        ("10k", 10_000, "live"),
+        ("max", 0, "all"),
+    ] {
         let mut fig = Figure::new(
-            format!("event latency at {label} events/s, 1 viewer"),
+            format!("event latency at {label} events/s, 1 mode={mode} viewer"),
             "µs p99",
             false,
         );
@@ -26,7 +31,7 @@ pub(crate) async fn run_event_figures(lab: &Lab, plan: Plan, figures: &mut Vec<F
                 .engine(json!({"kind": "udp-server", "bind": "127.0.0.1:0", "behavior": "discard"}))
                 .await;
             let lat = Arc::new(std::sync::Mutex::new(Vec::new()));
-            let viewer = Viewer::attach(lab, &id, Some(lat.clone())).await;
+            let viewer = Viewer::attach_as(lab.addr, None, &id, mode, Some(lat.clone())).await;
             let sent = udp_blast(addr, rate, plan.run).await;
             tokio::time::sleep(Duration::from_millis(300)).await;
             let mut extra = lat_extra(std::mem::take(&mut *lat.lock().unwrap()));

@@ -68,7 +68,12 @@ impl Figure {
     /// socketlab / baseline, for a higher-is-better figure; baseline / socketlab otherwise,
     /// so above 1 always means socketlab did better.
     pub(crate) fn ratio(&self) -> Option<f64> {
-        let s = self.cells.get(&Who::Socketlab)?.median()?;
+        self.ratio_of(Who::Socketlab)
+    }
+
+    /// [`Figure::ratio`] for one of socketlab's columns.
+    pub(crate) fn ratio_of(&self, who: Who) -> Option<f64> {
+        let s = self.cells.get(&who)?.median()?;
         let b = self.cells.get(&Who::Baseline)?.median()?;
         if self.higher_is_better {
             Some(s / b)
@@ -83,9 +88,13 @@ impl Figure {
             "unit": self.unit,
             "higher_is_better": self.higher_is_better,
             "socketlab": self.cells.get(&Who::Socketlab).map(Cell::json),
+            "socketlab_live_viewer": self.cells.get(&Who::Live).map(Cell::json),
+            "socketlab_all_viewer": self.cells.get(&Who::All).map(Cell::json),
             "baseline": self.cells.get(&Who::Baseline).map(Cell::json),
             "socat": self.cells.get(&Who::Socat).map(Cell::json),
             "ratio": self.ratio(),
+            "ratio_live_viewer": self.ratio_of(Who::Live),
+            "ratio_all_viewer": self.ratio_of(Who::All),
         })
     }
 }
@@ -108,7 +117,7 @@ pub(crate) fn lat_extra(mut lat: Vec<u64>) -> BTreeMap<String, f64> {
 }
 
 /// The order servers run in, rotated each round so none always goes first.
-pub(crate) fn order(round: usize, who: &[Who]) -> Vec<Who> {
+pub(crate) fn order<T: Copy>(round: usize, who: &[T]) -> Vec<T> {
     let mut v = who.to_vec();
     let n = v.len();
     v.rotate_left(round % n);

@@ -180,3 +180,39 @@ pub(crate) async fn hold(addr: SocketAddr, n: usize) -> (Vec<TcpStream>, f64) {
     let rate = n as f64 / start.elapsed().as_secs_f64();
     (conns, rate)
 }
+
+/// 64-byte datagrams echoed by `addr`, 100 sockets ping-ponging at once, until `total` echoes
+/// came back (a lost datagram is sent again after 100 ms); returns the echoes.
+pub(crate) async fn udp_echo_count(addr: SocketAddr, total: u64) -> u64 {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let done = done.clone();
+        tasks.push(tokio::spawn(async move {
+            let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let mut msg = [b'u'; 64];
+            let mut back = [0u8; 128];
+            let mut seq = 0u64;
+            while done.load(std::sync::atomic::Ordering::Relaxed) < total {
+                seq += 1;
+                msg[..8].copy_from_slice(&seq.to_le_bytes());
+                s.send_to(&msg, addr).await.unwrap();
+                let wait = tokio::time::Instant::now() + Duration::from_millis(100);
+                loop {
+                    match tokio::time::timeout_at(wait, s.recv_from(&mut back)).await {
+                        Ok(Ok((n, _))) if n >= 8 && back[..8] == seq.to_le_bytes() => {
+                            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            break;
+                        }
+                        Ok(Ok(_)) => continue,
+                        _ => break,
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    done.load(std::sync::atomic::Ordering::Relaxed)
+}

@@ -42,7 +42,7 @@ struct Args {
     /// Diagnostic: no WebSocket viewer on socketlab's engines, to see the engine's own cost.
     #[arg(long)]
     no_viewer: bool,
-    /// Run only these groups: tcp, udp, held, events, stuck, class (repeatable; default all).
+    /// Run only these groups: tcp, udp, burst, held, events, stuck, class (repeatable; default all).
     #[arg(long)]
     only: Vec<String>,
     /// Internal: serve `socketlab` or `baseline` alone in this process (connections held).
@@ -58,6 +58,8 @@ pub(crate) struct Plan {
     pub(crate) held: usize,
     /// Workspaces in the class figures.
     pub(crate) workspaces: usize,
+    /// Events in the burst figure.
+    pub(crate) burst: usize,
     /// A viewer on socketlab's engines (off only to profile the engine alone).
     pub(crate) viewer: bool,
 }
@@ -108,24 +110,26 @@ fn cell_text(f: &Figure, w: Who) -> String {
 }
 
 fn print_table(figures: &[Figure]) {
-    println!(
-        "{:<44} | {:<40} | {:<40} | {:<40} | ratio",
-        "figure (unit)", "socketlab median [min–max]", "baseline", "socat"
-    );
-    println!("{}", "-".repeat(180));
+    let cols = [
+        (Who::Socketlab, "socketlab (no viewer)"),
+        (Who::Live, "socketlab, mode=live viewer"),
+        (Who::All, "socketlab, mode=all viewer"),
+        (Who::Baseline, "baseline"),
+        (Who::Socat, "socat"),
+    ];
     for f in figures {
-        let ratio = f
-            .ratio()
-            .map(|r| format!("{r:.3}"))
-            .unwrap_or_else(|| "-".into());
-        println!(
-            "{:<44} | {:<40} | {:<40} | {:<40} | {}",
-            format!("{} ({})", f.name, f.unit),
-            cell_text(f, Who::Socketlab),
-            cell_text(f, Who::Baseline),
-            cell_text(f, Who::Socat),
-            ratio
-        );
+        println!("{} ({})", f.name, f.unit);
+        for (w, label) in cols {
+            if !f.cells.contains_key(&w) {
+                continue;
+            }
+            let ratio = f
+                .ratio_of(w)
+                .filter(|_| !matches!(w, Who::Baseline | Who::Socat))
+                .map(|r| format!("  ratio {r:.3}"))
+                .unwrap_or_default();
+            println!("    {label:<30} {}{ratio}", cell_text(f, w));
+        }
     }
 }
 
@@ -170,6 +174,7 @@ fn main() {
             run: Duration::from_millis(300),
             held: 500,
             workspaces: 8,
+            burst: 20_000,
             viewer: !args.no_viewer,
         }
     } else {
@@ -178,6 +183,7 @@ fn main() {
             run: Duration::from_secs(2),
             held: 10_000,
             workspaces: 50,
+            burst: 1_000_000,
             viewer: !args.no_viewer,
         }
     };
@@ -195,6 +201,9 @@ fn main() {
         }
         if want("udp") {
             throughput::run_udp_figures(&lab, plan, &mut figures).await;
+        }
+        if want("burst") {
+            throughput::run_burst(plan, &mut figures).await;
         }
         if want("held") {
             throughput::run_held(plan, &mut figures).await;

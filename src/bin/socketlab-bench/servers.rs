@@ -9,11 +9,26 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
+/// Who served a round: socketlab (with no viewer, one `mode=live` viewer or one `mode=all`
+/// viewer reading everything), the bare tokio baseline, or socat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Who {
     Socketlab,
+    Live,
+    All,
     Baseline,
     Socat,
+}
+
+impl Who {
+    /// The viewer mode a socketlab round has, if any.
+    pub(crate) fn viewer_mode(self) -> Option<&'static str> {
+        match self {
+            Who::Live => Some("live"),
+            Who::All => Some("all"),
+            _ => None,
+        }
+    }
 }
 
 /// A socketlab dashboard, reached over its HTTP API like any script would.

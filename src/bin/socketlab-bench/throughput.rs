@@ -7,53 +7,58 @@ use serde_json::json;
 
 use crate::Plan;
 use crate::figure::{Figure, lat_extra, order, rss_of};
-use crate::load::{hold, tcp_bulk, tcp_pingpong, udp_echo};
+use crate::load::{hold, tcp_bulk, tcp_pingpong, udp_echo, udp_echo_count};
 use crate::servers::{Child, Lab, Socat, Who, baseline_tcp, baseline_udp, http};
 use crate::viewer::Viewer;
+
+/// Who runs each round of a throughput figure: socketlab three ways (no viewer, one
+/// `mode=live` viewer, one `mode=all` viewer reading everything), the baseline, and socat
+/// when installed.
+fn contenders(socat: bool) -> Vec<Who> {
+    let mut who = vec![Who::Socketlab, Who::Live, Who::All, Who::Baseline];
+    if socat {
+        who.push(Who::Socat);
+    }
+    who
+}
+
+/// A viewer of `engine` for one round, in the round's mode.
+async fn viewer_for(lab: &Lab, w: Who, engine: &str) -> Option<Viewer> {
+    match w.viewer_mode() {
+        Some(mode) => Some(Viewer::attach_as(lab.addr, None, engine, mode, None).await),
+        None => None,
+    }
+}
 
 pub(crate) async fn run_tcp_figures(lab: &Lab, plan: Plan, figures: &mut Vec<Figure>) {
     let base = baseline_tcp().await;
     let socat = Socat::start(false).await;
-    let mut who = vec![Who::Socketlab, Who::Baseline];
-    if socat.is_some() {
-        who.push(Who::Socat);
-    }
+    let who = contenders(socat.is_some());
     let (pp_id, pp_addr) = lab.engine(json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo", "options": {"backlog": 1024}})).await;
-    let _pp_viewer = if plan.viewer {
-        Some(Viewer::attach(lab, &pp_id, None).await)
-    } else {
-        None
-    };
     let (bulk_id, bulk_addr) = lab
         .engine(json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo", "options": {"recv_size": 65536}}))
         .await;
-    let _bulk_viewer = if plan.viewer {
-        Some(Viewer::attach(lab, &bulk_id, None).await)
-    } else {
-        None
-    };
     let addr = |w: Who, bulk: bool| match w {
-        Who::Socketlab => {
-            if bulk {
-                bulk_addr
-            } else {
-                pp_addr
-            }
-        }
         Who::Baseline => base,
         Who::Socat => socat.as_ref().unwrap().addr,
+        _ if bulk => bulk_addr,
+        _ => pp_addr,
     };
     let mut one = Figure::new("TCP ping-pong, 1 connection", "round trips/s", true);
     let mut hundred = Figure::new("TCP ping-pong, 100 connections", "msgs/s", true);
     let mut bulk = Figure::new("TCP bulk, 64 KiB writes echoed", "Gbit/s", true);
     for r in 0..plan.rounds {
         for w in order(r, &who) {
+            let v = viewer_for(lab, w, &pp_id).await;
             let (rate, lat) = tcp_pingpong(addr(w, false), 1, plan.run).await;
             one.cell(w).push(rate, lat_extra(lat));
             let (rate, lat) = tcp_pingpong(addr(w, false), 100, plan.run).await;
             hundred.cell(w).push(rate, lat_extra(lat));
+            drop(v);
+            let v = viewer_for(lab, w, &bulk_id).await;
             let g = tcp_bulk(addr(w, true), plan.run).await;
             bulk.cell(w).push(g, BTreeMap::new());
+            drop(v);
         }
         eprintln!("  tcp round {}/{} done", r + 1, plan.rounds);
     }
@@ -65,27 +70,20 @@ pub(crate) async fn run_tcp_figures(lab: &Lab, plan: Plan, figures: &mut Vec<Fig
 pub(crate) async fn run_udp_figures(lab: &Lab, plan: Plan, figures: &mut Vec<Figure>) {
     let base = baseline_udp().await;
     let socat = Socat::start(true).await;
-    let mut who = vec![Who::Socketlab, Who::Baseline];
-    if socat.is_some() {
-        who.push(Who::Socat);
-    }
+    let who = contenders(socat.is_some());
     let (id, lab_addr) = lab
         .engine(json!({"kind": "udp-server", "bind": "127.0.0.1:0", "behavior": "echo"}))
         .await;
-    let _viewer = if plan.viewer {
-        Some(Viewer::attach(lab, &id, None).await)
-    } else {
-        None
-    };
     let addr = |w: Who| match w {
-        Who::Socketlab => lab_addr,
         Who::Baseline => base,
         Who::Socat => socat.as_ref().unwrap().addr,
+        _ => lab_addr,
     };
     let mut one = Figure::new("UDP echo, 1 socket", "datagrams/s", true);
     let mut hundred = Figure::new("UDP echo, 100 sockets", "datagrams/s", true);
     for r in 0..plan.rounds {
         for w in order(r, &who) {
+            let v = viewer_for(lab, w, &id).await;
             let (rate, loss) = udp_echo(addr(w), 1, plan.run).await;
             one.cell(w)
                 .push(rate, BTreeMap::from([("loss".to_string(), loss)]));
@@ -93,11 +91,68 @@ pub(crate) async fn run_udp_figures(lab: &Lab, plan: Plan, figures: &mut Vec<Fig
             hundred
                 .cell(w)
                 .push(rate, BTreeMap::from([("loss".to_string(), loss)]));
+            drop(v);
         }
         eprintln!("  udp round {}/{} done", r + 1, plan.rounds);
     }
     lab.delete(&id).await;
     figures.extend([one, hundred]);
+}
+
+/// A burst of `events` events (64-byte datagrams echoed: a `recvfrom()` and a `sendto()`
+/// each) into a fresh server in a child process, with no viewer, a live one or an all one:
+/// how many of its events are kept after it, and the bytes of history per event.
+pub(crate) async fn run_burst(plan: Plan, figures: &mut Vec<Figure>) {
+    let n = plan.burst;
+    let mut kept = Figure::new(
+        format!("events kept after a {n}-event burst of 64-byte echoes"),
+        "share kept",
+        true,
+    );
+    let mut per = Figure::new("bytes of history per 64-byte event", "bytes", false);
+    for r in 0..plan.rounds.min(3) {
+        for w in order(r, &[Who::Socketlab, Who::Live, Who::All]) {
+            let child = Child::start("socketlab").await;
+            let spec = json!({"kind": "udp-server", "bind": "127.0.0.1:0", "behavior": "echo"});
+            let (st, e) = http(child.addr, "POST", "/api/engines", Some(&spec)).await;
+            assert_eq!(st, 201, "{e}");
+            let target: std::net::SocketAddr = e["local"].as_str().unwrap().parse().unwrap();
+            let lab = Lab { addr: child.addr };
+            let v = viewer_for(&lab, w, "e1").await;
+            let (_, before) = http(child.addr, "GET", "/api/workspace", None).await;
+            let first_event = before["capture"]["next_seq"].as_u64().unwrap_or(1);
+            let echoes = udp_echo_count(target, (n / 2) as u64).await;
+            // Everything echoed is recorded by the time the echo came back; the collector
+            // has it within a few milliseconds.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let (_, after) = http(child.addr, "GET", "/api/workspace", None).await;
+            let c = &after["capture"];
+            let next = c["next_seq"].as_u64().unwrap_or(0);
+            let first = c["first_seq"].as_u64().unwrap_or(0);
+            let burst = next - first_event;
+            let lost = first.saturating_sub(first_event);
+            let share = (burst - lost) as f64 / burst.max(1) as f64;
+            let extra = BTreeMap::from([
+                ("burst_events".to_string(), burst as f64),
+                ("evicted".to_string(), lost as f64),
+                ("echoes".to_string(), echoes as f64),
+                ("rss_bytes".to_string(), rss_of(child.pid()) as f64),
+            ]);
+            kept.cell(w).push(share, extra);
+            if w == Who::Socketlab {
+                let events = c["events"].as_f64().unwrap_or(0.0);
+                let bytes = c["bytes"].as_f64().unwrap_or(0.0);
+                per.cell(w).push(
+                    bytes / events.max(1.0),
+                    BTreeMap::from([("events".to_string(), events), ("bytes".to_string(), bytes)]),
+                );
+            }
+            drop(v);
+            drop(child);
+        }
+        eprintln!("  burst round {}/{} done", r + 1, plan.rounds.min(3));
+    }
+    figures.extend([kept, per]);
 }
 
 pub(crate) async fn run_held(plan: Plan, figures: &mut Vec<Figure>) {

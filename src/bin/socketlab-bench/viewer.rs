@@ -27,17 +27,19 @@ impl Viewer {
         engine: &str,
         latencies: Option<Arc<std::sync::Mutex<Vec<u64>>>>,
     ) -> Viewer {
-        Self::attach_as(lab.addr, None, engine, latencies).await
+        Self::attach_as(lab.addr, None, engine, "all", latencies).await
     }
 
-    /// A viewer of `engine` on the dashboard at `addr`, with a credential when given.
+    /// A viewer of `engine` in `mode` (`all` or `live`) on the dashboard at `addr`, with a
+    /// credential when given. A live viewer counts the events its summaries stand for too.
     pub(crate) async fn attach_as(
         addr: SocketAddr,
         bearer: Option<&str>,
         engine: &str,
+        mode: &str,
         latencies: Option<Arc<std::sync::Mutex<Vec<u64>>>>,
     ) -> Viewer {
-        let mut req = format!("ws://{addr}/ws?engine={engine}")
+        let mut req = format!("ws://{addr}/ws?engine={engine}&mode={mode}")
             .into_client_request()
             .expect("a viewer URL");
         if let Some(b) = bearer {
@@ -56,9 +58,14 @@ impl Viewer {
             while let Some(Ok(msg)) = ws.next().await {
                 let Message::Text(t) = msg else { continue };
                 let t = t.as_str();
-                if t.starts_with("{\"kind\":\"lagged\"") {
+                if t.contains("\"kind\":\"lagged\"") {
                     let v: Value = serde_json::from_str(t).unwrap_or(Value::Null);
                     m.fetch_add(v["missed"].as_u64().unwrap_or(0), Relaxed);
+                    continue;
+                }
+                if t.contains("\"kind\":\"summary\"") {
+                    let v: Value = serde_json::from_str(t).unwrap_or(Value::Null);
+                    e.fetch_add(v["counts"]["received"].as_u64().unwrap_or(0), Relaxed);
                     continue;
                 }
                 if !t.contains("\"kind\":\"received\"") {
