@@ -38,8 +38,9 @@ pub struct Summary {
     pub engine: u32,
     /// The connection's number, if any.
     pub conn: Option<u32>,
-    /// Events per kind.
-    pub counts: BTreeMap<&'static str, u64>,
+    /// `recv()`s and `send()`s counted (in that order: this runs for every event of a
+    /// flood, so no map per event).
+    counted: [u64; 2],
     /// Bytes received.
     pub bytes_in: u64,
     /// Bytes sent.
@@ -48,8 +49,30 @@ pub struct Summary {
     pub first_seq: u64,
     /// The last summarised event's seq.
     pub last_seq: u64,
+    newest: [Option<u64>; 2],
+}
+
+const KINDS: [EventKind; 2] = [EventKind::Received, EventKind::Sent];
+
+impl Summary {
+    /// Events per kind, as the summary frame shows them.
+    pub fn counts(&self) -> BTreeMap<&'static str, u64> {
+        KINDS
+            .iter()
+            .zip(self.counted)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (k.name(), n))
+            .collect()
+    }
+
     /// The newest event of each kind, by seq.
-    pub latest: BTreeMap<&'static str, u64>,
+    pub fn latest(&self) -> BTreeMap<&'static str, u64> {
+        KINDS
+            .iter()
+            .zip(self.newest)
+            .filter_map(|(k, s)| Some((k.name(), s?)))
+            .collect()
+    }
 }
 
 /// One viewer's sampler.
@@ -92,21 +115,29 @@ impl Sampler {
             .or_insert_with(|| Summary {
                 engine: item.engine,
                 conn: item.conn,
-                counts: BTreeMap::new(),
+                counted: [0; 2],
                 bytes_in: 0,
                 bytes_out: 0,
                 first_seq: item.seq,
                 last_seq: item.seq,
-                latest: BTreeMap::new(),
+                newest: [None; 2],
             });
-        *s.counts.entry(item.kind.name()).or_insert(0) += 1;
-        match item.kind {
-            EventKind::Received => s.bytes_in += u64::from(item.bytes),
-            _ => s.bytes_out += u64::from(item.bytes),
+        let k = usize::from(item.kind != EventKind::Received);
+        s.counted[k] += 1;
+        s.newest[k] = Some(item.seq);
+        if k == 0 {
+            s.bytes_in += u64::from(item.bytes);
+        } else {
+            s.bytes_out += u64::from(item.bytes);
         }
         s.last_seq = item.seq;
-        s.latest.insert(item.kind.name(), item.seq);
         false
+    }
+
+    /// Whether this window's allowance is spent and summaries are being gathered: nothing
+    /// more goes out as it is until the window ends, so there is no hurry to read.
+    pub fn saturated(&self) -> bool {
+        self.tokens == 0 && !self.pending.is_empty()
     }
 
     /// When the summaries waiting now are due, if any are.
@@ -173,15 +204,15 @@ mod tests {
         );
         let sums = s.flush(t + WINDOW);
         assert_eq!(sums.len(), 3);
-        let counted: u64 = sums.iter().flat_map(|s| s.counts.values()).sum();
+        let counted: u64 = sums.iter().flat_map(|s| s.counts().into_values()).sum();
         assert_eq!(out + counted, 1000);
         for sum in &sums {
             assert_eq!(
                 sum.bytes_in + sum.bytes_out,
-                10 * sum.counts.values().sum::<u64>()
+                10 * sum.counts().values().sum::<u64>()
             );
             assert!(sum.first_seq > 20 && sum.last_seq >= 998);
-            assert_eq!(sum.latest.len(), 2);
+            assert_eq!(sum.latest().len(), 2);
         }
         assert!(s.due().is_none());
         assert!(

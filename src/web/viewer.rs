@@ -98,14 +98,24 @@ impl Viewer {
         self.sampler.as_ref().and_then(Sampler::due)
     }
 
+    /// Whether a live viewer under a flood can wait for its window's end rather than read each
+    /// new batch: it would only count them. Ten passes a second instead of a thousand.
+    pub fn saturated(&self) -> bool {
+        self.sampler.as_ref().is_some_and(Sampler::saturated)
+    }
+
     /// The frames for what has come since the last pass (a batch at most), and whether more
     /// is waiting.
     pub fn pass(&mut self, ring: &mut Locked<'_>, out: &mut Vec<Utf8Bytes>) -> bool {
         let next = ring.next_seq();
         let first = ring.first_seq();
-        // Past the replay, a viewer too far behind skips ahead to stay live; one whose next
-        // record is gone from the ring skips to the oldest kept.
-        if self.cursor >= self.replay_end && next.saturating_sub(self.cursor) > self.behind {
+        // Past the replay, a mode=all viewer too far behind skips ahead to stay live (a live
+        // viewer sends at most its rate and counts the rest, so it always catches up); one
+        // whose next record is gone from the ring skips to the oldest kept.
+        if self.sampler.is_none()
+            && self.cursor >= self.replay_end
+            && next.saturating_sub(self.cursor) > self.behind
+        {
             self.cursor = next - self.behind;
             self.skipped = true;
         }
@@ -192,7 +202,7 @@ fn history_notice(first: u64, from: u64) -> Utf8Bytes {
 
 fn summary_frame(s: &Summary, ring: &mut Locked<'_>) -> Utf8Bytes {
     let latest: serde_json::Map<String, serde_json::Value> = s
-        .latest
+        .latest()
         .iter()
         .filter_map(|(kind, seq)| {
             let j = ring.json(*seq)?;
@@ -204,7 +214,7 @@ fn summary_frame(s: &Summary, ring: &mut Locked<'_>) -> Utf8Bytes {
         "time": format_time(SystemTime::now()),
         "engine": format!("e{}", s.engine),
         "window_ms": WINDOW.as_millis() as u64,
-        "counts": s.counts,
+        "counts": s.counts(),
         "bytes_in": s.bytes_in,
         "bytes_out": s.bytes_out,
         "first_seq": s.first_seq,

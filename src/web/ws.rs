@@ -145,9 +145,12 @@ async fn serve(
                 }
             }
             if more {
+                // A long backlog is read a batch at a time; let the engines run between.
+                tokio::task::yield_now().await;
                 continue;
             }
             let due = viewer.due().map(tokio::time::Instant::from_std);
+            let saturated = viewer.saturated();
             tokio::select! {
                 biased;
                 _ = ping.tick() => {
@@ -169,7 +172,7 @@ async fn serve(
                     let _ = sink.send(Message::Close(None)).await;
                     return Ok(());
                 }
-                changed = head.changed() => {
+                changed = head.changed(), if !saturated => {
                     if changed.is_err() {
                         return Ok(());
                     }

@@ -59,7 +59,7 @@ enum Phase {
 pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
     let n = plan.workspaces;
     let watched = if plan.viewer {
-        "a viewer each"
+        "a mode=live viewer each (as the page has)"
     } else {
         "no viewers"
     };
