@@ -173,8 +173,8 @@ impl Shared {
         let mut n = 0;
         while let Ok(msg) = inner.rx.try_recv() {
             match msg {
-                Msg::Record(mut rec) => {
-                    inner.ring.push(&mut rec);
+                Msg::Record(rec) => {
+                    inner.ring.push(rec);
                     n += 1;
                 }
                 Msg::Conn { conn, local, peer } => inner.ring.open_conn(conn, local, peer),

@@ -191,8 +191,7 @@ mod tests {
         );
         let mut ring = crate::capture::ring::Ring::new(10, usize::MAX);
         ring.open_conn(12, a, b);
-        let mut rec = rec.to_vec();
-        let seq = ring.push(&mut rec);
+        let seq = ring.push(rec);
         let v = parse(&render(seq, &ring.get(seq).unwrap(), ring.conn(12)));
         assert_eq!(
             (v["engine"].as_str(), v["conn"].as_str()),

@@ -17,6 +17,16 @@ const CHUNK: usize = 256 * 1024;
 /// Bytes of index per record, counted in the byte bound.
 const INDEX: usize = 8;
 
+/// Records longer than this (a `recv()` of more than about 470 bytes) are kept as the
+/// allocation the engine made, not copied into a chunk: a 4 KiB preview copied once less
+/// per event is most of what a bulk transfer's capture costs.
+const BOXED: usize = 512;
+/// What a boxed record costs besides its bytes: its pointer and length in the box queue,
+/// and the allocator's header.
+const BOX_COST: usize = 32;
+/// The index bit that says a record is boxed (its low bits are then its box number).
+const BOX_BIT: u64 = 1 << 63;
+
 /// A connection's addresses, which its records refer to by number.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnAddrs {
@@ -35,11 +45,16 @@ pub struct ConnAddrs {
 #[derive(Debug)]
 pub struct Ring {
     chunks: VecDeque<Vec<u8>>,
+    /// Records still kept in each chunk: a chunk goes once it has none.
+    chunk_live: VecDeque<u32>,
     spare: Option<Vec<u8>>,
     /// The absolute number of `chunks[0]`.
     first_chunk: u64,
-    /// Per record: absolute chunk number << 32 | offset in it.
+    /// Per record: absolute chunk number << 32 | offset in it, or `BOX_BIT` | box number.
     index: VecDeque<u64>,
+    /// Boxed records, oldest first, and the absolute number of `boxes[0]`.
+    boxes: VecDeque<Box<[u8]>>,
+    first_box: u64,
     /// The seq of `index[0]`.
     first_seq: u64,
     next_seq: u64,
@@ -56,9 +71,12 @@ impl Ring {
     pub fn new(max_count: usize, max_bytes: usize) -> Self {
         Self {
             chunks: VecDeque::new(),
+            chunk_live: VecDeque::new(),
             spare: None,
             first_chunk: 0,
             index: VecDeque::new(),
+            boxes: VecDeque::new(),
+            first_box: 0,
             first_seq: 1,
             next_seq: 1,
             bytes: 0,
@@ -120,10 +138,19 @@ impl Ring {
         self.conns.get(&conn)
     }
 
+    fn cost(len: usize) -> usize {
+        if len > BOXED {
+            len + INDEX + BOX_COST
+        } else {
+            len + INDEX
+        }
+    }
+
     /// Appends a record, numbering it and its engine's count; returns its seq.
-    pub fn push(&mut self, rec: &mut [u8]) -> u64 {
+    pub fn push(&mut self, mut rec: Box<[u8]>) -> u64 {
         let len = rec.len();
-        if len + INDEX > self.max_bytes || self.max_count == 0 {
+        let cost = Self::cost(len);
+        if cost > self.max_bytes || self.max_count == 0 {
             // Bigger than the whole budget: it is numbered, and gone at once.
             let seq = self.next_seq;
             self.next_seq += 1;
@@ -131,20 +158,28 @@ impl Ring {
             self.first_seq = self.next_seq;
             return seq;
         }
-        let engine = View::new(rec).engine() as usize;
+        let engine = View::new(&rec).engine() as usize;
         if self.engine_counts.len() <= engine {
             self.engine_counts.resize(engine + 1, 0);
         }
         self.engine_counts[engine] = self.engine_counts[engine].wrapping_add(1);
-        record::set_engine_n(rec, self.engine_counts[engine]);
+        record::set_engine_n(&mut rec, self.engine_counts[engine]);
         let seq = self.next_seq;
         self.next_seq += 1;
-        let view = View::new(rec);
+        let view = View::new(&rec);
         if let Some(c) = view.conn()
             && let Some(entry) = self.conns.get_mut(&c)
         {
             entry.last_seq = seq;
             entry.closed |= view.kind() == crate::event::EventKind::Closed;
+        }
+        if len > BOXED {
+            let n = self.first_box + self.boxes.len() as u64;
+            self.boxes.push_back(rec);
+            self.index.push_back(BOX_BIT | n);
+            self.bytes += cost;
+            self.evict();
+            return seq;
         }
         let room = self.chunks.back().map_or(0, |c| c.capacity() - c.len());
         if room < len {
@@ -157,17 +192,25 @@ impl Ring {
                 chunk.reserve(len);
             }
             self.chunks.push_back(chunk);
+            self.chunk_live.push_back(0);
         }
         let chunk_no = self.first_chunk + self.chunks.len() as u64 - 1;
         let last = self.chunks.back_mut().expect("a chunk was just made");
         let offset = last.len();
-        last.extend_from_slice(rec);
+        last.extend_from_slice(&rec);
+        if let Some(live) = self.chunk_live.back_mut() {
+            *live += 1;
+        }
         self.index.push_back(chunk_no << 32 | offset as u64);
-        self.bytes += len + INDEX;
+        self.bytes += cost;
+        self.evict();
+        seq
+    }
+
+    fn evict(&mut self) {
         while self.index.len() > self.max_count || self.bytes > self.max_bytes {
             self.pop_front();
         }
-        seq
     }
 
     fn pop_front(&mut self) {
@@ -175,17 +218,25 @@ impl Ring {
             return;
         };
         let len = self.view_at(pos).raw().len();
-        self.bytes -= len + INDEX;
+        self.bytes -= Self::cost(len);
         self.first_seq += 1;
-        // Free the chunks no kept record lives in any more.
-        let keep_from = self
-            .index
-            .front()
-            .map_or(self.first_chunk + self.chunks.len() as u64, |p| p >> 32);
-        while self.first_chunk < keep_from {
+        if pos & BOX_BIT != 0 {
+            self.boxes.pop_front();
+            self.first_box += 1;
+            return;
+        }
+        if let Some(live) = self
+            .chunk_live
+            .get_mut(((pos >> 32) - self.first_chunk) as usize)
+        {
+            *live -= 1;
+        }
+        // Free the chunks no kept record lives in any more (but the one being filled).
+        while self.chunks.len() > 1 && self.chunk_live.front() == Some(&0) {
             if let Some(c) = self.chunks.pop_front() {
                 self.spare = Some(c);
             }
+            self.chunk_live.pop_front();
             self.first_chunk += 1;
             self.forget_conns();
         }
@@ -205,6 +256,9 @@ impl Ring {
     }
 
     fn view_at(&self, pos: u64) -> View<'_> {
+        if pos & BOX_BIT != 0 {
+            return View::new(&self.boxes[((pos & !BOX_BIT) - self.first_box) as usize]);
+        }
         let chunk = &self.chunks[(pos >> 32) as usize - self.first_chunk as usize];
         let offset = (pos & 0xffff_ffff) as usize;
         let len = View::len_of(&chunk[offset..]);
@@ -239,7 +293,7 @@ mod tests {
     fn bounded_by_count_keeping_the_newest() {
         let mut r = Ring::new(5, usize::MAX);
         for i in 0..12u8 {
-            r.push(&mut rec(1, None, &[i]));
+            r.push(rec(1, None, &[i]));
         }
         assert_eq!((r.len(), r.first_seq(), r.next_seq()), (5, 8, 13));
         assert!(r.get(7).is_none() && r.get(13).is_none());
@@ -252,7 +306,7 @@ mod tests {
         let one = rec(1, None, &[0u8; 64]).len() + INDEX;
         let mut r = Ring::new(usize::MAX, 10_000 * one);
         for i in 0..100_000u32 {
-            r.push(&mut rec(1, None, &[(i % 251) as u8; 64]));
+            r.push(rec(1, None, &[(i % 251) as u8; 64]));
         }
         assert!(r.bytes() <= 10_000 * one);
         assert_eq!(r.len(), 10_000);
@@ -267,13 +321,31 @@ mod tests {
     }
 
     #[test]
+    fn big_records_are_kept_whole_beside_the_chunks_and_bounded_the_same() {
+        let mut r = Ring::new(usize::MAX, 40_000);
+        for i in 0..200u32 {
+            let data = vec![(i % 250) as u8; if i % 3 == 0 { 4096 } else { 64 }];
+            r.push(rec(1, None, &data));
+        }
+        assert!(r.bytes() <= 40_000);
+        // Oldest first, whatever their size, and every kept one readable.
+        for seq in r.first_seq()..r.next_seq() {
+            let v = r.get(seq).unwrap();
+            let i = seq - 1;
+            assert_eq!(v.preview().len(), if i % 3 == 0 { 4096 } else { 64 });
+            assert_eq!(v.preview()[0], (i % 250) as u8);
+        }
+        assert!(r.boxes.len() <= r.len());
+    }
+
+    #[test]
     fn a_record_over_the_whole_budget_is_numbered_and_not_kept() {
         let mut r = Ring::new(100, 300);
-        r.push(&mut rec(1, None, b"small"));
-        let big = r.push(&mut rec(1, None, &[1u8; 1000]));
+        r.push(rec(1, None, b"small"));
+        let big = r.push(rec(1, None, &[1u8; 1000]));
         assert_eq!(big, 2);
         assert!(r.is_empty() && r.get(2).is_none());
-        assert_eq!(r.push(&mut rec(1, None, b"next")), 3);
+        assert_eq!(r.push(rec(1, None, b"next")), 3);
         assert_eq!(r.get(3).unwrap().preview(), b"next");
     }
 
@@ -285,14 +357,14 @@ mod tests {
         let mut r = Ring::new(usize::MAX, CHUNK / 2);
         r.open_conn(7, a, b);
         r.open_conn(8, b, a);
-        r.push(&mut rec(1, Some(7), b"x"));
+        r.push(rec(1, Some(7), b"x"));
         let mut closed = Draft::new(EventKind::Closed, Call::Close);
         closed.conn = Some(8);
-        r.push(&mut encode(1, &closed, 16, SystemTime::now()));
+        r.push(encode(1, &closed, 16, SystemTime::now()));
         assert_eq!(r.conn(7).unwrap().peer, b);
         // Enough other traffic to push both connections' records (and their chunk) out.
         for _ in 0..(2 * CHUNK / one) {
-            r.push(&mut rec(1, None, b"y"));
+            r.push(rec(1, None, b"y"));
         }
         assert!(r.get(1).is_none());
         assert!(
@@ -310,7 +382,7 @@ mod tests {
     fn each_engine_counts_its_own_records() {
         let mut r = Ring::new(100, usize::MAX);
         for e in [1, 2, 1, 1, 2] {
-            r.push(&mut rec(e, None, b"."));
+            r.push(rec(e, None, b"."));
         }
         let n: Vec<(u32, u32)> = (1..=5)
             .map(|s| r.get(s).map(|v| (v.engine(), v.engine_n())).unwrap())
