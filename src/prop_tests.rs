@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use crate::addr::parse_host_port;
 use crate::codec::{decode, decode_base64, decode_hex};
 use crate::engine::behavior::{add_message, add_reply};
-use crate::engine::chat::LineBuffer;
 use crate::engine::spec::EngineSpec;
 use crate::error::ApiError;
 
@@ -144,21 +143,14 @@ proptest! {
     }
 
     #[test]
-    fn chat_lines_lose_nothing_however_split(data in prop::collection::vec(any::<u8>(), 0..512), cuts in prop::collection::vec(0usize..512, 0..8)) {
-        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(data.len())).collect();
-        cuts.sort();
-        let mut lb = LineBuffer::default();
-        let mut out = Vec::new();
-        let mut prev = 0;
-        for c in cuts.into_iter().chain([data.len()]) {
-            for line in lb.push(&data[prev..c]) {
-                prop_assert!(line.ends_with(b"\n") || line.len() >= crate::engine::chat::MAX_LINE);
-                out.extend(line);
-            }
-            prev = c;
+    fn messages_lose_nothing_and_split_only_after_newlines(data in prop::collection::vec(any::<u8>(), 0..512)) {
+        let msgs: Vec<&[u8]> = crate::engine::behavior::messages(&data).collect();
+        prop_assert_eq!(msgs.concat(), data.clone());
+        if let Some((last, rest)) = msgs.split_last() {
+            prop_assert!(rest.iter().all(|m| m.ends_with(b"\n")));
+            prop_assert!(!last.is_empty());
         }
-        out.extend(lb.take_rest().unwrap_or_default());
-        prop_assert_eq!(out, data);
+        prop_assert_eq!(msgs.len(), data.split_inclusive(|&b| b == b'\n').count());
     }
 
     #[test]

@@ -2,9 +2,22 @@
 //! tested without sockets. The engines do the I/O.
 
 use std::borrow::Cow;
+use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use serde::Serialize;
+
+use super::rules::Rules;
+
+/// What a server does with one `recv()` (or datagram): what it sends back, and, for a chat
+/// room, the messages it passes on to the others.
+#[derive(Debug, Default)]
+pub struct Response<'a> {
+    /// The reply, if any.
+    pub reply: Option<Cow<'a, [u8]>>,
+    /// Messages for the room.
+    pub broadcast: Vec<&'a [u8]>,
+}
 
 /// A server behavior from API.md's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -75,6 +88,45 @@ impl Behavior {
         }
     }
 
+    /// What a server does with `data` from `peer`: reply rules first, message by message
+    /// (the first matching rule answers and the behavior does not), then the behavior; a
+    /// chat room broadcasts what no rule answered.
+    pub fn respond<'a>(
+        self,
+        rules: &Rules,
+        data: &'a [u8],
+        greeting: &'a str,
+        peer: SocketAddr,
+    ) -> Response<'a> {
+        if rules.is_empty() {
+            return match self {
+                Self::Chat => Response {
+                    reply: None,
+                    broadcast: messages(data).collect(),
+                },
+                _ => Response {
+                    reply: self.reply(data, greeting),
+                    broadcast: Vec::new(),
+                },
+            };
+        }
+        let mut reply: Vec<u8> = Vec::new();
+        let mut broadcast = Vec::new();
+        for msg in messages(data) {
+            if let Some(r) = rules.reply(msg, peer) {
+                reply.extend_from_slice(&r);
+            } else if self == Self::Chat {
+                broadcast.push(msg);
+            } else if let Some(r) = self.reply(msg, greeting) {
+                reply.extend_from_slice(&r);
+            }
+        }
+        Response {
+            reply: (!reply.is_empty()).then_some(Cow::Owned(reply)),
+            broadcast,
+        }
+    }
+
     /// What a TCP server sends on accept, and whether it then closes the connection.
     pub fn on_accept(self, greeting: &str) -> Option<Vec<u8>> {
         match self {
@@ -90,13 +142,22 @@ pub fn daytime_line(now: SystemTime) -> String {
     format!("{}\r\n", humantime::format_rfc3339_seconds(now))
 }
 
+/// The messages in what one `recv()` returned, as the lecture's servers read them: the whole
+/// chunk is one message, or, when it holds several newline-terminated lines, each line is
+/// one. So the lecture's client (`sendall("hello")`, no newline) and `nc` (a line at a time)
+/// both work. Every server behavior that acts per message (`add`, `chat`, reply rules) splits
+/// here, and nowhere else.
+pub fn messages(chunk: &[u8]) -> impl Iterator<Item = &[u8]> {
+    chunk.split_inclusive(|&b| b == b'\n')
+}
+
 /// The `add` server's reply to what one `recv()` returned: the sum for `A,B`, or one line per
 /// message when the chunk holds several newline-terminated lines; `error: ...` lines for junk.
 ///
 /// A reply ends with a newline when its message did, so `50,40` gets `90` (as the lecture's
 /// client expects) and `nc` users typing `50,40⏎` get `90⏎`.
 pub fn add_reply(data: &[u8]) -> Vec<u8> {
-    let lines: Vec<&[u8]> = data.split_inclusive(|&b| b == b'\n').collect();
+    let lines: Vec<&[u8]> = messages(data).collect();
     let mut out = Vec::new();
     for line in lines.iter().copied() {
         let terminated = line.ends_with(b"\n");

@@ -1,5 +1,6 @@
-//! The chat room of a `chat` server: who is in it, and line-by-line broadcast between them.
-//! No sockets here: members are reached through their connection's command queue.
+//! The chat room of a `chat` server: who is in it, and broadcast between them, a message at a
+//! time (see [`super::behavior::messages`]). No sockets here: members are reached through
+//! their connection's command queue.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -9,35 +10,6 @@ use axum::body::Bytes;
 use tokio::sync::mpsc;
 
 use super::ConnCmd;
-
-/// The longest line kept before it is passed on anyway, so a client that never sends a
-/// newline cannot grow a buffer without bound.
-pub const MAX_LINE: usize = 64 * 1024;
-
-/// Splits a byte stream into newline-terminated lines across `recv()` calls.
-#[derive(Debug, Default)]
-pub struct LineBuffer {
-    partial: Vec<u8>,
-}
-
-impl LineBuffer {
-    /// Adds received bytes; returns the lines they complete, each with its `\n`.
-    pub fn push(&mut self, data: &[u8]) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        for piece in data.split_inclusive(|&b| b == b'\n') {
-            self.partial.extend_from_slice(piece);
-            if piece.ends_with(b"\n") || self.partial.len() >= MAX_LINE {
-                out.push(std::mem::take(&mut self.partial));
-            }
-        }
-        out
-    }
-
-    /// What is left without a newline (sent when its client leaves).
-    pub fn take_rest(&mut self) -> Option<Vec<u8>> {
-        (!self.partial.is_empty()).then(|| std::mem::take(&mut self.partial))
-    }
-}
 
 struct Member {
     id: Arc<str>,
@@ -118,7 +90,9 @@ impl Room {
         )
     }
 
-    /// Sends one member's line to every other member, prefixed with its `ip:port`.
+    /// Sends one member's message to every other member, prefixed with its `ip:port` and
+    /// ended with a newline (a message sent without one, as the lecture's client does, still
+    /// reaches the others as a line).
     pub fn say(&self, from: u64, line: &[u8]) -> Vec<Dropped> {
         let Some(peer) = self.lock().get(&from).map(|m| m.peer) else {
             return Vec::new();
@@ -160,19 +134,16 @@ mod tests {
     }
 
     #[test]
-    fn lines_split_across_reads() {
-        let mut lb = LineBuffer::default();
-        assert!(lb.push(b"hel").is_empty());
-        assert_eq!(lb.push(b"lo\nwor"), vec![b"hello\n".to_vec()]);
-        assert_eq!(
-            lb.push(b"ld\n\n"),
-            vec![b"world\n".to_vec(), b"\n".to_vec()]
-        );
-        assert_eq!(lb.take_rest(), None);
-        lb.push(b"tail");
-        assert_eq!(lb.take_rest(), Some(b"tail".to_vec()));
-        let long = vec![b'x'; MAX_LINE + 10];
-        assert_eq!(lb.push(&long).len(), 1);
+    fn a_message_without_a_newline_reaches_the_others_as_a_line() {
+        let room = Room::new();
+        let (t1, _r1) = mpsc::channel(8);
+        let (t2, mut r2) = mpsc::channel(8);
+        let p1: SocketAddr = "127.0.0.1:1001".parse().unwrap();
+        room.join(1, "c1".into(), p1, t1);
+        room.join(2, "c2".into(), "127.0.0.1:1002".parse().unwrap(), t2);
+        while r2.try_recv().is_ok() {}
+        room.say(1, b"hello");
+        assert_eq!(text(r2.try_recv().unwrap()), "127.0.0.1:1001: hello\n");
     }
 
     #[test]

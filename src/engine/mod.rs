@@ -7,6 +7,7 @@ pub mod behavior;
 pub mod budget;
 pub mod chat;
 mod env;
+pub mod rules;
 mod send;
 pub mod spec;
 mod stats;
@@ -15,7 +16,7 @@ mod udp;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -28,7 +29,7 @@ use tokio_util::task::TaskTracker;
 use crate::error::ApiError;
 use crate::event::{Draft, format_time};
 pub use env::Env;
-pub use send::{SendOutcome, SendTarget};
+pub use send::{MAX_REPEAT, SendOutcome, SendTarget};
 pub use spec::{EngineSpec, Kind};
 pub use stats::{Stats, StatsView};
 
@@ -184,6 +185,10 @@ pub struct Engine {
     last_local: Mutex<Option<SocketAddr>>,
     // tokio Mutex: start and stop of one engine must not interleave, and they await I/O.
     lifecycle: tokio::sync::Mutex<u64>,
+    /// Cancels the repeated sends going now (replaced by a fresh one at each stop).
+    repeats: Mutex<CancellationToken>,
+    /// Repeated sends going now.
+    repeating: AtomicUsize,
 }
 
 /// An engine as API.md's Engine object shows it.
@@ -264,6 +269,8 @@ impl Engine {
             state: Mutex::new(State::Stopped { reason: None }),
             last_local: Mutex::new(None),
             lifecycle: tokio::sync::Mutex::new(0),
+            repeats: Mutex::new(CancellationToken::new()),
+            repeating: AtomicUsize::new(0),
         }
     }
 

@@ -20,10 +20,19 @@ pub struct SendOutcome {
     pub bytes: usize,
     /// Who got them.
     pub sent_to: Vec<String>,
+    /// For a repeated send: how many times in all (the first is done when this returns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<u32>,
+    /// For a repeated send: the pause between two.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_ms: Option<u64>,
 }
 
+/// The most times one send may be repeated.
+pub const MAX_REPEAT: u32 = 10_000;
+
 /// Where a send goes, already decoded and checked.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SendTarget {
     /// A connection id, or `*`.
     pub conn: Option<String>,
@@ -37,6 +46,73 @@ pub struct SendTarget {
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Engine {
+    /// Sends `data` `times` times, `interval` apart: the first now (its outcome returned),
+    /// the rest in the background until done, the engine stops, or
+    /// [`Engine::stop_repeats`]. Each send is its own `send()` with its own event.
+    pub async fn send_repeated(
+        self: &Arc<Self>,
+        data: Bytes,
+        target: SendTarget,
+        times: u32,
+        interval: Duration,
+    ) -> Result<SendOutcome, ApiError> {
+        let mut first = self.send(data.clone(), target.clone()).await?;
+        if times <= 1 {
+            return Ok(first);
+        }
+        let run = self.running().ok_or_else(|| self.not_running())?;
+        let stop = self.repeats().child_token();
+        let run_stop = run.cancel.clone();
+        let engine = self.clone();
+        self.repeating
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        run.tracker.spawn(async move {
+            struct Done(Arc<Engine>);
+            impl Drop for Done {
+                fn drop(&mut self) {
+                    self.0
+                        .repeating
+                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            let _done = Done(engine.clone());
+            for _ in 1..times {
+                tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => return,
+                    _ = run_stop.cancelled() => return,
+                    _ = tokio::time::sleep(interval) => {}
+                }
+                if stop.is_cancelled() || engine.send(data.clone(), target.clone()).await.is_err() {
+                    // A failed send has its own error event; the rest would fail the same way.
+                    return;
+                }
+            }
+        });
+        first.repeat = Some(times);
+        first.interval_ms = Some(interval.as_millis() as u64);
+        Ok(first)
+    }
+
+    /// Ends every repeated send of this engine; returns how many were going.
+    pub fn stop_repeats(&self) -> usize {
+        let mut r = self
+            .repeats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let going = self.repeating.load(std::sync::atomic::Ordering::Relaxed);
+        r.cancel();
+        *r = tokio_util::sync::CancellationToken::new();
+        going
+    }
+
+    fn repeats(&self) -> tokio_util::sync::CancellationToken {
+        self.repeats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// Sends `data` as the target says; returns once it is written.
     pub async fn send(&self, data: Bytes, target: SendTarget) -> Result<SendOutcome, ApiError> {
         let run = self.running().ok_or_else(|| self.not_running())?;
@@ -76,6 +152,8 @@ impl Engine {
                 Ok(SendOutcome {
                     bytes: sent,
                     sent_to: vec![to.to_string()],
+                    repeat: None,
+                    interval_ms: None,
                 })
             }
             Kind::TcpServer | Kind::TcpClient => {
@@ -118,7 +196,12 @@ impl Engine {
                         Err(_) => {}
                     }
                 }
-                Ok(SendOutcome { bytes: n, sent_to })
+                Ok(SendOutcome {
+                    bytes: n,
+                    sent_to,
+                    repeat: None,
+                    interval_ms: None,
+                })
             }
         }
     }

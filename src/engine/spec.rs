@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
 use super::behavior::Behavior;
+use super::rules::{RuleSpec, Rules};
 use crate::addr::{HostPort, parse_host_port};
 use crate::error::ApiError;
 
@@ -73,6 +76,7 @@ struct RawOptions {
     backlog: Option<u64>,
     max_clients: Option<u64>,
     greeting: Option<String>,
+    rules: Option<Vec<RuleSpec>>,
 }
 
 /// Engine options with defaults applied; `None` where the kind does not use the option.
@@ -89,6 +93,9 @@ pub struct Options {
     /// Text sent by `greet`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub greeting: Option<String>,
+    /// Reply rules tried before the behavior (servers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<RuleSpec>>,
 }
 
 /// Largest `recv_size`: 256 KiB, well above a UDP datagram and any sensible TCP read.
@@ -123,6 +130,9 @@ pub struct EngineSpec {
     pub(crate) bind_hp: Option<HostPort>,
     #[serde(skip)]
     pub(crate) target_hp: Option<HostPort>,
+    /// The rules, compiled.
+    #[serde(skip)]
+    pub(crate) compiled_rules: Arc<Rules>,
 }
 
 fn invalid(msg: impl Into<String>) -> ApiError {
@@ -303,6 +313,16 @@ impl EngineSpec {
             None if behavior == Behavior::Greet => Some(DEFAULT_GREETING.to_string()),
             None => None,
         };
+        let compiled_rules = match &o.rules {
+            Some(_) if !kind.is_server() => {
+                return Err(invalid(format!(
+                    "field options.rules is for servers; a {} replies with its behavior",
+                    kind.name()
+                )));
+            }
+            Some(r) => Arc::new(Rules::compile(r).map_err(invalid)?),
+            None => Arc::default(),
+        };
         Ok(Self {
             kind,
             bind: raw.bind.map(|s| s.trim().to_string()),
@@ -314,9 +334,11 @@ impl EngineSpec {
                 backlog,
                 max_clients,
                 greeting,
+                rules: o.rules,
             },
             bind_hp,
             target_hp,
+            compiled_rules,
         })
     }
 }

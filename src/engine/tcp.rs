@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::behavior::Behavior;
-use super::chat::{Dropped, LineBuffer, Room};
+use super::chat::{Dropped, Room};
 use super::{Conn, ConnCmd, Engine, Run, bind_error};
 use crate::error::ApiError;
 use crate::event::{Call, Draft, EventKind};
@@ -419,7 +419,7 @@ impl ConnTask {
         flow
     }
 
-    async fn on_data(&self, wr: &mut OwnedWriteHalf, data: &[u8], lines: &mut LineBuffer) -> Flow {
+    async fn on_data(&self, wr: &mut OwnedWriteHalf, data: &[u8]) -> Flow {
         self.engine.stats.received(data.len());
         self.conn
             .bytes_in
@@ -428,31 +428,36 @@ impl ConnTask {
             self.engine
                 .emit(self.draft(EventKind::Received, Call::Recv).data(data))
         };
-        if let Some(room) = &self.room {
-            received();
-            for line in lines.push(data) {
-                self.report_dropped(room.say(self.conn.num, &line));
+        let spec = &self.engine.spec;
+        let greeting = spec.options.greeting.as_deref().unwrap_or("");
+        let response = spec
+            .behavior
+            .respond(&spec.compiled_rules, data, greeting, self.conn.peer);
+        let say = |msgs: &[&[u8]]| {
+            if let Some(room) = &self.room {
+                for m in msgs {
+                    self.report_dropped(room.say(self.conn.num, m));
+                }
             }
-            return Flow::Go;
-        }
-        let greeting = self.engine.spec.options.greeting.as_deref().unwrap_or("");
-        let reply = self.engine.spec.behavior.reply(data, greeting);
-        let Some(reply) = reply.filter(|r| !r.is_empty()) else {
+        };
+        let Some(reply) = response.reply.filter(|r| !r.is_empty()) else {
             received();
+            say(&response.broadcast);
             return Flow::Go;
         };
         // Answer first, then record both calls (in the order they happened): watching the
         // traffic must not sit between a request and its reply.
         let written = self.write(wr, &reply).await;
         received();
-        self.record_send(&reply, written)
+        let flow = self.record_send(&reply, written);
+        say(&response.broadcast);
+        flow
     }
 
     /// Runs the connection to its end and returns why it ended.
     async fn run(self, stream: TcpStream, mut rx: mpsc::Receiver<ConnCmd>) -> String {
         let (mut rd, mut wr) = stream.into_split();
         let mut buf = vec![0u8; self.engine.spec.options.recv_size];
-        let mut lines = LineBuffer::default();
         if let Some(room) = &self.room {
             self.report_dropped(room.join(
                 self.conn.num,
@@ -490,7 +495,7 @@ impl ConnTask {
                 r = rd.read(&mut buf) => match r {
                     Ok(0) => Flow::Close("peer closed the connection (recv() returned 0 bytes)".into()),
                     Ok(n) => {
-                        let f = self.on_data(&mut wr, &buf[..n], &mut lines).await;
+                        let f = self.on_data(&mut wr, &buf[..n]).await;
                         // Over the workspace's byte budget: read again only when it allows,
                         // so TCP's flow control slows this sender, and nobody else.
                         match (f, self.engine.env.pace(n)) {
@@ -507,9 +512,6 @@ impl ConnTask {
             };
         };
         if let Some(room) = &self.room {
-            if let Some(rest) = lines.take_rest() {
-                self.report_dropped(room.say(self.conn.num, &rest));
-            }
             self.report_dropped(room.leave(self.conn.num));
         }
         drop(rd);

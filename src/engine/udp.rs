@@ -99,7 +99,8 @@ async fn datagram_loop(
                     let note = (got < n).then(|| format!(
                         "datagram of {n} bytes; recvfrom({recv_size}) kept the first {got}, the rest is discarded"
                     ));
-                    let reply = engine.spec.behavior.reply(data, &greeting);
+                    let spec = &engine.spec;
+                    let reply = spec.behavior.respond(&spec.compiled_rules, data, &greeting, from).reply;
                     // Answer first, then record both calls: watching must not delay the reply.
                     let answered = match &reply {
                         Some(r) => Some(sock.send_to(r, from).await),

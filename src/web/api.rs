@@ -18,7 +18,7 @@ use crate::capture::Filter;
 use crate::codec::decode;
 use crate::config::MAX_UDP_PAYLOAD;
 use crate::engine::spec::parse_json;
-use crate::engine::{EngineSpec, EngineView, SendOutcome, SendTarget};
+use crate::engine::{EngineSpec, EngineView, MAX_REPEAT, SendOutcome, SendTarget};
 use crate::error::ApiError;
 
 /// The request body, or the API's error for one too large or unreadable.
@@ -89,7 +89,12 @@ struct SendBody {
     conn: Option<String>,
     to: Option<String>,
     shutdown: Option<String>,
+    repeat: Option<u32>,
+    interval_ms: Option<u64>,
 }
+
+/// The longest pause between repeated sends: an hour.
+const MAX_INTERVAL_MS: u64 = 3_600_000;
 
 /// `POST /api/engines/{id}/send`
 pub async fn send(
@@ -145,17 +150,45 @@ pub async fn send(
         }
         None => None,
     };
+    let times = req.repeat.unwrap_or(1);
+    if !(1..=MAX_REPEAT).contains(&times) {
+        return Err(ApiError::InvalidSpec(format!(
+            "field repeat: {times} is out of range; send 1 to {MAX_REPEAT} times"
+        )));
+    }
+    let interval = req.interval_ms.unwrap_or(0);
+    if interval > MAX_INTERVAL_MS {
+        return Err(ApiError::InvalidSpec(format!(
+            "field interval_ms: at most {MAX_INTERVAL_MS} (an hour)"
+        )));
+    }
+    if times > 1 && shutdown_write {
+        return Err(ApiError::InvalidSpec(
+            "field shutdown: a half-close cannot be repeated; send it once".into(),
+        ));
+    }
     let out = engine
-        .send(
+        .send_repeated(
             Bytes::from(data),
             SendTarget {
                 conn: req.conn,
                 to,
                 shutdown_write,
             },
+            times,
+            std::time::Duration::from_millis(interval),
         )
         .await?;
     Ok(Json(out))
+}
+
+/// `POST /api/engines/{id}/send/stop`: ends the engine's repeated sends.
+pub async fn stop_sending(
+    Scope(ws): Scope,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let stopped = ws.engine(&id)?.stop_repeats();
+    Ok(Json(serde_json::json!({ "stopped": stopped })))
 }
 
 /// `DELETE /api/engines/{id}/connections/{conn}`

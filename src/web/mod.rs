@@ -61,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         .route("/engines/{id}/stop", post(api::stop))
         .route("/engines/{id}/start", post(api::start))
         .route("/engines/{id}/send", post(api::send))
+        .route("/engines/{id}/send/stop", post(api::stop_sending))
         .route("/engines/{id}/connections/{conn}", delete(api::close_conn))
         .route("/engines/{id}/export", get(api::export))
         .route("/events", get(api::events))

@@ -40,7 +40,11 @@ const me = await api('GET', '/api/workspace');
 const body = document.body;
 const readOnlyOwn = me.read_only;
 
-const detail = new Detail(document.getElementById('detail'), { store, onChanged: () => refresh() });
+const detail = new Detail(document.getElementById('detail'), {
+  store,
+  onChanged: () => refresh(),
+  engines: () => [...views.values()],
+});
 const list = new EngineList(document.getElementById('engines'), document.getElementById('no-engines'), {
   onSelect: select,
   onAction: async (id, action, button) => {

@@ -21,10 +21,12 @@ const GROUPS = {
 const SAMPLING_SHOWN_MS = 1500;
 
 export class Detail {
-  constructor(main, { store, onChanged }) {
+  constructor(main, { store, onChanged, engines }) {
     this.main = main;
     this.store = store;
     this.onChanged = onChanged;
+    // The engines now, to tell what a client talks to (a chat room wants lines).
+    this.engines = engines || (() => []);
     this.view = null;
     this.pending = [];
     this.frame = 0;
@@ -79,11 +81,21 @@ export class Detail {
         el('div', { class: 'pane' }, el('h3', { text: 'Sequence diagram' }), diagramBox)));
     replaceKids(this.main, this.section);
     this.update(view);
+    // A chat member sends lines, as nc does, so the others' screens break where it meant:
+    // Enter alone sends "hi all\n". Elsewhere the lecture's clients send no newline.
+    this.composer.elements.newline.checked = this.talksToChat(view);
     this.rerender();
   }
 
   hide() {
     this.view = null;
+  }
+
+  /** Whether a client's peer is a chat room (one of ours, or one it is named for). */
+  talksToChat(v) {
+    if (v.kind !== 'tcp-client') return false;
+    const room = this.engines().some((e) => e.kind === 'tcp-server' && e.behavior === 'chat' && e.local && e.local === v.peer);
+    return room || /chat/i.test(v.name ?? '');
   }
 
   buildComposer() {

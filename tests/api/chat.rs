@@ -72,12 +72,15 @@ async fn chat_with_three_clients() {
         format!("*** {c_name} joined (3 online)\n")
     );
 
-    // A line split over two writes still goes out whole.
+    // A message is what one recv() returned, as for the lecture's servers (and add): two
+    // writes a moment apart are two messages, each passed on as a line.
     a.write_all(b"hello ").await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     a.write_all(b"room\n").await.unwrap();
-    assert_eq!(line(&mut b).await, format!("{a_name}: hello room\n"));
-    assert_eq!(line(&mut c).await, format!("{a_name}: hello room\n"));
+    for m in [&mut b, &mut c] {
+        assert_eq!(line(m).await, format!("{a_name}: hello \n"));
+        assert_eq!(line(m).await, format!("{a_name}: room\n"));
+    }
     nothing_more(&mut a).await;
 
     drop(b);
@@ -147,4 +150,37 @@ async fn the_eleventh_client_is_refused() {
         .await;
     let mut late = TcpStream::connect(addr).await.unwrap();
     assert!(line(&mut late).await.starts_with("*** welcome"));
+}
+
+#[tokio::test]
+async fn the_lectures_chat_client_without_newlines_reaches_the_other_two() {
+    let app = spawn_app().await;
+    let e = app.engine(tcp_spec("chat")).await;
+    let addr = local_of(&e);
+    let mut members = Vec::new();
+    for i in 0..3 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        line(&mut s).await; // the welcome
+        for m in members.iter_mut() {
+            line(m).await; // the others hear of the newcomer
+        }
+        members.push(s);
+        assert_eq!(members.len(), i + 1);
+    }
+    let names: Vec<String> = members
+        .iter()
+        .map(|s| s.local_addr().unwrap().to_string())
+        .collect();
+    // As the lecture's client does it: s.sendall("hello"), no newline.
+    members[0].write_all(b"hello").await.unwrap();
+    for m in &mut members[1..] {
+        assert_eq!(line(m).await, format!("{}: hello\n", names[0]));
+    }
+    nothing_more(&mut members[0]).await;
+    // And as nc does it: a line at a time, several in one segment.
+    members[2].write_all(b"one\ntwo\n").await.unwrap();
+    for m in &mut members[..2] {
+        assert_eq!(line(m).await, format!("{}: one\n", names[2]));
+        assert_eq!(line(m).await, format!("{}: two\n", names[2]));
+    }
 }

@@ -16,3 +16,4 @@ mod helpers;
 mod isolation;
 mod lifecycle;
 mod persist;
+mod rules;
