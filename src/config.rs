@@ -29,6 +29,8 @@ pub struct Limits {
     pub history_bytes: usize,
     /// How long a viewer's socket may take no bytes before the viewer is closed.
     pub viewer_stall: Duration,
+    /// The most bytes one file may have (an upload, or one an engine receives).
+    pub max_file: u64,
 }
 
 impl Default for Limits {
@@ -44,6 +46,7 @@ impl Default for Limits {
             viewer_buffer: 2048,
             history_bytes: 160 * 1024 * 1024,
             viewer_stall: Duration::from_secs(60),
+            max_file: 64 * 1024 * 1024,
         }
     }
 }

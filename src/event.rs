@@ -34,10 +34,14 @@ pub enum EventKind {
     Error,
     /// The engine stopped; `message` says why.
     Stopped,
+    /// A file transfer's progress: `file`, `done` (bytes) and `total`.
+    Progress,
+    /// A file sent or received whole: `file`, `name`, `bytes` and `sha256`.
+    File,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 11] = [
+    const ALL: [EventKind; 13] = [
         Self::Listening,
         Self::Bound,
         Self::Connected,
@@ -49,6 +53,8 @@ impl EventKind {
         Self::Refused,
         Self::Error,
         Self::Stopped,
+        Self::Progress,
+        Self::File,
     ];
 
     /// The kind a record stores as `k as u8` (an unknown byte reads as `error`).
@@ -78,6 +84,8 @@ impl EventKind {
             Self::Refused => "refused",
             Self::Error => "error",
             Self::Stopped => "stopped",
+            Self::Progress => "progress",
+            Self::File => "file",
         }
     }
 }

@@ -16,6 +16,7 @@
 //! - [`registry`]: engines by id, with create/stop/start/delete.
 //! - [`event`]: events as engines describe them.
 //! - [`capture`]: every event kept as a binary record, rendered to JSON when read.
+//! - [`files`]: a workspace's files, streamed to and from disk.
 //! - [`workspace`]: the unit that owns engines and events; class mode, roles' credentials,
 //!   files on disk.
 //! - [`web`]: the axum router, and the guard that decides who is asking.
@@ -29,6 +30,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod files;
 pub mod registry;
 pub mod web;
 pub mod workspace;

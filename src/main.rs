@@ -58,6 +58,9 @@ struct Cli {
     /// Seconds a client's connect() may take.
     #[arg(long, default_value_t = 5.0)]
     connect_timeout: f64,
+    /// Bytes one file may have: an upload, or one an engine receives.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    max_file: u64,
     /// Where workspaces and their engines are kept across restarts (default: the platform's
     /// data directory, e.g. ~/.local/share/socketlab).
     #[arg(long, env = "SOCKETLAB_DATA_DIR", value_name = "DIR")]
@@ -271,6 +274,7 @@ async fn main() -> ExitCode {
             history_bytes: cli.history_bytes,
             preview: usize::from(cli.preview),
             connect_timeout: Duration::from_secs_f64(cli.connect_timeout),
+            max_file: cli.max_file,
             ..Limits::default()
         },
         policy: Policy {

@@ -39,11 +39,15 @@ pub enum Behavior {
     Discard,
     /// Sends the time on accept then closes (TCP); replies it to any datagram (UDP).
     Daytime,
+    /// Sends a file (`options.file`) to each client that connects, then closes (TCP).
+    File,
+    /// Keeps each connection's bytes as a file when its peer closes its side (TCP).
+    Receive,
 }
 
 impl Behavior {
     /// Every behavior, in the order the docs list them.
-    pub const ALL: [Behavior; 8] = [
+    pub const ALL: [Behavior; 10] = [
         Self::Manual,
         Self::Echo,
         Self::Uppercase,
@@ -52,6 +56,8 @@ impl Behavior {
         Self::Chat,
         Self::Discard,
         Self::Daytime,
+        Self::File,
+        Self::Receive,
     ];
 
     /// The name used in JSON.
@@ -65,6 +71,8 @@ impl Behavior {
             Self::Chat => "chat",
             Self::Discard => "discard",
             Self::Daytime => "daytime",
+            Self::File => "file",
+            Self::Receive => "receive",
         }
     }
 
@@ -79,7 +87,7 @@ impl Behavior {
     /// close, see [`Behavior::on_accept`]. An echo borrows the data: no copy per message.
     pub fn reply<'a>(self, data: &'a [u8], greeting: &'a str) -> Option<Cow<'a, [u8]>> {
         match self {
-            Self::Manual | Self::Discard | Self::Chat => None,
+            Self::Manual | Self::Discard | Self::Chat | Self::File | Self::Receive => None,
             Self::Echo => Some(Cow::Borrowed(data)),
             Self::Uppercase => Some(Cow::Owned(data.to_ascii_uppercase())),
             Self::Add => Some(Cow::Owned(add_reply(data))),

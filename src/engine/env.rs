@@ -10,12 +10,15 @@ use tokio_util::sync::CancellationToken;
 use super::budget;
 use crate::capture::Capture;
 use crate::config::Config;
+use crate::files::Files;
 
 /// What every engine of one workspace shares: the event bus, the configuration, id
 /// counters, the workspace's budgets, and the shutdown token every run's token is a child of.
 pub struct Env {
     /// Where events go.
     pub capture: Capture,
+    /// The workspace's files: what `file` servers send and `receive` servers keep.
+    pub files: Arc<Files>,
     /// Limits and policy.
     pub config: Arc<Config>,
     /// Cancelled when the server shuts down or the workspace is removed.
@@ -28,10 +31,16 @@ pub struct Env {
 }
 
 impl Env {
-    /// An environment over `capture` and `config`, with no budgets.
-    pub fn new(capture: Capture, config: Arc<Config>, root: CancellationToken) -> Self {
+    /// An environment over `capture`, `files` and `config`, with no budgets.
+    pub fn new(
+        capture: Capture,
+        files: Arc<Files>,
+        config: Arc<Config>,
+        root: CancellationToken,
+    ) -> Self {
         Self {
             capture,
+            files,
             config,
             root,
             throttle: None,

@@ -77,6 +77,8 @@ struct RawOptions {
     max_clients: Option<u64>,
     greeting: Option<String>,
     rules: Option<Vec<RuleSpec>>,
+    file: Option<String>,
+    save: Option<bool>,
 }
 
 /// Engine options with defaults applied; `None` where the kind does not use the option.
@@ -96,6 +98,12 @@ pub struct Options {
     /// Reply rules tried before the behavior (servers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<RuleSpec>>,
+    /// The file a `file` server sends (`f3`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Whether a tcp-client keeps what it receives as a file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub save: Option<bool>,
 }
 
 /// Largest `recv_size`: 256 KiB, well above a UDP datagram and any sensible TCP read.
@@ -313,6 +321,35 @@ impl EngineSpec {
             None if behavior == Behavior::Greet => Some(DEFAULT_GREETING.to_string()),
             None => None,
         };
+        let file = match o.file {
+            Some(_) if behavior != Behavior::File => {
+                return Err(invalid(
+                    "field options.file is for behavior file (a tcp-server sending a file)",
+                ));
+            }
+            Some(f) if !f.starts_with('f') || f[1..].parse::<u64>().is_err() => {
+                return Err(invalid(format!(
+                    "field options.file: \"{}\" is not a file id; upload one (POST /api/files) and give its id, e.g. f1",
+                    f.chars().take(40).collect::<String>()
+                )));
+            }
+            Some(f) => Some(f),
+            None if behavior == Behavior::File => {
+                return Err(invalid(
+                    "field options.file is missing: behavior file sends a file; upload one (POST /api/files) and give its id, e.g. \"file\": \"f1\"",
+                ));
+            }
+            None => None,
+        };
+        let save = match o.save {
+            Some(_) if kind != Kind::TcpClient => {
+                return Err(invalid(format!(
+                    "field options.save is for a tcp-client; a tcp-server keeps files with behavior receive, a {} cannot",
+                    kind.name()
+                )));
+            }
+            s => s,
+        };
         let compiled_rules = match &o.rules {
             Some(_) if !kind.is_server() => {
                 return Err(invalid(format!(
@@ -335,6 +372,8 @@ impl EngineSpec {
                 max_clients,
                 greeting,
                 rules: o.rules,
+                file,
+                save,
             },
             bind_hp,
             target_hp,
@@ -348,7 +387,9 @@ impl EngineSpec {
 pub fn allowed_behaviors(kind: Kind) -> Vec<Behavior> {
     use Behavior::*;
     match kind {
-        Kind::TcpServer => Behavior::ALL.to_vec(),
+        Kind::TcpServer => vec![
+            Manual, Echo, Uppercase, Add, Greet, Chat, Discard, Daytime, File, Receive,
+        ],
         Kind::UdpServer => vec![Manual, Echo, Uppercase, Add, Greet, Discard, Daytime],
         Kind::TcpClient | Kind::UdpClient => vec![Manual, Echo, Uppercase, Add, Discard],
     }

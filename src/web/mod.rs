@@ -5,6 +5,7 @@
 
 mod api;
 mod assets;
+mod files;
 pub mod guard;
 mod pages;
 mod viewer;
@@ -65,6 +66,8 @@ pub fn app(state: AppState) -> Router {
         .route("/engines/{id}/connections/{conn}", delete(api::close_conn))
         .route("/engines/{id}/export", get(api::export))
         .route("/events", get(api::events))
+        .route("/files", get(files::list).post(files::upload))
+        .route("/files/{id}", get(files::download).delete(files::remove))
         .route("/workspace", get(workspaces::mine))
         .route("/workspace/watch", post(workspaces::new_watch))
         .route(

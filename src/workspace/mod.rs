@@ -340,6 +340,11 @@ impl Workspace {
         &self.registry.env().capture
     }
 
+    /// The workspace's files.
+    pub fn files(&self) -> &Arc<crate::files::Files> {
+        &self.registry.env().files
+    }
+
     /// Limits and policy in force for this workspace.
     pub fn config(&self) -> &crate::Config {
         &self.registry.env().config
@@ -394,6 +399,13 @@ impl Workspace {
     pub async fn create_engine(&self, spec: EngineSpec) -> Result<EngineView, ApiError> {
         if self.removed.load(Relaxed) {
             return Err(self.gone());
+        }
+        if let Some(f) = &spec.options.file {
+            self.files().get(f).map_err(|_| {
+                ApiError::InvalidSpec(format!(
+                    "field options.file: no file {f} in this workspace; upload one (POST /api/files, or the Files panel) and give its id"
+                ))
+            })?;
         }
         let view = self.registry.create(spec).await?;
         // Removed while the engine started: it must not outlive its workspace. (Removal sets

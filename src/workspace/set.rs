@@ -47,6 +47,9 @@ pub(super) struct Inner {
     pub(super) root: CancellationToken,
     pub(super) closing: CancellationToken,
     pub(super) base_url: String,
+    pub(super) files_root: std::path::PathBuf,
+    /// Whether the files are this run's alone (no data directory): removed at shutdown.
+    pub(super) temp_files: bool,
 }
 
 /// Every workspace; a cheap-to-clone handle.
@@ -312,6 +315,7 @@ impl Workspaces {
                         &self.inner.root,
                         Kind::Student,
                         class.config.block(block),
+                        super::startup::files_for(&self.inner.files_root, &id, &self.inner.config),
                     ),
                     closing: self.inner.closing.child_token(),
                     block: Some(block),
@@ -385,6 +389,7 @@ impl Workspaces {
         lock(&self.inner.map).remove(&ws.id);
         lock(&self.inner.creds).retain(|_, (id, _)| *id != ws.id);
         ws.close().await;
+        ws.files().remove_all().await;
         if let Some(store) = self.inner.store.clone() {
             // Taking the save lock waits out a save already writing.
             let _no_save_now = ws.saving.lock().await;
@@ -442,6 +447,9 @@ impl Workspaces {
         futures_util::future::join_all(all.iter().map(|w| w.close())).await;
         for w in &all {
             w.save().await;
+        }
+        if self.inner.temp_files {
+            let _ = tokio::fs::remove_dir_all(&self.inner.files_root).await;
         }
     }
 }

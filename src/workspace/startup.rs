@@ -15,6 +15,7 @@ use super::{Kind, Parts, Workspace, Workspaces, from_hex, random_hex};
 use crate::capture::Capture;
 use crate::config::Config;
 use crate::engine::Env;
+use crate::files::Files;
 use crate::registry::Registry;
 
 /// What startup found, for the lines printed at startup.
@@ -28,6 +29,11 @@ pub struct Startup {
     pub problems: Vec<String>,
     /// Why nothing is kept on disk, when a data directory was asked for and is unusable.
     pub not_kept: Option<String>,
+}
+
+/// A workspace's files, in `root/ID`.
+pub(super) fn files_for(root: &std::path::Path, id: &str, config: &Config) -> Arc<Files> {
+    Arc::new(Files::open(root.join(id), config.limits.max_file))
 }
 
 impl Workspaces {
@@ -108,6 +114,17 @@ impl Workspaces {
                 })
             }
         };
+        // Files live beside the workspaces; with nothing kept on disk, in a directory of this
+        // run's own, removed at shutdown.
+        let store_is_none = store.is_none();
+        let files_root = match &store {
+            Some(s) => s.dir().join("files"),
+            None => std::env::temp_dir().join(format!(
+                "socketlab-{}-{}-files",
+                std::process::id(),
+                random_hex(4).map_err(|e| e.to_string())?
+            )),
+        };
         let (saved, problems) = match &store {
             Some(s) => s.load(),
             None => (Vec::new(), Vec::new()),
@@ -128,7 +145,17 @@ impl Workspaces {
                 ));
                 continue;
             };
-            let ws = Self::restore(&config, &root, &closing, &store, &w, kind, &mut startup).await;
+            let ws = Self::restore(
+                &config,
+                &root,
+                &closing,
+                &store,
+                &files_root,
+                &w,
+                kind,
+                &mut startup,
+            )
+            .await;
             if *ws.id == *home_id {
                 home = Some(ws);
             } else if kind == Kind::Student && class.is_some() {
@@ -161,7 +188,13 @@ impl Workspaces {
                         name: name.into(),
                         created: SystemTime::now(),
                         last_active: SystemTime::now(),
-                        registry: Self::registry(&config, &root, kind, None),
+                        registry: Self::registry(
+                            &config,
+                            &root,
+                            kind,
+                            None,
+                            files_for(&files_root, home_id, &config),
+                        ),
                         closing: closing.child_token(),
                         block: None,
                         sessions: Vec::new(),
@@ -188,6 +221,8 @@ impl Workspaces {
                 root,
                 closing,
                 base_url,
+                files_root,
+                temp_files: store_is_none,
             }),
         };
         set.insert(home);
@@ -214,11 +249,12 @@ impl Workspaces {
         root: &CancellationToken,
         kind: Kind,
         block: Option<(u16, u16)>,
+        files: Arc<Files>,
     ) -> Registry {
         let config = Self::config_for(base, kind, block);
         let l = &config.limits;
         let capture = Capture::new(l.history, l.history_bytes, l.preview);
-        let mut env = Env::new(capture, Arc::new(config.clone()), root.clone());
+        let mut env = Env::new(capture, files, Arc::new(config.clone()), root.clone());
         if let (Kind::Student, Some(class)) = (kind, &config.class) {
             env = env.with_budgets(class.ws_bytes_per_sec, class.ws_max_connections);
         }
@@ -230,11 +266,13 @@ impl Workspaces {
         Arc::new(Workspace::new(parts))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn restore(
         config: &Arc<Config>,
         root: &CancellationToken,
         closing: &CancellationToken,
         store: &Option<Arc<Store>>,
+        files_root: &std::path::Path,
         w: &SavedWorkspace,
         kind: Kind,
         startup: &mut Startup,
@@ -252,7 +290,13 @@ impl Workspaces {
         // A student whose block no longer exists gets an empty one: nothing to bind until the
         // instructor removes the workspace.
         let empty = (kind == Kind::Student).then_some((1, 0));
-        let registry = Self::registry(config, root, kind, block_range.or(empty));
+        let registry = Self::registry(
+            config,
+            root,
+            kind,
+            block_range.or(empty),
+            files_for(files_root, &w.id, config),
+        );
         for p in registry.restore(&w.engines, w.next_engine).await {
             startup
                 .problems

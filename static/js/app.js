@@ -5,6 +5,7 @@ import { api } from './api.js';
 import { ClassView } from './classview.js';
 import { Detail } from './detail.js';
 import { EngineList } from './engines.js';
+import { FilesPanel } from './files.js';
 import { EngineForm } from './form.js';
 import { setViewing } from './scope.js';
 import { EventStream } from './stream.js';
@@ -162,10 +163,11 @@ const stream = new EventStream({
     }
     if (mine.length && detail.id === selected) detail.push(mine);
     if (lifecycle) refreshSoon();
+    if (evs.some((ev) => ev.kind === 'file' && ev.call === 'recv()')) filesSoon();
   },
 });
 
-new EngineForm(document.getElementById('new-engine'), {
+const form = new EngineForm(document.getElementById('new-engine'), {
   engines: () => [...views.values()],
   ports: me.port_range,
   onCreated: async (engine) => {
@@ -174,6 +176,11 @@ new EngineForm(document.getElementById('new-engine'), {
     refreshSoon();
   },
 });
+
+const files = new FilesPanel(document.getElementById('files-panel'), {
+  onChange: (list) => form.setFiles(list),
+});
+const filesSoon = debounce(() => files.refresh(), 200);
 
 function selectFromHash() {
   const wanted = decodeURIComponent(location.hash.slice(1));
@@ -247,6 +254,7 @@ async function enter(ws) {
     showBanner();
   }
   await refresh();
+  files.refresh();
   stream.restart();
 }
 
@@ -281,6 +289,7 @@ if (readOnlyOwn) {
 }
 
 await refresh();
+files.refresh();
 selectFromHash();
 stream.start();
 if (classView) setTab(sessionStorage.getItem('socketlab-tab') ?? 'class');

@@ -61,6 +61,8 @@ export class Detail {
     const id = view.id;
     this.head = el('header', { class: 'd-head' });
     this.conns = el('div', { class: 'conns' });
+    this.transfers = el('div', { class: 'transfers', hidden: true, 'aria-label': 'file transfers' });
+    this.transferRows = new Map();
     this.composer = this.buildComposer();
     this.toolbar = this.buildToolbar();
     const logBox = el('div', { class: 'log', tabindex: 0, 'aria-label': 'event log' });
@@ -198,6 +200,13 @@ export class Detail {
 
   rerender() {
     if (!this.view) return;
+    this.transferRows = new Map();
+    this.transferBody = el('tbody');
+    replaceKids(this.transfers, el('h3', { text: 'File transfers' }),
+      el('table', { class: 'conn-table transfer-table' },
+        el('thead', {}, el('tr', {}, ...['conn', 'peer', '', 'progress', 'file'].map((h) => el('th', { text: h })))),
+        this.transferBody));
+    this.noteTransfers(this.store.get(this.id) ?? []);
     this.pending = [];
     this.diagramQueue = [];
     const evs = this.visible();
@@ -257,10 +266,48 @@ export class Detail {
     this.updateCount();
   }
 
+  /** Shows each file transfer of this engine: a progress bar per connection, then the
+   *  SHA-256 of the file sent or received, to compare with the other side's. */
+  noteTransfers(evs) {
+    for (const ev of evs) {
+      if (ev.kind !== 'progress' && ev.kind !== 'file') continue;
+      const key = `${ev.conn}`;
+      let row = this.transferRows.get(key);
+      if (!row) {
+        row = {
+          tr: el('tr', { 'data-conn': ev.conn ?? '' }),
+          bar: el('progress', { max: 100, value: 0 }),
+          text: el('span', { class: 'mono' }),
+        };
+        row.tr.append(
+          el('td', { text: ev.conn ?? '' }),
+          el('td', { class: 'mono', text: ev.peer ?? '' }),
+          el('td', { text: ev.call === 'send()' ? 'sending' : 'receiving' }),
+          el('td', {}, row.bar),
+          el('td', {}, row.text));
+        this.transferRows.set(key, row);
+        this.transferBody.append(row.tr);
+      }
+      if (ev.kind === 'progress') {
+        const pct = ev.total ? Math.floor((100 * ev.done) / ev.total) : null;
+        if (pct !== null) row.bar.value = pct;
+        else row.bar.removeAttribute('value');
+        row.text.textContent = `${fmtBytes(ev.done)}${ev.total ? ` of ${fmtBytes(ev.total)}` : ''}`;
+      } else {
+        row.bar.value = 100;
+        row.tr.classList.add('done');
+        row.text.textContent = `${ev.file} · ${fmtBytes(ev.bytes)} · SHA-256 ${ev.sha256}`;
+        row.text.title = 'the same SHA-256 on the other side means the file arrived whole';
+      }
+    }
+    this.transfers.hidden = this.transferRows.size === 0;
+  }
+
   /** New events of this engine. The log takes them at once (it draws per frame); the
    *  diagram, whose SVG text is costly to lay out, is redrawn at most every 150 ms. */
   push(evs) {
     this.noteSampling(evs);
+    this.noteTransfers(evs);
     const shown = evs.filter((ev) => this.matches(ev));
     if (shown.length === 0) return;
     if (this.paused) {

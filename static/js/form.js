@@ -2,10 +2,10 @@
 // and puts API errors next to the field they concern, in the API's own words.
 
 import { api } from './api.js';
-import { el } from './util.js';
+import { el, fmtBytes, replaceKids } from './util.js';
 
 const BEHAVIORS = {
-  'tcp-server': ['echo', 'uppercase', 'add', 'greet', 'chat', 'discard', 'daytime', 'manual'],
+  'tcp-server': ['echo', 'uppercase', 'add', 'greet', 'chat', 'discard', 'daytime', 'file', 'receive', 'manual'],
   'udp-server': ['echo', 'uppercase', 'add', 'greet', 'discard', 'daytime', 'manual'],
   'tcp-client': ['manual', 'echo', 'uppercase', 'add', 'discard'],
   'udp-client': ['manual', 'echo', 'uppercase', 'add', 'discard'],
@@ -19,6 +19,8 @@ const BEHAVIOR_HELP = {
   chat: 'chat: a room, lines go to the others',
   discard: 'discard: prints what arrives, never replies',
   daytime: 'daytime: tells the time',
+  file: 'file: sends a file to each client',
+  receive: 'receive: keeps what each client sends as a file',
   manual: 'manual: you reply by hand',
 };
 
@@ -40,7 +42,7 @@ export const PRESETS = {
   'daytime-client': { kind: 'tcp-client', target: '127.0.0.1:12313', name: 'Daytime client', server: ['tcp-server', 'daytime'] },
 };
 
-const FIELDS = ['kind', 'behavior', 'bind', 'target', 'name', 'options.recv_size', 'options.backlog', 'options.max_clients', 'options.greeting'];
+const FIELDS = ['kind', 'behavior', 'bind', 'target', 'name', 'options.recv_size', 'options.backlog', 'options.max_clients', 'options.file', 'options.save', 'options.greeting'];
 
 /** Which field an API error is about, from its code and the message's first words. */
 export function fieldOf(err, kind) {
@@ -102,6 +104,9 @@ export class EngineForm {
     this.wrapper('options.backlog').hidden = kind !== 'tcp-server';
     this.wrapper('options.max_clients').hidden = kind !== 'tcp-server';
     this.wrapper('options.greeting').hidden = !(server && this.behavior.value === 'greet');
+    this.wrapper('options.file').hidden = !(kind === 'tcp-server' && this.behavior.value === 'file');
+    this.wrapper('options.save').hidden = kind !== 'tcp-client';
+    if (!this.wrapper('options.file').hidden) this.form.querySelector('details.more').open = true;
     const bind = this.form.elements.bind;
     bind.placeholder = server ? '127.0.0.1:12345' : 'optional';
     if (!server && bind.value === '127.0.0.1:0') bind.value = '';
@@ -117,11 +122,15 @@ export class EngineForm {
       const w = this.wrapper(f);
       const input = this.form.elements[f];
       if (!input || (w && w.hidden)) continue;
+      if (input.type === 'checkbox') {
+        if (input.checked) options[f.slice(8)] = true;
+        continue;
+      }
       const raw = input.value;
       if (raw.trim() === '') continue;
       if (f.startsWith('options.')) {
         const key = f.slice(8);
-        options[key] = key === 'greeting' ? raw : /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+        options[key] = key === 'greeting' || key === 'file' ? raw : /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
       } else {
         spec[f] = f === 'name' ? raw : raw.trim();
       }
@@ -152,6 +161,16 @@ export class EngineForm {
       input.setAttribute('aria-invalid', 'true');
       input.focus();
     }
+  }
+
+  /** The files a `file` server may send. */
+  setFiles(list) {
+    const sel = this.form.elements['options.file'];
+    const cur = sel.value;
+    replaceKids(sel, list.length
+      ? list.map((f) => el('option', { value: f.id, text: `${f.id}: ${f.name} (${fmtBytes(f.bytes)})` }))
+      : [el('option', { value: '', text: '(upload one under Files)' })]);
+    if (list.some((f) => f.id === cur)) sel.value = cur;
   }
 
   /** Fills the form from a preset and starts it. */

@@ -8,7 +8,7 @@ import { b64ToBytes, el, fmtTime, hex, visible } from './util.js';
 const ARROWS = {
   received: '←', sent: '→', accepted: '⇠', connected: '⇢', closed: '✕', refused: '⊘',
   error: '!', lagged: '⚠', listening: '●', bound: '●', stopped: '■', shutdown: '⇥',
-  summary: 'Σ', history: '↑',
+  summary: 'Σ', history: '↑', progress: '⋯', file: '▣',
 };
 
 /** "1,234 recv() · 1,230 send()" from a summary's counts. */
@@ -101,7 +101,9 @@ export class LogView {
         el('span', { class: 'c-arrow', text: ARROWS.lagged, 'aria-hidden': 'true' }),
         el('span', { class: 'c-wide', text: `this viewer lagged: ${ev.missed} events skipped (Load older fetches them)` }));
     }
-    const note = ev.message ?? '';
+    const note = ev.kind === 'progress'
+      ? `${ev.file}: ${ev.done} of ${ev.total ?? '?'} bytes`
+      : ev.kind === 'file' ? `${ev.message ?? ''} · SHA-256 ${ev.sha256}` : ev.message ?? '';
     const hasData = ev.data !== undefined;
     return el('div', { class: cls, role: 'row', 'data-seq': ev.seq, title: note || undefined },
       el('span', { class: 'c-time', text: fmtTime(ev.time) }),

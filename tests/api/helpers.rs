@@ -171,13 +171,27 @@ impl TestApp {
         }
     }
 
-    /// Events from the history, of one engine.
+    /// Events from the history, of one engine, every page of them.
     pub async fn events(&self, id: &str) -> Vec<Value> {
-        let (st, v) = self
-            .get(&format!("/api/events?engine={id}&since=0&limit=10000"))
-            .await;
-        assert_eq!(st, StatusCode::OK, "{v}");
-        v["events"].as_array().unwrap().clone()
+        let mut all = Vec::new();
+        let mut since = 0;
+        loop {
+            let (st, v) = self
+                .get(&format!(
+                    "/api/events?engine={id}&since={since}&limit=10000"
+                ))
+                .await;
+            assert_eq!(st, StatusCode::OK, "{v}");
+            let page = v["events"].as_array().unwrap();
+            let Some(last) = page.last() else { break };
+            since = last["seq"].as_u64().unwrap();
+            let full = page.len() == 10_000;
+            all.extend(page.iter().cloned());
+            if !full {
+                break;
+            }
+        }
+        all
     }
 
     /// Waits until the history holds an event of `id` matching `pred`; returns all of `id`'s.

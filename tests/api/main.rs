@@ -12,6 +12,7 @@ mod deploy;
 mod errors;
 mod events;
 mod faults;
+mod files;
 mod helpers;
 mod isolation;
 mod lifecycle;

@@ -1,0 +1,298 @@
+//! One connection's task, a server's or a client's: it reads, reacts per the behavior and
+//! the rules, and writes what the API or the chat room asks.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::mpsc;
+
+use super::super::behavior::Behavior;
+use super::super::chat::{Dropped, Room};
+use super::super::{Conn, ConnCmd, Engine, Run};
+use crate::event::{Call, Draft, EventKind};
+
+/// One connection's task: reads, reacts, and writes what the API or the room asks.
+pub(super) struct ConnTask {
+    pub(super) engine: Arc<Engine>,
+    pub(super) run: Arc<Run>,
+    pub(super) conn: Arc<Conn>,
+    pub(super) room: Option<Arc<Room>>,
+    pub(super) server: bool,
+}
+
+impl ConnTask {
+    pub(super) fn new(
+        engine: Arc<Engine>,
+        run: Arc<Run>,
+        conn: Arc<Conn>,
+        room: Option<Arc<Room>>,
+        server: bool,
+    ) -> Self {
+        Self {
+            engine,
+            run,
+            conn,
+            room,
+            server,
+        }
+    }
+}
+
+/// Why a write did not complete.
+pub(super) enum WriteError {
+    /// The engine or connection was closed while it waited.
+    Closed(Cow<'static, str>),
+    /// The socket call failed.
+    Failed(Cow<'static, str>),
+}
+
+/// Whether the connection goes on after a step.
+pub(super) enum Flow {
+    Go,
+    Close(Cow<'static, str>),
+}
+
+pub(super) fn describe_io(call: &str, e: &std::io::Error) -> Cow<'static, str> {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        ConnectionReset => "connection reset by peer".into(),
+        BrokenPipe => format!("{call} failed: broken pipe (the peer has closed)").into(),
+        ConnectionAborted => "connection aborted".into(),
+        _ => format!("{call} failed: {e}").into(),
+    }
+}
+
+impl ConnTask {
+    pub(super) fn draft(&self, kind: EventKind, call: Call) -> Draft<'_> {
+        Draft::new(kind, call).conn(self.conn.num)
+    }
+
+    fn report_dropped(&self, dropped: Vec<Dropped>) {
+        for d in dropped {
+            let msg = format!(
+                "chat line dropped for {}: its send queue is full (the client is not reading)",
+                d.conn
+            );
+            self.engine
+                .emit(self.draft(EventKind::Error, Call::Send).message(&msg));
+        }
+    }
+
+    /// Writes all of `data` (Python's `sendall`) without recording it, unless the engine or
+    /// connection is closed first.
+    pub(super) async fn write(
+        &self,
+        wr: &mut OwnedWriteHalf,
+        data: &[u8],
+    ) -> Result<(), WriteError> {
+        // Most sends fit in the socket buffer at once; only a send that must wait for the
+        // peer races the close signal.
+        let done = match wr.try_write(data) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(WriteError::Failed(describe_io("send()", &e))),
+        };
+        if done == data.len() {
+            return Ok(());
+        }
+        tokio::select! {
+            biased;
+            _ = self.conn.close.cancelled() => Err(WriteError::Closed(self.cancel_reason())),
+            r = wr.write_all(&data[done..]) => r.map_err(|e| WriteError::Failed(describe_io("send()", &e))),
+        }
+    }
+
+    /// Records a write's outcome: a `sent` event, or an `error` event and the close.
+    pub(super) fn record_send(&self, data: &[u8], written: Result<(), WriteError>) -> Flow {
+        match written {
+            Ok(()) => {
+                self.engine.stats.sent(data.len());
+                self.conn
+                    .bytes_out
+                    .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                self.engine
+                    .emit(self.draft(EventKind::Sent, Call::Send).data(data));
+                Flow::Go
+            }
+            Err(WriteError::Closed(why)) => Flow::Close(why),
+            Err(WriteError::Failed(why)) => {
+                self.engine
+                    .emit(self.draft(EventKind::Error, Call::Send).message(&why));
+                Flow::Close(why)
+            }
+        }
+    }
+
+    /// Writes all of `data` and records it.
+    pub(super) async fn send(&self, wr: &mut OwnedWriteHalf, data: &[u8]) -> Flow {
+        let written = self.write(wr, data).await;
+        self.record_send(data, written)
+    }
+
+    pub(super) fn cancel_reason(&self) -> Cow<'static, str> {
+        if self.run.cancel.is_cancelled() {
+            if self.engine.env.root.is_cancelled() {
+                "closed: socketlab is shutting down".into()
+            } else {
+                "closed: engine stopped".into()
+            }
+        } else {
+            "closed by the user".into()
+        }
+    }
+
+    async fn on_command(&self, wr: &mut OwnedWriteHalf, cmd: ConnCmd) -> Flow {
+        let ConnCmd::Send {
+            data,
+            shutdown_write,
+            reply,
+        } = cmd;
+        let mut flow = if data.is_empty() {
+            Flow::Go
+        } else {
+            self.send(wr, &data).await
+        };
+        if let Flow::Go = flow
+            && shutdown_write
+        {
+            match wr.shutdown().await {
+                Ok(()) => self.engine.emit(
+                    self.draft(EventKind::Shutdown, Call::Shutdown)
+                        .message("shutdown(SHUT_WR): this side sends no more; still receiving until the peer closes"),
+                ),
+                Err(e) => {
+                    let why = describe_io("shutdown()", &e);
+                    self.engine.emit(self.draft(EventKind::Error, Call::Shutdown).message(&why));
+                    flow = Flow::Close(why);
+                }
+            }
+        }
+        if let Some(reply) = reply {
+            let _ = reply.send(match &flow {
+                Flow::Go => Ok(data.len()),
+                Flow::Close(why) => Err(format!("send on {} failed: {why}", self.conn.id)),
+            });
+        }
+        flow
+    }
+
+    async fn on_data(&self, wr: &mut OwnedWriteHalf, data: &[u8]) -> Flow {
+        self.engine.stats.received(data.len());
+        self.conn
+            .bytes_in
+            .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let received = || {
+            self.engine
+                .emit(self.draft(EventKind::Received, Call::Recv).data(data))
+        };
+        let spec = &self.engine.spec;
+        let greeting = spec.options.greeting.as_deref().unwrap_or("");
+        let response = spec
+            .behavior
+            .respond(&spec.compiled_rules, data, greeting, self.conn.peer);
+        let say = |msgs: &[&[u8]]| {
+            if let Some(room) = &self.room {
+                for m in msgs {
+                    self.report_dropped(room.say(self.conn.num, m));
+                }
+            }
+        };
+        let Some(reply) = response.reply.filter(|r| !r.is_empty()) else {
+            received();
+            say(&response.broadcast);
+            return Flow::Go;
+        };
+        // Answer first, then record both calls (in the order they happened): watching the
+        // traffic must not sit between a request and its reply.
+        let written = self.write(wr, &reply).await;
+        received();
+        let flow = self.record_send(&reply, written);
+        say(&response.broadcast);
+        flow
+    }
+
+    /// Runs the connection to its end and returns why it ended.
+    pub(super) async fn run(self, stream: TcpStream, mut rx: mpsc::Receiver<ConnCmd>) -> String {
+        let (mut rd, mut wr) = stream.into_split();
+        let mut buf = vec![0u8; self.engine.spec.options.recv_size];
+        if let Some(room) = &self.room {
+            self.report_dropped(room.join(
+                self.conn.num,
+                self.conn.id.clone(),
+                self.conn.peer,
+                self.conn.tx.clone(),
+            ));
+        }
+        let greeting = self.engine.spec.options.greeting.as_deref().unwrap_or("");
+        let mut flow = Flow::Go;
+        if self.server
+            && let Some(hello) = self.engine.spec.behavior.on_accept(greeting)
+        {
+            flow = self.send(&mut wr, &hello).await;
+            if let Flow::Go = flow {
+                flow = Flow::Close(
+                    format!(
+                        "closed by the server after sending ({} behavior)",
+                        self.engine.spec.behavior.name()
+                    )
+                    .into(),
+                );
+            }
+        }
+        if self.server && self.engine.spec.behavior == Behavior::File {
+            flow = self.serve_file(&mut wr).await;
+        }
+        let mut saving = self.start_saving().await;
+        let mut peer_closed = false;
+        // One close future for the whole loop, not a new registration per recv().
+        let mut closed = std::pin::pin!(self.conn.close.cancelled());
+        let reason = loop {
+            if let Flow::Close(reason) = flow {
+                break reason;
+            }
+            flow = tokio::select! {
+                biased;
+                _ = &mut closed => Flow::Close(self.cancel_reason()),
+                Some(cmd) = rx.recv() => self.on_command(&mut wr, cmd).await,
+                r = rd.read(&mut buf) => match r {
+                    Ok(0) => {
+                        peer_closed = true;
+                        Flow::Close("peer closed the connection (recv() returned 0 bytes)".into())
+                    }
+                    Ok(n) => {
+                        let mut f = self.on_data(&mut wr, &buf[..n]).await;
+                        if let (Flow::Go, Some(_)) = (&f, &saving) {
+                            f = self.save(&mut saving, &buf[..n]).await;
+                        }
+                        // Over the workspace's byte budget: read again only when it allows,
+                        // so TCP's flow control slows this sender, and nobody else.
+                        match (f, self.engine.env.pace(n)) {
+                            (Flow::Go, Some(wait)) => tokio::select! {
+                                biased;
+                                _ = &mut closed => Flow::Close(self.cancel_reason()),
+                                _ = tokio::time::sleep(wait) => Flow::Go,
+                            },
+                            (f, _) => f,
+                        }
+                    }
+                    Err(e) => Flow::Close(describe_io("recv()", &e)),
+                },
+            };
+        };
+        if let Some(s) = saving.take() {
+            self.finish_saving(s, peer_closed).await;
+        }
+        if let Some(room) = &self.room {
+            self.report_dropped(room.leave(self.conn.num));
+        }
+        drop(rd);
+        drop(wr);
+        self.engine.remove_conn(&self.run, &self.conn);
+        self.engine
+            .emit(self.draft(EventKind::Closed, Call::Close).message(&reason));
+        reason.into_owned()
+    }
+}

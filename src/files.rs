@@ -1,0 +1,372 @@
+//! A workspace's files: uploads, and what its engines received. Streamed from and to disk,
+//! never held whole in memory; each is hashed (SHA-256) as it is written, so both sides of a
+//! transfer can show a student the file arrived whole.
+//!
+//! A file is written under a temporary name and renamed into place once complete, then its
+//! description is written beside it (`f3.json`, atomically): a listed file is always whole,
+//! a restart lists exactly the files that were, and a crash or a refused upload leaves
+//! nothing behind.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+use tokio::io::AsyncWriteExt;
+
+use crate::error::ApiError;
+use crate::event::format_time;
+
+/// The longest file name kept.
+pub const MAX_NAME: usize = 200;
+
+/// Where a received file came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Source {
+    /// The engine that received it.
+    pub engine: String,
+    /// Its connection.
+    pub conn: String,
+    /// The peer that sent it.
+    pub peer: String,
+}
+
+/// One file, as listed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileMeta {
+    /// `f3`.
+    pub id: String,
+    /// Its name (as uploaded, or made up for a received one).
+    pub name: String,
+    /// Its length.
+    pub bytes: u64,
+    /// SHA-256 of its bytes, hex.
+    pub sha256: String,
+    /// When it was stored.
+    pub created: String,
+    /// Where it came from, for one an engine received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Source>,
+}
+
+/// A workspace's files.
+#[derive(Debug)]
+pub struct Files {
+    dir: PathBuf,
+    max: u64,
+    list: Mutex<BTreeMap<u64, FileMeta>>,
+    next: AtomicU64,
+}
+
+/// Checks a file's name: 1 to 200 characters, no path separators or control characters.
+pub fn check_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    let bad = name.is_empty()
+        || name.chars().count() > MAX_NAME
+        || name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control());
+    if bad {
+        return Err(ApiError::InvalidSpec(format!(
+            "name: \"{}\" is not a file name; give 1 to {MAX_NAME} characters without / or \\, e.g. ?name=report.pdf",
+            name.chars().take(40).collect::<String>()
+        )));
+    }
+    Ok(name.to_string())
+}
+
+fn number(id: &str) -> Option<u64> {
+    id.strip_prefix('f')?.parse().ok()
+}
+
+impl Files {
+    /// The files kept in `dir` (which need not exist yet), at most `max` bytes each. Files
+    /// half-written when the last run ended are deleted.
+    pub fn open(dir: PathBuf, max: u64) -> Self {
+        let mut list = BTreeMap::new();
+        let mut next = 1;
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".part") || name.contains(".tmp-") {
+                let _ = std::fs::remove_file(e.path());
+                continue;
+            }
+            let Some(id) = name.strip_suffix(".json") else {
+                continue;
+            };
+            let meta = std::fs::read(e.path())
+                .ok()
+                .and_then(|b| serde_json::from_slice::<FileMeta>(&b).ok())
+                .filter(|m| m.id == id && dir.join(id).is_file());
+            if let (Some(meta), Some(n)) = (meta, number(id)) {
+                next = next.max(n + 1);
+                list.insert(n, meta);
+            }
+        }
+        Self {
+            dir,
+            max,
+            list: Mutex::new(list),
+            next: AtomicU64::new(next),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, FileMeta>> {
+        self.list.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The most bytes one file may have.
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+
+    /// Every file, oldest first.
+    pub fn list(&self) -> Vec<FileMeta> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// One file, or `404` saying how to list them.
+    pub fn get(&self, id: &str) -> Result<FileMeta, ApiError> {
+        number(id)
+            .and_then(|n| self.lock().get(&n).cloned())
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "no file {}; GET /api/files lists the files there are",
+                    id.chars().take(40).collect::<String>()
+                ))
+            })
+    }
+
+    /// Where a file's bytes are.
+    pub fn path(&self, meta: &FileMeta) -> PathBuf {
+        self.dir.join(&meta.id)
+    }
+
+    /// The directory the files are in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Starts writing a new file named `name`.
+    pub async fn create(&self, name: String, from: Option<Source>) -> Result<Writer, ApiError> {
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .map_err(|e| ApiError::Internal(format!("cannot make {}: {e}", self.dir.display())))?;
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let tmp = self.dir.join(format!(".f{n}.part"));
+        let file = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", tmp.display())))?;
+        Ok(Writer {
+            n,
+            name,
+            from,
+            tmp: Some(tmp),
+            file: Some(file),
+            hash: sha2::Sha256::new(),
+            bytes: 0,
+            max: self.max,
+        })
+    }
+
+    /// Lists a finished file.
+    fn add(&self, meta: FileMeta, n: u64) {
+        self.lock().insert(n, meta);
+    }
+
+    /// Removes a file: its description first (so it is unlisted even if a crash came
+    /// between), then its bytes.
+    pub async fn remove(&self, id: &str) -> Result<FileMeta, ApiError> {
+        let meta = self.get(id)?;
+        if let Some(n) = number(id) {
+            self.lock().remove(&n);
+        }
+        let _ = tokio::fs::remove_file(self.dir.join(format!("{}.json", meta.id))).await;
+        let _ = tokio::fs::remove_file(self.path(&meta)).await;
+        Ok(meta)
+    }
+
+    /// Removes every file and the directory (the workspace is gone).
+    pub async fn remove_all(&self) {
+        self.lock().clear();
+        let _ = tokio::fs::remove_dir_all(&self.dir).await;
+    }
+}
+
+/// A file being written: bytes go to disk as they come, hashed on the way. Dropped without
+/// [`Writer::finish`], it deletes what it wrote.
+#[derive(Debug)]
+pub struct Writer {
+    n: u64,
+    name: String,
+    from: Option<Source>,
+    tmp: Option<PathBuf>,
+    file: Option<tokio::fs::File>,
+    hash: sha2::Sha256,
+    bytes: u64,
+    max: u64,
+}
+
+impl Writer {
+    /// Bytes written so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The id it will have.
+    pub fn id(&self) -> String {
+        format!("f{}", self.n)
+    }
+
+    /// Appends bytes; `413 too_large` the moment the file would pass the limit.
+    pub async fn write(&mut self, data: &[u8]) -> Result<(), ApiError> {
+        if self.bytes + data.len() as u64 > self.max {
+            return Err(ApiError::TooLarge(format!(
+                "the file passed the limit of {} bytes (--max-file); nothing was kept",
+                self.max
+            )));
+        }
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| ApiError::Internal("write after finish".into()))?;
+        file.write_all(data)
+            .await
+            .map_err(|e| ApiError::Internal(format!("writing a file: {e}")))?;
+        self.hash.update(data);
+        self.bytes += data.len() as u64;
+        Ok(())
+    }
+
+    /// Makes the file durable and lists it in `files`.
+    pub async fn finish(mut self, files: &Files) -> Result<FileMeta, ApiError> {
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| ApiError::Internal("finished twice".into()))?;
+        file.sync_all()
+            .await
+            .map_err(|e| ApiError::Internal(format!("saving a file: {e}")))?;
+        drop(file);
+        let id = self.id();
+        let tmp = self.tmp.take().unwrap_or_default();
+        tokio::fs::rename(&tmp, files.dir().join(&id))
+            .await
+            .map_err(|e| ApiError::Internal(format!("saving a file: {e}")))?;
+        let meta = FileMeta {
+            id,
+            name: std::mem::take(&mut self.name),
+            bytes: self.bytes,
+            sha256: crate::workspace::to_hex(&std::mem::take(&mut self.hash).finalize()),
+            created: format_time(SystemTime::now()),
+            from: self.from.take(),
+        };
+        let described =
+            serde_json::to_vec_pretty(&meta).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let (dir, name) = (files.dir().to_path_buf(), format!("{}.json", meta.id));
+        tokio::task::spawn_blocking(move || {
+            crate::workspace::store::write_atomic(&dir, &name, &described)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(format!("saving a file's description: {e}")))?;
+        files.add(meta.clone(), self.n);
+        Ok(meta)
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            // Not finished: what was written is not a file anyone asked to keep.
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+/// SHA-256 of a file's bytes, read from disk a piece at a time.
+pub async fn sha256_of(path: &Path) -> std::io::Result<String> {
+    use tokio::io::AsyncReadExt;
+    let mut f = tokio::fs::File::open(path).await?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(crate::workspace::to_hex(&h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("socketlab-files-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[tokio::test]
+    async fn a_file_is_written_hashed_and_listed_only_when_whole() {
+        let d = dir("whole");
+        let files = Files::open(d.clone(), 1000);
+        let mut w = files.create("a.txt".into(), None).await.unwrap();
+        w.write(b"hello ").await.unwrap();
+        w.write(b"world").await.unwrap();
+        assert!(files.list().is_empty(), "not listed while written");
+        let meta = w.finish(&files).await.unwrap();
+        assert_eq!((meta.id.as_str(), meta.bytes), ("f1", 11));
+        // sha256("hello world")
+        assert_eq!(
+            meta.sha256,
+            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+        );
+        assert_eq!(std::fs::read(files.path(&meta)).unwrap(), b"hello world");
+        assert_eq!(sha256_of(&files.path(&meta)).await.unwrap(), meta.sha256);
+        std::fs::write(d.join(".f9.part"), b"half").unwrap();
+        let again = Files::open(d.clone(), 1000);
+        assert_eq!(again.list(), vec![meta]);
+        assert!(!d.join(".f9.part").exists(), "a half-written file is swept");
+        assert_eq!(again.create("b".into(), None).await.unwrap().id(), "f2");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[tokio::test]
+    async fn past_the_limit_nothing_is_kept() {
+        let d = dir("limit");
+        let files = Files::open(d.clone(), 10);
+        let mut w = files.create("big".into(), None).await.unwrap();
+        w.write(b"0123456789").await.unwrap();
+        assert!(matches!(w.write(b"x").await, Err(ApiError::TooLarge(_))));
+        drop(w);
+        assert_eq!(
+            std::fs::read_dir(&d).unwrap().count(),
+            0,
+            "nothing left behind"
+        );
+        let mut w = files.create("ok".into(), None).await.unwrap();
+        w.write(b"0123").await.unwrap();
+        let meta = w.finish(&files).await.unwrap();
+        files.remove(&meta.id).await.unwrap();
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "removed whole");
+        assert!(files.list().is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert_eq!(check_name(" report.pdf ").unwrap(), "report.pdf");
+        for bad in ["", "..", "a/b", "a\\b", "a\u{7}"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

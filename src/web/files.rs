@@ -1,0 +1,139 @@
+//! `/api/files`: uploads (the raw body, streamed to disk, the size limit enforced while it
+//! streams), the list, downloads (streamed from disk) and removal.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, Request};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::bad_query;
+use super::guard::Scope;
+use crate::error::ApiError;
+use crate::files::{FileMeta, check_name};
+
+/// Query of `POST /api/files`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadQuery {
+    name: Option<String>,
+}
+
+/// `GET /api/files`
+pub async fn list(Scope(ws): Scope) -> Json<Vec<FileMeta>> {
+    Json(ws.files().list())
+}
+
+/// `POST /api/files?name=report.pdf`: the body is the file.
+pub async fn upload(
+    Scope(ws): Scope,
+    q: Result<Query<UploadQuery>, QueryRejection>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
+    let name = check_name(q.name.as_deref().unwrap_or("upload"))?;
+    let files = ws.files();
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(len) = declared
+        && len > files.max()
+    {
+        return Err(ApiError::TooLarge(format!(
+            "{len} bytes is over the file size limit of {} bytes (--max-file); nothing was kept",
+            files.max()
+        )));
+    }
+    let mut writer = files.create(name, None).await?;
+    let mut body = req.into_body().into_data_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::InvalidData(format!(
+                "the upload broke off ({e}); nothing was kept, send the file again"
+            ))
+        })?;
+        // Past the limit this is an error at once; dropping the writer deletes the part.
+        writer.write(&chunk).await?;
+    }
+    let meta = writer.finish(files).await?;
+    Ok((StatusCode::CREATED, Json(meta)).into_response())
+}
+
+/// A `Content-Disposition` for a name that may hold anything: an ASCII fallback and the
+/// name itself, percent-encoded (RFC 6266).
+fn disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// `GET /api/files/{id}`: the file, as an attachment, streamed from disk.
+pub async fn download(Scope(ws): Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let files = ws.files();
+    let meta = files.get(&id)?;
+    let file = tokio::fs::File::open(files.path(&meta))
+        .await
+        .map_err(|e| ApiError::Internal(format!("opening file {}: {e}", meta.id)))?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, meta.bytes.to_string()),
+            (header::CONTENT_DISPOSITION, disposition(&meta.name)),
+            (
+                header::HeaderName::from_static("x-sha256"),
+                meta.sha256.clone(),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `DELETE /api/files/{id}`
+pub async fn remove(Scope(ws): Scope, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    ws.files().remove(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::disposition;
+
+    #[test]
+    fn any_name_makes_a_safe_disposition() {
+        assert_eq!(
+            disposition("report.pdf"),
+            "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"
+        );
+        let d = disposition("a\"b\\c\r\né.txt");
+        assert!(
+            d.starts_with("attachment; filename=\"a_b_c___.txt\""),
+            "{d}"
+        );
+        assert!(d.ends_with("a%22b%5Cc%0D%0A%C3%A9.txt"), "{d}");
+    }
+}
