@@ -16,6 +16,7 @@
 //! - [`registry`]: engines by id, with create/stop/start/delete.
 //! - [`event`]: events as engines describe them.
 //! - [`capture`]: every event kept as a binary record, rendered to JSON when read.
+//! - [`code`]: the program behind an engine, in Python, Bash, Tcl and PowerShell.
 //! - [`files`]: a workspace's files, streamed to and from disk.
 //! - [`workspace`]: the unit that owns engines and events; class mode, roles' credentials,
 //!   files on disk.
@@ -25,6 +26,7 @@
 
 pub mod addr;
 pub mod capture;
+pub mod code;
 pub mod codec;
 pub mod config;
 pub mod engine;

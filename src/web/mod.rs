@@ -5,6 +5,7 @@
 
 mod api;
 mod assets;
+mod code;
 mod files;
 pub mod guard;
 mod pages;
@@ -65,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         .route("/engines/{id}/send/stop", post(api::stop_sending))
         .route("/engines/{id}/connections/{conn}", delete(api::close_conn))
         .route("/engines/{id}/export", get(api::export))
+        .route("/engines/{id}/code", get(code::code))
         .route("/events", get(api::events))
         .route("/files", get(files::list).post(files::upload))
         .route("/files/{id}", get(files::download).delete(files::remove))

@@ -1,0 +1,65 @@
+//! `GET /api/engines/{id}/code`: the program behind an engine, or the languages it can be
+//! written in.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::bad_query;
+use super::guard::Scope;
+use crate::code::{self, Lang, Program};
+use crate::error::ApiError;
+
+/// Query of `GET /api/engines/{id}/code`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeQuery {
+    lang: Option<String>,
+}
+
+/// `GET /api/engines/{id}/code[?lang=python|bash|tcl|powershell]`
+pub async fn code(
+    Scope(ws): Scope,
+    Path(id): Path<String>,
+    q: Result<Query<CodeQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
+    let view = ws.engine(&id)?.view();
+    let file_name = view
+        .options
+        .file
+        .as_deref()
+        .and_then(|f| ws.files().get(f).ok())
+        .map(|m| m.name);
+    let program = Program::of(&view, file_name).ok_or_else(|| {
+        ApiError::InvalidSpec(format!(
+            "engine {id} has no address to write into a program yet; start it first"
+        ))
+    })?;
+    let Some(lang) = q.lang else {
+        return Ok(Json(code::languages(&program)).into_response());
+    };
+    let lang = Lang::parse(&lang).ok_or_else(|| {
+        ApiError::InvalidSpec(format!(
+            "field lang: \"{lang}\" is not a language here; use python, bash, tcl or powershell"
+        ))
+    })?;
+    let file = format!("{}.{}", program.stem(), lang.extension());
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{file}\""),
+            ),
+        ],
+        code::generate(lang, &program),
+    )
+        .into_response())
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The program behind socketlab engine e1: a TCP greet server on 127.0.0.1:5000: it greets each client, then closes.
+# Run it: bash e1_greet_server.sh
+# (Stop engine e1 first: only one program at a time can use 127.0.0.1:5000.)
+set -u
+# Bash has no listen(): nc (netcat-openbsd) listens and accepts, one client at a
+# time, and this script reads and writes through it.
+HOST='127.0.0.1'
+PORT=5000
+GREETING=$'Hello from the server! It\'s "$HOME" [1]\n'
+
+while true; do
+  printf '%s' "$GREETING" | nc -l -N "$HOST" "$PORT"   # accept(), send(), close()
+done

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The program behind socketlab engine e1: a UDP greet server on 127.0.0.1:5000: it greets each client, then closes.
+# Run it: bash e1_udp_greet_server.sh
+# (Stop engine e1 first: only one program at a time can use 127.0.0.1:5000.)
+set -u
+# Bash has no bind() of its own: nc -u -l binds, and talks to the first client that
+# writes to it; this script reads and writes through it, a line at a time.
+HOST='127.0.0.1'
+PORT=5000
+GREETING=$'Hello from the server! It\'s "$HOME" [1]\n'
+
+coproc NC { nc -u -l "$HOST" "$PORT"; }   # socket(), bind(), recvfrom(), sendto()
+while IFS= read -r line <&"${NC[0]}"; do   # recv(): a line at a time
+  echo "received $line"
+  printf '%s' "$GREETING" >&"${NC[1]}"     # send()
+done

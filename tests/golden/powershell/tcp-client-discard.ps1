@@ -1,0 +1,15 @@
+# The program behind socketlab engine e1: a TCP client of 127.0.0.1:5000: it prints what arrives and never replies.
+# Run it: pwsh e1_discard_client.ps1
+$HostName = '127.0.0.1'
+$Port = 5000
+$Utf8 = [System.Text.Encoding]::UTF8
+
+$client = [System.Net.Sockets.TcpClient]::new($HostName, $Port)   # socket(), connect()
+$stream = $client.GetStream()
+Write-Host "connected from $($client.Client.LocalEndPoint)"   # the ephemeral port
+$buffer = New-Object byte[] 1024
+while (($n = $stream.Read($buffer, 0, $buffer.Length)) -gt 0) {   # recv()
+    $data = $Utf8.GetString($buffer, 0, $n)
+    Write-Host "received $data"
+}
+$client.Close()                                  # close()

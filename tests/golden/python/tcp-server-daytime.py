@@ -1,0 +1,22 @@
+#!/usr/bin/env python3
+# The program behind socketlab engine e1: a TCP daytime server on 127.0.0.1:5000: it tells the time.
+# Run it: python3 e1_daytime_server.py
+# (Stop engine e1 first: only one program at a time can use 127.0.0.1:5000.)
+import socket, time
+
+HOST, PORT = "127.0.0.1", 5000
+
+def name(addr):
+    host, port = addr[0], addr[1]
+    return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)        # socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((HOST, PORT))                                  # bind()
+s.listen(5)                                           # listen()
+print("listening on", HOST, PORT, flush=True)
+while True:
+    conn, addr = s.accept()          # accept(): a new socket for this client
+    print("connection from", name(addr), flush=True)
+    conn.sendall(time.strftime("%Y-%m-%dT%H:%M:%SZ\r\n", time.gmtime()).encode())                # send()
+    conn.close()                     # close(): greeted, done

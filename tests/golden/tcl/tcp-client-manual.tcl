@@ -1,0 +1,33 @@
+#!/usr/bin/env tclsh
+# The program behind socketlab engine e1: a TCP client of 127.0.0.1:5000: you type what it sends.
+# Run it: tclsh e1_manual_client.tcl
+set HOST "127.0.0.1"
+set PORT 5000
+
+set s [socket $HOST $PORT]      ;# socket(), connect()
+puts "connected from [lrange [fconfigure $s -sockname] 0 0] port [lindex [fconfigure $s -sockname] 2]"   ;# the ephemeral port
+fconfigure $s -blocking 0 -buffering none -translation binary
+
+proc incoming {s} {
+    set data [read $s]                    ;# recv()
+    if {$data ne ""} {
+        puts "received: $data"
+    }
+    if {[eof $s]} {
+        close $s                              ;# close(): the server closed
+        set ::done 1
+    }
+}
+
+proc typed {s} {
+    if {[gets stdin line] >= 0} {
+        puts -nonewline $s "$line\n"      ;# send(): each line you type
+    } elseif {[eof stdin]} {
+        fileevent stdin readable {}
+        close $s write                    ;# shutdown(): no more to send; replies still come
+    }
+}
+
+fileevent stdin readable [list typed $s]
+fileevent $s readable [list incoming $s]
+vwait done

@@ -1,0 +1,27 @@
+#!/usr/bin/env tclsh
+# The program behind socketlab engine e1: a UDP client of 127.0.0.1:5000: it sends back what it receives in capitals.
+# Run it: tclsh e1_udp_uppercase_client.tcl
+package require udp
+set HOST "127.0.0.1"
+set PORT 5000
+
+proc upper {data} {
+    # ASCII letters only: the bytes are not decoded, so others pass as they are
+    return [string map {a A b B c C d D e E f F g G h H i I j J k K l L m M n N o O p P q Q r R s S t T u U v V w W x X y Y z Z} $data]
+}
+
+set s [udp_open]                  ;# socket(), bind(): any free port
+fconfigure $s -remote [list $HOST $PORT]   ;# where datagrams go
+fconfigure $s -blocking 0 -buffering none -translation binary
+puts "bound to port [fconfigure $s -myport]"
+
+proc incoming {s} {
+    set data [read $s]                    ;# recvfrom(): one datagram
+    puts "received: $data from [fconfigure $s -peer]"
+    fconfigure $s -remote [fconfigure $s -peer]
+    puts -nonewline $s "[upper $data]"   ;# sendto()
+}
+
+fileevent $s readable [list incoming $s]
+vwait done
+close $s                                  ;# close()
