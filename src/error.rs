@@ -56,6 +56,31 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The same error, its message rewritten (to say which part of a larger request failed).
+    pub fn map_message(self, f: impl FnOnce(String) -> String) -> Self {
+        match self {
+            Self::InvalidSpec(m) => Self::InvalidSpec(f(m)),
+            Self::InvalidAddress(m) => Self::InvalidAddress(f(m)),
+            Self::InvalidData(m) => Self::InvalidData(f(m)),
+            Self::Unauthorized(m) => Self::Unauthorized(f(m)),
+            Self::Forbidden(m) => Self::Forbidden(f(m)),
+            Self::NotFound(m) => Self::NotFound(f(m)),
+            Self::AddressInUse(m) => Self::AddressInUse(f(m)),
+            Self::NotRunning(m) => Self::NotRunning(f(m)),
+            Self::LimitReached(m) => Self::LimitReached(f(m)),
+            Self::TooLarge(m) => Self::TooLarge(f(m)),
+            Self::ConnectFailed(m) => Self::ConnectFailed(f(m)),
+            Self::TooManyRequests {
+                message,
+                retry_after,
+            } => Self::TooManyRequests {
+                message: f(message),
+                retry_after,
+            },
+            Self::Internal(m) => Self::Internal(f(m)),
+        }
+    }
+
     /// The HTTP status API.md gives this error.
     pub fn status(&self) -> StatusCode {
         match self {

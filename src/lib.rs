@@ -18,6 +18,7 @@
 //! - [`capture`]: every event kept as a binary record, rendered to JSON when read.
 //! - [`code`]: the program behind an engine, in Python, Bash, Tcl and PowerShell.
 //! - [`files`]: a workspace's files, streamed to and from disk.
+//! - [`labs`]: built-in and saved labs, loaded all or nothing.
 //! - [`workspace`]: the unit that owns engines and events; class mode, roles' credentials,
 //!   files on disk.
 //! - [`web`]: the axum router, and the guard that decides who is asking.
@@ -33,6 +34,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod files;
+pub mod labs;
 pub mod registry;
 pub mod web;
 pub mod workspace;

@@ -8,6 +8,7 @@ mod assets;
 mod code;
 mod files;
 pub mod guard;
+mod labs;
 mod pages;
 mod viewer;
 mod workspaces;
@@ -70,6 +71,12 @@ pub fn app(state: AppState) -> Router {
         .route("/events", get(api::events))
         .route("/files", get(files::list).post(files::upload))
         .route("/files/{id}", get(files::download).delete(files::remove))
+        .route("/labs", get(labs::list).post(labs::create))
+        .route(
+            "/labs/{id}",
+            get(labs::get_one).put(labs::replace).delete(labs::remove),
+        )
+        .route("/labs/{id}/load", post(labs::load_one))
         .route("/workspace", get(workspaces::mine))
         .route("/workspace/watch", post(workspaces::new_watch))
         .route(

@@ -174,6 +174,7 @@ pub struct Workspace {
     // in the order their snapshots were taken.
     pub(crate) saving: tokio::sync::Mutex<()>,
     removed: std::sync::atomic::AtomicBool,
+    labs: crate::labs::Shelf,
 }
 
 /// What `GET /api/workspace` returns.
@@ -291,6 +292,8 @@ pub(crate) struct Parts {
     pub invite: Option<Digest>,
     pub watch: String,
     pub store: Option<Arc<Store>>,
+    pub labs: Vec<crate::labs::Lab>,
+    pub next_lab: u64,
 }
 
 impl Workspace {
@@ -317,6 +320,7 @@ impl Workspace {
             store: p.store,
             saving: tokio::sync::Mutex::new(()),
             removed: std::sync::atomic::AtomicBool::new(false),
+            labs: crate::labs::Shelf::new(p.labs, p.next_lab),
         };
         ws.activity.last_active.store(last, Relaxed);
         ws.activity.saved_active.store(last, Relaxed);
@@ -389,6 +393,20 @@ impl Workspace {
     /// Every engine, as the API shows them.
     pub fn engines(&self) -> Vec<EngineView> {
         self.registry.list()
+    }
+
+    /// Each engine's id and spec, as the API shows it.
+    pub fn saved_specs(&self) -> Vec<(String, serde_json::Value)> {
+        self.registry
+            .saved()
+            .into_iter()
+            .map(|s| (s.id, s.spec))
+            .collect()
+    }
+
+    /// The labs this workspace has saved.
+    pub fn labs(&self) -> &crate::labs::Shelf {
+        &self.labs
     }
 
     fn gone(&self) -> ApiError {
@@ -482,6 +500,8 @@ impl Workspace {
             block: self.block,
             next_engine: self.registry.next_id(),
             engines: self.registry.saved(),
+            labs: self.labs.snapshot().0,
+            next_lab: self.labs.snapshot().1,
         }
     }
 

@@ -323,6 +323,8 @@ impl Workspaces {
                     invite: invite_code.as_deref().map(digest),
                     watch: random_hex(16)?,
                     store: None,
+                    labs: Vec::new(),
+                    next_lab: 1,
                 },
             );
             map.insert(id, ws.clone());

@@ -201,6 +201,8 @@ impl Workspaces {
                         invite: None,
                         watch: random_hex(16).map_err(|e| e.to_string())?,
                         store: None,
+                        labs: Vec::new(),
+                        next_lab: 1,
                     },
                 );
                 ws.save().await;
@@ -322,6 +324,8 @@ impl Workspaces {
                 invite: w.invite_sha256.as_deref().and_then(from_hex),
                 watch: w.watch.clone(),
                 store: None,
+                labs: w.labs.clone(),
+                next_lab: w.next_lab,
             },
         )
     }

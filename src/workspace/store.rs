@@ -60,6 +60,12 @@ pub struct SavedWorkspace {
     pub next_engine: u64,
     /// The engines, oldest first.
     pub engines: Vec<SavedEngine>,
+    /// Labs saved in this workspace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labs: Vec<crate::labs::Lab>,
+    /// The number the next saved lab gets.
+    #[serde(default)]
+    pub next_lab: u64,
 }
 
 /// Class-wide things kept across restarts: the join code and a generated instructor token.
@@ -280,6 +286,8 @@ mod tests {
                 spec: serde_json::json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo"}),
                 local: Some("127.0.0.1:20042".into()),
             }],
+            labs: Vec::new(),
+            next_lab: 1,
         }
     }
 

@@ -19,6 +19,7 @@ mod faults;
 mod files;
 mod helpers;
 mod isolation;
+mod labs;
 mod lifecycle;
 mod persist;
 mod rules;

@@ -1,0 +1,271 @@
+//! Loading a lab into a workspace (its files, then its servers, then its clients aimed at
+//! them; all or nothing), and saving a workspace's engines as a lab.
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Lab, LabFile, engine_error};
+use crate::engine::{EngineSpec, EngineView};
+use crate::error::ApiError;
+use crate::workspace::Workspace;
+
+/// A file a saved lab carries inside it rather than by id, at most this big.
+const EMBED_FILE: u64 = 256 * 1024;
+
+/// What `POST /api/labs/{id}/load` returns.
+#[derive(Debug, Serialize)]
+pub struct Loaded {
+    /// The lab's id.
+    pub lab: String,
+    /// Its name.
+    pub name: String,
+    /// Its engines as created, in the lab's order.
+    pub engines: Vec<EngineView>,
+    /// Its steps, with `@N` resolved to real addresses and engine indexes to ids.
+    pub steps: Vec<LoadedStep>,
+}
+
+/// A step as the page shows it.
+#[derive(Debug, Serialize)]
+pub struct LoadedStep {
+    /// What to do.
+    pub text: String,
+    /// The engine's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// The send body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send: Option<Value>,
+    /// The command, with real addresses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// What to type into it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// What should happen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect: Option<LoadedExpect>,
+}
+
+/// What should happen, with the engine's id.
+#[derive(Debug, Serialize)]
+pub struct LoadedExpect {
+    /// The engine's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// An event of this kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Text in the event's data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Text in the command's output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+}
+
+/// `@0`, `@0.host` and `@0.port` in `s`, with engine 0's address.
+fn resolve(s: &str, addrs: &[Option<SocketAddr>]) -> String {
+    static AT: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    let at = AT.get_or_init(|| regex_lite::Regex::new(r"@(\d+)(\.host|\.port)?").expect("valid"));
+    at.replace_all(s, |c: &regex_lite::Captures<'_>| {
+        let addr = c[1]
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| addrs.get(n).copied().flatten());
+        match (addr, c.get(2).map(|m| m.as_str())) {
+            (Some(a), Some(".host")) => a.ip().to_string(),
+            (Some(a), Some(".port")) => a.port().to_string(),
+            (Some(a), _) => a.to_string(),
+            (None, _) => c[0].to_string(),
+        }
+    })
+    .into_owned()
+}
+
+/// Loads `lab` into `ws`: all of it, or (on any failure) nothing, the failure naming the
+/// engine (`engines[2]: port 5000 is in use ...`).
+pub async fn load(ws: &Workspace, lab: &Lab) -> Result<Loaded, ApiError> {
+    let mut made_files = Vec::new();
+    let mut made = Vec::new();
+    let result = load_into(ws, lab, &mut made_files, &mut made).await;
+    if result.is_err() {
+        for id in made.iter().rev() {
+            let _ = ws.delete_engine(id).await;
+        }
+        for id in &made_files {
+            let _ = ws.files().remove(id).await;
+        }
+    }
+    result
+}
+
+async fn lab_file(ws: &Workspace, f: &LabFile, made: &mut Vec<String>) -> Result<String, ApiError> {
+    use sha2::Digest as _;
+    let sha = crate::workspace::to_hex(&sha2::Sha256::digest(f.text.as_bytes()));
+    if let Some(same) = ws
+        .files()
+        .list()
+        .into_iter()
+        .find(|m| m.name == f.name && m.sha256 == sha)
+    {
+        return Ok(same.id);
+    }
+    let mut w = ws.files().create(f.name.clone(), None).await?;
+    w.write(f.text.as_bytes()).await?;
+    let meta = w.finish(ws.files()).await?;
+    made.push(meta.id.clone());
+    Ok(meta.id)
+}
+
+async fn load_into(
+    ws: &Workspace,
+    lab: &Lab,
+    made_files: &mut Vec<String>,
+    made: &mut Vec<String>,
+) -> Result<Loaded, ApiError> {
+    let mut file_ids = Vec::new();
+    for (i, f) in lab.files.iter().enumerate() {
+        let id = lab_file(ws, f, made_files)
+            .await
+            .map_err(|e| e.map_message(|m| format!("files[{i}]: {m}")))?;
+        file_ids.push(id);
+    }
+    let is_server = |v: &Value| {
+        v.get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("-server"))
+    };
+    let order: Vec<usize> = (0..lab.engines.len())
+        .filter(|&i| is_server(&lab.engines[i]))
+        .chain((0..lab.engines.len()).filter(|&i| !is_server(&lab.engines[i])))
+        .collect();
+    let mut views: Vec<Option<EngineView>> = vec![None; lab.engines.len()];
+    for i in order {
+        let mut spec = lab.engines[i].clone();
+        if let Some(n) = spec
+            .get("target")
+            .and_then(Value::as_str)
+            .and_then(super::at_index)
+        {
+            let addr = views
+                .get(n)
+                .and_then(|v| v.as_ref())
+                .and_then(|v| v.local)
+                .ok_or_else(|| {
+                    ApiError::InvalidSpec(format!(
+                        "field engines[{i}].target: @{n} is not a server of this lab"
+                    ))
+                })?;
+            spec["target"] = Value::from(addr.to_string());
+        }
+        if let Some(n) = spec
+            .pointer("/options/file")
+            .and_then(Value::as_str)
+            .and_then(super::at_index)
+        {
+            let id = file_ids.get(n).cloned().ok_or_else(|| {
+                ApiError::InvalidSpec(format!(
+                    "field engines[{i}].options.file: the lab has no file @{n}"
+                ))
+            })?;
+            spec["options"]["file"] = Value::from(id);
+        }
+        let body = serde_json::to_vec(&spec).unwrap_or_default();
+        let parsed = EngineSpec::from_json(&body).map_err(|e| engine_error(i, e))?;
+        let view = ws
+            .create_engine(parsed)
+            .await
+            .map_err(|e| engine_error(i, e))?;
+        made.push(view.id.to_string());
+        views[i] = Some(view);
+    }
+    let views: Vec<EngineView> = views.into_iter().flatten().collect();
+    let addrs: Vec<Option<SocketAddr>> = views.iter().map(|v| v.local).collect();
+    let id_of = |n: Option<usize>| n.and_then(|n| views.get(n)).map(|v| v.id.to_string());
+    let steps = lab
+        .steps
+        .iter()
+        .map(|s| LoadedStep {
+            text: resolve(&s.text, &addrs),
+            engine: id_of(s.engine),
+            send: s.send.clone(),
+            run: s.run.as_deref().map(|r| resolve(r, &addrs)),
+            input: s.input.clone(),
+            expect: s.expect.as_ref().map(|e| LoadedExpect {
+                engine: id_of(e.engine),
+                kind: e.kind.clone(),
+                text: e.text.clone(),
+                output: e.output.clone(),
+            }),
+        })
+        .collect();
+    Ok(Loaded {
+        lab: lab.id.clone(),
+        name: lab.name.clone(),
+        engines: views,
+        steps,
+    })
+}
+
+/// The workspace's engines as a lab: their specs in order, clients aimed at one of these
+/// servers written `@N`, and small files a file server sends carried inside.
+pub async fn from_current(
+    ws: &Workspace,
+    name: String,
+    description: String,
+) -> Result<Lab, ApiError> {
+    let views = ws.engines();
+    if views.is_empty() {
+        return Err(ApiError::InvalidSpec(
+            "there are no engines to save; start some (a preset, or the form), then save them as a lab".into(),
+        ));
+    }
+    let saved = ws.saved_specs();
+    let mut files: Vec<LabFile> = Vec::new();
+    let mut engines = Vec::new();
+    for v in &views {
+        let Some(mut spec) = saved
+            .iter()
+            .find(|(id, _)| **id == *v.id)
+            .map(|(_, s)| s.clone())
+        else {
+            continue;
+        };
+        let target = v
+            .target
+            .as_deref()
+            .and_then(|t| t.parse::<SocketAddr>().ok())
+            .or(v.peer);
+        if let Some(t) = target
+            && !v.kind.is_server()
+            && let Some(n) = views.iter().position(|s| {
+                s.kind.is_server() && s.kind.is_tcp() == v.kind.is_tcp() && s.local == Some(t)
+            })
+        {
+            spec["target"] = Value::from(format!("@{n}"));
+        }
+        if let Some(fid) = v.options.file.as_deref()
+            && let Ok(meta) = ws.files().get(fid)
+            && meta.bytes <= EMBED_FILE
+            && let Ok(bytes) = tokio::fs::read(ws.files().path(&meta)).await
+            && let Ok(text) = String::from_utf8(bytes)
+        {
+            files.push(LabFile {
+                name: meta.name,
+                text,
+            });
+            spec["options"]["file"] = Value::from(format!("@{}", files.len() - 1));
+        }
+        engines.push(spec);
+    }
+    Lab::from_value(serde_json::json!({
+        "name": name,
+        "description": description,
+        "engines": engines,
+        "files": files,
+        "steps": [],
+    }))
+}

@@ -1,0 +1,444 @@
+//! Labs: a named, ordered list of engine specs with steps, built in (one per lecture
+//! program) or saved in a workspace. A lab is checked field by field when it comes in, so a
+//! malformed import is refused naming the field (`engines[2].target`), and kept exactly as
+//! it came, so an export, an import and a restart give it back identical.
+//!
+//! Inside a lab, `"target": "@0"` aims a client at the lab's engine 0 and `"file": "@0"` a
+//! file server at the lab's file 0; steps may say `@0` (engine 0's address), `@0.host` and
+//! `@0.port`, resolved when the lab is loaded.
+
+pub mod builtin;
+pub mod load;
+mod shelf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use shelf::Shelf;
+
+use crate::engine::EngineSpec;
+use crate::error::ApiError;
+use crate::files::check_name;
+
+/// Engines a lab may hold.
+pub const MAX_ENGINES: usize = 32;
+/// Steps a lab may hold.
+pub const MAX_STEPS: usize = 50;
+/// Files a lab may carry.
+pub const MAX_FILES: usize = 8;
+/// The most text one lab file may hold.
+pub const MAX_FILE_TEXT: usize = 1 << 20;
+/// Labs one workspace may keep.
+pub const MAX_SAVED: usize = 64;
+
+/// A lab.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Lab {
+    /// `l3` for a saved lab, a word for a built-in one; absent in what is imported.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    /// What it is called.
+    pub name: String,
+    /// What it shows.
+    #[serde(default)]
+    pub description: String,
+    /// Whether it comes with socketlab (cannot be changed or deleted).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub builtin: bool,
+    /// Engine specs, as the API takes them, in the lab's order.
+    pub engines: Vec<Value>,
+    /// Small text files the lab brings (a file server's `"file": "@0"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<LabFile>,
+    /// What to do, in order.
+    #[serde(default)]
+    pub steps: Vec<Step>,
+}
+
+/// A file a lab brings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LabFile {
+    /// Its name.
+    pub name: String,
+    /// Its text.
+    pub text: String,
+}
+
+/// One step of a lab.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Step {
+    /// What to do and why.
+    pub text: String,
+    /// The engine the step is about (its index in the lab).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<usize>,
+    /// A send the page can do for you (`POST /api/engines/{id}/send`'s body).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send: Option<Value>,
+    /// A command to run in a terminal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// What to type into it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// What should happen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
+}
+
+/// What a step should make happen.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Expect {
+    /// On which engine (its index in the lab).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<usize>,
+    /// An event of this kind (`received` when only `text` is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Text the event's data holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Text the command's output holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+}
+
+fn bad(field: &str, why: impl std::fmt::Display) -> ApiError {
+    ApiError::InvalidSpec(format!("field {field}: {why}"))
+}
+
+/// Fails on a member not in `allowed`, naming it and what is allowed.
+fn only(obj: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(), ApiError> {
+    for k in obj.keys() {
+        if !allowed.contains(&k.as_str()) {
+            let at = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            return Err(bad(
+                &at,
+                format!("unknown; allowed here: {}", allowed.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn text<'a>(
+    obj: &'a Map<String, Value>,
+    path: &str,
+    key: &str,
+    max: usize,
+    required: bool,
+) -> Result<Option<&'a str>, ApiError> {
+    let field = if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    };
+    match obj.get(key) {
+        None | Some(Value::Null) if required => Err(bad(&field, "missing")),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if required && s.trim().is_empty() => {
+            Err(bad(&field, "empty; write something"))
+        }
+        Some(Value::String(s)) if s.len() > max => Err(bad(&field, format!("at most {max} bytes"))),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(bad(&field, "must be a string")),
+    }
+}
+
+fn index(
+    obj: &Map<String, Value>,
+    path: &str,
+    key: &str,
+    len: usize,
+    what: &str,
+) -> Result<Option<usize>, ApiError> {
+    let field = format!("{path}.{key}");
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_u64() {
+            Some(n) if (n as usize) < len => Ok(Some(n as usize)),
+            Some(n) => Err(bad(
+                &field,
+                format!("{n} is past the lab's {len} {what}; count from 0"),
+            )),
+            None => Err(bad(
+                &field,
+                format!("must be the index of one of the lab's {what}, from 0"),
+            )),
+        },
+    }
+}
+
+/// `@3` → 3.
+pub fn at_index(s: &str) -> Option<usize> {
+    s.strip_prefix('@').and_then(|n| n.parse().ok())
+}
+
+/// An engine's error, said of the lab's engine `i` (`field engines[2].target: ...`).
+pub(crate) fn engine_error(i: usize, e: ApiError) -> ApiError {
+    e.map_message(|m| match m.strip_prefix("field ") {
+        Some(rest) => format!("field engines[{i}].{rest}"),
+        None => format!("engines[{i}]: {m}"),
+    })
+}
+
+fn kind_of(spec: &Value) -> &str {
+    spec.get("kind").and_then(Value::as_str).unwrap_or("")
+}
+
+/// Checks one engine spec of a lab: as the API would take it, with `@N` targets and files
+/// pointing inside the lab.
+fn check_engine(i: usize, spec: &Value, engines: &[Value], files: usize) -> Result<(), ApiError> {
+    let Some(obj) = spec.as_object() else {
+        return Err(bad(
+            &format!("engines[{i}]"),
+            "must be an engine spec object",
+        ));
+    };
+    let mut probe = obj.clone();
+    if let Some(t) = obj
+        .get("target")
+        .and_then(Value::as_str)
+        .filter(|t| t.starts_with('@'))
+    {
+        let field = format!("engines[{i}].target");
+        let n = at_index(t).ok_or_else(|| {
+            bad(
+                &field,
+                format!("{t:?}: write @ and the index of a server of this lab, like @0"),
+            )
+        })?;
+        let server = engines.get(n).ok_or_else(|| {
+            bad(
+                &field,
+                format!("{t}: the lab has {} engines, counted from 0", engines.len()),
+            )
+        })?;
+        let want = kind_of(spec).replace("-client", "-server");
+        if kind_of(server) != want {
+            return Err(bad(
+                &field,
+                format!(
+                    "{t} is a {}, not a {want} this client can talk to",
+                    kind_of(server)
+                ),
+            ));
+        }
+        probe.insert("target".into(), Value::from("127.0.0.1:9"));
+    }
+    if let Some(f) = obj
+        .get("options")
+        .and_then(|o| o.get("file"))
+        .and_then(Value::as_str)
+        .filter(|f| f.starts_with('@'))
+    {
+        let field = format!("engines[{i}].options.file");
+        match at_index(f) {
+            Some(n) if n < files => {}
+            _ => {
+                return Err(bad(
+                    &field,
+                    format!("{f:?}: write @ and the index of one of the lab's {files} files"),
+                ));
+            }
+        }
+        if let Some(Value::Object(o)) = probe.get_mut("options") {
+            o.insert("file".into(), Value::from("f1"));
+        }
+    }
+    let body = serde_json::to_vec(&Value::Object(probe)).unwrap_or_default();
+    EngineSpec::from_json(&body)
+        .map(|_| ())
+        .map_err(|e| engine_error(i, e))
+}
+
+impl Lab {
+    /// Parses and checks a lab from JSON, naming the first field that is wrong.
+    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        let v: Value = serde_json::from_slice(body).map_err(|e| {
+            ApiError::InvalidSpec(format!(
+                "a lab must be JSON like {{\"name\":\"Echo\",\"engines\":[...],\"steps\":[...]}}: {e}"
+            ))
+        })?;
+        Self::from_value(v)
+    }
+
+    /// Checks a lab given as a JSON value.
+    pub fn from_value(v: Value) -> Result<Self, ApiError> {
+        let Value::Object(obj) = v else {
+            return Err(ApiError::InvalidSpec(
+                "a lab must be a JSON object with name, engines and steps".into(),
+            ));
+        };
+        only(
+            &obj,
+            "",
+            &[
+                "id",
+                "name",
+                "description",
+                "builtin",
+                "engines",
+                "files",
+                "steps",
+                "from_current",
+            ],
+        )?;
+        let name = text(&obj, "", "name", 100, true)?
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let description = text(&obj, "", "description", 4000, false)?
+            .unwrap_or_default()
+            .to_string();
+        let files: Vec<LabFile> = match obj.get("files") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(a)) if a.len() > MAX_FILES => {
+                return Err(bad("files", format!("at most {MAX_FILES}")));
+            }
+            Some(Value::Array(a)) => a
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let path = format!("files[{i}]");
+                    let o = f
+                        .as_object()
+                        .ok_or_else(|| bad(&path, "must be {\"name\",\"text\"}"))?;
+                    only(o, &path, &["name", "text"])?;
+                    let name = text(o, &path, "name", 255, true)?.unwrap_or_default();
+                    check_name(name).map_err(|e| bad(&format!("{path}.name"), e))?;
+                    let body = text(o, &path, "text", MAX_FILE_TEXT, false)?.unwrap_or_default();
+                    Ok(LabFile {
+                        name: name.into(),
+                        text: body.into(),
+                    })
+                })
+                .collect::<Result<_, ApiError>>()?,
+            Some(_) => return Err(bad("files", "must be a list of {\"name\",\"text\"}")),
+        };
+        let engines: Vec<Value> = match obj.get("engines") {
+            Some(Value::Array(a)) if a.is_empty() => {
+                return Err(bad("engines", "empty; a lab starts at least one engine"));
+            }
+            Some(Value::Array(a)) if a.len() > MAX_ENGINES => {
+                return Err(bad("engines", format!("at most {MAX_ENGINES}")));
+            }
+            Some(Value::Array(a)) => a.clone(),
+            None | Some(Value::Null) => {
+                return Err(bad("engines", "missing; a lab is a list of engine specs"));
+            }
+            Some(_) => return Err(bad("engines", "must be a list of engine specs")),
+        };
+        for (i, e) in engines.iter().enumerate() {
+            check_engine(i, e, &engines, files.len())?;
+        }
+        let steps = match obj.get("steps") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(a)) if a.len() > MAX_STEPS => {
+                return Err(bad("steps", format!("at most {MAX_STEPS}")));
+            }
+            Some(Value::Array(a)) => a
+                .iter()
+                .enumerate()
+                .map(|(i, s)| check_step(i, s, engines.len()))
+                .collect::<Result<_, ApiError>>()?,
+            Some(_) => return Err(bad("steps", "must be a list of steps")),
+        };
+        Ok(Self {
+            id: String::new(),
+            name,
+            description,
+            builtin: false,
+            engines,
+            files,
+            steps,
+        })
+    }
+}
+
+fn check_step(i: usize, s: &Value, engines: usize) -> Result<Step, ApiError> {
+    let path = format!("steps[{i}]");
+    let o = s
+        .as_object()
+        .ok_or_else(|| bad(&path, "must be an object with text"))?;
+    only(
+        o,
+        &path,
+        &["text", "engine", "send", "run", "input", "expect"],
+    )?;
+    let send = match o.get("send") {
+        None | Some(Value::Null) => None,
+        Some(v @ Value::Object(_)) => Some(v.clone()),
+        Some(_) => {
+            return Err(bad(
+                &format!("{path}.send"),
+                "must be a send body like {\"data\":\"hello\"}",
+            ));
+        }
+    };
+    let engine = index(o, &path, "engine", engines, "engines")?;
+    if send.is_some() && engine.is_none() {
+        return Err(bad(
+            &format!("{path}.engine"),
+            "missing: which engine sends?",
+        ));
+    }
+    let expect = match o.get("expect") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(e)) => {
+            let ep = format!("{path}.expect");
+            only(e, &ep, &["engine", "kind", "text", "output"])?;
+            Some(Expect {
+                engine: index(e, &ep, "engine", engines, "engines")?,
+                kind: text(e, &ep, "kind", 40, false)?.map(str::to_string),
+                text: text(e, &ep, "text", 2000, false)?.map(str::to_string),
+                output: text(e, &ep, "output", 2000, false)?.map(str::to_string),
+            })
+        }
+        Some(_) => return Err(bad(&format!("{path}.expect"), "must be an object")),
+    };
+    Ok(Step {
+        text: text(o, &path, "text", 2000, true)?
+            .unwrap_or_default()
+            .to_string(),
+        engine,
+        send,
+        run: text(o, &path, "run", 2000, false)?.map(str::to_string),
+        input: text(o, &path, "input", 10_000, false)?.map(str::to_string),
+        expect,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(v: Value) -> String {
+        match Lab::from_value(v) {
+            Err(ApiError::InvalidSpec(m)) | Err(ApiError::InvalidAddress(m)) => m,
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_malformed_lab_is_refused_naming_the_field() {
+        let server =
+            serde_json::json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo"});
+        let ok = serde_json::json!({"name": "x", "engines": [server.clone(), {"kind": "tcp-client", "target": "@0"}]});
+        assert!(Lab::from_value(ok).is_ok());
+        assert!(err(serde_json::json!({"engines": [server.clone()]})).starts_with("field name"));
+        assert!(err(serde_json::json!({"name": "x", "engines": [server.clone(), {"kind": "tcp-client", "target": "@5"}]})).starts_with("field engines[1].target"));
+        assert!(err(serde_json::json!({"name": "x", "engines": [server.clone(), {"kind": "udp-client", "target": "@0"}]})).contains("not a udp-server"));
+        assert!(err(serde_json::json!({"name": "x", "engines": [server.clone(), {"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "sing"}]})).starts_with("field engines[1].behavior"));
+        assert!(err(serde_json::json!({"name": "x", "engines": [server.clone()], "steps": [{"text": "go", "engine": 3}]})).starts_with("field steps[0].engine"));
+        assert!(err(serde_json::json!({"name": "x", "engines": [server.clone()], "steps": [{"txt": "go"}]})).starts_with("field steps[0].txt"));
+        assert!(
+            err(serde_json::json!({"name": "x", "engines": [server], "colour": 1}))
+                .starts_with("field colour")
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! `/api/labs`: built-in and saved labs; save (from the current engines, or an import),
+//! export (the `GET` body), change, delete, and load.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::guard::Scope;
+use crate::error::ApiError;
+use crate::labs::{self, Lab, builtin, load};
+use crate::workspace::Workspace;
+
+fn find(ws: &Workspace, id: &str) -> Result<Lab, ApiError> {
+    builtin::get(id)
+        .cloned()
+        .or_else(|| ws.labs().get(id))
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no lab {id}; GET /api/labs lists the built-in ones and those saved here"
+            ))
+        })
+}
+
+fn not_builtin(id: &str) -> Result<(), ApiError> {
+    if builtin::get(id).is_some() {
+        return Err(ApiError::InvalidSpec(format!(
+            "lab {id} is built in and cannot be changed or deleted; import a copy (POST /api/labs with its JSON) and change that"
+        )));
+    }
+    Ok(())
+}
+
+/// `GET /api/labs`: the built-in labs, then those saved here.
+pub async fn list(Scope(ws): Scope) -> Json<Vec<Lab>> {
+    let mut all: Vec<Lab> = builtin::all().to_vec();
+    all.extend(ws.labs().list());
+    Json(all)
+}
+
+/// `GET /api/labs/{id}`: one lab; its body is the export.
+pub async fn get_one(Scope(ws): Scope, Path(id): Path<String>) -> Result<Json<Lab>, ApiError> {
+    find(&ws, &id).map(Json)
+}
+
+/// `POST /api/labs`: `{"name","from_current": true}` saves the current engines; any other
+/// body is a lab to import.
+pub async fn create(Scope(ws): Scope, body: Bytes) -> Result<Response, ApiError> {
+    let v: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::InvalidSpec(format!(
+            "a lab must be JSON: {{\"name\":\"My lab\",\"from_current\":true}} to save the current engines, or a lab's JSON to import: {e}"
+        ))
+    })?;
+    let lab = if v.get("from_current").and_then(Value::as_bool) == Some(true) {
+        let obj = v.as_object().cloned().unwrap_or_default();
+        for k in obj.keys() {
+            if !["name", "description", "from_current"].contains(&k.as_str()) {
+                return Err(ApiError::InvalidSpec(format!(
+                    "field {k}: unknown with from_current; give name and, if you like, description"
+                )));
+            }
+        }
+        let name = v.get("name").and_then(Value::as_str).unwrap_or("").trim();
+        if name.is_empty() {
+            return Err(ApiError::InvalidSpec(
+                "field name: missing; name the lab, e.g. {\"name\":\"My echo lab\",\"from_current\":true}".into(),
+            ));
+        }
+        let description = v.get("description").and_then(Value::as_str).unwrap_or("");
+        load::from_current(&ws, name.to_string(), description.to_string()).await?
+    } else {
+        Lab::from_value(v)?
+    };
+    let saved = ws.labs().add(lab)?;
+    ws.save().await;
+    Ok((StatusCode::CREATED, Json(saved)).into_response())
+}
+
+/// `PUT /api/labs/{id}`: replaces a saved lab.
+pub async fn replace(
+    Scope(ws): Scope,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Lab>, ApiError> {
+    not_builtin(&id)?;
+    find(&ws, &id)?;
+    let lab = Lab::parse(&body)?;
+    let saved = ws
+        .labs()
+        .put(&id, lab)
+        .ok_or_else(|| ApiError::NotFound(format!("no lab {id}")))?;
+    ws.save().await;
+    Ok(Json(saved))
+}
+
+/// `DELETE /api/labs/{id}`
+pub async fn remove(Scope(ws): Scope, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    not_builtin(&id)?;
+    ws.labs().remove(&id).ok_or_else(|| {
+        ApiError::NotFound(format!("no lab {id}; GET /api/labs lists those saved here"))
+    })?;
+    ws.save().await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/labs/{id}/load`: creates the lab's engines, servers first; all or nothing.
+pub async fn load_one(
+    Scope(ws): Scope,
+    Path(id): Path<String>,
+) -> Result<Json<labs::load::Loaded>, ApiError> {
+    let lab = find(&ws, &id)?;
+    load::load(&ws, &lab).await.map(Json)
+}
