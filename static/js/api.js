@@ -11,9 +11,9 @@ export class ApiError extends Error {
 }
 
 /** Calls the API; resolves to the parsed JSON (or null), rejects with ApiError. Reads of
- *  engines and events go to the workspace being looked into, if any. */
+ *  engines, events, files and labs go to the workspace being looked into, if any. */
 export async function api(method, path, body) {
-  if (method === 'GET' && /^\/api\/(engines|events)(\/|\?|$)/.test(path)) path = scoped(path);
+  if (method === 'GET' && /^\/api\/(engines|events|files|labs)(\/|\?|$)/.test(path)) path = scoped(path);
   const init = { method, headers: {}, credentials: 'same-origin' };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';

@@ -7,6 +7,7 @@ import { Detail } from './detail.js';
 import { EngineList } from './engines.js';
 import { FilesPanel } from './files.js';
 import { EngineForm } from './form.js';
+import { LabsPanel } from './labs.js';
 import { setViewing } from './scope.js';
 import { EventStream } from './stream.js';
 import { copyText, debounce, el, replaceKids } from './util.js';
@@ -182,6 +183,19 @@ const files = new FilesPanel(document.getElementById('files-panel'), {
 });
 const filesSoon = debounce(() => files.refresh(), 200);
 
+const labs = new LabsPanel(document.getElementById('labs-panel'), document.getElementById('lab-steps'), {
+  onLoaded: async (loaded) => {
+    for (const v of loaded.engines) views.set(v.id, v);
+    // The first step's engine, else the lab's first client: where the action starts.
+    const first = loaded.steps.find((s) => s.engine)?.engine
+      ?? loaded.engines.find((v) => v.kind.endsWith('client'))?.id ?? loaded.engines[0]?.id;
+    if (first) select(first);
+    refreshSoon();
+    filesSoon();
+  },
+  select: (id) => { if (views.has(id)) select(id); },
+});
+
 function selectFromHash() {
   const wanted = decodeURIComponent(location.hash.slice(1));
   if (wanted && wanted !== selected && views.has(wanted)) select(wanted);
@@ -255,6 +269,7 @@ async function enter(ws) {
   }
   await refresh();
   files.refresh();
+  labs.refresh();
   stream.restart();
 }
 
@@ -290,6 +305,7 @@ if (readOnlyOwn) {
 
 await refresh();
 files.refresh();
+labs.refresh();
 selectFromHash();
 stream.start();
 if (classView) setTab(sessionStorage.getItem('socketlab-tab') ?? 'class');

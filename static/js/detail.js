@@ -5,6 +5,7 @@ import { api } from './api.js';
 import { LogView } from './log.js';
 import { SequenceView } from './diagram.js';
 import { title } from './engines.js';
+import { CodePanel } from './code.js';
 import { scoped } from './scope.js';
 import { el, fmtBytes, fmtTime, replaceKids } from './util.js';
 
@@ -74,13 +75,18 @@ export class Detail {
     });
     this.log.hex = this.hexBox ? this.hexBox.checked : false;
     this.seq = new SequenceView(diagramBox);
+    this.views = el('div', { class: 'views' },
+      el('div', { class: 'pane' }, el('h3', { text: 'Log' }), logBox, this.jump),
+      el('div', { class: 'pane' }, el('h3', { text: 'Sequence diagram' }), diagramBox));
+    this.codeBox = el('div', { class: 'code-box', hidden: true });
     this.section = el('section', { class: 'engine-detail', 'data-engine-id': id },
       this.head,
       el('div', { class: 'd-top' }, this.conns, this.composer),
+      this.transfers,
+      this.buildTabs(),
       this.toolbar,
-      el('div', { class: 'views' },
-        el('div', { class: 'pane' }, el('h3', { text: 'Log' }), logBox, this.jump),
-        el('div', { class: 'pane' }, el('h3', { text: 'Sequence diagram' }), diagramBox)));
+      this.views,
+      this.codeBox);
     replaceKids(this.main, this.section);
     this.update(view);
     // A chat member sends lines, as nc does, so the others' screens break where it meant:
@@ -91,6 +97,29 @@ export class Detail {
 
   hide() {
     this.view = null;
+  }
+
+  /** Live (the log and the diagram) or Code (the program behind this engine). */
+  buildTabs() {
+    const tab = (name, label) => {
+      const b = el('button', { type: 'button', role: 'tab', 'data-tab': name, 'aria-selected': 'false', text: label });
+      b.addEventListener('click', () => this.showTab(name));
+      return b;
+    };
+    this.tabBar = el('div', { class: 'view-tabs', role: 'tablist', 'aria-label': 'views' },
+      tab('live', 'Live: log and diagram'), tab('code', 'Code: the program behind it'));
+    queueMicrotask(() => this.showTab('live'));
+    return this.tabBar;
+  }
+
+  showTab(name) {
+    for (const b of this.tabBar.children) b.setAttribute('aria-selected', String(b.dataset.tab === name));
+    const code = name === 'code';
+    this.views.hidden = code;
+    this.toolbar.hidden = code;
+    this.codeBox.hidden = !code;
+    // Loaded each time it is opened: a restarted engine may have a new port.
+    if (code && this.view) new CodePanel(this.codeBox, this.view.id).load();
   }
 
   /** Whether a client's peer is a chat room (one of ours, or one it is named for). */
@@ -112,6 +141,11 @@ export class Detail {
         el('label', { class: 'c-to' }, 'to ', el('input', { name: 'to', placeholder: '127.0.0.1:50000', list: 'udp-peers', spellcheck: 'false', 'aria-label': 'destination host:port' })),
         el('datalist', { id: 'udp-peers' }),
         el('label', { class: 'c-nl' }, el('input', { type: 'checkbox', name: 'newline' }), ' add \\n'),
+        el('label', { class: 'c-rep', title: 'send it this many times (each is its own send() and event)' }, 'repeat ',
+          el('input', { name: 'repeat', type: 'number', min: 1, max: 10000, value: 1, 'aria-label': 'repeat count' })),
+        el('label', { class: 'c-every', title: 'milliseconds between repeats' }, 'every ',
+          el('input', { name: 'interval', type: 'number', min: 0, max: 3600000, value: 1000, 'aria-label': 'interval in milliseconds' }), ' ms'),
+        el('button', { type: 'button', class: 'c-stop', text: 'Stop repeating', hidden: true }),
         el('button', { type: 'submit', class: 'primary', text: 'Send' }),
         el('button', { type: 'button', class: 'c-half', 'data-shutdown': 'write', text: 'Send + shutdown(SHUT_WR)', title: 'half-close: send, then say "no more from me"; still receive' })),
       el('p', { class: 'c-result', role: 'status' }));
@@ -127,6 +161,12 @@ export class Detail {
       this.send(false);
     });
     f.querySelector('.c-half').addEventListener('click', () => this.send(true));
+    const rep = f.elements.repeat;
+    const every = f.querySelector('.c-every');
+    const syncRepeat = () => { every.hidden = !(Number(rep.value) > 1); };
+    rep.addEventListener('input', syncRepeat);
+    syncRepeat();
+    f.querySelector('.c-stop').addEventListener('click', () => this.stopRepeats());
     return f;
   }
 
@@ -139,16 +179,35 @@ export class Detail {
     if (v.kind === 'tcp-server') body.conn = f.elements.conn.value;
     if (v.kind.startsWith('udp') && f.elements.to.value.trim()) body.to = f.elements.to.value.trim();
     if (halfClose) body.shutdown = 'write';
+    const repeat = Number(f.elements.repeat.value);
+    if (repeat > 1) {
+      body.repeat = repeat;
+      body.interval_ms = Number(f.elements.interval.value);
+    }
     out.classList.remove('bad');
     try {
       const r = await api('POST', `/api/engines/${encodeURIComponent(v.id)}/send`, body);
-      out.textContent = `sent ${r.bytes} B to ${r.sent_to.length ? r.sent_to.join(', ') : 'nobody (no open connection)'}`;
-      f.elements.data.value = '';
+      const to = r.sent_to.length ? r.sent_to.join(', ') : 'nobody (no open connection)';
+      out.textContent = repeat > 1 ? `sending ${repeat} × ${r.bytes} B to ${to}, every ${body.interval_ms} ms` : `sent ${r.bytes} B to ${to}`;
+      f.querySelector('.c-stop').hidden = !(repeat > 1);
+      if (repeat <= 1) f.elements.data.value = '';
     } catch (err) {
       out.classList.add('bad');
       out.textContent = err.message;
     }
     f.elements.data.focus();
+  }
+
+  async stopRepeats() {
+    const out = this.composer.querySelector('.c-result');
+    try {
+      await api('POST', `/api/engines/${encodeURIComponent(this.view.id)}/send/stop`);
+      out.textContent = 'repeats stopped';
+      this.composer.querySelector('.c-stop').hidden = true;
+    } catch (err) {
+      out.classList.add('bad');
+      out.textContent = err.message;
+    }
   }
 
   buildToolbar() {
@@ -378,7 +437,7 @@ export class Detail {
     replaceKids(this.head,
       el('h2', {}, el('span', { class: 'e-dot', 'aria-hidden': 'true' }), title(v), el('small', { text: ` ${v.id}` })),
       el('p', { class: 'd-meta', text: meta }),
-      el('p', { class: `d-state s-${v.state}`, text: v.state + (v.error ? `: ${v.error}` : '') }));
+      el('p', { class: `d-state s-${v.state}`, text: v.error ? (v.error.startsWith(v.state) ? v.error : `${v.state}: ${v.error}`) : v.state }));
     this.section.dataset.state = v.state;
     const tcp = v.kind.startsWith('tcp');
     const f = this.composer;

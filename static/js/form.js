@@ -42,7 +42,20 @@ export const PRESETS = {
   'daytime-client': { kind: 'tcp-client', target: '127.0.0.1:12313', name: 'Daytime client', server: ['tcp-server', 'daytime'] },
 };
 
-const FIELDS = ['kind', 'behavior', 'bind', 'target', 'name', 'options.recv_size', 'options.backlog', 'options.max_clients', 'options.file', 'options.save', 'options.greeting'];
+const FIELDS = ['kind', 'behavior', 'bind', 'target', 'name', 'options.recv_size', 'options.backlog', 'options.max_clients', 'options.file', 'options.save', 'options.greeting', 'options.rules'];
+
+/** One reply rule's row: match kind, pattern, reply, and a remove button. */
+function ruleRow(rule = {}) {
+  const row = el('div', { class: 'rule' },
+    el('select', { 'aria-label': 'match', 'data-rule': 'match' },
+      ...['exact', 'contains', 'regex'].map((m) => el('option', { value: m, text: m }))),
+    el('input', { 'aria-label': 'pattern', 'data-rule': 'pattern', placeholder: 'ping', spellcheck: 'false', value: rule.pattern || '' }),
+    el('input', { 'aria-label': 'reply', 'data-rule': 'reply', placeholder: 'pong #{{counter}}', spellcheck: 'false', value: rule.reply || '' }),
+    el('button', { type: 'button', class: 'remove-rule', 'aria-label': 'remove this rule', text: '×' }));
+  row.querySelector('select').value = rule.match || 'exact';
+  row.querySelector('.remove-rule').addEventListener('click', () => row.remove());
+  return row;
+}
 
 /** Which field an API error is about, from its code and the message's first words. */
 export function fieldOf(err, kind) {
@@ -81,6 +94,12 @@ export class EngineForm {
       const input = form.elements[f];
       if (input) input.addEventListener('input', () => this.clearError(f));
     }
+    this.rules = form.querySelector('#rules');
+    form.querySelector('.add-rule').addEventListener('click', () => {
+      this.rules.append(ruleRow());
+      this.rules.lastChild.querySelector('[data-rule=pattern]').focus();
+    });
+    this.rules.addEventListener('input', () => this.clearError('options.rules'));
     document.querySelectorAll('[data-preset]').forEach((b) =>
       b.addEventListener('click', () => this.preset(b.dataset.preset)));
     this.sync();
@@ -106,6 +125,7 @@ export class EngineForm {
     this.wrapper('options.greeting').hidden = !(server && this.behavior.value === 'greet');
     this.wrapper('options.file').hidden = !(kind === 'tcp-server' && this.behavior.value === 'file');
     this.wrapper('options.save').hidden = kind !== 'tcp-client';
+    this.wrapper('options.rules').hidden = !server;
     if (!this.wrapper('options.file').hidden) this.form.querySelector('details.more').open = true;
     const bind = this.form.elements.bind;
     bind.placeholder = server ? '127.0.0.1:12345' : 'optional';
@@ -134,6 +154,14 @@ export class EngineForm {
       } else {
         spec[f] = f === 'name' ? raw : raw.trim();
       }
+    }
+    const rows = this.rules ? [...this.rules.children] : [];
+    if (!this.wrapper('options.rules').hidden && rows.length) {
+      options.rules = rows.map((r) => ({
+        match: r.querySelector('[data-rule=match]').value,
+        pattern: r.querySelector('[data-rule=pattern]').value,
+        reply: r.querySelector('[data-rule=reply]').value,
+      }));
     }
     if (Object.keys(options).length) spec.options = options;
     return spec;
@@ -178,6 +206,7 @@ export class EngineForm {
     const p = PRESETS[name];
     if (!p) return;
     this.form.reset();
+    replaceKids(this.rules);
     this.kind.value = p.kind;
     this.sync();
     this.behavior.value = p.behavior || 'manual';

@@ -2,6 +2,7 @@
 
 mod capture;
 mod class;
+mod exercises;
 mod harness;
 
 use std::time::Duration;

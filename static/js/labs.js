@@ -1,0 +1,177 @@
+// The Labs panel: the lecture's exercises as built-in labs and the ones saved here; load one
+// with a click, save the current engines as one, export and import JSON. A loaded lab's
+// steps show below it, each with what to do (a send the page can do, a command to copy) and
+// what should happen.
+
+import { api } from './api.js';
+import { copyText, el, replaceKids } from './util.js';
+
+export class LabsPanel {
+  constructor(section, stepsSection, { onLoaded, select }) {
+    this.section = section;
+    this.steps = stepsSection;
+    this.onLoaded = onLoaded;
+    this.select = select;
+    this.ul = section.querySelector('#labs');
+    this.status = section.querySelector('.lab-status');
+    section.querySelector('.save-lab').addEventListener('click', () => this.saveCurrent());
+    section.querySelector('#lab-name').addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') this.saveCurrent();
+    });
+    const input = section.querySelector('#lab-import');
+    input.addEventListener('change', async () => {
+      const f = input.files[0];
+      input.value = '';
+      if (f) await this.importFile(f);
+    });
+    stepsSection.querySelector('.close-steps').addEventListener('click', () => { stepsSection.hidden = true; });
+  }
+
+  say(text, bad = false) {
+    this.status.textContent = text;
+    this.status.classList.toggle('bad', bad);
+    this.status.classList.toggle('ok', !bad && !!text);
+  }
+
+  async refresh() {
+    try {
+      this.labs = await api('GET', '/api/labs');
+    } catch (err) {
+      this.say(err.message, true);
+      return;
+    }
+    replaceKids(this.ul, this.labs.map((lab) => this.row(lab)));
+  }
+
+  row(lab) {
+    const load = el('button', { type: 'button', class: 'primary act', 'data-load': lab.id, text: 'Load' });
+    load.addEventListener('click', () => this.load(lab, load));
+    const actions = [load];
+    const exp = el('a', { class: 'export', href: `/api/labs/${encodeURIComponent(lab.id)}`, download: `${lab.id}-${slug(lab.name)}.json`, text: 'Export' });
+    actions.push(exp);
+    if (!lab.builtin) {
+      const del = el('button', { type: 'button', class: 'act', text: 'Delete' });
+      del.addEventListener('click', async () => {
+        if (del.dataset.armed !== 'yes') {
+          del.dataset.armed = 'yes';
+          del.textContent = 'Delete: sure?';
+          return;
+        }
+        try {
+          await api('DELETE', `/api/labs/${encodeURIComponent(lab.id)}`);
+          this.say(`deleted lab ${lab.name}`);
+          await this.refresh();
+        } catch (err) {
+          this.say(err.message, true);
+        }
+      });
+      actions.push(del);
+    }
+    const li = el('li', { class: 'lab', 'data-lab-id': lab.id },
+      el('div', { class: 'lab-head' },
+        el('b', { text: lab.name }),
+        el('small', { class: 'lab-kind', text: lab.builtin ? 'lecture' : `saved · ${lab.engines.length} engines` })),
+      el('p', { class: 'lab-desc', text: lab.description || '' }),
+      el('div', { class: 'lab-actions' }, ...actions));
+    return li;
+  }
+
+  async load(lab, button) {
+    button.disabled = true;
+    this.say('');
+    try {
+      const loaded = await api('POST', `/api/labs/${encodeURIComponent(lab.id)}/load`);
+      this.say(`loaded ${lab.name}: ${loaded.engines.length} engines`);
+      this.showSteps(loaded);
+      this.onLoaded(loaded);
+    } catch (err) {
+      this.say(err.message, true);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async saveCurrent() {
+    const name = this.section.querySelector('#lab-name');
+    try {
+      const lab = await api('POST', '/api/labs', { name: name.value, from_current: true });
+      name.value = '';
+      this.say(`saved lab ${lab.name} (${lab.id}) with ${lab.engines.length} engines`);
+      await this.refresh();
+    } catch (err) {
+      this.say(err.message, true);
+      name.focus();
+    }
+  }
+
+  async importFile(file) {
+    let body;
+    try {
+      body = JSON.parse(await file.text());
+    } catch (err) {
+      this.say(`${file.name} is not JSON (${err.message}); export a lab to see the shape`, true);
+      return;
+    }
+    try {
+      const lab = await api('POST', '/api/labs', body);
+      this.say(`imported lab ${lab.name} (${lab.id})`);
+      await this.refresh();
+    } catch (err) {
+      this.say(`${file.name}: ${err.message}`, true);
+    }
+  }
+
+  /** The loaded lab's steps, each with its action and what should happen. */
+  showSteps(loaded) {
+    this.steps.querySelector('h2').textContent = `Steps: ${loaded.name}`;
+    const names = new Map(loaded.engines.map((e) => [e.id, e.name || e.id]));
+    const items = loaded.steps.map((s, i) => {
+      const parts = [el('p', { class: 'step-text', text: s.text })];
+      const actions = el('div', { class: 'step-actions' });
+      if (s.engine) {
+        const b = el('button', { type: 'button', text: `Show ${names.get(s.engine) || s.engine}` });
+        b.addEventListener('click', () => this.select(s.engine));
+        actions.append(b);
+      }
+      if (s.send && s.engine) {
+        const b = el('button', { type: 'button', class: 'primary act', 'data-step': i, text: 'Do it' });
+        const out = el('span', { class: 'step-result', role: 'status' });
+        b.addEventListener('click', async () => {
+          try {
+            const r = await api('POST', `/api/engines/${encodeURIComponent(s.engine)}/send`, s.send);
+            out.textContent = `sent ${r.bytes} B`;
+            this.select(s.engine);
+          } catch (err) {
+            out.textContent = err.message;
+          }
+        });
+        actions.append(b, out);
+      }
+      if (actions.children.length) parts.push(actions);
+      if (s.run) {
+        const cmd = el('input', { class: 'step-run', readonly: true, value: s.run, 'aria-label': 'command', spellcheck: 'false' });
+        const copied = el('span', { class: 'step-result', role: 'status' });
+        const copy = el('button', { type: 'button', text: 'Copy' });
+        copy.addEventListener('click', async () => {
+          copied.textContent = (await copyText(s.run, cmd)) ? 'copied: paste it in a terminal' : 'select and copy it';
+        });
+        parts.push(el('div', { class: 'step-cmd' }, el('span', { text: 'In a terminal:' }), cmd, copy, copied));
+        if (s.input) parts.push(el('p', { class: 'step-input' }, 'then type: ', el('code', { text: s.input.replace(/\n/g, '⏎ ') })));
+      }
+      const e = s.expect;
+      if (e && (e.text || e.output || e.kind)) {
+        const where = e.engine ? ` at ${names.get(e.engine) || e.engine}` : '';
+        const what = e.output || e.text || `a ${e.kind} event`;
+        parts.push(el('p', { class: 'step-expect' }, `You should see${where}: `, el('code', { text: what })));
+      }
+      return el('li', { class: 'step' }, ...parts);
+    });
+    replaceKids(this.steps.querySelector('.steps'), items);
+    this.steps.hidden = false;
+    this.steps.scrollIntoView({ block: 'nearest' });
+  }
+}
+
+function slug(s) {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'lab';
+}
