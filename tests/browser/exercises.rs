@@ -135,7 +135,11 @@ async fn the_code_tab_shows_the_program_and_its_copy_button_copies_it() {
         (r.status().as_u16(), r.text().await.unwrap())
     };
     assert_eq!(st, 200);
-    assert_eq!(copied, json!(program), "the button copies the whole program");
+    assert_eq!(
+        copied,
+        json!(program),
+        "the button copies the whole program"
+    );
     // Other languages, each with how to run it.
     b.click(".code-tabs [data-lang=tcl]").await;
     b.wait_js(
