@@ -38,10 +38,13 @@ pub enum EventKind {
     Progress,
     /// A file sent or received whole: `file`, `name`, `bytes` and `sha256`.
     File,
+    /// `socket()` made a socket: `family` and `type`, the first event of every socket the
+    /// engine makes itself (an accepted connection's socket starts with `accepted`).
+    Created,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 13] = [
+    const ALL: [EventKind; 14] = [
         Self::Listening,
         Self::Bound,
         Self::Connected,
@@ -55,6 +58,7 @@ impl EventKind {
         Self::Stopped,
         Self::Progress,
         Self::File,
+        Self::Created,
     ];
 
     /// The kind a record stores as `k as u8` (an unknown byte reads as `error`).
@@ -86,6 +90,7 @@ impl EventKind {
             Self::Stopped => "stopped",
             Self::Progress => "progress",
             Self::File => "file",
+            Self::Created => "created",
         }
     }
 }
@@ -124,10 +129,13 @@ pub enum Call {
     /// `close()`
     #[serde(rename = "close()")]
     Close,
+    /// `socket()`
+    #[serde(rename = "socket()")]
+    Socket,
 }
 
 impl Call {
-    const ALL: [Call; 10] = [
+    const ALL: [Call; 11] = [
         Self::Bind,
         Self::Listen,
         Self::Accept,
@@ -138,6 +146,7 @@ impl Call {
         Self::SendTo,
         Self::Shutdown,
         Self::Close,
+        Self::Socket,
     ];
 
     /// The call a record stores as `c as u8`, if any.
@@ -158,6 +167,7 @@ impl Call {
             Self::SendTo => "sendto()",
             Self::Shutdown => "shutdown()",
             Self::Close => "close()",
+            Self::Socket => "socket()",
         }
     }
 }
@@ -232,6 +242,40 @@ impl<'a> Draft<'a> {
     pub fn extra(mut self, members: &'a str) -> Self {
         self.extra = Some(members);
         self
+    }
+}
+
+/// What a `created` event says of a new socket: `socket(AF_INET, SOCK_STREAM)` as the lecture
+/// writes it, and the same as `family` and `type` members for scripts.
+#[derive(Debug, Clone)]
+pub struct NewSocket {
+    local: SocketAddr,
+    message: String,
+    extra: String,
+}
+
+impl NewSocket {
+    /// A socket of the address family of `local`, a stream (TCP) or datagram (UDP) one.
+    pub fn new(local: SocketAddr, stream: bool) -> Self {
+        let family = if local.is_ipv4() {
+            "AF_INET"
+        } else {
+            "AF_INET6"
+        };
+        let kind = if stream { "SOCK_STREAM" } else { "SOCK_DGRAM" };
+        Self {
+            local,
+            message: format!("{family}, {kind}"),
+            extra: format!("\"family\":\"{family}\",\"type\":\"{kind}\""),
+        }
+    }
+
+    /// The `created` event, for `socket()`.
+    pub fn draft(&self) -> Draft<'_> {
+        Draft::new(EventKind::Created, Call::Socket)
+            .local(self.local)
+            .message(&self.message)
+            .extra(&self.extra)
     }
 }
 

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Engine, Kind, Run, UdpCmd, bind_error};
 use crate::addr::loopback_like;
 use crate::error::ApiError;
-use crate::event::{Call, Draft, EventKind};
+use crate::event::{Call, Draft, EventKind, NewSocket};
 
 /// Enough for any datagram, so a `recv_size` smaller than a datagram can be shown for what
 /// it is: the rest of the datagram discarded, as the OS does.
@@ -65,6 +65,7 @@ pub(super) async fn start(
     let mut run = Run::new(generation, cancel, local, peer);
     run.udp = Some(tx);
     let run = Arc::new(run);
+    engine.emit(NewSocket::new(local, false).draft());
     engine.emit(Draft::new(EventKind::Bound, Call::Bind).local(local));
     run.tracker
         .spawn(datagram_loop(engine.clone(), run.clone(), sock, rx));

@@ -39,6 +39,7 @@ async fn live_events_mirror_the_socket_calls() {
     assert_eq!(
         kinds,
         [
+            "created",
             "bound",
             "listening",
             "accepted",
@@ -51,9 +52,14 @@ async fn live_events_mirror_the_socket_calls() {
     assert_eq!(
         calls,
         [
-            "bind()", "listen()", "accept()", "recv()", "send()", "close()"
+            "socket()", "bind()", "listen()", "accept()", "recv()", "send()", "close()"
         ]
     );
+    // The lecture's first line: socket(AF_INET, SOCK_STREAM), on the address it then binds.
+    assert_eq!(evs[0]["family"], "AF_INET");
+    assert_eq!(evs[0]["type"], "SOCK_STREAM");
+    assert_eq!(evs[0]["message"], "AF_INET, SOCK_STREAM");
+    assert_eq!(evs[0]["local"], evs[1]["local"]);
     assert!(strictly_increasing(&seqs(&evs)), "{:?}", seqs(&evs));
     for ev in &evs {
         assert_eq!(ev["engine"], id);
@@ -64,23 +70,62 @@ async fn live_events_mirror_the_socket_calls() {
             "RFC 3339 with microseconds: {t}"
         );
     }
-    let conn = evs[2]["conn"].as_str().unwrap();
+    let conn = evs[3]["conn"].as_str().unwrap();
     assert!(conn.starts_with('c'));
-    for ev in &evs[2..] {
+    for ev in &evs[3..] {
         assert_eq!(ev["peer"], me, "the client's ephemeral port");
         assert_eq!(ev["conn"], conn);
     }
-    for ev in &evs[3..5] {
+    for ev in &evs[4..6] {
         assert_eq!(ev["bytes"], 12);
         assert_eq!(ev["data"], "aGVsbG8gd29ybGQK");
         assert_eq!(ev["text"], "hello world\n");
         assert_eq!(ev["truncated"], false);
     }
     assert!(
-        evs[5]["message"].as_str().unwrap().contains("peer closed"),
+        evs[6]["message"].as_str().unwrap().contains("peer closed"),
         "{}",
-        evs[5]
+        evs[6]
     );
+}
+
+#[tokio::test]
+async fn every_socket_an_engine_makes_starts_with_socket() {
+    let app = spawn_app().await;
+    let server = app.engine(tcp_spec("echo")).await;
+    let client = app
+        .engine(json!({"kind": "tcp-client", "target": server["local"], "behavior": "manual"}))
+        .await;
+    let cid = client["id"].as_str().unwrap();
+    let evs = app.wait_event(cid, "connected", kind_is("connected")).await;
+    // A client's socket is made before connect(): its event names the connection and the
+    // ephemeral port connect() gave it.
+    assert_eq!(evs[0]["kind"], "created");
+    assert_eq!(evs[0]["call"], "socket()");
+    assert_eq!(evs[0]["type"], "SOCK_STREAM");
+    assert_eq!(evs[0]["conn"], evs[1]["conn"]);
+    assert_eq!(evs[0]["local"], client["local"]);
+    assert_eq!(evs[1]["kind"], "connected");
+
+    let udp = app.engine(udp_spec("echo")).await;
+    let evs = app.events(udp["id"].as_str().unwrap()).await;
+    let kinds: Vec<_> = evs.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["created", "bound"]);
+    assert_eq!(evs[0]["family"], "AF_INET");
+    assert_eq!(evs[0]["type"], "SOCK_DGRAM");
+
+    let (st, v6) = app
+        .post(
+            "/api/engines",
+            json!({"kind": "udp-server", "bind": "[::1]:0", "behavior": "echo"}),
+        )
+        .await;
+    // A machine without IPv6 on loopback cannot make the socket: nothing to check then.
+    if st.is_success() {
+        let evs = app.events(v6["id"].as_str().unwrap()).await;
+        assert_eq!(evs[0]["family"], "AF_INET6");
+        assert_eq!(evs[0]["message"], "AF_INET6, SOCK_DGRAM");
+    }
 }
 
 #[tokio::test]
@@ -114,7 +159,11 @@ async fn replay_with_since_then_live_and_filters() {
     let all = all["events"].as_array().unwrap().clone();
     assert!(strictly_increasing(&seqs(&all)));
     assert!(all.iter().any(|e| e["engine"] == bid));
-    let first_a = all.iter().find(|e| e["engine"] == aid).unwrap()["seq"]
+    // a's bind(), after its socket() (created): the filter starts after it.
+    let first_a = all
+        .iter()
+        .find(|e| e["engine"] == aid && e["kind"] == "bound")
+        .unwrap()["seq"]
         .as_u64()
         .unwrap();
 
@@ -170,7 +219,7 @@ async fn replay_with_since_then_live_and_filters() {
     );
     assert_eq!(
         page["events"].as_array().unwrap().len() + rest["events"].as_array().unwrap().len(),
-        3
+        4
     );
 }
 
@@ -257,13 +306,13 @@ async fn a_viewer_that_falls_behind_is_told_and_never_slows_the_engine() {
         missed > 0 && delivered < total_rx,
         "missed {missed}, delivered {delivered} of {total_rx}"
     );
-    // Exact accounting: everything published after the viewer subscribed (all but bound and
-    // listening) was either delivered or counted in a lag notice.
+    // Exact accounting: everything published after the viewer subscribed (all but created,
+    // bound and listening) was either delivered or counted in a lag notice.
     let all = app.events(&id).await.len() as u64;
     let shown = seen.iter().filter(|e| e["kind"] != "lagged").count() as u64;
     assert_eq!(
         shown + missed,
-        all - 2,
+        all - 3,
         "delivered {shown} + missed {missed} of {all}"
     );
     assert!(

@@ -17,7 +17,7 @@ use super::behavior::Behavior;
 use super::chat::Room;
 use super::{Engine, Run, bind_error};
 use crate::error::ApiError;
-use crate::event::{Call, Draft, EventKind};
+use crate::event::{Call, Draft, EventKind, NewSocket};
 use conn::ConnTask;
 
 fn new_socket(addr: &SocketAddr) -> std::io::Result<TcpSocket> {
@@ -62,6 +62,7 @@ pub(super) async fn start_server(
         .local_addr()
         .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
     let run = Arc::new(Run::new(generation, cancel, local, None));
+    engine.emit(NewSocket::new(local, true).draft());
     engine.emit(Draft::new(EventKind::Bound, Call::Bind).local(local));
     let msg = format!("listening, backlog {backlog}");
     engine.emit(
@@ -184,6 +185,8 @@ pub(super) async fn start_client(
     let run = Arc::new(Run::new(generation, cancel, local, Some(peer)));
     let (conn, rx) = engine.add_conn(&run, peer, local);
     let msg = format!("connected from ephemeral port {}", local.port());
+    // The socket is made before connect(); its event waits for the connection number.
+    engine.emit(NewSocket::new(local, true).draft().conn(conn.num));
     engine.emit(
         Draft::new(EventKind::Connected, Call::Connect)
             .conn(conn.num)
