@@ -1,0 +1,315 @@
+// The scene as data: a lane per socket, a row per socket call in the order they are drawn, and
+// the arrows between them. Data goes from a send() to the recv()s that got its bytes, matched by
+// the connection's addresses and byte ranges (one send may arrive as two recvs and two sends as
+// one: both drawn as they were), a datagram from sendto() to recvfrom(), a connect() to the
+// accept() it completed. No DOM: `node --test tests/js` checks it.
+
+import { Lanes, engineKinds } from './lanes.js';
+import { visible } from '../util.js';
+
+const SKIP = new Set(['progress', 'history']);
+
+/** The short label of a socket call on its lane. */
+function label(ev) {
+  switch (ev.kind) {
+    case 'created': return ['socket()', ev.message ?? ''];
+    case 'bound': return ['bind()', ev.local ?? ''];
+    case 'listening': return ['listen()', ''];
+    case 'accepted': return ['accept()', 'a new socket'];
+    case 'connected': return ['connect()', `from ${ev.local ?? '?'}`];
+    case 'sent':
+    case 'received': return [ev.call ?? ev.kind, `${ev.bytes ?? 0} B`];
+    case 'shutdown': return ['shutdown(SHUT_WR)', ''];
+    case 'closed': return ['close()', ev.message ?? ''];
+    case 'refused': return ['refused', ev.message ?? 'server full'];
+    case 'stopped': return ['stopped', ev.message ?? ''];
+    case 'file': return ['file ✓', ev.file ?? ''];
+    case 'error': return [`${ev.call ?? ''} failed`, ev.message ?? ''];
+    case 'summary': return ['Σ', summaryLine(ev)];
+    case 'lagged': return ['⚠', `${ev.missed} events skipped`];
+    default: return [ev.call ?? ev.kind, ev.message ?? ''];
+  }
+}
+
+/** "120 recv() · 120 send(), 12,000 B in 100 ms". */
+export function summaryLine(ev) {
+  const calls = { received: 'recv()', sent: 'send()' };
+  const parts = Object.entries(ev.counts ?? {}).map(([k, n]) => `${n} ${ev.latest?.[k]?.call ?? calls[k] ?? k}`);
+  const bytes = (ev.bytes_in ?? 0) + (ev.bytes_out ?? 0);
+  return `${parts.join(' · ')}, ${bytes.toLocaleString('en')} B in ${ev.window_ms ?? 100} ms`;
+}
+
+const isReset = (ev) => /reset|RST/i.test(ev.message ?? '');
+const dataText = (ev) => `“${visible(ev.text ?? '', 24)}” ${ev.bytes ?? 0} B`;
+
+/** Byte ranges of one direction of a connection (or datagrams of one path). */
+function stream(streams, key) {
+  let s = streams.get(key);
+  if (!s) streams.set(key, (s = { sends: [], recvs: [] }));
+  return s;
+}
+
+/**
+ * Builds the scene from events (any order; sorted by seq here) and the engines they belong to.
+ * Returns `{ lanes, rows, arrows, waits, spawns, rowOf }`: lanes left to right (each with
+ * `column`, `first` and `last` row), rows top to bottom, arrows `{ from, to, fromLane, toLane,
+ * type, label }` between rows (`to` may equal `from` for a peer outside, whose lane has no
+ * rows of its own), waits `{ lane, from, to, open }` for a blocked accept(), and `rowOf`:
+ * seq -> row index.
+ */
+export function buildScene(events, engines = []) {
+  const evs = events.filter((ev) => !SKIP.has(ev.kind));
+  const key = (ev) => ev.seq ?? ev.last_seq ?? 0;
+  evs.sort((a, b) => key(a) - key(b));
+  const kinds = engineKinds(evs, engines);
+  const lanes = new Lanes(engines, kinds);
+  const items = [];
+  for (const ev of evs) {
+    const lane = ev.kind === 'lagged' ? null : lanes.of(ev);
+    if (!lane && ev.kind !== 'lagged') continue;
+    const [call, note] = label(ev);
+    const item = { ev, seq: key(ev), lane, call, note, deps: [], row: -1 };
+    if (lane) lane.items.push(item);
+    items.push(item);
+  }
+
+  // Ranges: each side counts its own bytes, per connection and direction.
+  const streams = new Map();
+  const arrows = [];
+  const take = (lane, dir, n) => {
+    const k = dir === '>' ? 'sentBytes' : 'gotBytes';
+    const at = lane[k] ?? 0;
+    lane[k] = at + n;
+    return at;
+  };
+  const connects = new Map(); // "client local>server" -> connected item
+  for (const it of items) {
+    const { ev, lane } = it;
+    if (!lane) continue;
+    const tcp = lane.role === 'accepted' || lane.role === 'client';
+    if (ev.kind === 'summary') {
+      const other = tcp ? lanes.tcpPeer(lane) : null;
+      if (!other) continue;
+      if (ev.bytes_in) {
+        const s = stream(streams, `${other.key}>${lane.key}`);
+        Object.assign(s, { tcp, from: other, to: lane });
+        s.recvs.push({ it, start: take(lane, '<', ev.bytes_in), n: ev.bytes_in });
+      }
+      if (ev.bytes_out) {
+        const s = stream(streams, `${lane.key}>${other.key}`);
+        Object.assign(s, { tcp, from: lane, to: other });
+        s.sends.push({ it, start: take(lane, '>', ev.bytes_out), n: ev.bytes_out });
+      }
+      continue;
+    }
+    if (ev.kind === 'sent' || ev.kind === 'received') {
+      const other = tcp ? lanes.tcpPeer(lane) : ev.peer ? lanes.udpPeer(ev.peer) : null;
+      if (!other) continue;
+      const out = ev.kind === 'sent';
+      const s = stream(streams, out ? `${lane.key}>${other.key}` : `${other.key}>${lane.key}`);
+      s.tcp = tcp;
+      s.from = out ? lane : other;
+      s.to = out ? other : lane;
+      const n = ev.bytes ?? 0;
+      (out ? s.sends : s.recvs).push({ it, start: tcp ? take(lane, out ? '>' : '<', n) : 0, n });
+      continue;
+    }
+    if (ev.kind === 'connected' && lane.local) connects.set(`${lane.local}>${lane.peer}`, it);
+  }
+
+  // Connections: connect() on the client's socket completes accept() on the server's.
+  for (const it of items) {
+    if (it.ev.kind !== 'accepted' || !it.lane) continue;
+    const from = connects.get(`${it.ev.peer}>${it.ev.local}`);
+    if (from) {
+      it.deps.push(from);
+      arrows.push({ a: from, b: it, type: 'connect', label: 'connect() → accept()' });
+    } else if (it.ev.peer) {
+      arrows.push({ a: null, outside: lanes.outside(it.ev.peer), b: it, type: 'connect', label: 'connect()' });
+    }
+  }
+
+  for (const s of streams.values()) {
+    if (!s.from) continue;
+    if (s.from.role === 'external' || s.to.role === 'external') {
+      for (const x of s.sends) arrows.push({ a: x.it, outsideTo: s.to, type: 'data', label: dataText(x.it.ev) });
+      for (const x of s.recvs) arrows.push({ a: null, outside: s.from, b: x.it, type: 'data', label: dataText(x.it.ev) });
+      continue;
+    }
+    if (s.tcp) matchRanges(s, arrows);
+    else matchDatagrams(s, arrows);
+  }
+
+  closings(items, lanes, arrows);
+  const rows = order(items);
+  return finish(lanes, rows, arrows);
+}
+
+/** TCP: every send() to every recv() whose byte range overlaps it. */
+function matchRanges(s, arrows) {
+  let j = 0;
+  const closedAt = s.to.items.find((it) => it.ev.kind === 'closed');
+  for (const x of s.sends) {
+    const end = x.start + x.n;
+    while (j < s.recvs.length && s.recvs[j].start + s.recvs[j].n <= x.start) j++;
+    let k = j;
+    let got = false;
+    for (; k < s.recvs.length && s.recvs[k].start < end; k++) {
+      const r = s.recvs[k];
+      const summary = x.it.ev.kind === 'summary' || r.it.ev.kind === 'summary';
+      if (r.it.ev.kind !== 'summary') r.it.deps.push(x.it);
+      arrows.push({ a: x.it, b: r.it, type: summary ? 'bulk' : 'data', label: summary ? '' : dataText(x.it.ev), bytes: [Math.max(x.start, r.start), Math.min(end, r.start + r.n)] });
+      got = true;
+    }
+    if (!got) {
+      // Bytes nobody read: still in flight, or lost when the receiver closed first.
+      arrows.push({ a: x.it, short: true, toLane: s.to, type: closedAt ? 'lost' : 'pending', label: dataText(x.it.ev) });
+    }
+  }
+}
+
+/** UDP: each recvfrom() to the sendto() of the same bytes on that path, the first one not yet
+ *  taken (datagrams may be lost, duplicated or reordered, so order alone is not enough). */
+function matchDatagrams(s, arrows) {
+  const taken = new Set();
+  const same = (x, r) => x.n === r.n && x.it.ev.data === r.it.ev.data;
+  let lastMatched = -1;
+  for (const r of s.recvs) {
+    let found = -1;
+    for (let i = 0; i < s.sends.length; i++) {
+      if (!taken.has(i) && same(s.sends[i], r)) { found = i; break; }
+    }
+    let type = 'dgram';
+    if (found < 0) {
+      // The same datagram again: a duplicate of one already received.
+      for (let i = s.sends.length - 1; i >= 0; i--) if (same(s.sends[i], r)) { found = i; type = 'duplicate'; break; }
+    }
+    if (found < 0) {
+      arrows.push({ a: null, outside: s.from, b: r.it, type: 'dgram', label: dataText(r.it.ev) });
+      continue;
+    }
+    if (type === 'dgram' && found < lastMatched) type = 'reordered';
+    taken.add(found);
+    lastMatched = Math.max(lastMatched, found);
+    r.it.deps.push(s.sends[found].it);
+    arrows.push({ a: s.sends[found].it, b: r.it, type, label: dataText(r.it.ev) });
+  }
+  s.sends.forEach((x, i) => {
+    if (taken.has(i)) return;
+    // Lost when a later datagram on the path arrived, or the receiver is gone.
+    const later = i < lastMatched || s.to.items.some((it) => it.ev.kind === 'stopped');
+    arrows.push({ a: x.it, short: true, toLane: s.to, type: later ? 'lost' : 'pending', label: dataText(x.it.ev) });
+  });
+}
+
+/** An orderly close (FIN) or a reset (RST) from the side that closed first to the other. */
+function closings(items, lanes, arrows) {
+  const closed = new Map();
+  for (const it of items) {
+    if (it.ev.kind === 'closed' && it.lane && (it.lane.role === 'accepted' || it.lane.role === 'client')) closed.set(it.lane, it);
+  }
+  const done = new Set();
+  for (const [lane, it] of closed) {
+    if (done.has(lane)) continue;
+    const other = lanes.tcpPeer(lane);
+    const theirs = other ? closed.get(other) : null;
+    if (!theirs) continue;
+    done.add(lane).add(other);
+    // The side told "peer closed" or "reset by peer" learned it from the other one.
+    const told = (x) => /peer|reset by/i.test(x.ev.message ?? '');
+    const [a, b] = told(it) && !told(theirs) ? [theirs, it] : [it, theirs];
+    b.deps.push(a);
+    arrows.push({ a, b, type: isReset(a.ev) || isReset(b.ev) ? 'rst' : 'fin', label: isReset(a.ev) || isReset(b.ev) ? 'RST' : 'FIN' });
+  }
+}
+
+/**
+ * Rows in seq order, except that nothing is drawn before what caused it: a recv() waits for
+ * its send(), an accept() for its connect() (two engines may publish in either order). Each
+ * lane keeps its own order; what never gets its cause (a cycle from partial history) is
+ * placed at the end in seq order.
+ */
+function order(items) {
+  const placed = new Set();
+  const rows = [];
+  const queues = new Map(); // lane -> waiting items, in order
+  const known = new Set(items);
+  const ready = (it) => it.deps.every((d) => placed.has(d) || !known.has(d));
+  const place = (it) => {
+    it.row = rows.length;
+    rows.push(it);
+    placed.add(it);
+  };
+  const release = () => {
+    let moved = true;
+    while (moved) {
+      moved = false;
+      for (const [lane, q] of queues) {
+        while (q.length && ready(q[0])) {
+          place(q.shift());
+          moved = true;
+        }
+        if (!q.length) queues.delete(lane);
+      }
+    }
+  };
+  for (const it of items) {
+    const q = it.lane ? queues.get(it.lane) : null;
+    if (q) q.push(it);
+    else if (ready(it)) {
+      place(it);
+      if (queues.size) release();
+    } else queues.set(it.lane, [it]);
+  }
+  const rest = [...queues.values()].flat().sort((a, b) => a.seq - b.seq);
+  for (const it of rest) place(it);
+  return rows;
+}
+
+function finish(lanes, rows, raw) {
+  const arranged = lanes.arrange();
+  for (const l of arranged) {
+    l.first = l.items.length ? Math.min(...l.items.map((it) => it.row)) : null;
+    l.last = l.items.length ? Math.max(...l.items.map((it) => it.row)) : null;
+  }
+  const arrows = [];
+  for (const x of raw) {
+    const fromRow = x.a ? x.a.row : x.b.row;
+    const toRow = x.b ? x.b.row : fromRow;
+    const fromLane = x.a ? x.a.lane : x.outside;
+    const toLane = x.b ? x.b.lane : (x.outsideTo ?? x.toLane);
+    if (!fromLane || !toLane) continue;
+    arrows.push({
+      from: fromRow, to: toRow, fromLane: fromLane.column, toLane: toLane.column, type: x.type, label: x.label,
+      short: !!x.short, bytes: x.bytes, fromSeq: x.a?.seq ?? null, toSeq: x.b?.seq ?? null,
+    });
+  }
+  // Outside peers have no rows: their lane spans the rows that talk to them.
+  for (const a of arrows) {
+    for (const [col, row] of [[a.fromLane, a.from], [a.toLane, a.to]]) {
+      const l = arranged[col];
+      if (l.role !== 'external') continue;
+      l.first = l.first === null ? row : Math.min(l.first, row);
+      l.last = l.last === null ? row : Math.max(l.last, row);
+    }
+  }
+  const waits = [];
+  const spawns = [];
+  for (const l of arranged) {
+    if (l.role !== 'listen') continue;
+    const listen = l.items.find((it) => it.ev.kind === 'listening');
+    if (!listen) continue;
+    const accepts = rows.filter((r) => r.ev.kind === 'accepted' && r.ev.engine === l.engine && r.row > listen.row);
+    const end = l.items.find((it) => it.ev.kind === 'stopped' || (it.ev.kind === 'closed' && !it.ev.conn));
+    let from = listen.row;
+    for (const acc of accepts) {
+      if (end && acc.row > end.row) break;
+      waits.push({ lane: l.column, from, to: acc.row, open: false });
+      spawns.push({ from: l.column, to: acc.lane.column, row: acc.row });
+      from = acc.row;
+    }
+    waits.push({ lane: l.column, from, to: end ? end.row : rows.length - 1, open: !end });
+  }
+  const rowOf = new Map(rows.map((r) => [r.seq, r.row]));
+  return { lanes: arranged, rows, arrows, waits, spawns, rowOf };
+}
