@@ -152,9 +152,12 @@ impl Viewer {
             }
             self.last_engine_n = engine_n;
             self.last_seq = seq;
+            // The replay asked for (at most LIVE_REPLAY kept events) is sent whole: the page
+            // steps through what happened before it opened, call by call. Sampling is for
+            // what pours in live.
             let send = match &mut self.sampler {
-                Some(s) => s.offer(&item, now),
-                None => true,
+                Some(s) if seq >= self.replay_end => s.offer(&item, now),
+                _ => true,
             };
             if send && let Some(j) = ring.json(seq) {
                 bytes += j.len();

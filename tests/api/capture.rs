@@ -149,6 +149,33 @@ async fn two_viewers_and_the_history_share_one_rendering() {
 }
 
 #[tokio::test]
+async fn a_live_viewer_gets_the_replay_it_asked_for_whole_not_summarised() {
+    let app = spawn_app().await;
+    let e = app
+        .engine(json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo"}))
+        .await;
+    let id = e["id"].as_str().unwrap().to_string();
+    // 300 round trips as fast as they go: 600 recv()/send() events in well under a second.
+    let mut s = TcpStream::connect(local_of(&e)).await.unwrap();
+    for round in 0..300 {
+        s.write_all(format!("{round:04}").as_bytes()).await.unwrap();
+        assert_eq!(read_until(&mut s, |b| b.len() >= 4).await.len(), 4);
+    }
+    let kept = app.events(&id).await;
+    let last = kept.last().unwrap()["seq"].clone();
+    // A page opened now steps through every call of it: no summary in the replay.
+    let mut live = app
+        .ws(&format!("?mode=live&rate=100&engine={id}&since=0"))
+        .await;
+    let got = live
+        .until("the newest kept event", |ev| ev["seq"] == last)
+        .await;
+    assert!(got.iter().all(|ev| ev["kind"] != "summary"));
+    let seqs = |v: &[Value]| v.iter().map(|ev| ev["seq"].clone()).collect::<Vec<_>>();
+    assert_eq!(seqs(&got), seqs(&kept));
+}
+
+#[tokio::test]
 async fn live_summaries_count_every_event_and_point_at_exactly_the_skipped_ones() {
     let app = spawn_app().await;
     let e = app
