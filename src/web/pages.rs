@@ -185,7 +185,8 @@ pub async fn watch(
     let page = render(&Message {
         title: "Opening the workspace, read-only",
         text: "You can watch everything happen live; nothing you do here changes it.",
-        go: Some("/"),
+        // The room sees the scene, large (Esc or the button leaves present mode).
+        go: Some("/?present"),
     })?;
     let r = ([NO_STORE], Html(page)).into_response();
     Ok(with_cookies(r, cookies_for(&s.guard, WATCH_COOKIE, &id)))

@@ -8,6 +8,8 @@ import { EngineList } from './engines.js';
 import { FilesPanel } from './files.js';
 import { EngineForm } from './form.js';
 import { LabsPanel } from './labs.js';
+import { Layout } from './layout.js';
+import { Stage } from './scene/stage.js';
 import { setViewing } from './scope.js';
 import { EventStream } from './stream.js';
 import { copyText, debounce, el, replaceKids } from './util.js';
@@ -30,7 +32,8 @@ window.addEventListener('unhandledrejection', (e) => {
 });
 
 const KEEP = 5000; // events kept in memory per engine; older ones stay fetchable
-const LIFECYCLE = new Set(['bound', 'listening', 'connected', 'accepted', 'closed', 'refused', 'stopped', 'shutdown', 'error']);
+const SCENE_MAX = 3000; // the newest events the scene lays out (older ones: Load older, the API)
+const LIFECYCLE = new Set(['created', 'bound', 'listening', 'connected', 'accepted', 'closed', 'refused', 'stopped', 'shutdown', 'error']);
 
 const store = new Map(); // engine id -> events, oldest first
 const views = new Map(); // engine id -> Engine from the API
@@ -42,10 +45,43 @@ const me = await api('GET', '/api/workspace');
 const body = document.body;
 const readOnlyOwn = me.read_only;
 
+/** Every event held, for the scene: the engines' own, and each lag notice once. */
+function allEvents() {
+  const out = [];
+  const notices = new Map();
+  for (const arr of store.values()) {
+    for (const ev of arr) {
+      if (ev.kind === 'history') continue;
+      if (ev.kind === 'lagged') notices.set(ev.seq, ev);
+      else out.push(ev);
+    }
+  }
+  out.push(...notices.values());
+  if (out.length <= SCENE_MAX) return out;
+  const key = (ev) => ev.seq ?? ev.last_seq ?? 0;
+  return out.sort((a, b) => key(a) - key(b)).slice(-SCENE_MAX);
+}
+
+const stage = new Stage(document.getElementById('stage'), {
+  events: allEvents,
+  engines: () => [...views.values()],
+  // Stepping through the scene: the log of the event's engine shows the same event. While
+  // playing, the engine shown stays (switching at every event would flicker); its own
+  // events are still marked as they come.
+  onCurrent: (row, playing) => {
+    const id = row.ev.engine;
+    if (!playing && id && id !== selected && views.has(id)) select(id);
+    if (detail.id === id) detail.highlight(row.seq);
+  },
+  onPresent: () => pageLayout.present(!pageLayout.presenting),
+});
+const pageLayout = new Layout({ onPresent: (on) => stage.presenting(on) });
+
 const detail = new Detail(document.getElementById('detail'), {
   store,
   onChanged: () => refresh(),
   engines: () => [...views.values()],
+  onPick: (seq) => stage.seekSeq(seq),
 });
 const list = new EngineList(document.getElementById('engines'), document.getElementById('no-engines'), {
   onSelect: select,
@@ -69,7 +105,7 @@ function select(id) {
   selected = id;
   const v = views.get(id);
   if (v) detail.show(v);
-  history.replaceState(null, '', `#${id}`);
+  history.replaceState(null, '', `${location.search}#${id}`);
   render();
 }
 
@@ -81,8 +117,9 @@ function forget() {
   selected = null;
   detail.hide();
   replaceKids(document.getElementById('detail'), el('div', { class: 'placeholder' },
-    el('h2', { text: 'Pick an engine' }), el('p', { text: 'Its connections, log and sequence diagram appear here, live.' })));
-  history.replaceState(null, '', location.pathname);
+    el('h2', { text: 'Pick an engine' }), el('p', { text: 'Its connections, composer and log appear here, live.' })));
+  history.replaceState(null, '', `${location.pathname}${location.search}`);
+  stage.rebuild();
 }
 
 function render() {
@@ -103,9 +140,11 @@ async function refresh() {
   refreshing = true;
   try {
     const all = await api('GET', '/api/engines');
+    const before = views.size;
     views.clear();
     for (const v of all) views.set(v.id, v);
     render();
+    if (views.size !== before) stage.changed();
   } catch {
     // The stream's status line already says the server is unreachable.
   } finally {
@@ -163,6 +202,7 @@ const stream = new EventStream({
       if (LIFECYCLE.has(ev.kind) || !views.has(ev.engine)) lifecycle = true;
     }
     if (mine.length && detail.id === selected) detail.push(mine);
+    stage.changed();
     if (lifecycle) refreshSoon();
     if (evs.some((ev) => ev.kind === 'file' && ev.call === 'recv()')) filesSoon();
   },

@@ -1,9 +1,8 @@
-// One engine in depth: its connections, a composer to send, and three live views of its
-// events (log, sequence diagram, counters), with pause, clear, filters and export.
+// One engine in depth: its connections, a composer to send, and its live log with pause,
+// clear, filters and export (the scene above draws every engine's sockets together).
 
 import { api } from './api.js';
 import { LogView } from './log.js';
-import { SequenceView } from './diagram.js';
 import { title } from './engines.js';
 import { CodePanel } from './code.js';
 import { scoped } from './scope.js';
@@ -22,8 +21,10 @@ const GROUPS = {
 const SAMPLING_SHOWN_MS = 1500;
 
 export class Detail {
-  constructor(main, { store, onChanged, engines }) {
+  constructor(main, { store, onChanged, engines, onPick }) {
     this.main = main;
+    // A log row clicked: the scene moves to the same event.
+    this.onPick = onPick || (() => {});
     this.store = store;
     this.onChanged = onChanged;
     // The engines now, to tell what a client talks to (a chat room wants lines).
@@ -67,26 +68,20 @@ export class Detail {
     this.composer = this.buildComposer();
     this.toolbar = this.buildToolbar();
     const logBox = el('div', { class: 'log', tabindex: 0, 'aria-label': 'event log' });
-    const diagramBox = el('div', { class: 'diagram', tabindex: 0, 'aria-label': 'sequence diagram' });
     this.jump = el('button', { type: 'button', class: 'jump', hidden: true, text: '↓ latest', onclick: () => this.log.scrollToEnd() });
     this.log = new LogView(logBox, {
       onAutoscroll: (on) => { this.jump.hidden = on; },
       onExpand: (summary) => this.expand(summary),
+      onPick: (seq) => this.onPick(seq),
     });
     this.log.hex = this.hexBox ? this.hexBox.checked : false;
-    this.seq = new SequenceView(diagramBox);
     this.views = el('div', { class: 'views' },
-      el('div', { class: 'pane' }, el('h3', { text: 'Log' }), logBox, this.jump),
-      el('div', { class: 'pane' }, el('h3', { text: 'Sequence diagram' }), diagramBox));
+      el('div', { class: 'pane' }, el('h3', { text: 'Log' }), logBox, this.jump));
     this.codeBox = el('div', { class: 'code-box', hidden: true });
     this.section = el('section', { class: 'engine-detail', 'data-engine-id': id },
       this.head,
-      el('div', { class: 'd-top' }, this.conns, this.composer),
-      this.transfers,
-      this.buildTabs(),
-      this.toolbar,
-      this.views,
-      this.codeBox);
+      el('div', { class: 'd-left' }, this.conns, this.composer, this.transfers),
+      el('div', { class: 'd-right' }, this.buildTabs(), this.toolbar, this.views, this.codeBox));
     replaceKids(this.main, this.section);
     this.update(view);
     // A chat member sends lines, as nc does, so the others' screens break where it meant:
@@ -99,7 +94,7 @@ export class Detail {
     this.view = null;
   }
 
-  /** Live (the log and the diagram) or Code (the program behind this engine). */
+  /** Live (the log) or Code (the program behind this engine). */
   buildTabs() {
     const tab = (name, label) => {
       const b = el('button', { type: 'button', role: 'tab', 'data-tab': name, 'aria-selected': 'false', text: label });
@@ -107,7 +102,7 @@ export class Detail {
       return b;
     };
     this.tabBar = el('div', { class: 'view-tabs', role: 'tablist', 'aria-label': 'views' },
-      tab('live', 'Live: log and diagram'), tab('code', 'Code: the program behind it'));
+      tab('live', 'Live: the log'), tab('code', 'Code: the program behind it'));
     queueMicrotask(() => this.showTab('live'));
     return this.tabBar;
   }
@@ -267,10 +262,8 @@ export class Detail {
         this.transferBody));
     this.noteTransfers(this.store.get(this.id) ?? []);
     this.pending = [];
-    this.diagramQueue = [];
     const evs = this.visible();
     this.log.reset(evs);
-    this.seq.reset(this.view, evs.slice(-200));
     this.updateCount();
     this.refreshConnFilter(evs);
   }
@@ -363,7 +356,7 @@ export class Detail {
   }
 
   /** New events of this engine. The log takes them at once (it draws per frame); the
-   *  diagram, whose SVG text is costly to lay out, is redrawn at most every 150 ms. */
+   *  counters and filters follow at most every 150 ms. */
   push(evs) {
     this.noteSampling(evs);
     this.noteTransfers(evs);
@@ -376,18 +369,22 @@ export class Detail {
       return;
     }
     this.log.append(shown);
-    this.diagramQueue = (this.diagramQueue ?? []).concat(shown);
-    if (!this.diagramTimer) {
-      this.diagramTimer = setTimeout(() => {
-        this.diagramTimer = 0;
-        const batch = this.diagramQueue;
-        this.diagramQueue = [];
+    this.queue = (this.queue ?? []).concat(shown);
+    if (!this.queueTimer) {
+      this.queueTimer = setTimeout(() => {
+        this.queueTimer = 0;
+        const batch = this.queue;
+        this.queue = [];
         if (!this.view) return;
-        this.seq.append(batch.slice(-200));
         this.updateCount();
         this.refreshConnFilter(batch);
       }, 150);
     }
+  }
+
+  /** Marks the event the scene is at (stepping through it) and scrolls it into view. */
+  highlight(seq) {
+    if (this.log) this.log.highlight(seq);
   }
 
   refreshConnFilter(evs) {

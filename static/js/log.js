@@ -3,12 +3,12 @@
 // DOM, redrawn at most once per animation frame. A flood of events costs an array push each;
 // the page's work per frame stays the same at 50 or 5,000 events a second.
 
-import { b64ToBytes, el, fmtTime, hex, visible } from './util.js';
+import { b64ToBytes, el, fmtTime, hex, perFrame, visible } from './util.js';
 
 const ARROWS = {
   received: '←', sent: '→', accepted: '⇠', connected: '⇢', closed: '✕', refused: '⊘',
   error: '!', lagged: '⚠', listening: '●', bound: '●', stopped: '■', shutdown: '⇥',
-  summary: 'Σ', history: '↑', progress: '⋯', file: '▣',
+  summary: 'Σ', history: '↑', progress: '⋯', file: '▣', created: '○',
 };
 
 /** "1,234 recv() · 1,230 send()" from a summary's counts. */
@@ -34,22 +34,30 @@ export function preview(ev, asHex, max = 160) {
 }
 
 export class LogView {
-  constructor(box, { max = 20000, onAutoscroll, onExpand } = {}) {
+  constructor(box, { max = 20000, onAutoscroll, onExpand, onPick } = {}) {
     this.box = box;
     this.max = max;
     this.items = [];
     this.hex = false;
     this.autoscroll = true;
-    this.frame = 0;
+    this.paintSoon = perFrame(() => this.paint());
+    this.paintedTop = 0;
+    this.paintedClient = 0;
     this.rowH = 0;
     this.onAutoscroll = onAutoscroll || (() => {});
     this.onExpand = onExpand || (() => {});
+    this.onPick = onPick || (() => {});
+    this.current = null;
     this.rows = el('div', { class: 'log-rows', role: 'table', 'aria-label': 'socket calls, oldest first' });
     this.space = el('div', { class: 'log-space' }, this.rows);
     box.replaceChildren(this.space);
     this.rows.addEventListener('click', (e) => {
       const b = e.target.closest('button[data-expand]');
-      if (!b) return;
+      if (!b) {
+        const row = e.target.closest('.row[data-seq]');
+        if (row && !row.classList.contains('k-summary')) this.onPick(Number(row.dataset.seq));
+        return;
+      }
       const ev = this.items.find((it) => it.kind === 'summary' && String(it.last_seq) === b.dataset.expand && it.conn === (b.dataset.conn || undefined));
       if (ev) {
         b.disabled = true;
@@ -58,9 +66,13 @@ export class LogView {
     });
     box.addEventListener('scroll', () => {
       const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - this.height() - 4;
-      if (atBottom !== this.autoscroll) {
-        this.autoscroll = atBottom;
-        this.onAutoscroll(atBottom);
+      // Only a scroll up by the reader stops the following: the box changing size (a notice
+      // above it wrapping, the window resized) moves scrollTop too, and must not.
+      const readerUp = box.scrollTop < this.paintedTop - 2 && box.clientHeight === this.paintedClient;
+      const follow = atBottom || (this.autoscroll && !readerUp);
+      if (follow !== this.autoscroll) {
+        this.autoscroll = follow;
+        this.onAutoscroll(follow);
       }
       this.schedule();
     });
@@ -115,13 +127,24 @@ export class LogView {
       el('span', { class: hasData ? 'c-data' : 'c-note', text: hasData ? preview(ev, this.hex) + (ev.truncated ? ' [cut]' : '') : note }));
   }
 
-  schedule() {
-    if (!this.frame) {
-      this.frame = requestAnimationFrame(() => {
-        this.frame = 0;
-        this.paint();
-      });
+  /** Marks the row of event `seq` as current (the scene's cursor) and scrolls to it. */
+  highlight(seq) {
+    this.current = seq;
+    const i = this.items.findIndex((ev) => ev.seq === seq);
+    if (i >= 0) {
+      const h = this.height();
+      const top = this.box.scrollTop;
+      if (i * h < top || (i + 1) * h > top + this.box.clientHeight) {
+        this.autoscroll = false;
+        this.onAutoscroll(false);
+        this.box.scrollTop = Math.max(0, i * h - this.box.clientHeight / 2);
+      }
     }
+    this.schedule();
+  }
+
+  schedule() {
+    this.paintSoon();
   }
 
   /** Draws the rows in view. */
@@ -130,11 +153,17 @@ export class LogView {
     const n = this.items.length;
     this.space.style.height = `${n * h}px`;
     if (this.autoscroll) this.box.scrollTop = n * h;
+    this.paintedTop = this.box.scrollTop;
+    this.paintedClient = this.box.clientHeight;
     const first = Math.max(0, Math.floor(this.box.scrollTop / h) - OVERSCAN);
     const count = Math.ceil(this.box.clientHeight / h) + 2 * OVERSCAN;
     const slice = this.items.slice(first, first + count);
     this.rows.style.transform = `translateY(${first * h}px)`;
-    this.rows.replaceChildren(...slice.map((ev) => this.row(ev)));
+    this.rows.replaceChildren(...slice.map((ev) => {
+      const r = this.row(ev);
+      if (this.current !== null && ev.seq === this.current) r.classList.add('current');
+      return r;
+    }));
   }
 
   /** Replaces every row. */

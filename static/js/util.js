@@ -55,6 +55,19 @@ export function visible(text, max = Infinity) {
   return text.length > max ? s + '…' : s;
 }
 
+/** `fn` wrapped to run at most once per animation frame, however often it is asked for. */
+export function perFrame(fn) {
+  let frame = 0;
+  return () => {
+    if (!frame) {
+      frame = requestAnimationFrame(() => {
+        frame = 0;
+        fn();
+      });
+    }
+  };
+}
+
 /** 1536 -> "1.5 KiB". */
 export function fmtBytes(n) {
   if (n < 1024) return `${n} B`;

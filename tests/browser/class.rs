@@ -189,24 +189,22 @@ async fn two_students_an_instructor_and_a_watcher_each_see_what_is_theirs() {
             .await,
         json!(null)
     );
-    watcher.click("li[data-engine-id=e1]").await;
     ada.type_into(
         ".composer textarea[name=data]",
         &format!("for the watcher{}", char::from(Key::Enter)),
     )
     .await;
-    for viewer in [&watcher, &teacher] {
-        viewer
-            .wait_js(
-                "[...document.querySelectorAll('.log-rows .row.k-received .c-data')].some(e => e.textContent === 'for the watcher')",
-                "Ada's new message, live",
-            )
-            .await;
-    }
+    teacher
+        .wait_js(
+            "[...document.querySelectorAll('.log-rows .row.k-received .c-data')].some(e => e.textContent === 'for the watcher')",
+            "Ada's new message, live",
+        )
+        .await;
+    // The watch link opens in present mode: the scene, large, for the room.
     watcher
         .wait_js(
-            "[...document.querySelectorAll('svg.sequence g.ev.k-received text.label')].some(t => t.textContent.includes('for the watcher'))",
-            "the arrow in the watcher's diagram",
+            "document.body.classList.contains('present') && [...document.querySelectorAll('svg.scene g.arrow text.label')].some(t => t.textContent.includes('for the watcher'))",
+            "the arrow in the watcher's scene, in present mode",
         )
         .await;
     // Bob never saw any of it.

@@ -333,7 +333,12 @@ impl Browser {
 
     /// Waits until a JavaScript expression is truthy; fails after 10 s saying what it waited for.
     pub async fn wait_js(&self, expr: &str, what: &str) -> Value {
-        let end = tokio::time::Instant::now() + WAIT;
+        self.wait_js_for(expr, what, WAIT).await
+    }
+
+    /// Waits until a JavaScript expression is truthy, for at most `limit`.
+    pub async fn wait_js_for(&self, expr: &str, what: &str, limit: Duration) -> Value {
+        let end = tokio::time::Instant::now() + limit;
         loop {
             let v = self.js(expr).await;
             let truthy = match &v {
@@ -350,7 +355,7 @@ impl Browser {
                 let errors = self
                     .js("document.getElementById('js-errors').textContent")
                     .await;
-                panic!("waited 10 s for {what} ({expr}); page errors: {errors}");
+                panic!("waited {limit:?} for {what} ({expr}); page errors: {errors}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -4,6 +4,7 @@ mod capture;
 mod class;
 mod exercises;
 mod harness;
+mod stage;
 
 use std::time::Duration;
 
@@ -19,10 +20,12 @@ fn rows_with(engine: &str, kind: &str, text: &str) -> String {
     )
 }
 
+/// An arrow in the scene out of (`sent`) or into (`received`) one of the engine's sockets.
 fn arrows_with(engine: &str, kind: &str, text: &str) -> String {
+    let end = if kind == "sent" { "from" } else { "to" };
     format!(
-        "[...document.querySelectorAll('.engine-detail[data-engine-id=\"{engine}\"] svg.sequence g.ev.k-{kind}')]\
-         .some(g => g.querySelector('line.arrow') && g.querySelector('text.label').textContent.includes({text:?}))"
+        "[...document.querySelectorAll('svg.scene g.arrow[data-{end}-engine=\"{engine}\"]')]\
+         .some(g => g.querySelector('line') && g.querySelector('text.label')?.textContent.includes({text:?}))"
     )
 }
 
@@ -90,13 +93,13 @@ async fn echo_demo_from_form_and_preset_seen_live_by_two_viewers() {
         viewer
             .wait_js(
                 &arrows_with("e2", "sent", "hello"),
-                "a send arrow in the diagram",
+                "a send arrow in the scene",
             )
             .await;
         viewer
             .wait_js(
                 &arrows_with("e2", "received", "hello"),
-                "a receive arrow in the diagram",
+                "a receive arrow in the scene",
             )
             .await;
     }
@@ -122,7 +125,7 @@ async fn echo_demo_from_form_and_preset_seen_live_by_two_viewers() {
     .await;
     b.wait_js(
         &arrows_with("e1", "received", "hello"),
-        "arrows in the server's diagram",
+        "arrows into the server's sockets in the scene",
     )
     .await;
     let peers = b
@@ -134,12 +137,20 @@ async fn echo_demo_from_form_and_preset_seen_live_by_two_viewers() {
         "the server sees the client's ephemeral port"
     );
     let lanes = b
-        .js("[...document.querySelectorAll('svg.lanes .lane-addr')].map(e => e.textContent)")
+        .js("[...document.querySelectorAll('svg.scene-head g.lane-head')].map(g => `${g.dataset.role} ${g.dataset.addr}`)")
         .await;
+    let (s, c) = (
+        server["local"].as_str().unwrap(),
+        client["local"].as_str().unwrap(),
+    );
     assert_eq!(
         lanes,
-        json!([server["local"], client["local"]]),
-        "one lane per endpoint"
+        json!([
+            format!("client {c}"),
+            format!("listen {s}"),
+            format!("accepted {s}")
+        ]),
+        "one lane per socket: the client's port, the listening socket, accept()'s new one"
     );
     let counters = b
         .js("document.querySelector('li[data-engine-id=\"e1\"] .e-stats').textContent")
@@ -303,8 +314,8 @@ async fn received_bytes_are_shown_as_text_or_hex_never_as_markup() {
     );
     assert!(b.client.get_alert_text().await.is_err(), "no script ran");
     b.wait_js(
-        "[...document.querySelectorAll('svg.sequence text')].some(t => t.textContent.includes('<img src=x onerr'))",
-        "the diagram showing the payload as text",
+        "[...document.querySelectorAll('svg.scene text')].some(t => t.textContent.includes('<img src=x onerr'))",
+        "the scene showing the payload as text",
     )
     .await;
     assert_eq!(
@@ -372,7 +383,7 @@ async fn a_flood_of_5000_events_per_second_keeps_the_page_bounded_and_current() 
         .js("document.querySelectorAll('.engine-detail .log-rows .row').length")
         .await;
     let svg_rows = b
-        .js("document.querySelectorAll('svg.sequence g.ev').length")
+        .js("document.querySelectorAll('svg.scene g.call').length")
         .await;
     assert!(
         rows.as_u64().unwrap() <= 100,
@@ -380,7 +391,7 @@ async fn a_flood_of_5000_events_per_second_keeps_the_page_bounded_and_current() 
     );
     assert!(
         svg_rows.as_u64().unwrap() <= 200,
-        "diagram rows capped: {svg_rows}"
+        "only the scene's rows in view are drawn: {svg_rows}"
     );
     // Scrolled to the top, the log shows the oldest events it keeps, without a reload.
     b.js("(document.querySelector('.engine-detail .log').scrollTop = 0, 1)")
