@@ -472,7 +472,10 @@ async fn watchers_only_look_and_a_new_watch_link_revokes_the_old() {
         cookies[0].starts_with(&format!("socketlab_watch={watch_id};")),
         "{cookies:?}"
     );
-    assert!(r.text().await.unwrap().contains("data-go=\"/\""));
+    assert!(
+        r.text().await.unwrap().contains("data-go=\"/?present\""),
+        "the watch link opens the scene in present mode"
+    );
     let r = app
         .http
         .get(format!("{}/", app.base))
