@@ -160,8 +160,10 @@ export class SceneDrawing {
       svgEl('line', { x1, y1, x2, y2, 'marker-end': `url(#head-${marker})` }));
     if (a.short) g.append(svgEl('text', { x: x2 + (x2 >= x1 ? 4 : -4), y: y2 + 4, class: 'lost-x', 'text-anchor': x2 >= x1 ? 'start' : 'end' }, a.type === 'lost' ? '✕ lost' : '…'));
     if (a.label) {
-      const tx = x1 + (x2 - x1) * 0.5;
-      const ty = y1 + (y2 - y1) * 0.5 - 4;
+      // Near the sender: a room's send()s fanning out to its members keep their labels apart.
+      const f = a.short ? 0.5 : 0.35;
+      const tx = x1 + (x2 - x1) * f;
+      const ty = y1 + (y2 - y1) * f - 4;
       g.append(svgEl('text', { x: tx, y: ty, class: 'label', 'text-anchor': 'middle' }, a.label));
     }
     return g;
