@@ -24,7 +24,7 @@ export function summaryCalls(ev) {
 export function summaryText(ev) {
   return `${summaryCalls(ev)} in ${ev.window_ms} ms`;
 }
-const OVERSCAN = 12;
+const OVERSCAN = 5;
 
 /** The preview of an event's data: text with visible control characters, or hex. */
 export function preview(ev, asHex, max = 160) {
@@ -43,6 +43,9 @@ export class LogView {
     this.paintSoon = perFrame(() => this.paint());
     this.paintedTop = 0;
     this.paintedClient = 0;
+    this.spaceH = -1;
+    this.version = 0;
+    this.scrolled = false;
     this.rowH = 0;
     this.onAutoscroll = onAutoscroll || (() => {});
     this.onExpand = onExpand || (() => {});
@@ -64,21 +67,15 @@ export class LogView {
         this.onExpand(ev);
       }
     });
+    // The scroll itself is only noted: paint reads the box once per frame and decides there,
+    // so a flood of rows never forces a layout per scroll event.
     box.addEventListener('scroll', () => {
-      const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - this.height() - 4;
-      // Only a scroll up by the reader stops the following: the box changing size (a notice
-      // above it wrapping, the window resized) moves scrollTop too, and must not.
-      const readerUp = box.scrollTop < this.paintedTop - 2 && box.clientHeight === this.paintedClient;
-      const follow = atBottom || (this.autoscroll && !readerUp);
-      if (follow !== this.autoscroll) {
-        this.autoscroll = follow;
-        this.onAutoscroll(follow);
-      }
+      this.scrolled = true;
       this.schedule();
     });
     new ResizeObserver(() => {
       this.rowH = 0;
-      this.schedule();
+      this.touched();
     }).observe(box);
   }
 
@@ -147,16 +144,47 @@ export class LogView {
     this.paintSoon();
   }
 
+  /** The rows changed: the next paint redraws them. */
+  touched() {
+    this.version += 1;
+    this.schedule();
+  }
+
   /** Draws the rows in view. */
   paint() {
     const h = this.height();
     const n = this.items.length;
-    this.space.style.height = `${n * h}px`;
-    if (this.autoscroll) this.box.scrollTop = n * h;
-    this.paintedTop = this.box.scrollTop;
-    this.paintedClient = this.box.clientHeight;
-    const first = Math.max(0, Math.floor(this.box.scrollTop / h) - OVERSCAN);
-    const count = Math.ceil(this.box.clientHeight / h) + 2 * OVERSCAN;
+    // Every read before any write: one layout per frame at most.
+    const client = this.box.clientHeight;
+    let top = this.box.scrollTop;
+    if (this.scrolled) {
+      this.scrolled = false;
+      const atBottom = top + client >= this.spaceH - h - 4;
+      // Only a scroll up by the reader stops the following: the box changing size (a notice
+      // above it wrapping, the window resized) moves scrollTop too, and must not.
+      const readerUp = top < this.paintedTop - 2 && client === this.paintedClient;
+      const follow = atBottom || (this.autoscroll && !readerUp);
+      if (follow !== this.autoscroll) {
+        this.autoscroll = follow;
+        this.onAutoscroll(follow);
+      }
+    }
+    if (this.spaceH !== n * h) {
+      this.spaceH = n * h;
+      this.space.style.height = `${n * h}px`;
+    }
+    if (this.autoscroll) {
+      top = Math.max(0, n * h - client);
+      if (this.box.scrollTop !== top) this.box.scrollTop = top;
+    }
+    this.paintedTop = top;
+    this.paintedClient = client;
+    const first = Math.max(0, Math.floor(top / h) - OVERSCAN);
+    const count = Math.ceil(client / h) + 2 * OVERSCAN;
+    // The same rows as last time (a scroll within the margin): nothing to redraw.
+    const key = `${this.version}|${first}|${count}|${this.current}|${this.hex}`;
+    if (key === this.drawn) return;
+    this.drawn = key;
     const slice = this.items.slice(first, first + count);
     this.rows.style.transform = `translateY(${first * h}px)`;
     this.rows.replaceChildren(...slice.map((ev) => {
@@ -169,7 +197,7 @@ export class LogView {
   /** Replaces every row. */
   reset(events) {
     this.items = events.slice(-this.max);
-    this.schedule();
+    this.touched();
   }
 
   /** Adds rows at the bottom; the oldest go past the cap. */
@@ -181,16 +209,17 @@ export class LogView {
       this.items.splice(0, over);
       if (!this.autoscroll) this.box.scrollTop -= over * this.height();
     }
-    this.schedule();
+    this.touched();
   }
 
   /** Adds older rows at the top, keeping the view where it was. */
   prepend(events) {
     if (events.length === 0) return;
     this.items = [...events, ...this.items];
-    this.space.style.height = `${this.items.length * this.height()}px`;
+    this.spaceH = this.items.length * this.height();
+    this.space.style.height = `${this.spaceH}px`;
     if (!this.autoscroll) this.box.scrollTop += events.length * this.height();
-    this.schedule();
+    this.touched();
   }
 
   /** Puts `events` where `item` was (a summary, expanded into the events it stood for). */
@@ -199,12 +228,12 @@ export class LogView {
     if (i < 0) return;
     this.items.splice(i, 1, ...events);
     if (!this.autoscroll) this.box.scrollTop += (events.length - 1) * this.height();
-    this.schedule();
+    this.touched();
   }
 
   /** Redraws (after a display option changed). */
   repaint() {
-    this.schedule();
+    this.touched();
   }
 
   scrollToEnd() {

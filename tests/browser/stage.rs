@@ -305,6 +305,13 @@ async fn a_thousand_events_keep_the_longest_task_under_100_ms() {
         )
         .await;
     let arrived = b.js("Math.round(performance.now())").await;
+    let costs = b
+        .js("[document.getElementById('stage').dataset.buildMs, document.querySelector('.scene-box').dataset.paintMs]")
+        .await;
+    eprintln!(
+        "the last rebuild took {} ms, the last paint {} ms",
+        costs[0], costs[1]
+    );
     // Scrolling through it, stepping back and playing are no long tasks either.
     b.js("(document.querySelector('.scene-box').scrollTop = 0, 1)")
         .await;

@@ -5,7 +5,7 @@
 
 import { perFrame, svgEl } from '../util.js';
 
-const OVERSCAN = 10;
+const OVERSCAN = 4;
 
 export class SceneDrawing {
   /** `box` scrolls; `onPick(row)` when a call or an arrow is clicked, `onHover(row|null)`. */
@@ -26,12 +26,18 @@ export class SceneDrawing {
     this.live = true;
     this.paintSoon = perFrame(() => this.paint());
     this.follow = true;
+    this.scrolled = false;
+    this.svgH = 0;
+    this.svgW = 0;
+    // Noted only; paint reads the box once per frame and decides whether to follow.
     box.addEventListener('scroll', () => {
-      // Scrolled up to read: stop following the newest rows until scrolled back down.
-      this.follow = box.scrollTop + box.clientHeight >= box.scrollHeight - 40;
+      this.scrolled = true;
       this.schedule();
     });
-    new ResizeObserver(() => this.schedule()).observe(box);
+    new ResizeObserver(() => {
+      this.m = null;
+      this.schedule();
+    }).observe(box);
     const pickRow = (e) => {
       const g = e.target.closest('[data-row]');
       return g ? Number(g.dataset.row) : null;
@@ -44,7 +50,9 @@ export class SceneDrawing {
     this.svg.addEventListener('mouseleave', () => this.onHover(null));
   }
 
+  /** Sizes from the CSS (present mode makes them larger); kept until the box changes. */
   metrics() {
+    if (this.m && this.m.lanes === (this.scene ? this.scene.lanes.length : 0)) return this.m;
     const cs = getComputedStyle(this.box);
     const row = parseFloat(cs.getPropertyValue('--scene-row')) || 28;
     const headH = parseFloat(cs.getPropertyValue('--scene-head')) || 46;
@@ -54,11 +62,13 @@ export class SceneDrawing {
     // Room on the right for the last lane's labels, which are written to the right of it.
     const left = 90;
     const gap = Math.max(minGap, lanes > 1 ? (width - left - 190) / (lanes - 1) : width);
-    return { row, headH, gap, left: lanes > 1 ? left : width / 2 - 60, lanes };
+    this.m = { row, headH, gap, left: lanes > 1 ? left : width / 2 - 60, lanes, width, height: this.box.clientHeight };
+    return this.m;
   }
 
   /** Shows a scene with `at` the current row and `live` whether it follows the newest. */
   show(scene, at, live) {
+    this.version = (this.version ?? 0) + 1;
     this.scene = scene;
     this.at = at;
     this.live = live;
@@ -71,30 +81,54 @@ export class SceneDrawing {
 
   /** Scrolls so that row `i` is in view (near the middle when it was out of view). */
   reveal(i) {
-    const { row, headH } = this.metrics();
+    const { row, headH, height: h } = this.metrics();
     const y = headH + i * row;
     const top = this.box.scrollTop;
-    const h = this.box.clientHeight;
     if (y < top + headH + row || y > top + h - 2 * row) this.box.scrollTop = Math.max(0, y - h / 2);
+  }
+
+  /** Sizes changed (present mode): measure again. */
+  invalidate() {
+    this.m = null;
+    this.schedule();
   }
 
   paint() {
     const s = this.scene;
     if (!s) return;
+    const t0 = performance.now();
     const m = this.metrics();
+    const scrollTop = this.box.scrollTop;
+    if (this.scrolled) {
+      // Scrolled up to read: stop following the newest rows until scrolled back down.
+      this.scrolled = false;
+      this.follow = scrollTop + m.height >= m.headH + this.svgH - 40;
+    }
     const x = (col) => m.left + col * m.gap;
     const y = (r) => (r + 0.5) * m.row;
-    const width = Math.max(this.box.clientWidth, x(Math.max(0, m.lanes - 1)) + 190);
+    const width = Math.max(m.width, x(Math.max(0, m.lanes - 1)) + 190);
     // Rows after the cursor are not drawn yet: stepping shows the exchange as it unfolded.
     const last = Math.min(s.rows.length - 1, this.at);
-    const height = Math.max((s.rows.length + 1) * m.row, this.box.clientHeight - m.headH);
-    this.svg.setAttribute('width', width);
-    this.svg.setAttribute('height', height);
-    this.head.setAttribute('width', width);
-    this.head.setAttribute('height', m.headH);
-    if (this.live && this.follow) this.box.scrollTop = this.box.scrollHeight;
-    const top = Math.max(0, Math.floor((this.box.scrollTop - m.headH) / m.row) - OVERSCAN);
-    const bottom = Math.min(last, Math.ceil((this.box.scrollTop + this.box.clientHeight) / m.row) + OVERSCAN);
+    const height = Math.max((s.rows.length + 1) * m.row, m.height - m.headH);
+    if (this.svgH !== height || this.svgW !== width) {
+      this.svgH = height;
+      this.svgW = width;
+      this.svg.setAttribute('width', width);
+      this.svg.setAttribute('height', height);
+      this.head.setAttribute('width', width);
+      this.head.setAttribute('height', m.headH);
+    }
+    let view = scrollTop;
+    if (this.live && this.follow) {
+      view = Math.max(0, m.headH + height - m.height);
+      if (scrollTop !== view) this.box.scrollTop = view;
+    }
+    const top = Math.max(0, Math.floor((view - m.headH) / m.row) - OVERSCAN);
+    const bottom = Math.min(last, Math.ceil((view + m.height) / m.row) + OVERSCAN);
+    // What was drawn last time, unless the scene, the cursor or the rows in view changed.
+    const key = `${this.version}|${top}|${bottom}|${this.at}|${this.live}|${width}`;
+    if (key === this.drawn) return;
+    this.drawn = key;
 
     const head = s.lanes.map((l) => svgEl('g', { class: `lane-head r-${l.role}`, 'data-lane': l.column, 'data-role': l.role, 'data-addr': l.local ?? '' },
       svgEl('text', { x: x(l.column), y: m.headH * 0.4, class: 'lane-title', 'text-anchor': 'middle' }, l.title),
@@ -131,6 +165,7 @@ export class SceneDrawing {
     }
     for (let r = top; r <= bottom; r++) out.push(this.mark(s.rows[r], x, y, m));
     this.g.replaceChildren(...out);
+    this.box.dataset.paintMs = String(Math.round(performance.now() - t0));
   }
 
   arrow(a, x, y, last, m) {
