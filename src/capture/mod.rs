@@ -13,6 +13,7 @@
 //! first takes what is still on the channel, so it never misses a call that has happened.
 
 pub mod live;
+pub mod pcap;
 pub mod record;
 pub mod render;
 pub mod ring;

@@ -216,7 +216,7 @@ pub struct EventsQuery {
 const MAX_EVENTS_PAGE: usize = 10_000;
 
 /// A connection id as records number it (`c12` is 12).
-fn conn_number(id: &str) -> Result<u32, ApiError> {
+pub(super) fn conn_number(id: &str) -> Result<u32, ApiError> {
     id.strip_prefix('c')
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| {
@@ -273,7 +273,7 @@ pub async fn events(
 }
 
 /// Events rendered per lock when exporting, so a long export never holds the ring for long.
-const EXPORT_STEP: usize = 2048;
+pub(super) const EXPORT_STEP: usize = 2048;
 
 /// `GET /api/engines/{id}/export`: every kept event of an engine, as a file to save. It is
 /// written as it is read, a page at a time, so a million kept events never sit in memory

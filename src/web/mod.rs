@@ -10,6 +10,7 @@ mod files;
 pub mod guard;
 mod labs;
 mod pages;
+mod pcap;
 mod viewer;
 mod workspaces;
 mod ws;
@@ -68,7 +69,9 @@ pub fn app(state: AppState) -> Router {
         .route("/engines/{id}/connections/{conn}", delete(api::close_conn))
         .route("/engines/{id}/export", get(api::export))
         .route("/engines/{id}/code", get(code::code))
+        .route("/engines/{id}/capture.pcap", get(pcap::capture))
         .route("/events", get(api::events))
+        .route("/events/{seq}/layers", get(pcap::layers))
         .route("/files", get(files::list).post(files::upload))
         .route("/files/{id}", get(files::download).delete(files::remove))
         .route("/labs", get(labs::list).post(labs::create))

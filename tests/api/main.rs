@@ -21,5 +21,6 @@ mod helpers;
 mod isolation;
 mod labs;
 mod lifecycle;
+mod pcap;
 mod persist;
 mod rules;
