@@ -41,10 +41,18 @@ pub enum EventKind {
     /// `socket()` made a socket: `family` and `type`, the first event of every socket the
     /// engine makes itself (an accepted connection's socket starts with `accepted`).
     Created,
+    /// A datagram lost on purpose (`options.impair.loss`): never sent.
+    Dropped,
+    /// The second copy of a datagram sent twice on purpose (`impair.duplicate`).
+    Duplicated,
+    /// A datagram held back on purpose (`impair.delay_ms`, `jitter_ms`); its `sent` follows.
+    Delayed,
+    /// A datagram sent after a later one on purpose (`impair.reorder`): its `sendto()`.
+    Reordered,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 14] = [
+    const ALL: [EventKind; 18] = [
         Self::Listening,
         Self::Bound,
         Self::Connected,
@@ -59,6 +67,10 @@ impl EventKind {
         Self::Progress,
         Self::File,
         Self::Created,
+        Self::Dropped,
+        Self::Duplicated,
+        Self::Delayed,
+        Self::Reordered,
     ];
 
     /// The kind a record stores as `k as u8` (an unknown byte reads as `error`).
@@ -91,6 +103,10 @@ impl EventKind {
             Self::Progress => "progress",
             Self::File => "file",
             Self::Created => "created",
+            Self::Dropped => "dropped",
+            Self::Duplicated => "duplicated",
+            Self::Delayed => "delayed",
+            Self::Reordered => "reordered",
         }
     }
 }
@@ -244,6 +260,10 @@ impl<'a> Draft<'a> {
         self
     }
 }
+
+/// Marks the server leg's connection number of a proxied pair: both legs are `c7` in the
+/// events (with `leg` saying which), but each has its own addresses in the connection table.
+pub const SERVER_LEG: u64 = 1 << 31;
 
 /// What a `created` event says of a new socket: `socket(AF_INET, SOCK_STREAM)` as the lecture
 /// writes it, and the same as `family` and `type` members for scripts.

@@ -93,7 +93,12 @@ pub struct Filter {
 impl Filter {
     /// Whether a record passes.
     pub fn wants(&self, v: &View<'_>) -> bool {
-        self.engine.is_none_or(|e| v.engine() == e) && self.conn.is_none_or(|c| v.conn() == Some(c))
+        // Both legs of a proxied pair are one connection to a reader.
+        let leg = !(crate::event::SERVER_LEG as u32);
+        self.engine.is_none_or(|e| v.engine() == e)
+            && self
+                .conn
+                .is_none_or(|c| v.conn().map(|n| n & leg) == Some(c))
     }
 }
 

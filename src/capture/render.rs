@@ -39,6 +39,8 @@ pub fn render(seq: u64, v: &View<'_>, conn: Option<&ConnAddrs>) -> Utf8Bytes {
         v.engine()
     );
     if let Some(c) = v.conn() {
+        // A proxy's server leg is the same pair: the same id, its `leg` in the extra members.
+        let c = c & !(crate::event::SERVER_LEG as u32);
         let _ = write!(buf, ",\"conn\":\"c{c}\"");
     }
     buf.extend_from_slice(b",\"kind\":\"");

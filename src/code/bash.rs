@@ -299,6 +299,10 @@ pub fn program(p: &Program) -> String {
         Kind::UdpServer => udp_server(p, &mut c),
         Kind::TcpClient => tcp_client(p, &mut c),
         Kind::UdpClient => udp_client(p, &mut c),
+        // The route refuses proxies before asking; a comment rather than a panic all the same.
+        Kind::TcpProxy | Kind::UdpProxy => {
+            c.line("# a proxy relays between two programs; it has none of its own");
+        }
     }
     c.finish()
 }

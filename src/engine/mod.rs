@@ -7,12 +7,16 @@ pub mod behavior;
 pub mod budget;
 pub mod chat;
 mod env;
+pub mod impair;
+mod proxy;
 pub mod rules;
 mod send;
 pub mod spec;
 mod stats;
 mod tcp;
 mod udp;
+mod udp_proxy;
+mod udp_send;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -30,7 +34,7 @@ use crate::error::ApiError;
 use crate::event::{Draft, format_time};
 pub use env::Env;
 pub use send::{MAX_REPEAT, SendOutcome, SendTarget};
-pub use spec::{EngineSpec, Kind};
+pub use spec::{EngineSpec, Kind, Options};
 pub use stats::{Stats, StatsView};
 
 /// A command for a connection's task (the actor pattern: the API never touches the socket).
@@ -86,6 +90,23 @@ pub struct Conn {
     tx: mpsc::Sender<ConnCmd>,
     close: CancellationToken,
     done: CancellationToken,
+    /// A proxy's server leg: its addresses once connected, and its counters.
+    upstream: std::sync::OnceLock<(SocketAddr, SocketAddr)>,
+    up_in: AtomicU64,
+    up_out: AtomicU64,
+}
+
+/// A proxied connection's server leg, as its client leg's view carries it.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpstreamView {
+    /// socketlab's socket to the server (its ephemeral port).
+    pub local: SocketAddr,
+    /// The server.
+    pub peer: SocketAddr,
+    /// Bytes received from the server.
+    pub bytes_in: u64,
+    /// Bytes sent to the server.
+    pub bytes_out: u64,
 }
 
 /// A connection as API.md's Engine `connections` lists it.
@@ -103,6 +124,9 @@ pub struct ConnView {
     pub bytes_in: u64,
     /// Bytes sent on it.
     pub bytes_out: u64,
+    /// A proxy's server leg for this client (tcp-proxy, udp-proxy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamView>,
 }
 
 impl Conn {
@@ -114,7 +138,30 @@ impl Conn {
             opened: format_time(self.opened),
             bytes_in: self.bytes_in.load(Relaxed),
             bytes_out: self.bytes_out.load(Relaxed),
+            upstream: self.upstream.get().map(|&(local, peer)| UpstreamView {
+                local,
+                peer,
+                bytes_in: self.up_in.load(Relaxed),
+                bytes_out: self.up_out.load(Relaxed),
+            }),
         }
+    }
+
+    /// A proxy's server leg is connected.
+    fn set_upstream(&self, local: SocketAddr, peer: SocketAddr) {
+        let _ = self.upstream.set((local, peer));
+    }
+
+    /// Counts `n` bytes on a proxied pair's client leg (`client`) or server leg, coming in or
+    /// going out.
+    fn count(&self, client: bool, incoming: bool, n: usize) {
+        let c = match (client, incoming) {
+            (true, true) => &self.bytes_in,
+            (true, false) => &self.bytes_out,
+            (false, true) => &self.up_in,
+            (false, false) => &self.up_out,
+        };
+        c.fetch_add(n as u64, Relaxed);
     }
 }
 
@@ -189,6 +236,9 @@ pub struct Engine {
     repeats: Mutex<CancellationToken>,
     /// Repeated sends going now.
     repeating: AtomicUsize,
+    /// UDP impairment: its settings and generator (none when off), and a datagram held back.
+    impair: Mutex<Option<impair::Impairer>>,
+    held: Mutex<Option<udp_send::Held>>,
 }
 
 /// An engine as API.md's Engine object shows it.
@@ -271,7 +321,15 @@ impl Engine {
             lifecycle: tokio::sync::Mutex::new(0),
             repeats: Mutex::new(CancellationToken::new()),
             repeating: AtomicUsize::new(0),
+            impair: Mutex::new(None),
+            held: Mutex::new(None),
         }
+        .impaired()
+    }
+
+    fn impaired(self) -> Self {
+        self.set_impair(self.spec.options.impair);
+        self
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -353,6 +411,8 @@ impl Engine {
             Kind::TcpServer => tcp::start_server(self, *generation, cancel).await,
             Kind::TcpClient => tcp::start_client(self, *generation, cancel).await,
             Kind::UdpServer | Kind::UdpClient => udp::start(self, *generation, cancel).await,
+            Kind::TcpProxy => proxy::start(self, *generation, cancel).await,
+            Kind::UdpProxy => udp_proxy::start(self, *generation, cancel).await,
         };
         let mut state = self.state();
         match result {
@@ -517,6 +577,9 @@ impl Engine {
             tx,
             close: run.cancel.child_token(),
             done: CancellationToken::new(),
+            upstream: std::sync::OnceLock::new(),
+            up_in: AtomicU64::new(0),
+            up_out: AtomicU64::new(0),
         });
         run.conns().insert(num, conn.clone());
         self.env.capture.open_conn(num, local, peer);
@@ -567,7 +630,13 @@ impl Engine {
             target: self.spec.target.clone(),
             peer,
             bind: self.spec.bind.clone(),
-            options: self.spec.options.clone(),
+            options: Options {
+                // What the datagrams follow now: a PATCH may have changed it since the start.
+                impair: self
+                    .impair_settings()
+                    .or(self.spec.options.impair.filter(|i| i.is_off())),
+                ..self.spec.options.clone()
+            },
             created: format_time(self.created),
             stats: self.stats.view(),
             connections,

@@ -117,6 +117,13 @@ impl Engine {
     pub async fn send(&self, data: Bytes, target: SendTarget) -> Result<SendOutcome, ApiError> {
         let run = self.running().ok_or_else(|| self.not_running())?;
         let n = data.len();
+        if self.spec.kind.is_proxy() {
+            return Err(ApiError::InvalidSpec(format!(
+                "engine {} is a {}: it relays what its client and server send and sends nothing of its own; send from the client or the server",
+                self.id,
+                self.spec.kind.name()
+            )));
+        }
         match self.spec.kind {
             Kind::UdpServer | Kind::UdpClient => {
                 if target.conn.is_some() || target.shutdown_write {
@@ -156,7 +163,7 @@ impl Engine {
                     interval_ms: None,
                 })
             }
-            Kind::TcpServer | Kind::TcpClient => {
+            Kind::TcpServer | Kind::TcpClient | Kind::TcpProxy | Kind::UdpProxy => {
                 if target.to.is_some() {
                     return Err(ApiError::InvalidSpec(
                         "field to is for UDP; a TCP engine sends on a connection (use conn)".into(),

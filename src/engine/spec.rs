@@ -9,7 +9,7 @@ use super::rules::{RuleSpec, Rules};
 use crate::addr::{HostPort, parse_host_port};
 use crate::error::ApiError;
 
-/// The four engine kinds.
+/// The engine kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
@@ -21,6 +21,10 @@ pub enum Kind {
     UdpServer,
     /// Sends datagrams to a target.
     UdpClient,
+    /// Accepts clients at `bind`, connects each to `target`, relays both ways.
+    TcpProxy,
+    /// Relays each client's datagrams from `bind` to `target` and the replies back.
+    UdpProxy,
 }
 
 impl Kind {
@@ -31,6 +35,8 @@ impl Kind {
             "tcp-client" => Some(Self::TcpClient),
             "udp-server" => Some(Self::UdpServer),
             "udp-client" => Some(Self::UdpClient),
+            "tcp-proxy" => Some(Self::TcpProxy),
+            "udp-proxy" => Some(Self::UdpProxy),
             _ => None,
         }
     }
@@ -42,6 +48,8 @@ impl Kind {
             Self::TcpClient => "tcp-client",
             Self::UdpServer => "udp-server",
             Self::UdpClient => "udp-client",
+            Self::TcpProxy => "tcp-proxy",
+            Self::UdpProxy => "udp-proxy",
         }
     }
 
@@ -52,7 +60,12 @@ impl Kind {
 
     /// TCP or UDP.
     pub fn is_tcp(self) -> bool {
-        matches!(self, Self::TcpServer | Self::TcpClient)
+        matches!(self, Self::TcpServer | Self::TcpClient | Self::TcpProxy)
+    }
+
+    /// A proxy: both a place clients come to (`bind`) and a server it goes to (`target`).
+    pub fn is_proxy(self) -> bool {
+        matches!(self, Self::TcpProxy | Self::UdpProxy)
     }
 }
 
@@ -79,10 +92,11 @@ struct RawOptions {
     rules: Option<Vec<RuleSpec>>,
     file: Option<String>,
     save: Option<bool>,
+    impair: Option<super::impair::Impair>,
 }
 
 /// Engine options with defaults applied; `None` where the kind does not use the option.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Options {
     /// Bytes asked of each `recv()` / `recvfrom()`.
     pub recv_size: usize,
@@ -104,6 +118,9 @@ pub struct Options {
     /// Whether a tcp-client keeps what it receives as a file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub save: Option<bool>,
+    /// UDP broken on purpose: loss, duplicates, reordering, delay (udp kinds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impair: Option<super::impair::Impair>,
 }
 
 /// Largest `recv_size`: 256 KiB, well above a UDP datagram and any sensible TCP read.
@@ -198,6 +215,8 @@ impl EngineSpec {
                 Kind::TcpClient,
                 Kind::UdpServer,
                 Kind::UdpClient,
+                Kind::TcpProxy,
+                Kind::UdpProxy,
             ],
             Kind::name,
         );
@@ -210,6 +229,8 @@ impl EngineSpec {
             ))
         })?;
         let behavior = match raw.behavior.as_deref() {
+            // A proxy relays; "manual" is the only behavior it has, and the default.
+            None if kind.is_proxy() => Behavior::Manual,
             None if kind.is_server() => {
                 return Err(invalid(format!(
                     "field behavior is missing; a {} needs one of {}",
@@ -233,17 +254,28 @@ impl EngineSpec {
                 names(&allowed_behaviors(kind), Behavior::name)
             )));
         }
-        let bind_hp = match (&raw.bind, kind.is_server()) {
+        let bind_hp = match (&raw.bind, kind.is_server() || kind.is_proxy()) {
             (Some(b), _) => Some(parse_host_port("bind", b)?),
             (None, true) => {
                 return Err(invalid(format!(
-                    "field bind is missing; a {} needs a local address like 127.0.0.1:12345 (port 0 picks a free one)",
-                    kind.name()
+                    "field bind is missing; a {} needs a local address like 127.0.0.1:12345 (port 0 picks a free one){}",
+                    kind.name(),
+                    if kind.is_proxy() {
+                        ", where its clients connect"
+                    } else {
+                        ""
+                    }
                 )));
             }
             (None, false) => None,
         };
         let target_hp = match (&raw.target, kind.is_server()) {
+            (None, _) if kind.is_proxy() => {
+                return Err(invalid(format!(
+                    "field target is missing; a {} needs the real server's address like 127.0.0.1:12345",
+                    kind.name()
+                )));
+            }
             (Some(_), true) => {
                 return Err(invalid(format!(
                     "field target is for clients; a {} only binds (use bind)",
@@ -272,16 +304,19 @@ impl EngineSpec {
             )));
         }
         let o = raw.options;
-        let recv_size = o.recv_size.unwrap_or(1024);
+        // A proxy reads bigger chunks by default: it relays, and each read is two events.
+        let recv_size = o
+            .recv_size
+            .unwrap_or(if kind.is_proxy() { 16 * 1024 } else { 1024 });
         if !(1..=MAX_RECV_SIZE).contains(&recv_size) {
             return Err(invalid(format!(
                 "field options.recv_size: {recv_size} is out of range 1-{MAX_RECV_SIZE} (the lecture uses 1024)"
             )));
         }
-        let tcp_server = kind == Kind::TcpServer;
+        let tcp_server = matches!(kind, Kind::TcpServer | Kind::TcpProxy);
         let only_tcp_server = |field: &str| {
             invalid(format!(
-                "field options.{field} is for a tcp-server; a {} has no such option",
+                "field options.{field} is for a tcp-server or tcp-proxy; a {} has no such option",
                 kind.name()
             ))
         };
@@ -350,6 +385,19 @@ impl EngineSpec {
             }
             s => s,
         };
+        let impair = match o.impair {
+            Some(_) if kind.is_tcp() => {
+                return Err(invalid(format!(
+                    "field options.impair is for UDP (udp-server, udp-client, udp-proxy); TCP repairs loss itself, so a {} cannot show it",
+                    kind.name()
+                )));
+            }
+            Some(i) => {
+                i.check().map_err(invalid)?;
+                Some(i)
+            }
+            None => None,
+        };
         let compiled_rules = match &o.rules {
             Some(_) if !kind.is_server() => {
                 return Err(invalid(format!(
@@ -374,6 +422,7 @@ impl EngineSpec {
                 rules: o.rules,
                 file,
                 save,
+                impair,
             },
             bind_hp,
             target_hp,
@@ -392,6 +441,7 @@ pub fn allowed_behaviors(kind: Kind) -> Vec<Behavior> {
         ],
         Kind::UdpServer => vec![Manual, Echo, Uppercase, Add, Greet, Discard, Daytime],
         Kind::TcpClient | Kind::UdpClient => vec![Manual, Echo, Uppercase, Add, Discard],
+        Kind::TcpProxy | Kind::UdpProxy => vec![Manual],
     }
 }
 

@@ -9,6 +9,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::udp_send::{Leg, record_sendto, sendto};
 use super::{Engine, Kind, Run, UdpCmd, bind_error};
 use crate::addr::loopback_like;
 use crate::error::ApiError;
@@ -16,7 +17,7 @@ use crate::event::{Call, Draft, EventKind, NewSocket};
 
 /// Enough for any datagram, so a `recv_size` smaller than a datagram can be shown for what
 /// it is: the rest of the datagram discarded, as the OS does.
-const DATAGRAM_MAX: usize = 65_536;
+pub(super) const DATAGRAM_MAX: usize = 65_536;
 
 /// Binds the socket, then runs the datagram loop in the background.
 pub(super) async fn start(
@@ -67,15 +68,19 @@ pub(super) async fn start(
     let run = Arc::new(run);
     engine.emit(NewSocket::new(local, false).draft());
     engine.emit(Draft::new(EventKind::Bound, Call::Bind).local(local));
-    run.tracker
-        .spawn(datagram_loop(engine.clone(), run.clone(), sock, rx));
+    run.tracker.spawn(datagram_loop(
+        engine.clone(),
+        run.clone(),
+        Arc::new(sock),
+        rx,
+    ));
     Ok(run)
 }
 
 async fn datagram_loop(
     engine: Arc<Engine>,
     run: Arc<Run>,
-    sock: UdpSocket,
+    sock: Arc<UdpSocket>,
     mut rx: mpsc::Receiver<UdpCmd>,
 ) {
     let local = run.local;
@@ -89,7 +94,7 @@ async fn datagram_loop(
             biased;
             _ = &mut stopped => break,
             Some(cmd) = rx.recv() => {
-                let r = send_to(&engine, &sock, local, &cmd.data, cmd.to).await;
+                let r = sendto(&engine, &sock, local, &cmd.data, cmd.to, Leg::default()).await;
                 let _ = cmd.reply.send(r);
             }
             r = sock.recv_from(&mut buf) => match r {
@@ -102,18 +107,26 @@ async fn datagram_loop(
                     ));
                     let spec = &engine.spec;
                     let reply = spec.behavior.respond(&spec.compiled_rules, data, &greeting, from).reply;
-                    // Answer first, then record both calls: watching must not delay the reply.
+                    // Unimpaired, answer first, then record both calls: watching must not delay
+                    // the reply. Impaired, the reply's fate has its own events, after the recv.
+                    let straight = !engine.is_impaired();
                     let answered = match &reply {
-                        Some(r) => Some(sock.send_to(r, from).await),
-                        None => None,
+                        Some(r) if straight => Some(sock.send_to(r, from).await),
+                        _ => None,
                     };
                     let mut d = Draft::new(EventKind::Received, Call::RecvFrom).local(local).peer(from).data(data);
                     if let Some(note) = &note {
                         d = d.message(note);
                     }
                     engine.emit(d);
-                    if let (Some(r), Some(result)) = (&reply, answered) {
-                        let _ = record_sendto(&engine, local, r, from, result);
+                    match (&reply, answered) {
+                        (Some(r), Some(result)) => {
+                            let _ = record_sendto(&engine, local, r, from, result);
+                        }
+                        (Some(r), None) => {
+                            let _ = sendto(&engine, &sock, local, r, from, Leg::default()).await;
+                        }
+                        _ => {}
                     }
                     // Over the workspace's byte budget: the next recvfrom() waits, and the
                     // socket's own buffer takes (or, when full, drops) what arrives meanwhile.
@@ -139,48 +152,4 @@ async fn datagram_loop(
     }
     drop(sock);
     engine.finish(&run, "socket closed");
-}
-
-/// `sendto()` with its event; the error text goes back to an API caller.
-async fn send_to(
-    engine: &Engine,
-    sock: &UdpSocket,
-    local: SocketAddr,
-    data: &[u8],
-    to: SocketAddr,
-) -> Result<usize, String> {
-    let result = sock.send_to(data, to).await;
-    record_sendto(engine, local, data, to, result)
-}
-
-/// The event for a `sendto()` that has happened.
-fn record_sendto(
-    engine: &Engine,
-    local: SocketAddr,
-    data: &[u8],
-    to: SocketAddr,
-    result: std::io::Result<usize>,
-) -> Result<usize, String> {
-    match result {
-        Ok(n) => {
-            engine.stats.sent(n);
-            engine.emit(
-                Draft::new(EventKind::Sent, Call::SendTo)
-                    .local(local)
-                    .peer(to)
-                    .data(&data[..n]),
-            );
-            Ok(n)
-        }
-        Err(e) => {
-            let msg = format!("sendto() {to} failed: {e}");
-            engine.emit(
-                Draft::new(EventKind::Error, Call::SendTo)
-                    .local(local)
-                    .peer(to)
-                    .message(&msg),
-            );
-            Err(msg)
-        }
-    }
 }

@@ -60,6 +60,46 @@ pub async fn get_one(
     Ok(Json(ws.engine(&id)?.view()))
 }
 
+/// What `PATCH /api/engines/{id}` may change on a running engine.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Patch {
+    options: PatchOptions,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchOptions {
+    /// The new impairment; `null` turns it off.
+    impair: Option<crate::engine::impair::Impair>,
+}
+
+/// `PATCH /api/engines/{id}`: `{"options": {"impair": {...}}}` changes a UDP engine's
+/// impairment; the next datagram follows it.
+pub async fn patch(
+    Scope(ws): Scope,
+    Path(id): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<EngineView>, ApiError> {
+    let engine = ws.engine(&id)?;
+    let b = body(b)?;
+    let p: Patch = parse_json(
+        &b,
+        "{\"options\": {\"impair\": {\"loss\": 0.2, \"seed\": 1}}}",
+    )?;
+    if engine.spec.kind.is_tcp() {
+        return Err(ApiError::InvalidSpec(format!(
+            "field options.impair is for UDP engines; {id} is a {} (TCP repairs loss itself)",
+            engine.spec.kind.name()
+        )));
+    }
+    if let Some(i) = &p.options.impair {
+        i.check().map_err(ApiError::InvalidSpec)?;
+    }
+    engine.set_impair(p.options.impair);
+    Ok(Json(engine.view()))
+}
+
 /// `POST /api/engines/{id}/stop`
 pub async fn stop(Scope(ws): Scope, Path(id): Path<String>) -> Result<Json<EngineView>, ApiError> {
     let e = ws.engine(&id)?;

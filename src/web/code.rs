@@ -34,6 +34,12 @@ pub async fn code(
         .as_deref()
         .and_then(|f| ws.files().get(f).ok())
         .map(|m| m.name);
+    if view.kind.is_proxy() {
+        return Err(ApiError::InvalidSpec(format!(
+            "engine {id} is a {}: it relays between a client and a server and has no program of its own; the Code tab of either engine shows theirs",
+            view.kind.name()
+        )));
+    }
     let program = Program::of(&view, file_name).ok_or_else(|| {
         ApiError::InvalidSpec(format!(
             "engine {id} has no address to write into a program yet; start it first"

@@ -61,7 +61,10 @@ pub fn app(state: AppState) -> Router {
         .saturating_add(64 * 1024);
     let api = Router::new()
         .route("/engines", get(api::list).post(api::create))
-        .route("/engines/{id}", get(api::get_one).delete(api::delete_one))
+        .route(
+            "/engines/{id}",
+            get(api::get_one).delete(api::delete_one).patch(api::patch),
+        )
         .route("/engines/{id}/stop", post(api::stop))
         .route("/engines/{id}/start", post(api::start))
         .route("/engines/{id}/send", post(api::send))

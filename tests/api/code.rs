@@ -167,6 +167,8 @@ fn programs_carry_their_address_and_the_lecture_calls() {
             (Kind::UdpServer, _) => &["socket(", "bind(", "recvfrom("],
             (Kind::TcpClient, _) => &["socket(", "connect(", "recv(", "close("],
             (Kind::UdpClient, _) => &["socket(", "recvfrom("],
+            // The route refuses proxies; no case is one.
+            (Kind::TcpProxy | Kind::UdpProxy, _) => unreachable!("{name}: no program for a proxy"),
         };
         for c in calls {
             assert!(py.contains(c), "{name}: no {c} in\n{py}");
@@ -184,6 +186,7 @@ fn programs_carry_their_address_and_the_lecture_calls() {
             Kind::TcpServer | Kind::UdpServer => assert!(sh.contains("nc "), "{name}"),
             Kind::TcpClient => assert!(sh.contains("/dev/tcp/"), "{name}"),
             Kind::UdpClient => assert!(sh.contains("/dev/udp/"), "{name}"),
+            Kind::TcpProxy | Kind::UdpProxy => unreachable!("{name}: no program for a proxy"),
         }
     }
 }

@@ -342,3 +342,38 @@ async fn udp_datagrams_are_byte_exact() {
     let _ = std::fs::remove_file(file);
     let _: Value = layers;
 }
+
+#[tokio::test]
+async fn a_proxied_exchange_is_two_streams_each_exact() {
+    let app = spawn_app().await;
+    let echo = app.engine(tcp_spec("echo")).await;
+    let p = app
+        .engine(json!({"kind": "tcp-proxy", "bind": "127.0.0.1:0", "target": echo["local"]}))
+        .await;
+    let id = p["id"].as_str().unwrap();
+    let mut s = TcpStream::connect(local_of(&p)).await.unwrap();
+    let me = s.local_addr().unwrap();
+    s.write_all(b"through the proxy\n").await.unwrap();
+    read_until(&mut s, |b| b.len() >= 18).await;
+    drop(s);
+    app.wait_engine(id, "the pair closed", |v| {
+        v["stats"]["connections_open"] == 0
+    })
+    .await;
+    let file = pcap_of(&app, id, None).await;
+    clean(&file);
+    let conv = tshark(&file, &["-q", "-z", "conv,tcp"]);
+    assert_eq!(
+        conv.matches("<->").count(),
+        2,
+        "the client's leg and the server's: {conv}"
+    );
+    assert!(conv.contains(&me.to_string()), "{conv}");
+    assert!(conv.contains(&local_of(&echo).to_string()), "{conv}");
+    for n in 0..2 {
+        let (there, back) = follow(&file, n);
+        assert_eq!(there, b"through the proxy\n", "stream {n}");
+        assert_eq!(back, b"through the proxy\n", "stream {n}");
+    }
+    let _ = std::fs::remove_file(file);
+}

@@ -28,7 +28,7 @@ fn new_socket(addr: &SocketAddr) -> std::io::Result<TcpSocket> {
     }
 }
 
-fn listen(addr: SocketAddr, backlog: u32) -> Result<TcpListener, ApiError> {
+pub(super) fn listen(addr: SocketAddr, backlog: u32) -> Result<TcpListener, ApiError> {
     let sock = new_socket(&addr).map_err(|e| bind_error(addr, &e))?;
     // SO_REUSEADDR lets a stopped server's port be bound again at once even while its old
     // connections sit in TIME_WAIT; it never lets two listeners share a port on Linux.
@@ -144,7 +144,7 @@ async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) 
     engine.finish(&run, "listening socket closed");
 }
 
-fn connect_error(addr: SocketAddr, e: &std::io::Error) -> ApiError {
+pub(super) fn connect_error(addr: SocketAddr, e: &std::io::Error) -> ApiError {
     use std::io::ErrorKind::*;
     ApiError::ConnectFailed(match e.kind() {
         ConnectionRefused => format!(

@@ -1,0 +1,374 @@
+//! A tcp-proxy: socketlab between a real client and a real server. It accepts each client,
+//! connects to the target for it, and relays both ways, recording both legs (`conn` names
+//! the pair, `leg` says which side): a half-close is passed on as a `shutdown(SHUT_WR)`, a
+//! reset as a reset, and an upstream that refuses or does not answer closes that client with
+//! an event saying why. The relay copies each chunk once into the capture's preview and once
+//! to the other socket, nothing more.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::tcp::{connect_error, listen};
+use super::{Conn, Engine, Run};
+use crate::error::ApiError;
+use crate::event::{Call, Draft, EventKind, NewSocket, SERVER_LEG};
+
+/// The `leg` member of the client side's events.
+const CLIENT: &str = "\"leg\":\"client\"";
+/// The `leg` member of the server side's events.
+const SERVER: &str = "\"leg\":\"server\"";
+
+/// Binds and listens where clients come, then accepts and relays in the background.
+pub(super) async fn start(
+    engine: &Arc<Engine>,
+    generation: u64,
+    cancel: CancellationToken,
+) -> Result<Arc<Run>, ApiError> {
+    let backlog = engine.spec.options.backlog.unwrap_or(128);
+    let mut last_err = None;
+    let mut listener = None;
+    for addr in engine.bind_plan() {
+        match listen(addr, backlog) {
+            Ok(l) => {
+                listener = Some(l);
+                break;
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    let Some(listener) = listener else {
+        return Err(engine.no_bind(last_err));
+    };
+    let local = listener
+        .local_addr()
+        .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
+    let run = Arc::new(Run::new(generation, cancel, local, None));
+    engine.emit(NewSocket::new(local, true).draft().extra(CLIENT));
+    engine.emit(
+        Draft::new(EventKind::Bound, Call::Bind)
+            .local(local)
+            .extra(CLIENT),
+    );
+    let msg = format!(
+        "listening, backlog {backlog}; relaying each client to {}",
+        engine.spec.target.as_deref().unwrap_or("?")
+    );
+    engine.emit(
+        Draft::new(EventKind::Listening, Call::Listen)
+            .local(local)
+            .message(&msg)
+            .extra(CLIENT),
+    );
+    run.tracker
+        .spawn(accept_loop(engine.clone(), run.clone(), listener));
+    Ok(run)
+}
+
+async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) {
+    let pairs = TaskTracker::new();
+    let limit = engine.env.config.limits.max_connections;
+    let max = engine.spec.options.max_clients.unwrap_or(limit).min(limit);
+    let mut stopped = std::pin::pin!(run.cancel.cancelled());
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = &mut stopped => break,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let local = stream.local_addr().unwrap_or(run.local);
+                if run.conns().len() >= max || !engine.env.take_conn_place() {
+                    drop(stream);
+                    let msg = format!(
+                        "refused {peer}: the proxy's limit of clients is reached; accepted and closed at once"
+                    );
+                    engine.emit(
+                        Draft::new(EventKind::Refused, Call::Accept)
+                            .local(local)
+                            .peer(peer)
+                            .message(&msg)
+                            .extra(CLIENT),
+                    );
+                    continue;
+                }
+                let _ = stream.set_nodelay(true);
+                let (conn, _rx) = engine.add_conn(&run, peer, local);
+                engine.emit(
+                    Draft::new(EventKind::Accepted, Call::Accept)
+                        .conn(conn.num)
+                        .extra(CLIENT),
+                );
+                pairs.spawn(pair(engine.clone(), run.clone(), conn, stream));
+            }
+            Err(e) => {
+                let msg = format!("accept() failed: {e}");
+                engine.emit(
+                    Draft::new(EventKind::Error, Call::Accept)
+                        .local(run.local)
+                        .message(&msg)
+                        .extra(CLIENT),
+                );
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            }
+        }
+    }
+    drop(listener);
+    pairs.close();
+    pairs.wait().await;
+    engine.finish(&run, "listening socket closed");
+}
+
+/// Connects to the target for one client: each resolved address in turn, with the timeout.
+async fn upstream(engine: &Engine, cancel: &CancellationToken) -> Result<TcpStream, ApiError> {
+    let timeout = engine.env.config.limits.connect_timeout;
+    let mut last = None;
+    for &target in &engine.target_addrs {
+        let sock = match if target.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        } {
+            Ok(s) => s,
+            Err(e) => {
+                last = Some(connect_error(target, &e));
+                continue;
+            }
+        };
+        let attempt = tokio::select! {
+            _ = cancel.cancelled() => return Err(ApiError::NotRunning("the proxy was stopped".into())),
+            r = tokio::time::timeout(timeout, sock.connect(target)) => r,
+        };
+        match attempt {
+            Ok(Ok(s)) => return Ok(s),
+            Ok(Err(e)) => last = Some(connect_error(target, &e)),
+            Err(_) => {
+                last = Some(ApiError::ConnectFailed(format!(
+                    "connect() to {target} timed out after {:.1} s: no answer",
+                    timeout.as_secs_f64()
+                )))
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| ApiError::ConnectFailed("no address to connect to".into())))
+}
+
+/// How one direction ended.
+enum End {
+    /// The reading side finished sending (FIN): passed on as a half-close.
+    Finished,
+    /// The reading side reset the connection.
+    Reset,
+    /// A socket call failed, or the proxy or the pair was closed.
+    Closed(String),
+}
+
+/// One client and its upstream connection, relayed both ways until both are done.
+async fn pair(engine: Arc<Engine>, run: Arc<Run>, conn: Arc<Conn>, client: TcpStream) {
+    let server = match upstream(&engine, &conn.close).await {
+        Ok(s) => s,
+        Err(e) => {
+            let why = e.to_string();
+            engine.emit(
+                Draft::new(EventKind::Error, Call::Connect)
+                    .conn(conn.num)
+                    .message(&why)
+                    .extra(SERVER),
+            );
+            drop(client);
+            engine.remove_conn(&run, &conn);
+            let msg = format!("closed: the server could not be reached ({why})");
+            engine.emit(
+                Draft::new(EventKind::Closed, Call::Close)
+                    .conn(conn.num)
+                    .message(&msg)
+                    .extra(CLIENT),
+            );
+            return;
+        }
+    };
+    let _ = server.set_nodelay(true);
+    let up_local = server.local_addr().unwrap_or(run.local);
+    let up_peer = server.peer_addr().unwrap_or(run.local);
+    let up = conn.num | SERVER_LEG;
+    engine.env.capture.open_conn(up, up_local, up_peer);
+    conn.set_upstream(up_local, up_peer);
+    engine.emit(
+        NewSocket::new(up_local, true)
+            .draft()
+            .conn(up)
+            .extra(SERVER),
+    );
+    let msg = format!(
+        "connected from ephemeral port {} for {}",
+        up_local.port(),
+        conn.peer
+    );
+    engine.emit(
+        Draft::new(EventKind::Connected, Call::Connect)
+            .conn(up)
+            .message(&msg)
+            .extra(SERVER),
+    );
+    let (crd, cwr) = client.into_split();
+    let (srd, swr) = server.into_split();
+    let size = engine.spec.options.recv_size;
+    let c2s = relay(
+        &engine,
+        &conn,
+        crd,
+        swr,
+        (conn.num, CLIENT),
+        (up, SERVER),
+        size,
+        true,
+    );
+    let s2c = relay(
+        &engine,
+        &conn,
+        srd,
+        cwr,
+        (up, SERVER),
+        (conn.num, CLIENT),
+        size,
+        false,
+    );
+    let ((end_a, crd, swr), (end_b, srd, cwr)) = tokio::join!(c2s, s2c);
+    let reset = matches!(end_a, End::Reset) || matches!(end_b, End::Reset);
+    let (client, server) = (crd.reunite(cwr).ok(), srd.reunite(swr).ok());
+    // A reset on one side is passed on as a reset on the other: close with linger 0.
+    let (client_msg, server_msg) = match (&end_a, &end_b) {
+        (End::Reset, _) => (
+            "connection reset by peer".to_string(),
+            "closed: reset passed on from the client".to_string(),
+        ),
+        (_, End::Reset) => (
+            "closed: reset passed on from the server".to_string(),
+            "connection reset by peer".to_string(),
+        ),
+        (End::Closed(w), _) | (_, End::Closed(w)) => {
+            (format!("closed: {w}"), format!("closed: {w}"))
+        }
+        _ => (
+            "closed: both sides finished".to_string(),
+            "closed: both sides finished".to_string(),
+        ),
+    };
+    if reset {
+        for s in [client.as_ref(), server.as_ref()].into_iter().flatten() {
+            let _ = s.set_zero_linger();
+        }
+    }
+    drop(client);
+    drop(server);
+    engine.remove_conn(&run, &conn);
+    engine.emit(
+        Draft::new(EventKind::Closed, Call::Close)
+            .conn(up)
+            .message(&server_msg)
+            .extra(SERVER),
+    );
+    engine.emit(
+        Draft::new(EventKind::Closed, Call::Close)
+            .conn(conn.num)
+            .message(&client_msg)
+            .extra(CLIENT),
+    );
+}
+
+/// One direction: read a chunk from `rd`, record it on the reading leg, write it to `wr`,
+/// record it on the writing leg; a FIN becomes a `shutdown(SHUT_WR)` on the other side.
+#[allow(clippy::too_many_arguments)]
+async fn relay(
+    engine: &Engine,
+    conn: &Conn,
+    mut rd: OwnedReadHalf,
+    mut wr: OwnedWriteHalf,
+    from: (u64, &'static str),
+    to: (u64, &'static str),
+    size: usize,
+    from_client: bool,
+) -> (End, OwnedReadHalf, OwnedWriteHalf) {
+    let mut buf = vec![0u8; size];
+    let closed = conn.close.clone();
+    let end = loop {
+        let n = tokio::select! {
+            biased;
+            _ = closed.cancelled() => break End::Closed("the proxy closed it".into()),
+            r = rd.read(&mut buf) => r,
+        };
+        let n = match n {
+            Ok(0) => {
+                let _ = wr.shutdown().await;
+                let msg = if from_client {
+                    "passed on: the client finished sending (its recv() returned 0)"
+                } else {
+                    "passed on: the server finished sending (its recv() returned 0)"
+                };
+                engine.emit(
+                    Draft::new(EventKind::Shutdown, Call::Shutdown)
+                        .conn(to.0)
+                        .message(msg)
+                        .extra(to.1),
+                );
+                break End::Finished;
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break End::Reset,
+            Err(e) => break End::Closed(format!("recv() failed: {e}")),
+        };
+        let data = &buf[..n];
+        engine.stats.received(n);
+        conn.count(from_client, true, n);
+        engine.emit(
+            Draft::new(EventKind::Received, Call::Recv)
+                .conn(from.0)
+                .data(data)
+                .extra(from.1),
+        );
+        let wrote = tokio::select! {
+            biased;
+            _ = closed.cancelled() => break End::Closed("the proxy closed it".into()),
+            r = wr.write_all(data) => r,
+        };
+        match wrote {
+            Ok(()) => {
+                engine.stats.sent(n);
+                conn.count(!from_client, false, n);
+                engine.emit(
+                    Draft::new(EventKind::Sent, Call::Send)
+                        .conn(to.0)
+                        .data(data)
+                        .extra(to.1),
+                );
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                ) =>
+            {
+                break End::Reset;
+            }
+            Err(e) => break End::Closed(format!("send() failed: {e}")),
+        }
+        if let Some(wait) = engine.env.pace(n) {
+            tokio::time::sleep(wait).await;
+        }
+    };
+    // A reset or a failure ends the pair: the other direction stops too (a FIN does not:
+    // the other side may go on sending, as a half-closed TCP connection does).
+    if !matches!(end, End::Finished) {
+        conn.close.cancel();
+    }
+    (end, rd, wr)
+}

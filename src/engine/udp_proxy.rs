@@ -1,0 +1,260 @@
+//! A udp-proxy: each client's datagrams go from socketlab's own socket for that client to the
+//! target, and the replies come back to the client from the address it sent to. Both legs
+//! are recorded (`conn` names the client's pair, `leg` the side); `options.impair` applies
+//! both ways.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::udp::DATAGRAM_MAX;
+use super::udp_send::{Leg, sendto};
+use super::{Conn, Engine, Run};
+use crate::error::ApiError;
+use crate::event::{Call, Draft, EventKind, NewSocket, SERVER_LEG};
+
+const CLIENT: &str = "\"leg\":\"client\"";
+const SERVER: &str = "\"leg\":\"server\"";
+
+/// Binds where clients send, then relays in the background.
+pub(super) async fn start(
+    engine: &Arc<Engine>,
+    generation: u64,
+    cancel: CancellationToken,
+) -> Result<Arc<Run>, ApiError> {
+    let mut last_err = None;
+    let mut sock = None;
+    for addr in engine.bind_plan() {
+        match UdpSocket::bind(addr).await {
+            Ok(s) => {
+                sock = Some(s);
+                break;
+            }
+            Err(e) => last_err = Some(super::bind_error(addr, &e)),
+        }
+    }
+    let Some(sock) = sock else {
+        return Err(engine.no_bind(last_err));
+    };
+    let local = sock
+        .local_addr()
+        .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
+    let run = Arc::new(Run::new(generation, cancel, local, None));
+    engine.emit(NewSocket::new(local, false).draft().extra(CLIENT));
+    engine.emit(
+        Draft::new(EventKind::Bound, Call::Bind)
+            .local(local)
+            .extra(CLIENT),
+    );
+    run.tracker
+        .spawn(front(engine.clone(), run.clone(), Arc::new(sock)));
+    Ok(run)
+}
+
+/// A client's pair: its connection record and socketlab's socket to the server for it.
+struct Pair {
+    conn: Arc<Conn>,
+    up: Arc<UdpSocket>,
+    up_local: SocketAddr,
+}
+
+/// Receives clients' datagrams and passes each on from that client's own upstream socket.
+async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
+    let local = run.local;
+    let backs = TaskTracker::new();
+    let mut pairs: HashMap<SocketAddr, Pair> = HashMap::new();
+    let max = engine.env.config.limits.max_connections;
+    let mut buf = vec![0u8; DATAGRAM_MAX];
+    let mut stopped = std::pin::pin!(run.cancel.cancelled());
+    loop {
+        let (n, from) = tokio::select! {
+            biased;
+            _ = &mut stopped => break,
+            r = sock.recv_from(&mut buf) => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    let msg = format!("recvfrom() failed: {e}");
+                    engine.emit(Draft::new(EventKind::Error, Call::RecvFrom).local(local).message(&msg).extra(CLIENT));
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        if !pairs.contains_key(&from) {
+            if pairs.len() >= max || !engine.env.take_conn_place() {
+                let msg = format!(
+                    "dropped {from}'s datagram: the proxy relays for {max} clients at most"
+                );
+                engine.emit(
+                    Draft::new(EventKind::Refused, Call::RecvFrom)
+                        .local(local)
+                        .peer(from)
+                        .message(&msg)
+                        .extra(CLIENT),
+                );
+                continue;
+            }
+            match open_pair(&engine, &run, from, local).await {
+                Ok(p) => {
+                    backs.spawn(back(
+                        engine.clone(),
+                        p.conn.clone(),
+                        p.up.clone(),
+                        sock.clone(),
+                        from,
+                        p.up_local,
+                    ));
+                    pairs.insert(from, p);
+                }
+                Err(why) => {
+                    engine.env.give_conn_place();
+                    engine.emit(
+                        Draft::new(EventKind::Error, Call::SendTo)
+                            .local(local)
+                            .peer(from)
+                            .message(&why)
+                            .extra(SERVER),
+                    );
+                    continue;
+                }
+            }
+        }
+        let Some(p) = pairs.get(&from) else { continue };
+        let data = &buf[..n];
+        engine.stats.received(n);
+        p.conn.count(true, true, n);
+        engine.emit(
+            Draft::new(EventKind::Received, Call::RecvFrom)
+                .conn(p.conn.num)
+                .data(data)
+                .extra(CLIENT),
+        );
+        let target = p.up.peer_addr().unwrap_or(p.up_local);
+        let leg = Leg {
+            conn: Some(p.conn.num | SERVER_LEG),
+            extra: Some(SERVER),
+        };
+        if let Ok(sent) = sendto(&engine, &p.up, p.up_local, data, target, leg).await {
+            p.conn.count(false, false, sent);
+        }
+    }
+    for p in pairs.values() {
+        p.conn.close.cancel();
+    }
+    backs.close();
+    backs.wait().await;
+    for p in pairs.values() {
+        engine.remove_conn(&run, &p.conn);
+        let num = p.conn.num;
+        engine.emit(
+            Draft::new(EventKind::Closed, Call::Close)
+                .conn(num | SERVER_LEG)
+                .message("closed: the proxy stopped")
+                .extra(SERVER),
+        );
+        engine.emit(
+            Draft::new(EventKind::Closed, Call::Close)
+                .conn(num)
+                .message("closed: the proxy stopped")
+                .extra(CLIENT),
+        );
+    }
+    drop(sock);
+    engine.finish(&run, "socket closed");
+}
+
+/// A new client: its connection record and a socket of socketlab's connected to the target.
+async fn open_pair(
+    engine: &Arc<Engine>,
+    run: &Arc<Run>,
+    client: SocketAddr,
+    local: SocketAddr,
+) -> Result<Pair, String> {
+    let target = *engine
+        .target_addrs
+        .first()
+        .ok_or_else(|| "no target address".to_string())?;
+    let any: SocketAddr = if target.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let up = UdpSocket::bind(any)
+        .await
+        .map_err(|e| format!("socket for {client}: {e}"))?;
+    up.connect(target)
+        .await
+        .map_err(|e| format!("connect() to {target}: {e}"))?;
+    let up_local = up.local_addr().map_err(|e| e.to_string())?;
+    let (conn, _rx) = engine.add_conn(run, client, local);
+    engine
+        .env
+        .capture
+        .open_conn(conn.num | SERVER_LEG, up_local, target);
+    conn.set_upstream(up_local, target);
+    let msg = format!(
+        "AF_INET{}, SOCK_DGRAM: socketlab's socket for {client}",
+        if target.is_ipv4() { "" } else { "6" }
+    );
+    engine.emit(
+        Draft::new(EventKind::Created, Call::Socket)
+            .conn(conn.num | SERVER_LEG)
+            .message(&msg)
+            .extra(SERVER),
+    );
+    Ok(Pair {
+        conn,
+        up: Arc::new(up),
+        up_local,
+    })
+}
+
+/// The server's replies for one client, sent back to it from the address it sent to.
+async fn back(
+    engine: Arc<Engine>,
+    conn: Arc<Conn>,
+    up: Arc<UdpSocket>,
+    front: Arc<UdpSocket>,
+    client: SocketAddr,
+    up_local: SocketAddr,
+) {
+    let mut buf = vec![0u8; DATAGRAM_MAX];
+    let front_local = front.local_addr().unwrap_or(up_local);
+    let closed = conn.close.clone();
+    loop {
+        let n = tokio::select! {
+            biased;
+            _ = closed.cancelled() => break,
+            r = up.recv(&mut buf) => match r {
+                Ok(n) => n,
+                Err(e) => {
+                    // An ICMP "port unreachable" from a server that is not there: say so, go on.
+                    let msg = format!("recv() from the server failed: {e}");
+                    engine.emit(Draft::new(EventKind::Error, Call::RecvFrom).conn(conn.num | SERVER_LEG).message(&msg).extra(SERVER));
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let data = &buf[..n];
+        engine.stats.received(n);
+        conn.count(false, true, n);
+        engine.emit(
+            Draft::new(EventKind::Received, Call::RecvFrom)
+                .conn(conn.num | SERVER_LEG)
+                .data(data)
+                .extra(SERVER),
+        );
+        let leg = Leg {
+            conn: Some(conn.num),
+            extra: Some(CLIENT),
+        };
+        if let Ok(sent) = sendto(&engine, &front, front_local, data, client, leg).await {
+            conn.count(true, false, sent);
+        }
+    }
+}

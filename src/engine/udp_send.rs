@@ -1,0 +1,248 @@
+//! Every datagram an engine sends goes through [`sendto`]: straight out with its event, or,
+//! under `options.impair`, lost, sent twice, held back for the next one, or delayed, each
+//! with an event saying so.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, PoisonError};
+
+use tokio::net::UdpSocket;
+
+use super::Engine;
+use super::impair::{Fate, Impair, Impairer};
+use crate::event::{Call, Draft, EventKind};
+
+/// Where a datagram's events go: a proxy's pair and leg, or the engine's own socket.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Leg {
+    /// The connection number of the leg (a proxy's pair).
+    pub conn: Option<u64>,
+    /// `"leg":"client"` or `"leg":"server"`.
+    pub extra: Option<&'static str>,
+}
+
+/// A datagram held back to go after the next one.
+pub(super) struct Held {
+    sock: Arc<UdpSocket>,
+    local: SocketAddr,
+    data: Vec<u8>,
+    to: SocketAddr,
+    leg: Leg,
+}
+
+fn draft<'a>(kind: EventKind, local: SocketAddr, to: SocketAddr, leg: Leg) -> Draft<'a> {
+    let mut d = Draft::new(kind, Call::SendTo);
+    d = match leg.conn {
+        Some(c) => d.conn(c),
+        None => d.local(local).peer(to),
+    };
+    match leg.extra {
+        Some(x) => d.extra(x),
+        None => d,
+    }
+}
+
+/// Records a `sendto()` that has happened (`kind` is `sent`, or `duplicated`/`reordered`).
+#[allow(clippy::too_many_arguments)]
+fn record(
+    engine: &Engine,
+    local: SocketAddr,
+    data: &[u8],
+    to: SocketAddr,
+    leg: Leg,
+    kind: EventKind,
+    note: Option<&str>,
+    result: std::io::Result<usize>,
+) -> Result<usize, String> {
+    match result {
+        Ok(n) => {
+            engine.stats.sent(n);
+            let mut d = draft(kind, local, to, leg).data(&data[..n]);
+            if let Some(m) = note {
+                d = d.message(m);
+            }
+            engine.emit(d);
+            Ok(n)
+        }
+        Err(e) => {
+            let msg = format!("sendto() {to} failed: {e}");
+            engine.emit(draft(EventKind::Error, local, to, leg).message(&msg));
+            Err(msg)
+        }
+    }
+}
+
+impl Engine {
+    /// Sets (or clears) the impairment; the next datagram follows the new settings.
+    pub fn set_impair(&self, cfg: Option<Impair>) {
+        *self.impair.lock().unwrap_or_else(PoisonError::into_inner) =
+            cfg.filter(|c| !c.is_off()).map(Impairer::new);
+    }
+
+    /// The impairment in force, if any.
+    pub fn impair_settings(&self) -> Option<Impair> {
+        self.impair
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(Impairer::settings)
+    }
+
+    /// Whether datagrams are impaired now.
+    pub(super) fn is_impaired(&self) -> bool {
+        self.impair
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    fn fate(&self) -> Option<(Fate, Impair)> {
+        let mut g = self.impair.lock().unwrap_or_else(PoisonError::into_inner);
+        g.as_mut().map(|i| (i.decide(), i.settings()))
+    }
+
+    fn take_held(&self) -> Option<Held> {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// Records a plain `sendto()` of the engine's own socket that has happened.
+pub(super) fn record_sendto(
+    engine: &Engine,
+    local: SocketAddr,
+    data: &[u8],
+    to: SocketAddr,
+    result: std::io::Result<usize>,
+) -> Result<usize, String> {
+    record(
+        engine,
+        local,
+        data,
+        to,
+        Leg::default(),
+        EventKind::Sent,
+        None,
+        result,
+    )
+}
+
+/// Sends a datagram the way the engine's impairment says, with its events. Returns the
+/// bytes handed to the socket (a datagram lost on purpose counts as sent: the program did
+/// call `sendto()`).
+pub(super) async fn sendto(
+    engine: &Arc<Engine>,
+    sock: &Arc<UdpSocket>,
+    local: SocketAddr,
+    data: &[u8],
+    to: SocketAddr,
+    leg: Leg,
+) -> Result<usize, String> {
+    let Some((fate, cfg)) = engine.fate() else {
+        let r = sock.send_to(data, to).await;
+        return record(engine, local, data, to, leg, EventKind::Sent, None, r);
+    };
+    match fate {
+        Fate::Dropped => {
+            let msg = format!(
+                "lost on purpose (impair.loss {}): this datagram never left",
+                cfg.loss
+            );
+            engine.emit(
+                draft(EventKind::Dropped, local, to, leg)
+                    .data(data)
+                    .message(&msg),
+            );
+            Ok(data.len())
+        }
+        Fate::Held => {
+            // Held until the next datagram has gone: then it goes, out of order.
+            *engine.held.lock().unwrap_or_else(PoisonError::into_inner) = Some(Held {
+                sock: sock.clone(),
+                local,
+                data: data.to_vec(),
+                to,
+                leg,
+            });
+            Ok(data.len())
+        }
+        Fate::Sent { copies, delay } if delay.is_zero() => {
+            let r = sock.send_to(data, to).await;
+            let n = record(engine, local, data, to, leg, EventKind::Sent, None, r)?;
+            finish(engine, sock, local, data, to, leg, copies, &cfg).await;
+            Ok(n)
+        }
+        Fate::Sent { copies, delay } => {
+            let msg = format!(
+                "held {} ms on purpose (impair.delay_ms {}, jitter_ms {})",
+                delay.as_millis(),
+                cfg.delay_ms,
+                cfg.jitter_ms
+            );
+            engine.emit(
+                draft(EventKind::Delayed, local, to, leg)
+                    .data(data)
+                    .message(&msg),
+            );
+            let n = data.len();
+            let (engine, sock, data) = (engine.clone(), sock.clone(), data.to_vec());
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let r = sock.send_to(&data, to).await;
+                if record(&engine, local, &data, to, leg, EventKind::Sent, None, r).is_ok() {
+                    finish(&engine, &sock, local, &data, to, leg, copies, &cfg).await;
+                }
+            });
+            Ok(n)
+        }
+    }
+}
+
+/// After a datagram went: its duplicate, then the one held back, if any.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    engine: &Arc<Engine>,
+    sock: &Arc<UdpSocket>,
+    local: SocketAddr,
+    data: &[u8],
+    to: SocketAddr,
+    leg: Leg,
+    copies: u8,
+    cfg: &Impair,
+) {
+    if copies > 1 {
+        let note = format!(
+            "the same datagram again, on purpose (impair.duplicate {})",
+            cfg.duplicate
+        );
+        let r = sock.send_to(data, to).await;
+        let _ = record(
+            engine,
+            local,
+            data,
+            to,
+            leg,
+            EventKind::Duplicated,
+            Some(&note),
+            r,
+        );
+    }
+    if let Some(h) = engine.take_held() {
+        let note = format!(
+            "held back on purpose and sent after a later datagram (impair.reorder {})",
+            cfg.reorder
+        );
+        let r = h.sock.send_to(&h.data, h.to).await;
+        let _ = record(
+            engine,
+            h.local,
+            &h.data,
+            h.to,
+            h.leg,
+            EventKind::Reordered,
+            Some(&note),
+            r,
+        );
+    }
+}
