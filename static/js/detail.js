@@ -5,6 +5,7 @@ import { api } from './api.js';
 import { LogView } from './log.js';
 import { title } from './engines.js';
 import { CodePanel } from './code.js';
+import { ImpairPanel } from './impair.js';
 import { scoped } from './scope.js';
 import { el, fmtBytes, fmtTime, replaceKids } from './util.js';
 
@@ -80,7 +81,8 @@ export class Detail {
     this.codeBox = el('div', { class: 'code-box', hidden: true });
     this.section = el('section', { class: 'engine-detail', 'data-engine-id': id },
       this.head,
-      el('div', { class: 'd-left' }, this.conns, this.composer, this.transfers),
+      el('div', { class: 'd-left' }, this.conns, this.composer, this.transfers,
+        view.kind.startsWith('udp') ? new ImpairPanel(id, view.options?.impair ?? null).box : null),
       el('div', { class: 'd-right' }, this.buildTabs(), this.toolbar, this.views, this.codeBox));
     replaceKids(this.main, this.section);
     this.update(view);
@@ -228,10 +230,16 @@ export class Detail {
     older.addEventListener('click', () => this.loadOlder(older));
     const exp = el('button', { type: 'button', text: 'Export JSON' });
     exp.addEventListener('click', () => this.exportJson(exp));
+    // Rebuilt from the socket calls, so it is said plainly: Wireshark opens it all the same.
+    const pcap = el('a', {
+      class: 'button pcap', text: 'pcap', download: `socketlab-${this.view.id}.pcap`,
+      href: scoped(`/api/engines/${encodeURIComponent(this.view.id)}/capture.pcap`),
+      title: 'the exchange as a pcap file for Wireshark or tshark: rebuilt from the socket calls (handshakes, sequence numbers, checksums), not captured on the wire; payload past the preview is cut',
+    });
     this.count = el('span', { class: 'count', role: 'status' });
     this.sampling = el('span', { class: 'sampling', role: 'status', hidden: true });
     bar.append(this.pauseBtn, clear, this.connFilter, kind, text,
-      el('label', { class: 'hex-toggle' }, hexBox, ' hex'), older, exp, this.sampling, this.count);
+      el('label', { class: 'hex-toggle' }, hexBox, ' hex'), older, exp, pcap, this.sampling, this.count);
     return bar;
   }
 

@@ -9,6 +9,8 @@ const BEHAVIORS = {
   'udp-server': ['echo', 'uppercase', 'add', 'greet', 'discard', 'daytime', 'manual'],
   'tcp-client': ['manual', 'echo', 'uppercase', 'add', 'discard'],
   'udp-client': ['manual', 'echo', 'uppercase', 'add', 'discard'],
+  'tcp-proxy': ['manual'],
+  'udp-proxy': ['manual'],
 };
 
 const BEHAVIOR_HELP = {
@@ -113,6 +115,9 @@ export class EngineForm {
   sync() {
     const kind = this.kind.value;
     const server = kind.endsWith('server');
+    // A proxy binds where its clients come, like a server, and has a target, like a client.
+    const proxy = kind.endsWith('proxy');
+    const binds = server || proxy;
     const current = this.behavior.value;
     const allowed = BEHAVIORS[kind];
     if ([...this.behavior.options].map((o) => o.value).join() !== allowed.join()) {
@@ -120,17 +125,18 @@ export class EngineForm {
       this.behavior.value = allowed.includes(current) ? current : allowed[0];
     }
     this.wrapper('target').hidden = server;
-    this.wrapper('options.backlog').hidden = kind !== 'tcp-server';
-    this.wrapper('options.max_clients').hidden = kind !== 'tcp-server';
+    this.wrapper('behavior').hidden = proxy;
+    this.wrapper('options.backlog').hidden = kind !== 'tcp-server' && kind !== 'tcp-proxy';
+    this.wrapper('options.max_clients').hidden = kind !== 'tcp-server' && kind !== 'tcp-proxy';
     this.wrapper('options.greeting').hidden = !(server && this.behavior.value === 'greet');
     this.wrapper('options.file').hidden = !(kind === 'tcp-server' && this.behavior.value === 'file');
     this.wrapper('options.save').hidden = kind !== 'tcp-client';
     this.wrapper('options.rules').hidden = !server;
     if (!this.wrapper('options.file').hidden) this.form.querySelector('details.more').open = true;
     const bind = this.form.elements.bind;
-    bind.placeholder = server ? '127.0.0.1:12345' : 'optional';
-    if (!server && bind.value === '127.0.0.1:0') bind.value = '';
-    if (server && bind.value === '') bind.value = '127.0.0.1:0';
+    bind.placeholder = binds ? '127.0.0.1:12345' : 'optional';
+    if (!binds && bind.value === '127.0.0.1:0') bind.value = '';
+    if (binds && bind.value === '') bind.value = '127.0.0.1:0';
   }
 
   /** The EngineSpec the visible fields describe. Numbers that are not numbers are sent as

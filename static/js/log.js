@@ -9,6 +9,7 @@ const ARROWS = {
   received: '←', sent: '→', accepted: '⇠', connected: '⇢', closed: '✕', refused: '⊘',
   error: '!', lagged: '⚠', listening: '●', bound: '●', stopped: '■', shutdown: '⇥',
   summary: 'Σ', history: '↑', progress: '⋯', file: '▣', created: '○',
+  dropped: '✕', duplicated: '⇉', reordered: '⇅', delayed: '⏱',
 };
 
 /** "1,234 recv() · 1,230 send()" from a summary's counts. */

@@ -4,6 +4,7 @@ mod capture;
 mod class;
 mod exercises;
 mod harness;
+mod inspect;
 mod stage;
 
 use std::time::Duration;

@@ -264,3 +264,44 @@ test('1,000 events across 11 lanes: every one drawn once, each send() met', () =
   const sends = list.filter((e) => e.kind === 'sent').length;
   assert.equal(dataArrows(scene).length, sends);
 });
+
+test('a tcp-proxy between them: client, the proxy’s two legs, the server, bytes crossing each', () => {
+  const P = '127.0.0.1:6000';
+  const UP = '127.0.0.1:47000';
+  const engines = [ENGINES[0], ENGINES[1], { id: 'e3', kind: 'tcp-proxy', name: 'Proxy' }];
+  const px = (o) => ({ engine: 'e3', conn: 'c5', ...o });
+  const evs = seqd([
+    ...opening().slice(0, 3),
+    px({ kind: 'listening', call: 'listen()', conn: undefined, local: P, leg: 'client' }),
+    { engine: 'e2', kind: 'connected', call: 'connect()', conn: 'c2', local: CLIENT, peer: P },
+    px({ kind: 'accepted', call: 'accept()', local: P, peer: CLIENT, leg: 'client' }),
+    px({ kind: 'connected', call: 'connect()', local: UP, peer: SERVER, leg: 'server' }),
+    { engine: 'e1', kind: 'accepted', call: 'accept()', conn: 'c1', local: SERVER, peer: UP },
+    data({ engine: 'e2', kind: 'sent', call: 'send()', conn: 'c2', local: CLIENT, peer: P }, 'hi'),
+    data(px({ kind: 'received', call: 'recv()', local: P, peer: CLIENT, leg: 'client' }), 'hi'),
+    data(px({ kind: 'sent', call: 'send()', local: UP, peer: SERVER, leg: 'server' }), 'hi'),
+    data({ engine: 'e1', kind: 'received', call: 'recv()', conn: 'c1', local: SERVER, peer: UP }, 'hi'),
+  ]);
+  const scene = buildScene(evs, engines);
+  const roles = scene.lanes.map((l) => `${l.role}:${l.engine}${l.leg ? '/' + l.leg : ''}`);
+  assert.deepEqual(roles, ['client:e2', 'listen:e3', 'accepted:e3/client', 'upstream:e3/server', 'listen:e1', 'accepted:e1']);
+  const hops = dataArrows(scene).map((a) => `${roles[a.fromLane]}>${roles[a.toLane]}`);
+  assert.deepEqual(hops, ['client:e2>accepted:e3/client', 'upstream:e3/server>accepted:e1']);
+  assert.equal(scene.arrows.filter((a) => a.type === 'connect').length, 2, 'both connects');
+});
+
+test('a datagram dropped on purpose is drawn stopping short', () => {
+  const C = '127.0.0.1:40000';
+  const S = '127.0.0.1:6000';
+  const engines = [{ id: 'e1', kind: 'udp-server', local: S }, { id: 'e2', kind: 'udp-client', local: C }];
+  const evs = seqd([
+    { engine: 'e1', kind: 'bound', call: 'bind()', local: S },
+    { engine: 'e2', kind: 'bound', call: 'bind()', local: C },
+    data({ engine: 'e2', kind: 'dropped', call: 'sendto()', local: C, peer: S, message: 'lost on purpose' }, 'a'),
+    data({ engine: 'e2', kind: 'sent', call: 'sendto()', local: C, peer: S }, 'a'),
+    data({ engine: 'e1', kind: 'received', call: 'recvfrom()', local: S, peer: C }, 'a'),
+  ]);
+  const scene = buildScene(evs, engines);
+  const types = scene.arrows.map((a) => [scene.rows[a.from].ev.kind, a.type, a.short]).sort();
+  assert.deepEqual(types, [['dropped', 'lost', true], ['sent', 'dgram', false]]);
+});

@@ -10,7 +10,8 @@ export function engineKinds(events, engines) {
   for (const e of engines) kinds.set(e.id, e.kind);
   for (const ev of events) {
     if (!ev.engine || kinds.has(ev.engine)) continue;
-    if (ev.kind === 'listening' || ev.kind === 'accepted') kinds.set(ev.engine, 'tcp-server');
+    if (ev.leg) kinds.set(ev.engine, ev.call === 'sendto()' || ev.call === 'recvfrom()' ? 'udp-proxy' : 'tcp-proxy');
+    else if (ev.kind === 'listening' || ev.kind === 'accepted') kinds.set(ev.engine, 'tcp-server');
     else if (ev.call === 'sendto()' || ev.call === 'recvfrom()') kinds.set(ev.engine, 'udp-server');
     else if (ev.kind === 'connected') kinds.set(ev.engine, 'tcp-client');
   }
@@ -36,6 +37,7 @@ export class Lanes {
     this.gen = new Map();
     this.pairs = new Map(); // "local>peer" -> TCP connection lane
     this.udpAt = new Map(); // local address (or "*:port" when bound to any) -> UDP lane
+    this.udpPairs = new Map(); // "local>peer" -> a udp-proxy's lane for one client (its front)
     this.external = new Map();
   }
 
@@ -97,10 +99,38 @@ export class Lanes {
     return lane;
   }
 
+  /** A proxy's leg: the client's side (socketlab's socket facing the client) or the server's
+   *  (socketlab's own socket toward the server), a lane each per pair. */
+  leg(ev, udp) {
+    const key = `${ev.engine}/${ev.conn}/${ev.leg}`;
+    let lane = this.byKey.get(key);
+    const name = this.label(ev.engine, 'proxy');
+    if (!lane) {
+      const role = udp ? 'udp' : ev.leg === 'server' ? 'upstream' : 'accepted';
+      const title = ev.leg === 'server' ? `${name} → server (${ev.conn})` : `${ev.conn} of ${name}`;
+      lane = this.add({ key, engine: ev.engine, conn: ev.conn, leg: ev.leg, role, title });
+    }
+    if (!lane.local && ev.local) lane.local = ev.local;
+    if (!lane.peer && ev.peer) lane.peer = ev.peer;
+    if (!lane.paired && lane.local && lane.peer) {
+      lane.paired = true;
+      if (udp && ev.leg === 'client') this.udpPairs.set(`${lane.local}>${lane.peer}`, lane);
+      else if (udp) this.udpAt.set(lane.local, lane);
+      else this.pairs.set(`${lane.local}>${lane.peer}`, lane);
+    }
+    return lane;
+  }
+
   /** The lane an event of a socketlab engine is drawn on, or null for one not about a socket. */
   of(ev) {
     const kind = this.kinds.get(ev.engine);
     if (!kind) return null;
+    if (kind === 'tcp-proxy' || kind === 'udp-proxy') {
+      if (ev.conn && ev.leg) return this.leg(ev, kind === 'udp-proxy');
+      const lane = this.own(ev, kind === 'udp-proxy' ? 'udp' : 'listen', ev.kind === 'created');
+      if (kind === 'udp-proxy' && lane.local) lane.front = true;
+      return lane;
+    }
     if (kind === 'tcp-server') {
       if (ev.conn && ev.kind !== 'refused') return this.conn(ev, 'accepted');
       return this.own(ev, 'listen', ev.kind === 'created');
@@ -138,9 +168,10 @@ export class Lanes {
     return lane.other;
   }
 
-  /** The UDP socket an address belongs to, or an outside peer. */
-  udpPeer(addr) {
-    return this.udpAt.get(addr) ?? this.udpAt.get(`*:${port(addr)}`) ?? this.outside(addr);
+  /** The UDP socket an address belongs to (for a datagram of the socket at `mine`), or an
+   *  outside peer. A udp-proxy's front address is one socket but a lane per client. */
+  udpPeer(addr, mine) {
+    return this.udpPairs.get(`${addr}>${mine}`) ?? this.udpAt.get(addr) ?? this.udpAt.get(`*:${port(addr)}`) ?? this.outside(addr);
   }
 
   /** Left to right: clients, then each server's listening socket with its connections beside
@@ -148,6 +179,7 @@ export class Lanes {
   arrange() {
     const group = (l) => {
       if (l.role === 'external') return 4;
+      if (this.kinds.get(l.engine)?.endsWith('proxy')) return 1;
       if (l.role === 'client' || (l.role === 'udp' && this.kinds.get(l.engine) === 'udp-client')) return 0;
       if (l.role === 'udp') return 3;
       return 2;
@@ -158,6 +190,8 @@ export class Lanes {
       group(a) - group(b)
       || (firstOfEngine.get(a.engine) ?? a.index) - (firstOfEngine.get(b.engine) ?? b.index)
       || (a.role === 'listen' ? 0 : 1) - (b.role === 'listen' ? 0 : 1)
+      || (a.conn ?? '').localeCompare(b.conn ?? '', 'en', { numeric: true })
+      || (a.leg === 'server' ? 1 : 0) - (b.leg === 'server' ? 1 : 0)
       || a.index - b.index);
     sorted.forEach((l, i) => { l.column = i; });
     return sorted;

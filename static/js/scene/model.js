@@ -8,6 +8,8 @@ import { Lanes, engineKinds } from './lanes.js';
 import { visible } from '../util.js';
 
 const SKIP = new Set(['progress', 'history']);
+/** The calls that put bytes on the way: a send, and a datagram's impaired fates. */
+const SENDS = new Set(['sent', 'duplicated', 'reordered', 'dropped']);
 
 /** The short label of a socket call on its lane. */
 function label(ev) {
@@ -19,6 +21,10 @@ function label(ev) {
     case 'connected': return ['connect()', `from ${ev.local ?? '?'}`];
     case 'sent':
     case 'received': return [ev.call ?? ev.kind, `${ev.bytes ?? 0} B`];
+    case 'dropped': return ['sendto() ✕', 'lost on purpose'];
+    case 'duplicated': return ['sendto() ×2', 'duplicated on purpose'];
+    case 'reordered': return ['sendto() ⇅', 'sent late on purpose'];
+    case 'delayed': return ['delayed', ev.message ?? ''];
     case 'shutdown': return ['shutdown(SHUT_WR)', ''];
     case 'closed': return ['close()', ev.message ?? ''];
     case 'refused': return ['refused', ev.message ?? 'server full'];
@@ -86,7 +92,7 @@ export function buildScene(events, engines = []) {
   for (const it of items) {
     const { ev, lane } = it;
     if (!lane) continue;
-    const tcp = lane.role === 'accepted' || lane.role === 'client';
+    const tcp = lane.role === 'accepted' || lane.role === 'client' || lane.role === 'upstream';
     if (ev.kind === 'summary') {
       const other = tcp ? lanes.tcpPeer(lane) : null;
       if (!other) continue;
@@ -102,16 +108,16 @@ export function buildScene(events, engines = []) {
       }
       continue;
     }
-    if (ev.kind === 'sent' || ev.kind === 'received') {
-      const other = tcp ? lanes.tcpPeer(lane) : ev.peer ? lanes.udpPeer(ev.peer) : null;
+    if (SENDS.has(ev.kind) || ev.kind === 'received') {
+      const other = tcp ? lanes.tcpPeer(lane) : ev.peer ? lanes.udpPeer(ev.peer, lane.local) : null;
       if (!other) continue;
-      const out = ev.kind === 'sent';
+      const out = ev.kind !== 'received';
       const s = stream(streams, out ? `${lane.key}>${other.key}` : `${other.key}>${lane.key}`);
       s.tcp = tcp;
       s.from = out ? lane : other;
       s.to = out ? other : lane;
       const n = ev.bytes ?? 0;
-      (out ? s.sends : s.recvs).push({ it, start: tcp ? take(lane, out ? '>' : '<', n) : 0, n });
+      (out ? s.sends : s.recvs).push({ it, start: tcp ? take(lane, out ? '>' : '<', n) : 0, n, lost: ev.kind === 'dropped' });
       continue;
     }
     if (ev.kind === 'connected' && lane.local) connects.set(`${lane.local}>${lane.peer}`, it);
@@ -132,7 +138,11 @@ export function buildScene(events, engines = []) {
   for (const s of streams.values()) {
     if (!s.from) continue;
     if (s.from.role === 'external' || s.to.role === 'external') {
-      for (const x of s.sends) arrows.push({ a: x.it, outsideTo: s.to, type: 'data', label: dataText(x.it.ev) });
+      for (const x of s.sends) {
+        arrows.push(x.lost
+          ? { a: x.it, short: true, toLane: s.to, type: 'lost', label: dataText(x.it.ev) }
+          : { a: x.it, outsideTo: s.to, type: 'data', label: dataText(x.it.ev) });
+      }
       for (const x of s.recvs) arrows.push({ a: null, outside: s.from, b: x.it, type: 'data', label: dataText(x.it.ev) });
       continue;
     }
@@ -172,7 +182,7 @@ function matchRanges(s, arrows) {
  *  taken (datagrams may be lost, duplicated or reordered, so order alone is not enough). */
 function matchDatagrams(s, arrows) {
   const taken = new Set();
-  const same = (x, r) => x.n === r.n && x.it.ev.data === r.it.ev.data;
+  const same = (x, r) => !x.lost && x.n === r.n && x.it.ev.data === r.it.ev.data;
   let lastMatched = -1;
   for (const r of s.recvs) {
     let found = -1;
@@ -195,6 +205,11 @@ function matchDatagrams(s, arrows) {
     arrows.push({ a: s.sends[found].it, b: r.it, type, label: dataText(r.it.ev) });
   }
   s.sends.forEach((x, i) => {
+    if (x.lost) {
+      // Lost on purpose: the event says so, the arrow stops short.
+      arrows.push({ a: x.it, short: true, toLane: s.to, type: 'lost', label: dataText(x.it.ev) });
+      return;
+    }
     if (taken.has(i)) return;
     // Lost when a later datagram on the path arrived, or the receiver is gone.
     const later = i < lastMatched || s.to.items.some((it) => it.ev.kind === 'stopped');
@@ -206,7 +221,7 @@ function matchDatagrams(s, arrows) {
 function closings(items, lanes, arrows) {
   const closed = new Map();
   for (const it of items) {
-    if (it.ev.kind === 'closed' && it.lane && (it.lane.role === 'accepted' || it.lane.role === 'client')) closed.set(it.lane, it);
+    if (it.ev.kind === 'closed' && it.lane && (it.lane.role === 'accepted' || it.lane.role === 'client' || it.lane.role === 'upstream')) closed.set(it.lane, it);
   }
   const done = new Set();
   for (const [lane, it] of closed) {
