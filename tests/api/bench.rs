@@ -31,6 +31,8 @@ async fn the_benchmark_quick_mode_runs_every_figure() {
         "TCP ping-pong, 1 connection",
         "TCP ping-pong, 100 connections",
         "TCP bulk",
+        "TCP ping-pong through a proxy, 1 connection",
+        "TCP bulk through a proxy",
         "UDP echo, 1 socket",
         "UDP echo, 100 sockets",
         "idle TCP connections held",

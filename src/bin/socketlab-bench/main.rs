@@ -12,6 +12,7 @@ mod class;
 mod events;
 mod figure;
 mod load;
+mod proxy;
 mod servers;
 mod throughput;
 mod viewer;
@@ -42,7 +43,7 @@ struct Args {
     /// Diagnostic: no WebSocket viewer on socketlab's engines, to see the engine's own cost.
     #[arg(long)]
     no_viewer: bool,
-    /// Run only these groups: tcp, udp, burst, held, events, stuck, class (repeatable; default all).
+    /// Run only these groups: tcp, udp, proxy, burst, held, events, stuck, class (repeatable; default all).
     #[arg(long)]
     only: Vec<String>,
     /// Internal: serve `socketlab` or `baseline` alone in this process (connections held).
@@ -201,6 +202,9 @@ fn main() {
         }
         if want("udp") {
             throughput::run_udp_figures(&lab, plan, &mut figures).await;
+        }
+        if want("proxy") {
+            proxy::run_proxy_figures(&lab, plan, &mut figures).await;
         }
         if want("burst") {
             throughput::run_burst(plan, &mut figures).await;
