@@ -49,7 +49,9 @@ const readOnlyOwn = me.read_only;
 function allEvents() {
   const out = [];
   const notices = new Map();
-  for (const arr of store.values()) {
+  for (const [id, arr] of store) {
+    // A deleted engine's sockets leave the scene (its events stay in the history).
+    if (!views.has(id)) continue;
     for (const ev of arr) {
       if (ev.kind === 'history') continue;
       if (ev.kind === 'lagged') notices.set(ev.seq, ev);

@@ -459,8 +459,28 @@ export class Detail {
       replaceKids(sel, opts);
       sel.value = [...sel.options].some((o) => o.value === cur) ? cur : (v.connections.length === 1 ? v.connections[0].id : '*');
     }
-    if (tcp) this.renderConns(v);
+    // A proxy relays; it has nothing of its own to send.
+    this.composer.hidden = v.kind.endsWith('proxy');
+    if (v.kind.endsWith('proxy')) this.renderPairs(v);
+    else if (tcp) this.renderConns(v);
     else this.renderPeers(v);
+  }
+
+  /** A proxy's pairs: each client, socketlab's socket to the server for it, and the bytes
+   *  each way on each leg. */
+  renderPairs(v) {
+    const rows = v.connections.map((c) => el('tr', { 'data-conn': c.id },
+      el('td', { text: c.id }), el('td', { class: 'mono', text: c.peer }),
+      el('td', { text: `${fmtBytes(c.bytes_in)} → ${fmtBytes(c.upstream?.bytes_out ?? 0)}` }),
+      el('td', { class: 'mono', text: c.upstream ? c.upstream.local : 'connecting…' }),
+      el('td', { text: `${fmtBytes(c.upstream?.bytes_in ?? 0)} → ${fmtBytes(c.bytes_out)}` })));
+    replaceKids(this.conns,
+      el('h3', { text: `Pairs relayed (${v.connections.length} open, ${v.stats.connections_total} total) to ${v.target}` }),
+      rows.length
+        ? el('table', { class: 'conn-table' },
+          el('thead', {}, el('tr', {}, ...['id', 'client', 'client → server', 'socketlab’s socket', 'server → client'].map((h) => el('th', { text: h })))),
+          el('tbody', {}, rows))
+        : el('p', { class: 'empty', text: `No client yet. Point a program at ${v.local ?? 'the bind address'}; socketlab relays it to ${v.target}.` }));
   }
 
   renderConns(v) {

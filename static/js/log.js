@@ -119,7 +119,8 @@ export class LogView {
       el('span', { class: 'c-time', text: fmtTime(ev.time) }),
       el('span', { class: 'c-arrow', text: ARROWS[kind] ?? '·', 'aria-label': kind }),
       el('span', { class: 'c-call', text: ev.call ?? kind }),
-      el('span', { class: 'c-conn', text: ev.conn ?? '' }),
+      // A proxy's two legs share the pair's id: c (client side) or s (server side) after it.
+      el('span', { class: 'c-conn', text: `${ev.conn ?? ''}${ev.leg ? ` ${ev.leg[0]}` : ''}`, title: ev.leg ? `${ev.leg} leg` : undefined }),
       el('span', { class: 'c-peer', text: ev.peer ?? '', title: ev.peer }),
       el('span', { class: 'c-bytes', text: ev.bytes !== undefined ? `${ev.bytes} B` : '' }),
       el('span', { class: hasData ? 'c-data' : 'c-note', text: hasData ? preview(ev, this.hex) + (ev.truncated ? ' [cut]' : '') : note }));
