@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::tcp::{connect_error, listen};
+use super::tcp::{bind_listener, connect_error};
 use super::{Conn, Engine, Run};
 use crate::error::ApiError;
 use crate::event::{Call, Draft, EventKind, NewSocket, SERVER_LEG};
@@ -30,24 +30,8 @@ pub(super) async fn start(
     generation: u64,
     cancel: CancellationToken,
 ) -> Result<Arc<Run>, ApiError> {
-    let backlog = engine.spec.options.backlog.unwrap_or(128);
-    let mut last_err = None;
-    let mut listener = None;
-    for addr in engine.bind_plan() {
-        match listen(addr, backlog) {
-            Ok(l) => {
-                listener = Some(l);
-                break;
-            }
-            Err(e) => last_err = Some(e),
-        }
-    }
-    let Some(listener) = listener else {
-        return Err(engine.no_bind(last_err));
-    };
-    let local = listener
-        .local_addr()
-        .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
+    let backlog = engine.spec.options.backlog.unwrap_or(5);
+    let (listener, local) = bind_listener(engine, backlog)?;
     let run = Arc::new(Run::new(generation, cancel, local, None));
     engine.emit(NewSocket::new(local, true).draft().extra(CLIENT));
     engine.emit(

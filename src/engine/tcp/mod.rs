@@ -37,6 +37,26 @@ pub(super) fn listen(addr: SocketAddr, backlog: u32) -> Result<TcpListener, ApiE
     sock.listen(backlog).map_err(|e| bind_error(addr, &e))
 }
 
+/// Binds and listens on the first address of the engine's bind plan that works.
+pub(in crate::engine) fn bind_listener(
+    engine: &Engine,
+    backlog: u32,
+) -> Result<(TcpListener, SocketAddr), ApiError> {
+    let mut last_err = None;
+    for addr in engine.bind_plan() {
+        match listen(addr, backlog) {
+            Ok(l) => {
+                let local = l
+                    .local_addr()
+                    .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
+                return Ok((l, local));
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    Err(engine.no_bind(last_err))
+}
+
 /// Binds and listens, then runs the accept loop in the background.
 pub(super) async fn start_server(
     engine: &Arc<Engine>,
@@ -44,23 +64,7 @@ pub(super) async fn start_server(
     cancel: CancellationToken,
 ) -> Result<Arc<Run>, ApiError> {
     let backlog = engine.spec.options.backlog.unwrap_or(5);
-    let mut last_err = None;
-    let mut listener = None;
-    for addr in engine.bind_plan() {
-        match listen(addr, backlog) {
-            Ok(l) => {
-                listener = Some(l);
-                break;
-            }
-            Err(e) => last_err = Some(e),
-        }
-    }
-    let Some(listener) = listener else {
-        return Err(engine.no_bind(last_err));
-    };
-    let local = listener
-        .local_addr()
-        .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
+    let (listener, local) = bind_listener(engine, backlog)?;
     let run = Arc::new(Run::new(generation, cancel, local, None));
     engine.emit(NewSocket::new(local, true).draft());
     engine.emit(Draft::new(EventKind::Bound, Call::Bind).local(local));

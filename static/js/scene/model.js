@@ -18,7 +18,7 @@ function label(ev) {
     case 'bound': return ['bind()', ev.local ?? ''];
     case 'listening': return ['listen()', ''];
     case 'accepted': return ['accept()', 'a new socket'];
-    case 'connected': return ['connect()', `from ${ev.local ?? '?'}`];
+    case 'connected': return ['connect()', ''];
     case 'sent':
     case 'received': return [ev.call ?? ev.kind, `${ev.bytes ?? 0} B`];
     case 'dropped': return ['sendto() ✕', 'lost on purpose'];

@@ -169,6 +169,10 @@ export class Stage {
     const slot = layered ? el('div', { class: 'sd-layers-slot' }) : null;
     replaceKids(this.details, ...lines, slot);
     this.details.hidden = false;
+    // Out of the way of the event it describes: above it when it sits low in the view.
+    const m = this.drawing.metrics();
+    const y = m.headH + r.row * m.row - this.box.scrollTop;
+    this.details.classList.toggle('high', y > this.box.clientHeight / 2);
     if (slot) {
       layersOf(ev.seq).then((l) => {
         if (slot.isConnected) slot.replaceChildren(layerView(l));
