@@ -147,3 +147,67 @@ async fn the_pcap_button_gives_a_file_tshark_reads_and_a_recv_shows_its_layers()
     b.screenshot("layers.png").await;
     b.assert_no_page_errors().await;
 }
+
+#[tokio::test]
+async fn a_proxied_exchange_is_drawn_client_proxy_server_with_the_bytes_crossing_each_leg() {
+    let _one_at_a_time = serial().await;
+    let app = spawn_app().await;
+    let server = app
+        .post("/api/engines", json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "uppercase", "name": "Uppercase server"}))
+        .await;
+    let proxy = app
+        .post("/api/engines", json!({"kind": "tcp-proxy", "bind": "127.0.0.1:0", "target": server["local"], "name": "Proxy"}))
+        .await;
+    let client = app
+        .post(
+            "/api/engines",
+            json!({"kind": "tcp-client", "target": proxy["local"], "name": "Client"}),
+        )
+        .await;
+    let (sid, pid, cid) = (
+        server["id"].as_str().unwrap(),
+        proxy["id"].as_str().unwrap(),
+        client["id"].as_str().unwrap(),
+    );
+    app.post(
+        &format!("/api/engines/{cid}/send"),
+        json!({"data": "through socketlab\n"}),
+    )
+    .await;
+    let driver = Driver::start().await;
+    let b = driver.browser().await;
+    b.viewport(1280, 720).await;
+    b.goto(&format!("{}/#{pid}", app.base)).await;
+    // The lanes left to right: the client, the proxy's listening socket, its socket for the
+    // client, its own socket to the server, the server's listening socket and connection.
+    b.wait_js(
+        "[...document.querySelectorAll('svg.scene-head g.lane-head')].map(g => g.dataset.role).join() === 'client,listen,accepted,upstream,listen,accepted'",
+        "six lanes in order",
+    )
+    .await;
+    let hops = b
+        .wait_js(
+            "(h => h.length >= 4 && h)([...document.querySelectorAll('svg.scene g.arrow[data-type=data]')].map(g => `${g.dataset.fromEngine}>${g.dataset.toEngine}`))",
+            "the request and the reply across both legs",
+        )
+        .await;
+    let hops: Vec<String> = serde_json::from_value(hops).unwrap();
+    for want in [
+        format!("{cid}>{pid}"),
+        format!("{pid}>{sid}"),
+        format!("{sid}>{pid}"),
+        format!("{pid}>{cid}"),
+    ] {
+        assert!(hops.contains(&want), "{want} in {hops:?}");
+    }
+    // The proxy's panel lists the pair with each leg's bytes.
+    let pair = b
+        .wait_js(
+            "document.querySelector('.engine-detail .conns tbody tr')?.textContent",
+            "the pair",
+        )
+        .await;
+    assert!(pair.as_str().unwrap().contains("18 B → 18 B"), "{pair}");
+    b.screenshot("proxy.png").await;
+    b.assert_no_page_errors().await;
+}
