@@ -328,6 +328,9 @@ impl EngineSpec {
                 )));
             }
             Some(b) => Some(b as u32),
+            // A proxy stands in for a real server that may take many clients at once; the
+            // lecture's 5 is for its own servers.
+            None if kind == Kind::TcpProxy => Some(128),
             None if tcp_server => Some(5),
             None => None,
         };

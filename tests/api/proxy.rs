@@ -280,8 +280,12 @@ async fn stopping_the_proxy_closes_both_legs() {
 #[tokio::test]
 async fn a_hundred_proxied_connections_at_once_each_get_their_own_bytes() {
     let app = spawn_app().await;
-    let echo = app.engine(tcp_spec("echo")).await;
+    // A backlog for 100 at once on both sockets the clients and the proxy connect to.
+    let echo = app
+        .engine(json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo", "options": {"backlog": 1024}}))
+        .await;
     let p = tcp_proxy(&app, local_of(&echo)).await;
+    assert_eq!(p["options"]["backlog"], 128);
     let front = local_of(&p);
     let mut tasks = Vec::new();
     for k in 0..100u32 {
