@@ -196,7 +196,7 @@ export class SceneDrawing {
     if (a.short) g.append(svgEl('text', { x: x2 + (x2 >= x1 ? 4 : -4), y: y2 + 4, class: 'lost-x', 'text-anchor': x2 >= x1 ? 'start' : 'end' }, a.type === 'lost' ? '✕ lost' : '…'));
     if (a.label) {
       // Near the sender: a room's send()s fanning out to its members keep their labels apart.
-      const f = a.short ? 0.5 : 0.35;
+      const f = a.short || Math.abs(x2 - x1) < 320 ? 0.5 : 0.35;
       const tx = x1 + (x2 - x1) * f;
       const ty = y1 + (y2 - y1) * f - 4;
       g.append(svgEl('text', { x: tx, y: ty, class: 'label', 'text-anchor': 'middle' }, a.label));
