@@ -6,15 +6,13 @@
 //! to the other socket, nothing more.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use super::tcp::{bind_listener, connect_error};
+use super::tcp::{accept_each, bind_listener, connect_error};
 use super::{Conn, Engine, Run};
 use crate::error::ApiError;
 use crate::event::{Call, Draft, EventKind, NewSocket, SERVER_LEG};
@@ -55,61 +53,22 @@ pub(super) async fn start(
 }
 
 async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) {
-    let pairs = TaskTracker::new();
-    let limit = engine.env.config.limits.max_connections;
-    let max = engine.spec.options.max_clients.unwrap_or(limit).min(limit);
-    let mut stopped = std::pin::pin!(run.cancel.cancelled());
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            _ = &mut stopped => break,
-            r = listener.accept() => r,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let local = stream.local_addr().unwrap_or(run.local);
-                if run.conns().len() >= max || !engine.env.take_conn_place() {
-                    drop(stream);
-                    let msg = format!(
-                        "refused {peer}: the proxy's limit of clients is reached; accepted and closed at once"
-                    );
-                    engine.emit(
-                        Draft::new(EventKind::Refused, Call::Accept)
-                            .local(local)
-                            .peer(peer)
-                            .message(&msg)
-                            .extra(CLIENT),
-                    );
-                    continue;
-                }
-                let _ = stream.set_nodelay(true);
-                let (conn, _rx) = engine.add_conn(&run, peer, local);
-                engine.emit(
-                    Draft::new(EventKind::Accepted, Call::Accept)
-                        .conn(conn.num)
-                        .extra(CLIENT),
-                );
-                pairs.spawn(pair(engine.clone(), run.clone(), conn, stream));
-            }
-            Err(e) => {
-                let msg = format!("accept() failed: {e}");
-                engine.emit(
-                    Draft::new(EventKind::Error, Call::Accept)
-                        .local(run.local)
-                        .message(&msg)
-                        .extra(CLIENT),
-                );
-                tokio::select! {
-                    _ = &mut stopped => break,
-                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-                }
-            }
-        }
-    }
-    drop(listener);
-    pairs.close();
-    pairs.wait().await;
-    engine.finish(&run, "listening socket closed");
+    let (e, r) = (engine.clone(), run.clone());
+    accept_each(
+        &engine,
+        &run,
+        listener,
+        Some(CLIENT),
+        move |conn, _rx, stream| {
+            e.emit(
+                Draft::new(EventKind::Accepted, Call::Accept)
+                    .conn(conn.num)
+                    .extra(CLIENT),
+            );
+            pair(e.clone(), r.clone(), conn, stream)
+        },
+    )
+    .await;
 }
 
 /// Connects to the target for one client: each resolved address in turn, with the timeout.

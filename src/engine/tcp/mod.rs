@@ -10,12 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::behavior::Behavior;
 use super::chat::Room;
-use super::{Engine, Run, bind_error};
+use super::{Conn, ConnCmd, Engine, Run, bind_error};
 use crate::error::ApiError;
 use crate::event::{Call, Draft, EventKind, NewSocket};
 use conn::ConnTask;
@@ -80,8 +81,34 @@ pub(super) async fn start_server(
 }
 
 async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) {
-    let conns = TaskTracker::new();
     let room = (engine.spec.behavior == Behavior::Chat).then(|| Arc::new(Room::new()));
+    let (e, r) = (engine.clone(), run.clone());
+    accept_each(&engine, &run, listener, None, move |conn, rx, stream| {
+        e.emit(Draft::new(EventKind::Accepted, Call::Accept).conn(conn.num));
+        ConnTask::new(e.clone(), r.clone(), conn, room.clone(), true).run(stream, rx)
+    })
+    .await;
+}
+
+/// The accept loop of a server or proxy: each connection let in (within `max_clients` and
+/// the workspace's budget) is registered and handed to `admit`, whose task runs until the
+/// engine stops; one over the limits is accepted and closed at once with an event saying
+/// why. `leg` marks the events of a proxy's client side.
+pub(in crate::engine) async fn accept_each<T>(
+    engine: &Arc<Engine>,
+    run: &Arc<Run>,
+    listener: TcpListener,
+    leg: Option<&'static str>,
+    mut admit: impl FnMut(Arc<Conn>, mpsc::Receiver<ConnCmd>, TcpStream) -> T,
+) where
+    T: std::future::Future + Send + 'static,
+    T::Output: Send + 'static,
+{
+    let marked = |d: Draft<'static>| match leg {
+        Some(x) => d.extra(x),
+        None => d,
+    };
+    let conns = TaskTracker::new();
     let limit = engine.env.config.limits.max_connections;
     let max = engine.spec.options.max_clients.unwrap_or(limit).min(limit);
     let mut stopped = std::pin::pin!(run.cancel.cancelled());
@@ -109,7 +136,7 @@ async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) 
                         )
                     };
                     engine.emit(
-                        Draft::new(EventKind::Refused, Call::Accept)
+                        marked(Draft::new(EventKind::Refused, Call::Accept))
                             .local(local)
                             .peer(peer)
                             .message(&msg),
@@ -117,20 +144,13 @@ async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) 
                     continue;
                 }
                 let _ = stream.set_nodelay(true);
-                let (conn, rx) = engine.add_conn(&run, peer, local);
-                engine.emit(
-                    Draft::new(EventKind::Accepted, Call::Accept)
-                        .conn(conn.num)
-                        .local(local)
-                        .peer(peer),
-                );
-                let task = ConnTask::new(engine.clone(), run.clone(), conn, room.clone(), true);
-                conns.spawn(task.run(stream, rx));
+                let (conn, rx) = engine.add_conn(run, peer, local);
+                conns.spawn(admit(conn, rx, stream));
             }
             Err(e) => {
                 let msg = format!("accept() failed: {e}");
                 engine.emit(
-                    Draft::new(EventKind::Error, Call::Accept)
+                    marked(Draft::new(EventKind::Error, Call::Accept))
                         .local(run.local)
                         .message(&msg),
                 );
@@ -145,7 +165,7 @@ async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) 
     drop(listener);
     conns.close();
     conns.wait().await;
-    engine.finish(&run, "listening socket closed");
+    engine.finish(run, "listening socket closed");
 }
 
 pub(super) fn connect_error(addr: SocketAddr, e: &std::io::Error) -> ApiError {
