@@ -171,39 +171,56 @@ async fn personal_mode_keeps_its_engines_too() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The real binary, in class mode on `dir`, with its stderr kept.
+/// The real binary, in class mode on `dir`, with its stderr kept (and watchable while it runs).
 struct Proc {
     child: tokio::process::Child,
     base: String,
     err: tokio::task::JoinHandle<String>,
+    err_so_far: tokio::sync::watch::Receiver<String>,
 }
 
 const TOKEN: &str = "persist-test-token-0123456789";
 
 async fn start_binary(dir: &Path, ports: &str) -> Proc {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_socketlab"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--class",
-            "--ports",
-            ports,
-            "--token",
-            TOKEN,
-        ])
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("SOCKETLAB_TOKEN")
-        .env_remove("SOCKETLAB_DATA_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut err = child.stderr.take().unwrap();
+    start_binary_pausing(dir, ports, None).await
+}
+
+/// Starts the binary; with `pause` (`POINT:FILE`), its saves of FILE stop for good at POINT
+/// (see `SOCKETLAB_TEST_PAUSE_SAVE` in `src/workspace/store.rs`).
+async fn start_binary_pausing(dir: &Path, ports: &str, pause: Option<&str>) -> Proc {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_socketlab"));
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--class",
+        "--ports",
+        ports,
+        "--token",
+        TOKEN,
+    ])
+    .arg("--data-dir")
+    .arg(dir)
+    .env_remove("SOCKETLAB_TOKEN")
+    .env_remove("SOCKETLAB_DATA_DIR")
+    .env_remove("SOCKETLAB_TEST_PAUSE_SAVE")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    if let Some(p) = pause {
+        cmd.env("SOCKETLAB_TEST_PAUSE_SAVE", p);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let err = child.stderr.take().unwrap();
+    let (tx, err_so_far) = tokio::sync::watch::channel(String::new());
     let err = tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(err).lines();
         let mut s = String::new();
-        let _ = err.read_to_string(&mut s).await;
+        while let Ok(Some(line)) = lines.next_line().await {
+            s.push_str(&line);
+            s.push('\n');
+            tx.send_replace(s.clone());
+        }
         s
     });
     let (base, mut out) = read_base(&mut child).await;
@@ -211,7 +228,12 @@ async fn start_binary(dir: &Path, ports: &str) -> Proc {
         let mut sink = String::new();
         let _ = out.read_to_string(&mut sink).await;
     });
-    Proc { child, base, err }
+    Proc {
+        child,
+        base,
+        err,
+        err_so_far,
+    }
 }
 
 impl Proc {
@@ -222,6 +244,21 @@ impl Proc {
             cred: cred.into(),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Waits (30 s at most) until the binary's stderr contains `needle`.
+    async fn wait_stderr(&mut self, needle: &str) {
+        let seen = tokio::time::timeout(
+            Duration::from_secs(30),
+            self.err_so_far.wait_for(|s| s.contains(needle)),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
+        assert!(
+            seen,
+            "the binary never printed {needle:?}: {}",
+            self.err_so_far.borrow().as_str()
+        );
     }
 
     async fn kill(mut self) -> String {
@@ -285,66 +322,103 @@ async fn a_corrupt_file_is_reported_by_name_and_the_others_load() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The names of a workspace's engines as listed by the API.
+async fn engine_names(u: &User) -> Vec<String> {
+    let (st, list) = u.get("/api/engines").await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn names_in_file(bytes: &[u8]) -> Vec<String> {
+    let v: Value = serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)));
+    v["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["spec"]["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
 #[tokio::test]
 async fn a_kill_during_a_save_leaves_the_previous_version_whole() {
+    const PORTS: &str = "15000-15999";
     let dir = temp_dir("kill");
-    let p = start_binary(&dir, "15000-15999").await;
+    let p = start_binary(&dir, PORTS).await;
     let code = p.user(TOKEN).class_code().await;
     let (ada, ada_ws) = User::join(&TestApp::at(&p.base), &code, "Ada").await;
     let ada_id = ada_ws["id"].as_str().unwrap().to_string();
-    let file = dir.join("class/workspaces").join(format!("{ada_id}.json"));
-    let mut p = Some(p);
-    let mut interrupted = 0;
-    let mut rounds = 0;
-    while interrupted < 3 {
-        rounds += 1;
-        assert!(rounds <= 200, "in {rounds} kills none landed mid-save");
-        let proc = p.take().unwrap();
-        let u = proc.user(&ada.cred);
-        // Saves back to back: every create and delete rewrites Ada's file.
-        let churn = tokio::spawn(async move {
-            loop {
-                let (st, e) = u.post("/api/engines", udp_spec("echo")).await;
-                if st == StatusCode::CONFLICT {
-                    // Kills between a create and its delete left engines behind: clear them.
-                    let (_, all) = u.get("/api/engines").await;
-                    for e in all.as_array().into_iter().flatten() {
-                        let _ = u
-                            .delete(&format!("/api/engines/{}", e["id"].as_str().unwrap()))
-                            .await;
-                    }
-                    continue;
-                }
-                if st != StatusCode::CREATED {
-                    break;
-                }
-                let _ = u
-                    .delete(&format!("/api/engines/{}", e["id"].as_str().unwrap()))
-                    .await;
-            }
-        });
-        tokio::time::sleep(Duration::from_millis(20 + (rounds * 7 % 40) as u64)).await;
-        let err = proc.kill().await;
-        churn.abort();
-        let leftovers = std::fs::read_dir(file.parent().unwrap())
+    p.user(&ada.cred)
+        .engine(json!({"kind": "udp-server", "bind": "127.0.0.1:0", "behavior": "echo", "name": "kept"}))
+        .await;
+    p.kill().await;
+    let name = format!("{ada_id}.json");
+    let file = dir.join("class/workspaces").join(&name);
+    let temp_files = || {
+        std::fs::read_dir(file.parent().unwrap())
             .unwrap()
             .filter_map(|e| e.ok())
-            .any(|e| e.file_name().to_string_lossy().contains(".tmp-"));
-        if leftovers {
-            interrupted += 1;
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .count()
+    };
+    let mut expected = vec!["kept".to_string()];
+    // Each moment of a save, on purpose: the process is killed while the save that writes the
+    // new engine is frozen there (the request never gets its answer).
+    for (point, lands) in [
+        ("half-written", false),
+        ("before-rename", false),
+        ("renamed", true),
+    ] {
+        let before = std::fs::read(&file).unwrap();
+        assert_eq!(names_in_file(&before), expected);
+        let mut p = start_binary_pausing(&dir, PORTS, Some(&format!("{point}:{name}"))).await;
+        let u = p.user(&ada.cred);
+        let made = format!("made at {point}");
+        let spec =
+            json!({"kind": "udp-server", "bind": "127.0.0.1:0", "behavior": "echo", "name": made});
+        let create = tokio::spawn(async move { u.post("/api/engines", spec).await });
+        p.wait_stderr(&format!("saving {name} stopped at")).await;
+        let err = p.kill().await;
+        create.abort();
+        let now = std::fs::read(&file).unwrap();
+        if lands {
+            expected.push(made);
+            assert_eq!(
+                names_in_file(&now),
+                expected,
+                "{point}: the new version is whole"
+            );
+            assert_eq!(temp_files(), 0, "{point}: the temp file became the file");
+        } else {
+            assert!(
+                now == before,
+                "{point}: the previous version, byte for byte"
+            );
+            assert_eq!(
+                temp_files(),
+                1,
+                "{point}: the half-made save is left beside it"
+            );
         }
-        // Whatever moment the kill came, the file is one whole version.
-        let text = std::fs::read(&file).unwrap();
-        let v: Value = serde_json::from_slice(&text)
-            .unwrap_or_else(|e| panic!("round {rounds}: {e}: {}", String::from_utf8_lossy(&text)));
-        assert_eq!(v["id"], ada_id.as_str());
         assert!(!err.contains("corrupt"), "{err}");
-        let next = start_binary(&dir, "15000-15999").await;
-        let (st, _) = next.user(&ada.cred).get("/api/engines").await;
-        assert_eq!(st, StatusCode::OK, "round {rounds}: Ada's workspace loaded");
-        p = Some(next);
+        // Started again, Ada's workspace loads whole, and the leftover is cleared away.
+        let next = start_binary(&dir, PORTS).await;
+        assert_eq!(
+            engine_names(&next.user(&ada.cred)).await,
+            expected,
+            "{point}: Ada's workspace after the restart"
+        );
+        assert_eq!(
+            temp_files(),
+            0,
+            "{point}: the leftover temp file is removed at load"
+        );
+        let err = next.kill().await;
+        assert!(!err.contains("corrupt"), "{err}");
     }
-    let err = p.take().unwrap().kill().await;
-    assert!(!err.contains("corrupt"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
