@@ -50,6 +50,19 @@ pub enum ApiError {
         /// Seconds until another attempt is taken.
         retry_after: u64,
     },
+    /// A socket call failed for a reason of the network's, not the request's (a `sendto()`
+    /// the OS refused); the message names the call and the OS's reason.
+    #[error("{0}")]
+    SendFailed(String),
+    /// A workspace's files are over their quota (`--ws-max-files`, `--ws-files-bytes`).
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// The change is live but could not be written to disk; socketlab retries.
+    #[error("{0}")]
+    NotSaved(String),
+    /// Two credential cookies of one name, or a malformed credential.
+    #[error("{0}")]
+    InvalidCredential(String),
     /// Something that should not happen; logged, and reported without internals.
     #[error("{0}")]
     Internal(String),
@@ -77,6 +90,10 @@ impl ApiError {
                 message: f(message),
                 retry_after,
             },
+            Self::SendFailed(m) => Self::SendFailed(f(m)),
+            Self::QuotaExceeded(m) => Self::QuotaExceeded(f(m)),
+            Self::NotSaved(m) => Self::NotSaved(f(m)),
+            Self::InvalidCredential(m) => Self::InvalidCredential(f(m)),
             Self::Internal(m) => Self::Internal(f(m)),
         }
     }
@@ -84,9 +101,10 @@ impl ApiError {
     /// The HTTP status API.md gives this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidSpec(_) | Self::InvalidAddress(_) | Self::InvalidData(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::InvalidSpec(_)
+            | Self::InvalidAddress(_)
+            | Self::InvalidData(_)
+            | Self::InvalidCredential(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -94,7 +112,8 @@ impl ApiError {
                 StatusCode::CONFLICT
             }
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::ConnectFailed(_) => StatusCode::BAD_GATEWAY,
+            Self::ConnectFailed(_) | Self::SendFailed(_) => StatusCode::BAD_GATEWAY,
+            Self::QuotaExceeded(_) | Self::NotSaved(_) => StatusCode::INSUFFICIENT_STORAGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -115,14 +134,69 @@ impl ApiError {
             Self::TooLarge(_) => "too_large",
             Self::ConnectFailed(_) => "connect_failed",
             Self::TooManyRequests { .. } => "too_many_requests",
+            Self::SendFailed(_) => "send_failed",
+            Self::QuotaExceeded(_) => "quota_exceeded",
+            Self::NotSaved(_) => "not_saved",
+            Self::InvalidCredential(_) => "invalid_credential",
             Self::Internal(_) => "internal",
         }
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
+/// The JSON path an error is about, when its message names one the way every field error
+/// here does (`field options.rules[0].pattern: ...`), so clients read `field` instead of the
+/// English.
+pub fn field_of(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("field ")?;
+    let end = rest.find([':', ' ', ';', ','])?;
+    let field = &rest[..end];
+    let ok = !field.is_empty()
+        && field
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.[]".contains(&b));
+    ok.then_some(field)
+}
+
+/// The error body for a status that came from outside the handlers (axum's own rejections,
+/// a body limit, a `405`), so every error on every route has the same shape.
+pub fn error_body(status: StatusCode, detail: &str) -> serde_json::Value {
+    let (code, next) = match status.as_u16() {
+        400 => ("invalid_spec", "fix the request and send it again"),
+        404 => ("not_found", "see the README's API section for the routes"),
+        405 => (
+            "method_not_allowed",
+            "this route does not take that method; see the README's API section",
+        ),
+        408 => (
+            "timeout",
+            "the request took too long to arrive; send it again",
+        ),
+        413 => (
+            "too_large",
+            "the request body is over the limit for this route; send less",
+        ),
+        415 => (
+            "invalid_spec",
+            "send the body as JSON (Content-Type: application/json)",
+        ),
+        s if s >= 500 => (
+            "internal",
+            "the server logged the details and keeps running; try again",
+        ),
+        _ => ("invalid_spec", "fix the request and send it again"),
+    };
+    let detail = detail.trim();
+    let message = if detail.is_empty() {
+        next.to_string()
+    } else {
+        format!("{detail}; {next}")
+    };
+    json!({"error": {"code": code, "message": message}})
+}
+
+impl ApiError {
+    /// The JSON body API.md gives this error: `{"error": {"code", "message", "field"?}}`.
+    pub fn into_body(self) -> serde_json::Value {
         let message = if let Self::Internal(detail) = &self {
             // The detail may name internals; it goes to the log, the user gets a next step.
             tracing::error!(%detail, "internal error");
@@ -130,12 +204,27 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        let body = json!({"error": {"code": self.code(), "message": message}});
-        let mut response = (status, Json(body)).into_response();
-        if let Self::TooManyRequests { retry_after, .. } = &self {
+        match field_of(&message) {
+            Some(field) => {
+                json!({"error": {"code": self.code(), "message": message, "field": field}})
+            }
+            None => json!({"error": {"code": self.code(), "message": message}}),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let retry = match &self {
+            Self::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
+        let mut response = (status, Json(self.into_body())).into_response();
+        if let Some(retry_after) = retry {
             response
                 .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, (*retry_after).into());
+                .insert(axum::http::header::RETRY_AFTER, retry_after.into());
         }
         response
     }

@@ -6,11 +6,15 @@
 //! description is written beside it (`f3.json`, atomically): a listed file is always whole,
 //! a restart lists exactly the files that were, and a crash or a refused upload leaves
 //! nothing behind.
+//!
+//! A workspace's files have a quota, in number and bytes together ([`Quota`]), counting
+//! uploads, files its engines keep, and those being written: a write that would pass it
+//! fails at once (`507 quota_exceeded`), so a full quota never means a full disk.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -59,6 +63,72 @@ pub struct Files {
     max: u64,
     list: Mutex<BTreeMap<u64, FileMeta>>,
     next: AtomicU64,
+    quota: Arc<Quota>,
+}
+
+/// How many files, and how many bytes of them, a workspace may have; and how many it has,
+/// counting those being written.
+#[derive(Debug)]
+pub struct Quota {
+    /// Files at most (`--ws-max-files`).
+    pub max_files: usize,
+    /// Bytes at most, over all its files (`--ws-files-bytes`, `--files-bytes`).
+    pub max_bytes: u64,
+    files: AtomicUsize,
+    bytes: AtomicU64,
+}
+
+impl Quota {
+    /// A quota of `max_files` files and `max_bytes` bytes, none used.
+    pub fn new(max_files: usize, max_bytes: u64) -> Self {
+        Self {
+            max_files,
+            max_bytes,
+            files: AtomicUsize::new(0),
+            bytes: AtomicU64::new(0),
+        }
+    }
+
+    /// Files and bytes in use now.
+    pub fn used(&self) -> (usize, u64) {
+        (
+            self.files.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
+    }
+
+    fn take_file(&self) -> Result<(), ApiError> {
+        self.files
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < self.max_files).then_some(n + 1)
+            })
+            .map(|_| ())
+            .map_err(|n| {
+                ApiError::QuotaExceeded(format!(
+                    "this workspace has {n} files, the most it may keep (--ws-max-files {}); delete some (DELETE /api/files/ID, or the Files panel) and try again",
+                    self.max_files
+                ))
+            })
+    }
+
+    fn take_bytes(&self, n: u64) -> Result<(), ApiError> {
+        self.bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                used.checked_add(n).filter(|t| *t <= self.max_bytes)
+            })
+            .map(|_| ())
+            .map_err(|used| {
+                ApiError::QuotaExceeded(format!(
+                    "this workspace's files may take {} bytes together and take {used}; this one does not fit (nothing of it was kept): delete some files and try again",
+                    self.max_bytes
+                ))
+            })
+    }
+
+    fn give_back(&self, files: usize, bytes: u64) {
+        self.files.fetch_sub(files, Ordering::Relaxed);
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
 }
 
 /// Checks a file's name: 1 to 200 characters, no path separators or control characters.
@@ -81,13 +151,14 @@ pub fn check_name(name: &str) -> Result<String, ApiError> {
 }
 
 fn number(id: &str) -> Option<u64> {
-    id.strip_prefix('f')?.parse().ok()
+    crate::codec::id_number(id, 'f')
 }
 
 impl Files {
-    /// The files kept in `dir` (which need not exist yet), at most `max` bytes each. Files
-    /// half-written when the last run ended are deleted.
-    pub fn open(dir: PathBuf, max: u64) -> Self {
+    /// The files kept in `dir` (which need not exist yet), at most `max` bytes each, within
+    /// `quota` together. Files half-written when the last run ended are deleted. Files kept
+    /// before a quota was lowered stay (the quota then only refuses new ones).
+    pub fn open(dir: PathBuf, max: u64, quota: Quota) -> Self {
         let mut list = BTreeMap::new();
         let mut next = 1;
         for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
@@ -108,12 +179,35 @@ impl Files {
                 list.insert(n, meta);
             }
         }
+        quota.files.store(list.len(), Ordering::Relaxed);
+        quota
+            .bytes
+            .store(list.values().map(|m| m.bytes).sum(), Ordering::Relaxed);
         Self {
             dir,
             max,
             list: Mutex::new(list),
             next: AtomicU64::new(next),
+            quota: Arc::new(quota),
         }
+    }
+
+    /// The quota and what is used of it.
+    pub fn quota(&self) -> &Quota {
+        &self.quota
+    }
+
+    /// `507 quota_exceeded` now if `bytes` more would not fit (an upload's declared length).
+    pub fn check_room(&self, bytes: u64) -> Result<(), ApiError> {
+        let q = &self.quota;
+        let (files, used) = q.used();
+        if files >= q.max_files {
+            return q.take_file();
+        }
+        if used.saturating_add(bytes) > q.max_bytes {
+            return q.take_bytes(bytes);
+        }
+        Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, FileMeta>> {
@@ -152,14 +246,27 @@ impl Files {
         &self.dir
     }
 
-    /// Starts writing a new file named `name`.
+    /// Starts writing a new file named `name`; `507 quota_exceeded` when the workspace has
+    /// as many files as it may.
     pub async fn create(&self, name: String, from: Option<Source>) -> Result<Writer, ApiError> {
-        tokio::fs::create_dir_all(&self.dir)
+        self.quota.take_file()?;
+        // From here a dropped writer gives its place back, whatever fails below.
+        let reserved = Reserved {
+            quota: self.quota.clone(),
+            files: 1,
+            bytes: 0,
+        };
+        create_private_dir(&self.dir)
             .await
             .map_err(|e| ApiError::Internal(format!("cannot make {}: {e}", self.dir.display())))?;
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let tmp = self.dir.join(format!(".f{n}.part"));
-        let file = tokio::fs::File::create(&tmp)
+        let mut opts = tokio::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        opts.mode(0o600);
+        let file = opts
+            .open(&tmp)
             .await
             .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", tmp.display())))?;
         Ok(Writer {
@@ -171,11 +278,14 @@ impl Files {
             hash: sha2::Sha256::new(),
             bytes: 0,
             max: self.max,
+            reserved,
         })
     }
 
-    /// Lists a finished file.
-    fn add(&self, meta: FileMeta, n: u64) {
+    /// Lists a finished file; its place in the quota stays taken.
+    fn add(&self, meta: FileMeta, n: u64, mut reserved: Reserved) {
+        reserved.files = 0;
+        reserved.bytes = 0;
         self.lock().insert(n, meta);
     }
 
@@ -183,8 +293,10 @@ impl Files {
     /// between), then its bytes.
     pub async fn remove(&self, id: &str) -> Result<FileMeta, ApiError> {
         let meta = self.get(id)?;
-        if let Some(n) = number(id) {
-            self.lock().remove(&n);
+        if let Some(n) = number(id)
+            && self.lock().remove(&n).is_some()
+        {
+            self.quota.give_back(1, meta.bytes);
         }
         let _ = tokio::fs::remove_file(self.dir.join(format!("{}.json", meta.id))).await;
         let _ = tokio::fs::remove_file(self.path(&meta)).await;
@@ -193,13 +305,39 @@ impl Files {
 
     /// Removes every file and the directory (the workspace is gone).
     pub async fn remove_all(&self) {
-        self.lock().clear();
+        let gone: Vec<FileMeta> = std::mem::take(&mut *self.lock()).into_values().collect();
+        self.quota
+            .give_back(gone.len(), gone.iter().map(|m| m.bytes).sum());
         let _ = tokio::fs::remove_dir_all(&self.dir).await;
     }
 }
 
+/// A place taken in a quota, given back when dropped (a writer that never finished).
+#[derive(Debug)]
+struct Reserved {
+    quota: Arc<Quota>,
+    files: usize,
+    bytes: u64,
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        self.quota.give_back(self.files, self.bytes);
+    }
+}
+
+/// Makes `dir` (and its parents) readable by this user only: received and uploaded files are
+/// a student's own.
+pub async fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = tokio::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    b.mode(0o700);
+    b.create(dir).await
+}
+
 /// A file being written: bytes go to disk as they come, hashed on the way. Dropped without
-/// [`Writer::finish`], it deletes what it wrote.
+/// [`Writer::finish`], it deletes what it wrote and gives its place in the quota back.
 #[derive(Debug)]
 pub struct Writer {
     n: u64,
@@ -210,6 +348,7 @@ pub struct Writer {
     hash: sha2::Sha256,
     bytes: u64,
     max: u64,
+    reserved: Reserved,
 }
 
 impl Writer {
@@ -223,7 +362,8 @@ impl Writer {
         format!("f{}", self.n)
     }
 
-    /// Appends bytes; `413 too_large` the moment the file would pass the limit.
+    /// Appends bytes; `413 too_large` the moment the file would pass the limit, `507
+    /// quota_exceeded` the moment the workspace's files would pass theirs.
     pub async fn write(&mut self, data: &[u8]) -> Result<(), ApiError> {
         if self.bytes + data.len() as u64 > self.max {
             return Err(ApiError::TooLarge(format!(
@@ -231,6 +371,8 @@ impl Writer {
                 self.max
             )));
         }
+        self.reserved.quota.take_bytes(data.len() as u64)?;
+        self.reserved.bytes += data.len() as u64;
         let file = self
             .file
             .as_mut()
@@ -245,6 +387,11 @@ impl Writer {
 
     /// Makes the file durable and lists it in `files`.
     pub async fn finish(mut self, files: &Files) -> Result<FileMeta, ApiError> {
+        let reserved = Reserved {
+            quota: self.reserved.quota.clone(),
+            files: std::mem::take(&mut self.reserved.files),
+            bytes: std::mem::take(&mut self.reserved.bytes),
+        };
         let file = self
             .file
             .take()
@@ -275,7 +422,7 @@ impl Writer {
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Internal(format!("saving a file's description: {e}")))?;
-        files.add(meta.clone(), self.n);
+        files.add(meta.clone(), self.n, reserved);
         Ok(meta)
     }
 }
@@ -318,7 +465,7 @@ mod tests {
     #[tokio::test]
     async fn a_file_is_written_hashed_and_listed_only_when_whole() {
         let d = dir("whole");
-        let files = Files::open(d.clone(), 1000);
+        let files = Files::open(d.clone(), 1000, Quota::new(100, 1 << 20));
         let mut w = files.create("a.txt".into(), None).await.unwrap();
         w.write(b"hello ").await.unwrap();
         w.write(b"world").await.unwrap();
@@ -333,7 +480,7 @@ mod tests {
         assert_eq!(std::fs::read(files.path(&meta)).unwrap(), b"hello world");
         assert_eq!(sha256_of(&files.path(&meta)).await.unwrap(), meta.sha256);
         std::fs::write(d.join(".f9.part"), b"half").unwrap();
-        let again = Files::open(d.clone(), 1000);
+        let again = Files::open(d.clone(), 1000, Quota::new(100, 1 << 20));
         assert_eq!(again.list(), vec![meta]);
         assert!(!d.join(".f9.part").exists(), "a half-written file is swept");
         assert_eq!(again.create("b".into(), None).await.unwrap().id(), "f2");
@@ -343,7 +490,7 @@ mod tests {
     #[tokio::test]
     async fn past_the_limit_nothing_is_kept() {
         let d = dir("limit");
-        let files = Files::open(d.clone(), 10);
+        let files = Files::open(d.clone(), 10, Quota::new(100, 1 << 20));
         let mut w = files.create("big".into(), None).await.unwrap();
         w.write(b"0123456789").await.unwrap();
         assert!(matches!(w.write(b"x").await, Err(ApiError::TooLarge(_))));
@@ -359,6 +506,42 @@ mod tests {
         files.remove(&meta.id).await.unwrap();
         assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "removed whole");
         assert!(files.list().is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[tokio::test]
+    async fn a_quota_counts_files_and_bytes_and_gives_back_what_is_removed() {
+        let d = dir("quota");
+        let files = Files::open(d.clone(), 100, Quota::new(2, 10));
+        let mut a = files.create("a".into(), None).await.unwrap();
+        a.write(b"123456").await.unwrap();
+        let mut b = files.create("b".into(), None).await.unwrap();
+        assert!(matches!(
+            files.create("c".into(), None).await,
+            Err(ApiError::QuotaExceeded(_))
+        ));
+        assert!(matches!(
+            b.write(b"12345").await,
+            Err(ApiError::QuotaExceeded(_))
+        ));
+        b.write(b"1234").await.unwrap();
+        drop(b);
+        assert_eq!(
+            files.quota().used(),
+            (1, 6),
+            "an unfinished file gives its place back"
+        );
+        let a = a.finish(&files).await.unwrap();
+        assert_eq!(files.quota().used(), (1, 6));
+        assert!(matches!(
+            files.check_room(5),
+            Err(ApiError::QuotaExceeded(_))
+        ));
+        files.check_room(4).unwrap();
+        files.remove(&a.id).await.unwrap();
+        assert_eq!(files.quota().used(), (0, 0));
+        let again = Files::open(d.clone(), 100, Quota::new(2, 10));
+        assert_eq!(again.quota().used(), (0, 0));
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -189,7 +189,7 @@ impl Registry {
     }
 
     fn lookup(&self, id: &str) -> Result<(u64, Arc<Engine>), ApiError> {
-        let num = id.strip_prefix('e').and_then(|n| n.parse::<u64>().ok());
+        let num = crate::codec::id_number(id, 'e');
         num.and_then(|n| Some((n, self.engines().get(&n).cloned()?)))
             .ok_or_else(|| {
                 let shown: String = id.chars().take(40).collect();

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use super::{Conn, ConnCmd, Engine, Kind, STOP_DEADLINE, UdpCmd};
+use super::{Conn, Engine, Kind, STOP_DEADLINE, UdpCmd};
 use crate::error::ApiError;
 
 /// The result of a send, as API.md's send route returns it.
@@ -152,10 +152,11 @@ impl Engine {
                 tx.send(UdpCmd { to, data, reply })
                     .await
                     .map_err(|_| self.not_running())?;
+                // The socket is there; the OS refused this datagram (the message says why).
                 let sent = rx
                     .await
                     .map_err(|_| self.not_running())?
-                    .map_err(ApiError::NotRunning)?;
+                    .map_err(ApiError::SendFailed)?;
                 Ok(SendOutcome {
                     bytes: sent,
                     sent_to: vec![to.to_string()],
@@ -249,11 +250,6 @@ fn open_list(all: &BTreeMap<u64, Arc<Conn>>) -> String {
 async fn send_on(conn: &Conn, data: Bytes, shutdown_write: bool) -> Result<usize, ApiError> {
     let gone = || ApiError::NotRunning(format!("connection {} is closed", conn.id));
     let (reply, rx) = oneshot::channel();
-    let cmd = ConnCmd::Send {
-        data,
-        shutdown_write,
-        reply: Some(reply),
-    };
     let timed_out = || {
         ApiError::NotRunning(format!(
             "send on {} timed out after {} s: the peer {} is not reading, so its receive window is full",
@@ -262,7 +258,7 @@ async fn send_on(conn: &Conn, data: Bytes, shutdown_write: bool) -> Result<usize
             conn.peer
         ))
     };
-    tokio::time::timeout(SEND_TIMEOUT, conn.tx.send(cmd))
+    tokio::time::timeout(SEND_TIMEOUT, conn.out.send(data, shutdown_write, reply))
         .await
         .map_err(|_| timed_out())?
         .map_err(|_| gone())?;

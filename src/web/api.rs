@@ -257,8 +257,8 @@ const MAX_EVENTS_PAGE: usize = 10_000;
 
 /// A connection id as records number it (`c12` is 12).
 pub(super) fn conn_number(id: &str) -> Result<u32, ApiError> {
-    id.strip_prefix('c')
-        .and_then(|n| n.parse().ok())
+    crate::codec::id_number(id, 'c')
+        .and_then(|n| u32::try_from(n).ok())
         .ok_or_else(|| {
             ApiError::InvalidSpec(format!(
                 "conn: \"{}\" is not a connection id; write it as the events show it, e.g. c12",

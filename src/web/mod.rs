@@ -6,6 +6,7 @@
 mod api;
 mod assets;
 mod code;
+pub mod conns;
 mod files;
 pub mod guard;
 mod labs;
@@ -93,7 +94,8 @@ pub fn app(state: AppState) -> Router {
         .route("/workspaces/{id}/reset", post(workspaces::reset))
         .route("/join", post(workspaces::join))
         .fallback(api::no_route)
-        .method_not_allowed_fallback(api::bad_method);
+        .method_not_allowed_fallback(api::bad_method)
+        .layer(middleware::map_response(json_errors));
     Router::new()
         .route("/", get(pages::index))
         .route("/join/{code}", get(pages::join))
@@ -118,6 +120,34 @@ pub fn app(state: AppState) -> Router {
 /// bytes could never run as script even if a bug put them into markup.
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// The most of a non-JSON error body read to quote it in the JSON one.
+const REJECTION_TEXT: usize = 4096;
+
+/// Rewrites an error that did not come from a handler as JSON (axum's own rejections: a body
+/// over its limit, a missing content type, a bad path parameter), so every `/api` error has
+/// API.md's shape whatever produced it.
+async fn json_errors(res: axum::response::Response) -> axum::response::Response {
+    let status = res.status();
+    let json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, REJECTION_TEXT)
+        .await
+        .unwrap_or_default();
+    let body = crate::error::error_body(status, &String::from_utf8_lossy(&text)).to_string();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    axum::response::Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// Maps a query-string rejection to `invalid_spec` with axum's own description.
