@@ -3,20 +3,57 @@
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
 use super::rules::Rules;
 
+/// How long the rules may work on one `recv()` (or datagram). Checked between messages and
+/// rules, so one regex call past it still finishes (the compiled-size and matched-prefix
+/// bounds of `rules` keep that under two seconds); then the rest is left unanswered.
+pub const MATCH_BUDGET: Duration = Duration::from_secs(1);
+
 /// What a server does with one `recv()` (or datagram): what it sends back, and, for a chat
 /// room, the messages it passes on to the others.
 #[derive(Debug, Default)]
 pub struct Response<'a> {
-    /// The reply, if any.
+    /// The reply, if any; never longer than the limit [`Behavior::respond`] was given.
     pub reply: Option<Cow<'a, [u8]>>,
     /// Messages for the room.
-    pub broadcast: Vec<&'a [u8]>,
+    pub broadcast: Vec<Cow<'a, [u8]>>,
+    /// The reply would have been longer than the limit and was cut there.
+    pub cut: bool,
+    /// The rules ran out of [`MATCH_BUDGET`]: messages from this many on got no answer.
+    pub overtime: Option<usize>,
+}
+
+impl Response<'_> {
+    /// The same response owning its bytes, to travel back from another thread.
+    pub fn into_owned(self) -> Response<'static> {
+        Response {
+            reply: self.reply.map(|r| Cow::Owned(r.into_owned())),
+            broadcast: self
+                .broadcast
+                .into_iter()
+                .map(|b| Cow::Owned(b.into_owned()))
+                .collect(),
+            cut: self.cut,
+            overtime: self.overtime,
+        }
+    }
+}
+
+/// `reply` cut to `limit` bytes, and whether it was cut.
+fn within(reply: Option<Cow<'_, [u8]>>, limit: usize) -> (Option<Cow<'_, [u8]>>, bool) {
+    match reply {
+        Some(Cow::Borrowed(b)) if b.len() > limit => (Some(Cow::Borrowed(&b[..limit])), true),
+        Some(Cow::Owned(mut b)) if b.len() > limit => {
+            b.truncate(limit);
+            (Some(Cow::Owned(b)), true)
+        }
+        r => (r, false),
+    }
 }
 
 /// A server behavior from API.md's table.
@@ -96,43 +133,77 @@ impl Behavior {
         }
     }
 
+    /// [`Behavior::reply`], at most `limit` bytes of it (an `add` of many lines stops
+    /// building there), and whether it was cut.
+    pub fn reply_within<'a>(
+        self,
+        data: &'a [u8],
+        greeting: &'a str,
+        limit: usize,
+    ) -> (Option<Cow<'a, [u8]>>, bool) {
+        let reply = match self {
+            Self::Add => Some(Cow::Owned(add_reply_within(data, limit))),
+            _ => self.reply(data, greeting),
+        };
+        within(reply, limit)
+    }
+
     /// What a server does with `data` from `peer`: reply rules first, message by message
     /// (the first matching rule answers and the behavior does not), then the behavior; a
-    /// chat room broadcasts what no rule answered.
+    /// chat room broadcasts what no rule answered. The reply is at most `limit` bytes, and
+    /// rules work on it for at most [`MATCH_BUDGET`].
     pub fn respond<'a>(
         self,
         rules: &Rules,
         data: &'a [u8],
         greeting: &'a str,
         peer: SocketAddr,
+        limit: usize,
     ) -> Response<'a> {
         if rules.is_empty() {
             return match self {
                 Self::Chat => Response {
-                    reply: None,
-                    broadcast: messages(data).collect(),
+                    broadcast: messages(data).map(Cow::Borrowed).collect(),
+                    ..Response::default()
                 },
-                _ => Response {
-                    reply: self.reply(data, greeting),
-                    broadcast: Vec::new(),
-                },
+                _ => {
+                    let (reply, cut) = self.reply_within(data, greeting, limit);
+                    Response {
+                        reply,
+                        cut,
+                        ..Response::default()
+                    }
+                }
             };
         }
+        let deadline = rules.has_regex().then(|| Instant::now() + MATCH_BUDGET);
         let mut reply: Vec<u8> = Vec::new();
-        let mut broadcast = Vec::new();
-        for msg in messages(data) {
-            if let Some(r) = rules.reply(msg, peer) {
+        let mut out = Response::default();
+        for (i, msg) in messages(data).enumerate() {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                out.overtime = Some(i);
+                break;
+            }
+            let room = limit.saturating_sub(reply.len());
+            let cut = if let Some((r, cut)) = rules.reply_within(msg, peer, room) {
                 reply.extend_from_slice(&r);
+                cut
             } else if self == Self::Chat {
-                broadcast.push(msg);
-            } else if let Some(r) = self.reply(msg, greeting) {
+                out.broadcast.push(Cow::Borrowed(msg));
+                false
+            } else if let (Some(r), cut) = self.reply_within(msg, greeting, room) {
                 reply.extend_from_slice(&r);
+                cut
+            } else {
+                false
+            };
+            if cut {
+                out.cut = true;
+                break;
             }
         }
-        Response {
-            reply: (!reply.is_empty()).then_some(Cow::Owned(reply)),
-            broadcast,
-        }
+        out.reply = (!reply.is_empty()).then_some(Cow::Owned(reply));
+        out
     }
 
     /// What a TCP server sends on accept, and whether it then closes the connection.
@@ -165,9 +236,18 @@ pub fn messages(chunk: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// A reply ends with a newline when its message did, so `50,40` gets `90` (as the lecture's
 /// client expects) and `nc` users typing `50,40⏎` get `90⏎`.
 pub fn add_reply(data: &[u8]) -> Vec<u8> {
+    add_reply_within(data, usize::MAX)
+}
+
+/// [`add_reply`], built only until it reaches `limit` bytes (it may pass it by one line,
+/// which the caller cuts): 256 KiB of empty lines would otherwise make 15 MB of errors.
+pub fn add_reply_within(data: &[u8], limit: usize) -> Vec<u8> {
     let lines: Vec<&[u8]> = messages(data).collect();
     let mut out = Vec::new();
     for line in lines.iter().copied() {
+        if out.len() > limit {
+            break;
+        }
         let terminated = line.ends_with(b"\n");
         match add_message(line) {
             Ok(sum) => {
@@ -387,6 +467,47 @@ mod tests {
             reply(b"1,2\nx\n"),
             "3\nerror: expected two integers separated by a comma, like 50,40; got 1 part\n"
         );
+    }
+
+    #[test]
+    fn a_response_is_never_larger_than_its_limit() {
+        let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let none = Rules::default();
+        let lines = b"\n".repeat(100_000);
+        let r = Behavior::Add.respond(&none, &lines, "", peer, 1000);
+        assert!(r.cut);
+        assert_eq!(r.reply.unwrap().len(), 1000);
+        let r = Behavior::Echo.respond(&none, b"hello", "", peer, 3);
+        assert_eq!((r.reply.as_deref(), r.cut), (Some(&b"hel"[..]), true));
+        let r = Behavior::Echo.respond(&none, b"hello", "", peer, 5);
+        assert_eq!((r.reply.as_deref(), r.cut), (Some(&b"hello"[..]), false));
+        let rules = Rules::compile(&[crate::engine::rules::RuleSpec {
+            kind: "regex".into(),
+            pattern: "^$".into(),
+            reply: "x".repeat(65536),
+        }])
+        .unwrap();
+        let r = Behavior::Echo.respond(&rules, &lines, "", peer, 1 << 20);
+        assert!(r.cut);
+        assert_eq!(r.reply.unwrap().len(), 1 << 20);
+        let r = Behavior::Chat.respond(&rules, b"hi\n\n", "", peer, 1 << 20);
+        assert_eq!(r.broadcast, vec![Cow::Borrowed(&b"hi\n"[..])]);
+    }
+
+    #[test]
+    fn rules_stop_at_their_time_budget() {
+        let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let slow = Rules::compile(&[crate::engine::rules::RuleSpec {
+            kind: "regex".into(),
+            pattern: "(.*){3000}Q".into(),
+            reply: "never".into(),
+        }])
+        .unwrap();
+        let line = format!("{}\n", "a".repeat(8000));
+        let data = line.repeat(40);
+        let r = Behavior::Echo.respond(&slow, data.as_bytes(), "", peer, 1 << 20);
+        let stopped_at = r.overtime.expect("the budget ran out");
+        assert!(stopped_at < 40, "{stopped_at}");
     }
 
     #[test]

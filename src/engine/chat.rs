@@ -7,14 +7,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Bytes;
-use tokio::sync::mpsc;
 
-use super::ConnCmd;
+use super::Outbox;
 
 struct Member {
     id: Arc<str>,
     peer: SocketAddr,
-    tx: mpsc::Sender<ConnCmd>,
+    out: Outbox,
 }
 
 /// The members of one chat server, keyed by connection number.
@@ -24,7 +23,7 @@ pub struct Room {
     members: Mutex<BTreeMap<u64, Member>>,
 }
 
-/// A line that could not be queued for a member whose send queue is full (it is not reading).
+/// A line that could not be queued for a member whose outbox is full (it is not reading).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Dropped {
     /// The member's connection id.
@@ -52,16 +51,10 @@ impl Room {
     }
 
     /// Adds a member, welcomes it, and announces it to the others.
-    pub fn join(
-        &self,
-        num: u64,
-        id: Arc<str>,
-        peer: SocketAddr,
-        tx: mpsc::Sender<ConnCmd>,
-    ) -> Vec<Dropped> {
+    pub fn join(&self, num: u64, id: Arc<str>, peer: SocketAddr, out: Outbox) -> Vec<Dropped> {
         let n = {
             let mut m = self.lock();
-            m.insert(num, Member { id, peer, tx });
+            m.insert(num, Member { id, peer, out });
             m.len()
         };
         let mut dropped = self.send_to(
@@ -107,16 +100,16 @@ impl Room {
 
     fn send_to(&self, pick: impl Fn(u64) -> bool, msg: Vec<u8>) -> Vec<Dropped> {
         let data = Bytes::from(msg);
-        let targets: Vec<(Arc<str>, mpsc::Sender<ConnCmd>)> = self
+        let targets: Vec<(Arc<str>, Outbox)> = self
             .lock()
             .iter()
             .filter(|(k, _)| pick(**k))
-            .map(|(_, m)| (m.id.clone(), m.tx.clone()))
+            .map(|(_, m)| (m.id.clone(), m.out.clone()))
             .collect();
         let mut dropped = Vec::new();
-        for (id, tx) in targets {
+        for (id, out) in targets {
             // try_send: one member that does not read must not stall the room.
-            if tx.try_send(ConnCmd::send(data.clone())).is_err() {
+            if !out.try_send(data.clone()) {
                 dropped.push(Dropped { conn: id });
             }
         }
@@ -127,6 +120,12 @@ impl Room {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ConnCmd;
+    use tokio::sync::mpsc;
+
+    fn channel(commands: usize) -> (Outbox, mpsc::Receiver<ConnCmd>) {
+        Outbox::new(commands, 1 << 20)
+    }
 
     fn text(cmd: ConnCmd) -> String {
         let ConnCmd::Send { data, .. } = cmd;
@@ -136,8 +135,8 @@ mod tests {
     #[test]
     fn a_message_without_a_newline_reaches_the_others_as_a_line() {
         let room = Room::new();
-        let (t1, _r1) = mpsc::channel(8);
-        let (t2, mut r2) = mpsc::channel(8);
+        let (t1, _r1) = channel(8);
+        let (t2, mut r2) = channel(8);
         let p1: SocketAddr = "127.0.0.1:1001".parse().unwrap();
         room.join(1, "c1".into(), p1, t1);
         room.join(2, "c2".into(), "127.0.0.1:1002".parse().unwrap(), t2);
@@ -149,8 +148,8 @@ mod tests {
     #[test]
     fn room_broadcasts_to_others_only() {
         let room = Room::new();
-        let (t1, mut r1) = mpsc::channel(8);
-        let (t2, mut r2) = mpsc::channel(8);
+        let (t1, mut r1) = channel(8);
+        let (t2, mut r2) = channel(8);
         let p1: SocketAddr = "127.0.0.1:1001".parse().unwrap();
         let p2: SocketAddr = "127.0.0.1:1002".parse().unwrap();
         room.join(1, "c1".into(), p1, t1);
@@ -179,10 +178,37 @@ mod tests {
     }
 
     #[test]
+    fn an_outbox_holds_so_many_bytes_and_no_more() {
+        let room = Room::new();
+        let (t1, mut r1) = Outbox::new(256, 100);
+        let (t2, mut r2) = channel(8);
+        room.join(1, "c1".into(), "127.0.0.1:1".parse().unwrap(), t1);
+        room.join(2, "c2".into(), "127.0.0.1:2".parse().unwrap(), t2);
+        // The welcome and the join notice are written (dropped here), giving back their place.
+        while r1.try_recv().is_ok() {}
+        while r2.try_recv().is_ok() {}
+        // A line of 84 bytes ("127.0.0.1:2: ", 70, "\n") fits in 100; a second does not,
+        // until the first is written.
+        assert!(room.say(2, &[b'x'; 70]).is_empty());
+        assert_eq!(
+            room.say(2, &[b'y'; 70]),
+            vec![Dropped { conn: "c1".into() }]
+        );
+        let first = r1.try_recv().unwrap();
+        drop(first);
+        assert!(room.say(2, &[b'z'; 70]).is_empty(), "its place came back");
+        assert_eq!(
+            room.say(2, &[b'w'; 200]),
+            vec![Dropped { conn: "c1".into() }],
+            "larger than the whole outbox"
+        );
+    }
+
+    #[test]
     fn a_full_queue_drops_for_that_member_only() {
         let room = Room::new();
-        let (t1, _r1) = mpsc::channel(1);
-        let (t2, mut r2) = mpsc::channel(8);
+        let (t1, _r1) = channel(1);
+        let (t2, mut r2) = channel(8);
         room.join(1, "c1".into(), "127.0.0.1:1".parse().unwrap(), t1);
         room.join(2, "c2".into(), "127.0.0.1:2".parse().unwrap(), t2);
         while r2.try_recv().is_ok() {}

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::SystemTime;
 
+use axum::body::Bytes;
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::ConnCmd;
@@ -26,13 +27,94 @@ pub struct Conn {
     pub opened: SystemTime,
     pub(super) bytes_in: AtomicU64,
     pub(super) bytes_out: AtomicU64,
-    pub(super) tx: mpsc::Sender<ConnCmd>,
+    pub(super) out: Outbox,
     pub(super) close: CancellationToken,
     pub(super) done: CancellationToken,
     /// A proxy's server leg: its addresses once connected, and its counters.
     pub(super) upstream: std::sync::OnceLock<(SocketAddr, SocketAddr)>,
     pub(super) up_in: AtomicU64,
     pub(super) up_out: AtomicU64,
+}
+
+/// What waits to be written on one connection: commands in order (the API's sends, a chat
+/// room's lines), their bytes bounded together by `--max-message` as well as in number. A
+/// peer that does not read makes its connection's writes wait, and then the commands queue
+/// here; the bound is what it can pin of the server's memory, however much is sent to it.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    tx: mpsc::Sender<ConnCmd>,
+    room: Arc<Semaphore>,
+    max: u32,
+}
+
+/// The connection is gone: nothing reads its outbox any more.
+#[derive(Debug)]
+pub struct OutboxClosed;
+
+impl Outbox {
+    /// An outbox for `commands` commands and `bytes` bytes at most, and its reading end.
+    pub fn new(commands: usize, bytes: usize) -> (Self, mpsc::Receiver<ConnCmd>) {
+        let (tx, rx) = mpsc::channel(commands);
+        let max = u32::try_from(bytes).unwrap_or(u32::MAX);
+        let out = Self {
+            tx,
+            room: Arc::new(Semaphore::new(max as usize)),
+            max,
+        };
+        (out, rx)
+    }
+
+    /// The place `n` bytes take: all of it for a message as large as the whole outbox.
+    fn size(&self, n: usize) -> u32 {
+        u32::try_from(n).unwrap_or(u32::MAX).min(self.max)
+    }
+
+    /// Queues `data` only if there is room now; false when there is not (a chat room's line:
+    /// one member that does not read must not stall the others).
+    pub fn try_send(&self, data: Bytes) -> bool {
+        if data.len() > self.max as usize {
+            return false;
+        }
+        let Ok(room) = self
+            .room
+            .clone()
+            .try_acquire_many_owned(self.size(data.len()))
+        else {
+            return false;
+        };
+        self.tx
+            .try_send(ConnCmd::Send {
+                data,
+                shutdown_write: false,
+                reply: None,
+                room: Some(room),
+            })
+            .is_ok()
+    }
+
+    /// Queues a send, waiting for room; its outcome goes to `reply`.
+    pub async fn send(
+        &self,
+        data: Bytes,
+        shutdown_write: bool,
+        reply: oneshot::Sender<Result<usize, String>>,
+    ) -> Result<(), OutboxClosed> {
+        let room = self
+            .room
+            .clone()
+            .acquire_many_owned(self.size(data.len()))
+            .await
+            .map_err(|_| OutboxClosed)?;
+        self.tx
+            .send(ConnCmd::Send {
+                data,
+                shutdown_write,
+                reply: Some(reply),
+                room: Some(room),
+            })
+            .await
+            .map_err(|_| OutboxClosed)
+    }
 }
 
 /// A proxied connection's server leg, as its client leg's view carries it.

@@ -28,6 +28,9 @@ pub struct Env {
     /// Open connections over all the engines (a class workspace's).
     pub conn_budget: Option<budget::ConnBudget>,
     pub(super) conn_ids: AtomicU64,
+    /// One job of reply rules on the rule pool at a time for the whole workspace, so its
+    /// flood waits on itself (see `engine::pool`).
+    pub(super) rules_turn: Arc<tokio::sync::Semaphore>,
 }
 
 impl Env {
@@ -46,6 +49,7 @@ impl Env {
             throttle: None,
             conn_budget: None,
             conn_ids: AtomicU64::new(1),
+            rules_turn: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 

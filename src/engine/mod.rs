@@ -9,6 +9,7 @@ pub mod chat;
 mod conn;
 mod env;
 pub mod impair;
+pub mod pool;
 mod proxy;
 pub mod rules;
 mod send;
@@ -33,7 +34,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::error::ApiError;
 use crate::event::{Draft, format_time};
-pub use conn::{Conn, ConnView, UpstreamView};
+pub use conn::{Conn, ConnView, Outbox, UpstreamView};
 pub use env::Env;
 pub use send::{MAX_REPEAT, SendOutcome, SendTarget};
 pub use spec::{EngineSpec, Kind, Options};
@@ -50,18 +51,9 @@ pub enum ConnCmd {
         shutdown_write: bool,
         /// Where to report the outcome, if anyone waits for it.
         reply: Option<oneshot::Sender<Result<usize, String>>>,
+        /// The bytes' place in the connection's outbox, given back once they are written.
+        room: Option<tokio::sync::OwnedSemaphorePermit>,
     },
-}
-
-impl ConnCmd {
-    /// A fire-and-forget send.
-    pub fn send(data: Bytes) -> Self {
-        Self::Send {
-            data,
-            shutdown_write: false,
-            reply: None,
-        }
-    }
 }
 
 /// A datagram to send from a UDP engine.
@@ -475,7 +467,7 @@ impl Engine {
         local: SocketAddr,
     ) -> (Arc<Conn>, mpsc::Receiver<ConnCmd>) {
         let num = self.env.conn_ids.fetch_add(1, Relaxed);
-        let (tx, rx) = mpsc::channel(CONN_QUEUE);
+        let (out, rx) = Outbox::new(CONN_QUEUE, self.env.config.limits.max_message);
         let conn = Arc::new(Conn {
             id: format!("c{num}").into(),
             num,
@@ -484,7 +476,7 @@ impl Engine {
             opened: SystemTime::now(),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
-            tx,
+            out,
             close: run.cancel.child_token(),
             done: CancellationToken::new(),
             upstream: std::sync::OnceLock::new(),

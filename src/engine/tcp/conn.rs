@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::super::behavior::Behavior;
 use super::super::chat::{Dropped, Room};
-use super::super::{Conn, ConnCmd, Engine, Run};
+use super::super::{Conn, ConnCmd, Engine, Run, pool};
 use crate::event::{Call, Draft, EventKind};
 
 /// One connection's task: reads, reacts, and writes what the API or the room asks.
@@ -145,10 +145,12 @@ impl ConnTask {
     }
 
     async fn on_command(&self, wr: &mut OwnedWriteHalf, cmd: ConnCmd) -> Flow {
+        // `_room` keeps the bytes' place in the outbox until they are written.
         let ConnCmd::Send {
             data,
             shutdown_write,
             reply,
+            room: _room,
         } = cmd;
         let mut flow = if data.is_empty() {
             Flow::Go
@@ -190,26 +192,38 @@ impl ConnTask {
         };
         let spec = &self.engine.spec;
         let greeting = spec.options.greeting.as_deref().unwrap_or("");
-        let response = spec
-            .behavior
-            .respond(&spec.compiled_rules, data, greeting, self.conn.peer);
-        let say = |msgs: &[&[u8]]| {
+        let limit = self.engine.env.config.limits.max_message;
+        let at = self.draft(EventKind::Error, Call::Send);
+        let response = if spec.compiled_rules.has_regex() {
+            // Off the async workers; a close while the rules work ends the wait.
+            tokio::select! {
+                biased;
+                _ = self.conn.close.cancelled() => return Flow::Close(self.cancel_reason()),
+                r = pool::respond(&self.engine, data, self.conn.peer, limit, at) => r,
+            }
+        } else {
+            spec.behavior
+                .respond(&spec.compiled_rules, data, greeting, self.conn.peer, limit)
+        };
+        let say = |msgs: &[std::borrow::Cow<'_, [u8]>]| {
             if let Some(room) = &self.room {
                 for m in msgs {
                     self.report_dropped(room.say(self.conn.num, m));
                 }
             }
         };
-        let Some(reply) = response.reply.filter(|r| !r.is_empty()) else {
+        let Some(reply) = response.reply.as_ref().filter(|r| !r.is_empty()) else {
             received();
+            pool::report(&self.engine, &response, limit, at);
             say(&response.broadcast);
             return Flow::Go;
         };
         // Answer first, then record both calls (in the order they happened): watching the
         // traffic must not sit between a request and its reply.
-        let written = self.write(wr, &reply).await;
+        let written = self.write(wr, reply).await;
         received();
-        let flow = self.record_send(&reply, written);
+        let flow = self.record_send(reply, written);
+        pool::report(&self.engine, &response, limit, at);
         say(&response.broadcast);
         flow
     }
@@ -223,7 +237,7 @@ impl ConnTask {
                 self.conn.num,
                 self.conn.id.clone(),
                 self.conn.peer,
-                self.conn.tx.clone(),
+                self.conn.out.clone(),
             ));
         }
         let greeting = self.engine.spec.options.greeting.as_deref().unwrap_or("");
