@@ -31,6 +31,17 @@ pub struct Limits {
     pub viewer_stall: Duration,
     /// The most bytes one file may have (an upload, or one an engine receives).
     pub max_file: u64,
+    /// Files one workspace may keep (`--ws-max-files`).
+    pub max_files: usize,
+    /// Bytes personal mode's and the instructor's files may take together (`--files-bytes`;
+    /// a student's are `ClassConfig::ws_files_bytes`).
+    pub files_bytes: u64,
+    /// Watch links' WebSocket streams per workspace (`--max-watchers`), counted apart from
+    /// the owner's `max_viewers` so watchers never take the owner's place.
+    pub max_watchers: usize,
+    /// Connections to the dashboard itself at once (`--max-http-connections`), further capped
+    /// at start to half the open-file limit.
+    pub max_http_connections: usize,
 }
 
 impl Default for Limits {
@@ -47,6 +58,10 @@ impl Default for Limits {
             history_bytes: 160 * 1024 * 1024,
             viewer_stall: Duration::from_secs(60),
             max_file: 64 * 1024 * 1024,
+            max_files: 256,
+            files_bytes: 4 << 30,
+            max_watchers: 64,
+            max_http_connections: 1024,
         }
     }
 }
@@ -163,6 +178,11 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// Whether `ip` is inside `--allow-target` (a source socketlab may answer in full).
+    pub fn target_allowed(&self, ip: IpAddr) -> bool {
+        !ip.is_unspecified() && self.allow_target.iter().any(|c| c.contains(ip))
+    }
+
     /// Checks one resolved address; `what` is the spec field (`bind`, `target`, `to`).
     pub fn check(&self, what: &str, addr: SocketAddr) -> Result<(), String> {
         let (list, flag) = if what == "bind" {
@@ -248,6 +268,8 @@ pub struct ClassConfig {
     pub ws_bytes_per_sec: u64,
     /// Bytes of event history one student workspace keeps (`--ws-history-bytes`).
     pub ws_history_bytes: usize,
+    /// Bytes one student workspace's files may take together (`--ws-files-bytes`).
+    pub ws_files_bytes: u64,
     /// The ports cut into blocks, one block per workspace (`--ports LO-HI`).
     pub ports: (u16, u16),
     /// Ports in one block (`--ports-per-workspace`).
@@ -269,6 +291,7 @@ impl Default for ClassConfig {
             ws_max_connections: 256,
             ws_bytes_per_sec: 50_000_000,
             ws_history_bytes: 8 * 1024 * 1024,
+            ws_files_bytes: 512 << 20,
             ports: (20_000, 29_999),
             ports_per_workspace: 100,
             idle: Duration::from_secs(2 * 3600),

@@ -93,6 +93,7 @@ struct RawOptions {
     file: Option<String>,
     save: Option<bool>,
     impair: Option<super::impair::Impair>,
+    idle_secs: Option<u64>,
 }
 
 /// Engine options with defaults applied; `None` where the kind does not use the option.
@@ -121,7 +122,16 @@ pub struct Options {
     /// UDP broken on purpose: loss, duplicates, reordering, delay (udp kinds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impair: Option<super::impair::Impair>,
+    /// Seconds a udp-proxy keeps a client's pair with no datagram either way before it
+    /// closes it and gives its connection place back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_secs: Option<u64>,
 }
+
+/// A udp-proxy's default `idle_secs`.
+pub const DEFAULT_IDLE_SECS: u64 = 60;
+/// The longest `idle_secs`: a day.
+pub const MAX_IDLE_SECS: u64 = 86_400;
 
 /// Largest `recv_size`: 256 KiB, well above a UDP datagram and any sensible TCP read.
 pub const MAX_RECV_SIZE: u64 = 256 * 1024;
@@ -365,7 +375,7 @@ impl EngineSpec {
                     "field options.file is for behavior file (a tcp-server sending a file)",
                 ));
             }
-            Some(f) if !f.starts_with('f') || f[1..].parse::<u64>().is_err() => {
+            Some(f) if crate::codec::id_number(&f, 'f').is_none() => {
                 return Err(invalid(format!(
                     "field options.file: \"{}\" is not a file id; upload one (POST /api/files) and give its id, e.g. f1",
                     f.chars().take(40).collect::<String>()
@@ -401,6 +411,22 @@ impl EngineSpec {
             }
             None => None,
         };
+        let idle_secs = match o.idle_secs {
+            Some(_) if kind != Kind::UdpProxy => {
+                return Err(invalid(format!(
+                    "field options.idle_secs is for a udp-proxy (how long a silent client keeps its pair); a {} has no such option",
+                    kind.name()
+                )));
+            }
+            Some(s) if !(1..=MAX_IDLE_SECS).contains(&s) => {
+                return Err(invalid(format!(
+                    "field options.idle_secs: {s} is out of range 1-{MAX_IDLE_SECS} (default {DEFAULT_IDLE_SECS})"
+                )));
+            }
+            Some(s) => Some(s),
+            None if kind == Kind::UdpProxy => Some(DEFAULT_IDLE_SECS),
+            None => None,
+        };
         let compiled_rules = match &o.rules {
             Some(_) if !kind.is_server() => {
                 return Err(invalid(format!(
@@ -426,6 +452,7 @@ impl EngineSpec {
                 file,
                 save,
                 impair,
+                idle_secs,
             },
             bind_hp,
             target_hp,

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::udp_send::{Leg, record_sendto, sendto};
-use super::{Engine, Kind, Run, UdpCmd, bind_error};
+use super::{Engine, Kind, Run, UdpCmd, bind_error, pool};
 use crate::addr::loopback_like;
 use crate::error::ApiError;
 use crate::event::{Call, Draft, EventKind, NewSocket};
@@ -86,6 +86,13 @@ async fn datagram_loop(
     let local = run.local;
     let recv_size = engine.spec.options.recv_size;
     let greeting = engine.spec.options.greeting.clone().unwrap_or_default();
+    let limit = engine
+        .env
+        .config
+        .limits
+        .max_message
+        .min(crate::config::MAX_UDP_PAYLOAD);
+    let policy = &engine.env.config.policy;
     let mut buf = vec![0u8; DATAGRAM_MAX];
     // One stop future for the whole loop, not a new registration per datagram.
     let mut stopped = std::pin::pin!(run.cancel.cancelled());
@@ -106,11 +113,27 @@ async fn datagram_loop(
                         "datagram of {n} bytes; recvfrom({recv_size}) kept the first {got}, the rest is discarded"
                     ));
                     let spec = &engine.spec;
-                    let reply = spec.behavior.respond(&spec.compiled_rules, data, &greeting, from).reply;
+                    let at = Draft::new(EventKind::Error, Call::SendTo).local(local).peer(from);
+                    let response = if spec.compiled_rules.has_regex() {
+                        tokio::select! {
+                            biased;
+                            _ = &mut stopped => break,
+                            r = pool::respond(&engine, data, from, limit, at) => r,
+                        }
+                    } else {
+                        spec.behavior.respond(&spec.compiled_rules, data, &greeting, from, limit)
+                    };
+                    // A source outside --allow-target (perhaps spoofed) gets no more than it
+                    // sent: socketlab must never be an amplifier aimed at someone else.
+                    let outsider = !policy.target_allowed(from.ip());
+                    let (reply, refused) = match response.reply.as_deref() {
+                        Some(r) if outsider && r.len() > n => (None, Some(r.len())),
+                        r => (r.filter(|r| !r.is_empty()), None),
+                    };
                     // Unimpaired, answer first, then record both calls: watching must not delay
                     // the reply. Impaired, the reply's fate has its own events, after the recv.
                     let straight = !engine.is_impaired();
-                    let answered = match &reply {
+                    let answered = match reply {
                         Some(r) if straight => Some(sock.send_to(r, from).await),
                         _ => None,
                     };
@@ -119,14 +142,22 @@ async fn datagram_loop(
                         d = d.message(note);
                     }
                     engine.emit(d);
-                    match (&reply, answered) {
+                    match (reply, answered) {
                         (Some(r), Some(result)) => {
                             let _ = record_sendto(&engine, local, r, from, result);
                         }
                         (Some(r), None) => {
-                            let _ = sendto(&engine, &sock, local, r, from, Leg::default()).await;
+                            let leg = Leg { once: outsider, ..Leg::default() };
+                            let _ = sendto(&engine, &sock, local, r, from, leg).await;
                         }
                         _ => {}
+                    }
+                    pool::report(&engine, &response, limit, at);
+                    if let Some(len) = refused {
+                        let msg = format!(
+                            "not answered: the reply would be {len} bytes to a datagram of {n} from {from}, which is outside --allow-target; socketlab answers such addresses with no more than they sent, so no one can aim it at someone else"
+                        );
+                        engine.emit(at.message(&msg));
                     }
                     // Over the workspace's byte budget: the next recvfrom() waits, and the
                     // socket's own buffer takes (or, when full, drops) what arrives meanwhile.

@@ -2,10 +2,17 @@
 //! target, and the replies come back to the client from the address it sent to. Both legs
 //! are recorded (`conn` names the client's pair, `leg` the side); `options.impair` applies
 //! both ways.
+//!
+//! UDP has no close, so a pair ends when neither side has sent for `options.idle_secs`
+//! (as a NAT forgets a mapping): both legs get a `closed` event saying so, and the pair's
+//! connection place goes back to the workspace's budget. A client outside `--allow-target`
+//! (perhaps a spoofed address) gets back no more bytes than it sent.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
@@ -60,6 +67,23 @@ struct Pair {
     conn: Arc<Conn>,
     up: Arc<UdpSocket>,
     up_local: SocketAddr,
+    /// Shared with the pair's task for the server's replies.
+    state: Arc<PairState>,
+}
+
+/// What both directions of a pair update.
+struct PairState {
+    /// When a datagram last went either way, in ms since the proxy started.
+    last: AtomicU64,
+    /// For a client outside `--allow-target`: the bytes it sent not yet matched by bytes
+    /// sent back to it. `None` for a client the proxy may answer in full.
+    credit: Option<AtomicI64>,
+}
+
+impl PairState {
+    fn touch(&self, since: Instant) {
+        self.last.store(since.elapsed().as_millis() as u64, Relaxed);
+    }
 }
 
 /// Receives clients' datagrams and passes each on from that client's own upstream socket.
@@ -68,12 +92,26 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
     let backs = TaskTracker::new();
     let mut pairs: HashMap<SocketAddr, Pair> = HashMap::new();
     let max = engine.env.config.limits.max_connections;
+    let idle = Duration::from_secs(
+        engine
+            .spec
+            .options
+            .idle_secs
+            .unwrap_or(super::spec::DEFAULT_IDLE_SECS),
+    );
+    let since = Instant::now();
+    let mut sweep = tokio::time::interval(idle.min(Duration::from_secs(1)));
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut buf = vec![0u8; DATAGRAM_MAX];
     let mut stopped = std::pin::pin!(run.cancel.cancelled());
     loop {
         let (n, from) = tokio::select! {
             biased;
             _ = &mut stopped => break,
+            _ = sweep.tick() => {
+                close_idle(&engine, &run, &mut pairs, since, idle);
+                continue;
+            }
             r = sock.recv_from(&mut buf) => match r {
                 Ok(x) => x,
                 Err(e) => {
@@ -106,7 +144,7 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
                         p.up.clone(),
                         sock.clone(),
                         from,
-                        p.up_local,
+                        (p.state.clone(), since),
                     ));
                     pairs.insert(from, p);
                 }
@@ -127,6 +165,10 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
         let data = &buf[..n];
         engine.stats.received(n);
         p.conn.count(true, true, n);
+        p.state.touch(since);
+        if let Some(c) = &p.state.credit {
+            c.fetch_add(n as i64, Relaxed);
+        }
         engine.emit(
             Draft::new(EventKind::Received, Call::RecvFrom)
                 .conn(p.conn.num)
@@ -137,6 +179,7 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
         let leg = Leg {
             conn: Some(p.conn.num | SERVER_LEG),
             extra: Some(SERVER),
+            once: false,
         };
         if let Ok(sent) = sendto(&engine, &p.up, p.up_local, data, target, leg).await {
             p.conn.count(false, false, sent);
@@ -165,6 +208,46 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
     }
     drop(sock);
     engine.finish(&run, "socket closed");
+}
+
+/// Closes the pairs that have been silent both ways for `idle`, giving back their places.
+fn close_idle(
+    engine: &Engine,
+    run: &Run,
+    pairs: &mut HashMap<SocketAddr, Pair>,
+    since: Instant,
+    idle: Duration,
+) {
+    let now = since.elapsed().as_millis() as u64;
+    let idle_ms = idle.as_millis() as u64;
+    let silent: Vec<SocketAddr> = pairs
+        .iter()
+        .filter(|(_, p)| now.saturating_sub(p.state.last.load(Relaxed)) >= idle_ms)
+        .map(|(a, _)| *a)
+        .collect();
+    for addr in silent {
+        let Some(p) = pairs.remove(&addr) else {
+            continue;
+        };
+        p.conn.close.cancel();
+        engine.remove_conn(run, &p.conn);
+        let msg = format!(
+            "closed: no datagram either way for {} s (options.idle_secs); the client's next datagram opens a new pair",
+            idle.as_secs()
+        );
+        engine.emit(
+            Draft::new(EventKind::Closed, Call::Close)
+                .conn(p.conn.num | SERVER_LEG)
+                .message(&msg)
+                .extra(SERVER),
+        );
+        engine.emit(
+            Draft::new(EventKind::Closed, Call::Close)
+                .conn(p.conn.num)
+                .message(&msg)
+                .extra(CLIENT),
+        );
+    }
 }
 
 /// A new client: its connection record and a socket of socketlab's connected to the target.
@@ -206,10 +289,16 @@ async fn open_pair(
             .message(&msg)
             .extra(SERVER),
     );
+    let outsider = !engine.env.config.policy.target_allowed(client.ip());
+    let state = Arc::new(PairState {
+        last: AtomicU64::new(0),
+        credit: outsider.then(|| AtomicI64::new(0)),
+    });
     Ok(Pair {
         conn,
         up: Arc::new(up),
         up_local,
+        state,
     })
 }
 
@@ -220,10 +309,12 @@ async fn back(
     up: Arc<UdpSocket>,
     front: Arc<UdpSocket>,
     client: SocketAddr,
-    up_local: SocketAddr,
+    (state, since): (Arc<PairState>, Instant),
 ) {
     let mut buf = vec![0u8; DATAGRAM_MAX];
-    let front_local = front.local_addr().unwrap_or(up_local);
+    let Ok(front_local) = front.local_addr() else {
+        return;
+    };
     let closed = conn.close.clone();
     loop {
         let n = tokio::select! {
@@ -243,15 +334,33 @@ async fn back(
         let data = &buf[..n];
         engine.stats.received(n);
         conn.count(false, true, n);
+        state.touch(since);
         engine.emit(
             Draft::new(EventKind::Received, Call::RecvFrom)
                 .conn(conn.num | SERVER_LEG)
                 .data(data)
                 .extra(SERVER),
         );
+        if let Some(credit) = &state.credit
+            && credit.fetch_sub(n as i64, Relaxed) < n as i64
+        {
+            credit.fetch_add(n as i64, Relaxed);
+            let msg = format!(
+                "not passed on to {client}: it is outside --allow-target and has been sent back as many bytes as it sent; socketlab is no amplifier"
+            );
+            engine.emit(
+                Draft::new(EventKind::Dropped, Call::SendTo)
+                    .conn(conn.num)
+                    .data(data)
+                    .message(&msg)
+                    .extra(CLIENT),
+            );
+            continue;
+        }
         let leg = Leg {
             conn: Some(conn.num),
             extra: Some(CLIENT),
+            once: state.credit.is_some(),
         };
         if let Ok(sent) = sendto(&engine, &front, front_local, data, client, leg).await {
             conn.count(true, false, sent);

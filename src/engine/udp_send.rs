@@ -18,6 +18,9 @@ pub(super) struct Leg {
     pub conn: Option<u64>,
     /// `"leg":"client"` or `"leg":"server"`.
     pub extra: Option<&'static str>,
+    /// Never sent twice, whatever `impair.duplicate` says: a reply to an address outside
+    /// `--allow-target`, which must not get more than it sent.
+    pub once: bool,
 }
 
 /// A datagram held back to go after the next one.
@@ -167,6 +170,12 @@ pub(super) async fn sendto(
             });
             Ok(data.len())
         }
+        Fate::Sent { delay, .. } if leg.once && delay.is_zero() => {
+            let r = sock.send_to(data, to).await;
+            let n = record(engine, local, data, to, leg, EventKind::Sent, None, r)?;
+            finish(engine, sock, local, data, to, leg, 1, &cfg).await;
+            Ok(n)
+        }
         Fate::Sent { copies, delay } if delay.is_zero() => {
             let r = sock.send_to(data, to).await;
             let n = record(engine, local, data, to, leg, EventKind::Sent, None, r)?;
@@ -186,6 +195,7 @@ pub(super) async fn sendto(
                     .message(&msg),
             );
             let n = data.len();
+            let copies = if leg.once { 1 } else { copies };
             let (engine, sock, data) = (engine.clone(), sock.clone(), data.to_vec());
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
