@@ -15,7 +15,7 @@ pub fn all() -> &'static [Lab] {
         list.into_iter()
             .filter_map(|v| {
                 let id = v.get("id")?.as_str()?.to_string();
-                match Lab::from_value(v) {
+                match Lab::from_value(v, usize::MAX) {
                     Ok(mut lab) => {
                         lab.id = id;
                         lab.builtin = true;

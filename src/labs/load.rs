@@ -261,11 +261,14 @@ pub async fn from_current(
         }
         engines.push(spec);
     }
-    Lab::from_value(serde_json::json!({
-        "name": name,
-        "description": description,
-        "engines": engines,
-        "files": files,
-        "steps": [],
-    }))
+    Lab::from_value(
+        serde_json::json!({
+            "name": name,
+            "description": description,
+            "engines": engines,
+            "files": files,
+            "steps": [],
+        }),
+        ws.config().limits.max_message,
+    )
 }

@@ -30,6 +30,13 @@ pub const MAX_FILES: usize = 8;
 pub const MAX_FILE_TEXT: usize = 1 << 20;
 /// Labs one workspace may keep.
 pub const MAX_SAVED: usize = 64;
+/// The most JSON one lab may be, its files left out (they have their own bound).
+pub const MAX_LAB_BYTES: usize = 1 << 20;
+/// The deepest a lab's JSON may nest. A saved lab sits two levels down in its workspace's
+/// file, and that file must always read back (serde_json stops at 128).
+pub const MAX_DEPTH: usize = 32;
+/// The most JSON one workspace's saved labs may be, together.
+pub const MAX_SAVED_BYTES: usize = 16 << 20;
 
 /// A lab.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -105,6 +112,50 @@ pub struct Expect {
 
 fn bad(field: &str, why: impl std::fmt::Display) -> ApiError {
     ApiError::InvalidSpec(format!("field {field}: {why}"))
+}
+
+fn too_large(field: &str, why: impl std::fmt::Display) -> ApiError {
+    ApiError::TooLarge(format!("field {field}: {why}"))
+}
+
+/// How deep `json` nests (`{}` is 1), counted over the bytes before anything is parsed, so a
+/// document nested a million deep costs one pass and no recursion. Brackets inside strings
+/// do not count.
+pub fn json_depth(json: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Refuses a lab's JSON nested deeper than [`MAX_DEPTH`], before it is parsed.
+pub fn check_depth(json: &[u8]) -> Result<(), ApiError> {
+    let depth = json_depth(json);
+    if depth > MAX_DEPTH {
+        return Err(ApiError::TooLarge(format!(
+            "a lab nests at most {MAX_DEPTH} levels deep; this one nests {depth}: flatten it"
+        )));
+    }
+    Ok(())
 }
 
 /// Fails on a member not in `allowed`, naming it and what is allowed.
@@ -257,18 +308,31 @@ fn check_engine(i: usize, spec: &Value, engines: &[Value], files: usize) -> Resu
 }
 
 impl Lab {
-    /// Parses and checks a lab from JSON, naming the first field that is wrong.
-    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+    /// Parses and checks a lab from JSON, naming the first field that is wrong; a step's
+    /// `send.data` may be at most `max_message` bytes.
+    pub fn parse(body: &[u8], max_message: usize) -> Result<Self, ApiError> {
+        check_depth(body)?;
         let v: Value = serde_json::from_slice(body).map_err(|e| {
             ApiError::InvalidSpec(format!(
                 "a lab must be JSON like {{\"name\":\"Echo\",\"engines\":[...],\"steps\":[...]}}: {e}"
             ))
         })?;
-        Self::from_value(v)
+        Self::from_value(v, max_message)
     }
 
-    /// Checks a lab given as a JSON value.
-    pub fn from_value(v: Value) -> Result<Self, ApiError> {
+    /// The bytes of JSON the lab takes without its files, as [`MAX_LAB_BYTES`] counts them.
+    pub fn json_bytes(&self) -> usize {
+        let files = self
+            .files
+            .iter()
+            .map(|f| f.name.len() + f.text.len())
+            .sum::<usize>();
+        serde_json::to_vec(self).map_or(usize::MAX, |v| v.len().saturating_sub(files))
+    }
+
+    /// Checks a lab given as a JSON value; a step's `send.data` may be at most
+    /// `max_message` bytes.
+    pub fn from_value(v: Value, max_message: usize) -> Result<Self, ApiError> {
         let Value::Object(obj) = v else {
             return Err(ApiError::InvalidSpec(
                 "a lab must be a JSON object with name, engines and steps".into(),
@@ -344,11 +408,11 @@ impl Lab {
             Some(Value::Array(a)) => a
                 .iter()
                 .enumerate()
-                .map(|(i, s)| check_step(i, s, engines.len()))
+                .map(|(i, s)| check_step(i, s, engines.len(), max_message))
                 .collect::<Result<_, ApiError>>()?,
             Some(_) => return Err(bad("steps", "must be a list of steps")),
         };
-        Ok(Self {
+        let lab = Self {
             id: String::new(),
             name,
             description,
@@ -356,11 +420,59 @@ impl Lab {
             engines,
             files,
             steps,
-        })
+        };
+        let bytes = lab.json_bytes();
+        if bytes > MAX_LAB_BYTES {
+            return Err(ApiError::TooLarge(format!(
+                "a lab is at most {MAX_LAB_BYTES} bytes of JSON without its files; this one is {bytes}: make its steps and engines smaller"
+            )));
+        }
+        Ok(lab)
     }
 }
 
-fn check_step(i: usize, s: &Value, engines: usize) -> Result<Step, ApiError> {
+/// Checks a step's `send`: the send body the page posts, its data decoded and bounded.
+fn check_send(path: &str, o: &Map<String, Value>, max_message: usize) -> Result<(), ApiError> {
+    only(
+        o,
+        path,
+        &[
+            "data",
+            "encoding",
+            "conn",
+            "to",
+            "shutdown",
+            "repeat",
+            "interval_ms",
+        ],
+    )?;
+    let data = text(o, path, "data", usize::MAX, false)?;
+    let encoding = text(o, path, "encoding", 10, false)?;
+    for key in ["conn", "to", "shutdown"] {
+        text(o, path, key, 200, false)?;
+    }
+    for key in ["repeat", "interval_ms"] {
+        if let Some(v) = o.get(key).filter(|v| !v.is_null())
+            && !v.is_u64()
+        {
+            return Err(bad(&format!("{path}.{key}"), "must be a whole number"));
+        }
+    }
+    let bytes = crate::codec::decode(encoding, data.unwrap_or(""))
+        .map_err(|e| bad(&format!("{path}.data"), e))?;
+    if bytes.len() > max_message {
+        return Err(too_large(
+            &format!("{path}.data"),
+            format!(
+                "{} bytes is over the message size limit of {max_message} (--max-message)",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_step(i: usize, s: &Value, engines: usize, max_message: usize) -> Result<Step, ApiError> {
     let path = format!("steps[{i}]");
     let o = s
         .as_object()
@@ -372,7 +484,10 @@ fn check_step(i: usize, s: &Value, engines: usize) -> Result<Step, ApiError> {
     )?;
     let send = match o.get("send") {
         None | Some(Value::Null) => None,
-        Some(v @ Value::Object(_)) => Some(v.clone()),
+        Some(v @ Value::Object(so)) => {
+            check_send(&format!("{path}.send"), so, max_message)?;
+            Some(v.clone())
+        }
         Some(_) => {
             return Err(bad(
                 &format!("{path}.send"),
@@ -418,7 +533,7 @@ mod tests {
     use super::*;
 
     fn err(v: Value) -> String {
-        match Lab::from_value(v) {
+        match Lab::from_value(v, 1 << 20) {
             Err(ApiError::InvalidSpec(m)) | Err(ApiError::InvalidAddress(m)) => m,
             other => panic!("expected an error, got {other:?}"),
         }
@@ -429,7 +544,7 @@ mod tests {
         let server =
             serde_json::json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo"});
         let ok = serde_json::json!({"name": "x", "engines": [server.clone(), {"kind": "tcp-client", "target": "@0"}]});
-        assert!(Lab::from_value(ok).is_ok());
+        assert!(Lab::from_value(ok, 1 << 20).is_ok());
         assert!(err(serde_json::json!({"engines": [server.clone()]})).starts_with("field name"));
         assert!(err(serde_json::json!({"name": "x", "engines": [server.clone(), {"kind": "tcp-client", "target": "@5"}]})).starts_with("field engines[1].target"));
         assert!(err(serde_json::json!({"name": "x", "engines": [server.clone(), {"kind": "udp-client", "target": "@0"}]})).contains("not a udp-server"));
@@ -440,5 +555,44 @@ mod tests {
             err(serde_json::json!({"name": "x", "engines": [server], "colour": 1}))
                 .starts_with("field colour")
         );
+    }
+
+    #[test]
+    fn a_lab_is_bounded_in_depth_size_and_step_data() {
+        assert_eq!(json_depth(br#"{"a": [1, {"b": "[[[{{"}]}"#), 3);
+        assert_eq!(
+            json_depth(br#""\"[[""#),
+            0,
+            "an escaped quote does not end the string"
+        );
+        let deep = format!("{}{}", "[".repeat(33), "]".repeat(33));
+        let e = check_depth(deep.as_bytes()).unwrap_err();
+        assert!(matches!(e, ApiError::TooLarge(_)), "{e:?}");
+        check_depth(format!("{}{}", "[".repeat(32), "]".repeat(32)).as_bytes()).unwrap();
+        let server =
+            serde_json::json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo"});
+        let step = |data: &str| {
+            serde_json::json!({"name": "x", "engines": [server.clone()],
+                "steps": [{"text": "go", "engine": 0, "send": {"data": data, "encoding": "hex", "conn": "*"}}]})
+        };
+        Lab::from_value(step("41 42"), 2).unwrap();
+        match Lab::from_value(step("41 42 43"), 2) {
+            Err(ApiError::TooLarge(m)) => assert!(m.starts_with("field steps[0].send.data"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(err(step("4")).starts_with("field steps[0].send.data"));
+        let nested = serde_json::json!({"name": "x", "engines": [server.clone()],
+            "steps": [{"text": "go", "engine": 0, "send": {"data": "a", "extra": {"deep": [1]}}}]});
+        assert!(err(nested).starts_with("field steps[0].send.extra"));
+        let big = serde_json::json!({"name": "x", "engines": [server.clone()],
+            "steps": (0..40).map(|_| serde_json::json!({"text": "t", "run": "r".repeat(2000), "input": "i".repeat(10_000), "engine": 0, "send": {"data": "d".repeat(20_000)}})).collect::<Vec<_>>()});
+        assert!(matches!(
+            Lab::from_value(big, 1 << 20),
+            Err(ApiError::TooLarge(_))
+        ));
+        // Files do not count toward the megabyte: they have their own bound.
+        let with_files = serde_json::json!({"name": "x", "engines": [server],
+            "files": (0..2).map(|i| serde_json::json!({"name": format!("f{i}"), "text": "z".repeat(900_000)})).collect::<Vec<_>>()});
+        Lab::from_value(with_files, 1 << 20).unwrap();
     }
 }

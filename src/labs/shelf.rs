@@ -2,7 +2,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use super::{Lab, MAX_SAVED};
+use super::{Lab, MAX_SAVED, MAX_SAVED_BYTES};
 use crate::error::ApiError;
 
 /// A workspace's saved labs.
@@ -45,6 +45,24 @@ impl Shelf {
         self.lock().labs.iter().find(|l| l.id == id).cloned()
     }
 
+    /// Refuses a change that would take the saved labs past [`MAX_SAVED_BYTES`]; `replacing`
+    /// is the lab the new one takes the place of, if any.
+    fn check_total(g: &Inner, new: &Lab, replacing: Option<&str>) -> Result<(), ApiError> {
+        let others: usize = g
+            .labs
+            .iter()
+            .filter(|l| Some(l.id.as_str()) != replacing)
+            .map(|l| serde_json::to_vec(l).map_or(0, |v| v.len()))
+            .sum();
+        let this = serde_json::to_vec(new).map_or(usize::MAX, |v| v.len());
+        if others.saturating_add(this) > MAX_SAVED_BYTES {
+            return Err(ApiError::TooLarge(format!(
+                "this workspace's saved labs may take {MAX_SAVED_BYTES} bytes together; they take {others} and this one {this}: delete one first (DELETE /api/labs/ID)"
+            )));
+        }
+        Ok(())
+    }
+
     /// Keeps a new lab under a new id.
     pub fn add(&self, mut lab: Lab) -> Result<Lab, ApiError> {
         let mut g = self.lock();
@@ -53,6 +71,7 @@ impl Shelf {
                 "this workspace keeps at most {MAX_SAVED} labs; delete one first (DELETE /api/labs/ID)"
             )));
         }
+        Self::check_total(&g, &lab, None)?;
         lab.id = format!("l{}", g.next);
         lab.builtin = false;
         g.next += 1;
@@ -60,14 +79,19 @@ impl Shelf {
         Ok(lab)
     }
 
-    /// Replaces a saved lab, keeping its id.
-    pub fn put(&self, id: &str, mut lab: Lab) -> Option<Lab> {
+    /// Replaces a saved lab, keeping its id; `None` when there is no such lab.
+    pub fn put(&self, id: &str, mut lab: Lab) -> Result<Option<Lab>, ApiError> {
         let mut g = self.lock();
-        let slot = g.labs.iter_mut().find(|l| l.id == id)?;
+        if !g.labs.iter().any(|l| l.id == id) {
+            return Ok(None);
+        }
         lab.id = id.to_string();
         lab.builtin = false;
-        *slot = lab.clone();
-        Some(lab)
+        Self::check_total(&g, &lab, Some(id))?;
+        if let Some(slot) = g.labs.iter_mut().find(|l| l.id == id) {
+            *slot = lab.clone();
+        }
+        Ok(Some(lab))
     }
 
     /// Deletes a saved lab.

@@ -49,6 +49,7 @@ pub async fn upload(
             files.max()
         )));
     }
+    files.check_room(declared.unwrap_or(0))?;
     let mut writer = files.create(name, None).await?;
     let mut body = req.into_body().into_data_stream();
     while let Some(chunk) = body.next().await {

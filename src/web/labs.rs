@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::Path;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -22,6 +23,23 @@ fn find(ws: &Workspace, id: &str) -> Result<Lab, ApiError> {
                 "no lab {id}; GET /api/labs lists the built-in ones and those saved here"
             ))
         })
+}
+
+/// A lab's body, or the API's error for one over the route's limit or unreadable.
+fn lab_body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    b.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(format!(
+                "a lab is at most {} bytes of JSON without its files; export a smaller one",
+                labs::MAX_LAB_BYTES
+            ))
+        } else {
+            ApiError::InvalidSpec(format!(
+                "could not read the request body: {}",
+                e.body_text()
+            ))
+        }
+    })
 }
 
 fn not_builtin(id: &str) -> Result<(), ApiError> {
@@ -47,7 +65,12 @@ pub async fn get_one(Scope(ws): Scope, Path(id): Path<String>) -> Result<Json<La
 
 /// `POST /api/labs`: `{"name","from_current": true}` saves the current engines; any other
 /// body is a lab to import.
-pub async fn create(Scope(ws): Scope, body: Bytes) -> Result<Response, ApiError> {
+pub async fn create(
+    Scope(ws): Scope,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = lab_body(b)?;
+    labs::check_depth(&body)?;
     let v: Value = serde_json::from_slice(&body).map_err(|e| {
         ApiError::InvalidSpec(format!(
             "a lab must be JSON: {{\"name\":\"My lab\",\"from_current\":true}} to save the current engines, or a lab's JSON to import: {e}"
@@ -71,10 +94,10 @@ pub async fn create(Scope(ws): Scope, body: Bytes) -> Result<Response, ApiError>
         let description = v.get("description").and_then(Value::as_str).unwrap_or("");
         load::from_current(&ws, name.to_string(), description.to_string()).await?
     } else {
-        Lab::from_value(v)?
+        Lab::from_value(v, ws.config().limits.max_message)?
     };
     let saved = ws.labs().add(lab)?;
-    ws.save().await;
+    ws.save().await?;
     Ok((StatusCode::CREATED, Json(saved)).into_response())
 }
 
@@ -82,16 +105,16 @@ pub async fn create(Scope(ws): Scope, body: Bytes) -> Result<Response, ApiError>
 pub async fn replace(
     Scope(ws): Scope,
     Path(id): Path<String>,
-    body: Bytes,
+    b: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Lab>, ApiError> {
     not_builtin(&id)?;
     find(&ws, &id)?;
-    let lab = Lab::parse(&body)?;
+    let lab = Lab::parse(&lab_body(b)?, ws.config().limits.max_message)?;
     let saved = ws
         .labs()
-        .put(&id, lab)
+        .put(&id, lab)?
         .ok_or_else(|| ApiError::NotFound(format!("no lab {id}")))?;
-    ws.save().await;
+    ws.save().await?;
     Ok(Json(saved))
 }
 
@@ -101,7 +124,7 @@ pub async fn remove(Scope(ws): Scope, Path(id): Path<String>) -> Result<StatusCo
     ws.labs().remove(&id).ok_or_else(|| {
         ApiError::NotFound(format!("no lab {id}; GET /api/labs lists those saved here"))
     })?;
-    ws.save().await;
+    ws.save().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

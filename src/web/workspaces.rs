@@ -21,6 +21,16 @@ use crate::workspace::{Role, WorkspaceSummary, WorkspaceView};
 /// The largest body a workspace route reads.
 const MAX_BODY: usize = 16 * 1024;
 
+/// A `507 not_saved` that still carries what the caller needs to go on (the change is live):
+/// the error, and beside it the members of the body the success would have had.
+fn not_saved_with(e: ApiError, mut body: serde_json::Value) -> Response {
+    let err = serde_json::to_value(e.clone().into_body()).unwrap_or_default();
+    if let (Some(obj), Some(err)) = (body.as_object_mut(), err.get("error")) {
+        obj.insert("error".into(), err.clone());
+    }
+    (e.status(), Json(body)).into_response()
+}
+
 fn view_of(s: &AppState, c: &Caller) -> WorkspaceView {
     let class = (c.role == Role::Instructor && !c.read_only)
         .then(|| s.workspaces.class_view())
@@ -77,6 +87,11 @@ pub async fn create(
         "watch_url": s.workspaces.url(&format!("/watch/{}", ws.watch_id())),
         "port_range": ws.port_range().map(|(lo, hi)| [lo, hi]),
     });
+    if ws.unsaved()
+        && let Err(e) = ws.save().await
+    {
+        return Ok(not_saved_with(e, body));
+    }
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -124,7 +139,7 @@ pub async fn join(State(s): State<AppState>, req: Request) -> Result<Response, A
             "field code is missing: give the class code your instructor shows".into(),
         ));
     };
-    let (ws, secret) = s
+    let (ws, secret, saved) = s
         .workspaces
         .join(&code, req.name.as_deref().unwrap_or(""), ip)
         .await?;
@@ -137,7 +152,11 @@ pub async fn join(State(s): State<AppState>, req: Request) -> Result<Response, A
     let mut view = serde_json::to_value(view_of(&s, &caller))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     view["credential"] = secret.clone().into();
-    let mut response = (StatusCode::CREATED, Json(view)).into_response();
+    // Not saved, the student still gets in (the workspace is live) and is told why.
+    let mut response = match saved {
+        Ok(()) => (StatusCode::CREATED, Json(view)).into_response(),
+        Err(e) => not_saved_with(e, view),
+    };
     for c in cookies_for(&s.guard, WS_COOKIE, &secret) {
         if let Ok(v) = c.parse() {
             response.headers_mut().append(header::SET_COOKIE, v);

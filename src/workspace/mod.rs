@@ -155,7 +155,15 @@ struct Activity {
     rate_milli: AtomicU64,
     /// `last_active` as last written to disk.
     saved_active: AtomicU64,
+    /// Whether the last save failed (the disk is full or read-only): the state in memory is
+    /// ahead of the file until a save succeeds.
+    unsaved: std::sync::atomic::AtomicBool,
+    /// Unix ms of the last save tried, so the janitor retries every [`SAVE_RETRY`].
+    save_tried: AtomicU64,
 }
+
+/// How often a workspace whose last save failed is written again.
+pub const SAVE_RETRY: Duration = Duration::from_secs(10);
 
 /// One workspace.
 pub struct Workspace {
@@ -167,6 +175,7 @@ pub struct Workspace {
     created: SystemTime,
     registry: Registry,
     viewers: Arc<AtomicUsize>,
+    watchers: Arc<AtomicUsize>,
     closing: CancellationToken,
     block: Option<usize>,
     secrets: Mutex<Secrets>,
@@ -177,6 +186,8 @@ pub struct Workspace {
     pub(crate) saving: tokio::sync::Mutex<()>,
     removed: std::sync::atomic::AtomicBool,
     labs: crate::labs::Shelf,
+    /// One pcap export at a time (see `web::pcap`).
+    export_turn: tokio::sync::Semaphore,
 }
 
 /// How to make a workspace; see [`Workspace::new`].
@@ -210,6 +221,7 @@ impl Workspace {
             created: p.created,
             registry: p.registry,
             viewers: Arc::new(AtomicUsize::new(0)),
+            watchers: Arc::new(AtomicUsize::new(0)),
             closing: p.closing,
             block: p.block,
             secrets: Mutex::new(Secrets {
@@ -222,6 +234,7 @@ impl Workspace {
             saving: tokio::sync::Mutex::new(()),
             removed: std::sync::atomic::AtomicBool::new(false),
             labs: crate::labs::Shelf::new(p.labs, p.next_lab),
+            export_turn: tokio::sync::Semaphore::new(1),
         };
         ws.activity.last_active.store(last, Relaxed);
         ws.activity.saved_active.store(last, Relaxed);
@@ -255,9 +268,19 @@ impl Workspace {
         &self.registry.env().config
     }
 
-    /// Viewers connected now, for `--max-viewers`.
+    /// Viewers connected now (the owner's and the instructor's), for `--max-viewers`.
     pub fn viewers(&self) -> &Arc<AtomicUsize> {
         &self.viewers
+    }
+
+    /// Taken by a pcap export for its run, so a workspace makes one at a time.
+    pub fn export_turn(&self) -> &tokio::sync::Semaphore {
+        &self.export_turn
+    }
+
+    /// Watch links' viewers connected now, for `--max-watchers`.
+    pub fn watchers(&self) -> &Arc<AtomicUsize> {
+        &self.watchers
     }
 
     /// Cancelled when the workspace is removed or the server has stopped its engines, so its
@@ -333,21 +356,20 @@ impl Workspace {
             self.registry.delete_all().await;
             return Err(self.gone());
         }
-        self.save().await;
+        self.save().await?;
         Ok(view)
     }
 
     /// Stops and removes an engine, and from disk.
     pub async fn delete_engine(&self, id: &str) -> Result<(), ApiError> {
         self.registry.delete(id).await?;
-        self.save().await;
-        Ok(())
+        self.save().await
     }
 
     /// Stops and deletes every engine.
-    pub async fn reset(&self) {
+    pub async fn reset(&self) -> Result<(), ApiError> {
         self.registry.delete_all().await;
-        self.save().await;
+        self.save().await
     }
 
     /// Stops every engine, saying why in their `stopped` events.
@@ -406,27 +428,54 @@ impl Workspace {
         }
     }
 
-    /// Writes the workspace to disk (when there is a data directory). A failure is logged:
-    /// the engine or change stands, and the next save tries again.
-    pub async fn save(&self) {
+    /// Writes the workspace to disk (when there is a data directory). On failure the change
+    /// stands in memory, the workspace is marked unsaved, the janitor tries again every
+    /// [`SAVE_RETRY`], and the caller gets `507 not_saved` to tell the user.
+    pub async fn save(&self) -> Result<(), ApiError> {
         let Some(store) = self.store.clone() else {
-            return;
+            return Ok(());
         };
         let _one_at_a_time = self.saving.lock().await;
         // A save racing the removal must not bring the file back.
         if self.removed.load(Relaxed) {
-            return;
+            return Ok(());
         }
         let doc = self.snapshot();
         let active = self.activity.last_active.load(Relaxed);
-        let id = self.id.clone();
+        self.activity.save_tried.store(now_ms(), Relaxed);
         let written = tokio::task::spawn_blocking(move || store.save(&doc)).await;
-        match written {
-            Ok(Ok(())) => self.activity.saved_active.store(active, Relaxed),
-            Ok(Err(e)) => {
-                tracing::error!(workspace = %id, error = %e, "saving the workspace failed")
+        let why = match written {
+            Ok(Ok(())) => {
+                self.activity.saved_active.store(active, Relaxed);
+                if self.activity.unsaved.swap(false, Relaxed) {
+                    tracing::info!(workspace = %self.id, "the workspace is saved again");
+                }
+                return Ok(());
             }
-            Err(e) => tracing::error!(workspace = %id, error = %e, "saving the workspace failed"),
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        if !self.activity.unsaved.swap(true, Relaxed) {
+            tracing::error!(workspace = %self.id, error = %why, "saving the workspace failed; retrying every 10 s");
+        }
+        Err(ApiError::NotSaved(format!(
+            "the change was made but could not be written to disk ({why}); it is lost if the \
+             server stops before a save succeeds. socketlab tries again every {} s; free space \
+             on the server's data directory (GET /api/workspace shows \"unsaved\": true until then)",
+            SAVE_RETRY.as_secs()
+        )))
+    }
+
+    /// Whether the last save failed and none has succeeded since.
+    pub fn unsaved(&self) -> bool {
+        self.activity.unsaved.load(Relaxed)
+    }
+
+    /// Writes the workspace again if its last save failed at least [`SAVE_RETRY`] ago.
+    pub(crate) async fn retry_save(&self) {
+        let tried = self.activity.save_tried.load(Relaxed);
+        if self.unsaved() && now_ms().saturating_sub(tried) >= SAVE_RETRY.as_millis() as u64 {
+            let _ = self.save().await;
         }
     }
 
@@ -436,7 +485,8 @@ impl Workspace {
         let now = self.activity.last_active.load(Relaxed);
         let saved = self.activity.saved_active.load(Relaxed);
         if now.saturating_sub(saved) > slack.as_millis() as u64 {
-            self.save().await;
+            // A failure marks the workspace unsaved; the retry takes it from there.
+            let _ = self.save().await;
         }
     }
 
@@ -449,7 +499,7 @@ impl Workspace {
         self.activity
             .rate_milli
             .store((rate * 1000.0) as u64, Relaxed);
-        if delta > 0 || self.viewers.load(Relaxed) > 0 {
+        if delta > 0 || self.viewers.load(Relaxed) + self.watchers.load(Relaxed) > 0 {
             self.touch();
         }
     }

@@ -239,7 +239,7 @@ impl Workspaces {
         code: &str,
         name: &str,
         ip: IpAddr,
-    ) -> Result<(Arc<Workspace>, String), ApiError> {
+    ) -> Result<(Arc<Workspace>, String, Result<(), ApiError>), ApiError> {
         let ws = match self.check_code(code, ip)? {
             Some(ws) => ws,
             None => {
@@ -259,8 +259,8 @@ impl Workspaces {
             }
         }
         ws.touch();
-        ws.save().await;
-        Ok((ws, secret))
+        let saved = ws.save().await;
+        Ok((ws, secret, saved))
     }
 
     /// Makes a student workspace (with a one-person join code when `invite`); returns it and
@@ -315,7 +315,12 @@ impl Workspaces {
                         &self.inner.root,
                         Kind::Student,
                         class.config.block(block),
-                        super::startup::files_for(&self.inner.files_root, &id, &self.inner.config),
+                        super::startup::files_for(
+                            &self.inner.files_root,
+                            &id,
+                            &self.inner.config,
+                            Kind::Student,
+                        ),
                     ),
                     closing: self.inner.closing.child_token(),
                     block: Some(block),
@@ -338,7 +343,8 @@ impl Workspaces {
             }
             creds.insert(digest(&watch), (ws.id.clone(), Grant::Watch));
         }
-        ws.save().await;
+        // A join saves again right after; the instructor's create is told by the caller.
+        let _ = ws.save().await;
         Ok((ws, invite_code))
     }
 
@@ -351,7 +357,7 @@ impl Workspaces {
             creds.remove(&digest(&old));
             creds.insert(digest(&new), (ws.id.clone(), Grant::Watch));
         }
-        ws.save().await;
+        ws.save().await?;
         Ok(new)
     }
 
@@ -369,8 +375,7 @@ impl Workspaces {
 
     /// Stops and deletes a workspace's engines.
     pub async fn reset(&self, id: &str) -> Result<(), ApiError> {
-        self.find(id)?.reset().await;
-        Ok(())
+        self.find(id)?.reset().await
     }
 
     /// Removes a workspace: its engines stop, its viewers' streams end, its credentials stop
@@ -409,6 +414,7 @@ impl Workspaces {
         let now = SystemTime::now();
         for ws in self.list() {
             ws.sample(dt);
+            ws.retry_save().await;
             let Some(class) = &self.inner.class else {
                 continue;
             };
@@ -448,7 +454,9 @@ impl Workspaces {
         let all = self.list();
         futures_util::future::join_all(all.iter().map(|w| w.close())).await;
         for w in &all {
-            w.save().await;
+            if let Err(e) = w.save().await {
+                tracing::error!(workspace = %w.id, "at shutdown: {e}");
+            }
         }
         if self.inner.temp_files {
             let _ = tokio::fs::remove_dir_all(&self.inner.files_root).await;

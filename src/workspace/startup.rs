@@ -32,8 +32,18 @@ pub struct Startup {
 }
 
 /// A workspace's files, in `root/ID`.
-pub(super) fn files_for(root: &std::path::Path, id: &str, config: &Config) -> Arc<Files> {
-    Arc::new(Files::open(root.join(id), config.limits.max_file))
+pub(super) fn files_for(
+    root: &std::path::Path,
+    id: &str,
+    config: &Config,
+    kind: Kind,
+) -> Arc<Files> {
+    let bytes = match (&config.class, kind) {
+        (Some(class), Kind::Student) => class.ws_files_bytes,
+        _ => config.limits.files_bytes,
+    };
+    let quota = crate::files::Quota::new(config.limits.max_files, bytes);
+    Arc::new(Files::open(root.join(id), config.limits.max_file, quota))
 }
 
 impl Workspaces {
@@ -193,7 +203,7 @@ impl Workspaces {
                             &root,
                             kind,
                             None,
-                            files_for(&files_root, home_id, &config),
+                            files_for(&files_root, home_id, &config, kind),
                         ),
                         closing: closing.child_token(),
                         block: None,
@@ -205,7 +215,9 @@ impl Workspaces {
                         next_lab: 1,
                     },
                 );
-                ws.save().await;
+                if let Err(e) = ws.save().await {
+                    startup.problems.push(format!("workspace {home_id}: {e}"));
+                }
                 ws
             }
         };
@@ -297,7 +309,7 @@ impl Workspaces {
             root,
             kind,
             block_range.or(empty),
-            files_for(files_root, &w.id, config),
+            files_for(files_root, &w.id, config, kind),
         );
         for p in registry.restore(&w.engines, w.next_engine).await {
             startup
