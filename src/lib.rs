@@ -100,6 +100,7 @@ pub async fn serve_with(
 ) -> std::io::Result<()> {
     let listen = listener.local_addr()?;
     config.policy.dashboard_port = Some(listen.port());
+    let http = web::conns::Table::new(web::conns::http_cap(config.limits.max_http_connections));
     let base_url = match &config.public_url {
         Some(p) => p.origin(),
         None => default_base(listen, &config.access.allowed_hosts),
@@ -130,7 +131,7 @@ pub async fn serve_with(
         startup: &startup,
     });
     let state = web::AppState::new(workspaces.clone(), guard, closing.clone());
-    let app = web::app(state);
+    let app = web::app(state).layer(axum::middleware::from_fn(web::conns::track));
     let janitor = {
         let set = workspaces.clone();
         let stop = root.clone();
@@ -149,15 +150,11 @@ pub async fn serve_with(
         })
     };
     let stopping = workspaces.clone();
-    // Events go out as many small WebSocket frames: without TCP_NODELAY, Nagle's algorithm
-    // and delayed ACKs would hold some of them back by tens of milliseconds.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        let _ = tcp.set_nodelay(true);
-    });
+    let listener = web::conns::Listener::new(listener, http);
     let closed = root.clone();
     let server = axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app.into_make_service_with_connect_info::<web::conns::HttpConn>(),
     )
     .with_graceful_shutdown(async move {
         shutdown.await;

@@ -61,6 +61,19 @@ struct Cli {
     /// Bytes one file may have: an upload, or one an engine receives.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     max_file: u64,
+    /// Files one workspace may keep (uploads and received files).
+    #[arg(long, default_value_t = 256)]
+    ws_max_files: usize,
+    /// Bytes personal mode's (and the instructor's) files may take together.
+    #[arg(long, default_value_t = 4 << 30)]
+    files_bytes: u64,
+    /// WebSocket streams of watch links, per workspace (counted apart from --max-viewers).
+    #[arg(long, default_value_t = 64)]
+    max_watchers: usize,
+    /// Open connections to the dashboard itself (pages, API, streams); never more than half
+    /// the open-file limit, the other half being the engines'.
+    #[arg(long, default_value_t = 1024)]
+    max_http_connections: usize,
     /// Where workspaces and their engines are kept across restarts (default: the platform's
     /// data directory, e.g. ~/.local/share/socketlab).
     #[arg(long, env = "SOCKETLAB_DATA_DIR", value_name = "DIR")]
@@ -90,6 +103,9 @@ struct Cli {
     /// Bytes of event history one student workspace keeps.
     #[arg(long, default_value_t = 8 * 1024 * 1024, help_heading = "Class mode")]
     ws_history_bytes: usize,
+    /// Bytes one student workspace's files may take together.
+    #[arg(long, default_value_t = 512 << 20, help_heading = "Class mode")]
+    ws_files_bytes: u64,
     /// The ports cut into blocks, one per workspace.
     #[arg(long, default_value = "20000-29999", value_name = "LO-HI", value_parser = parse_ports, help_heading = "Class mode")]
     ports: (u16, u16),
@@ -190,6 +206,14 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // As nginx and Go do: every descriptor the system allows, for engines and the dashboard.
+    match socketlab::web::conns::raise_open_files() {
+        Some(n) if n < 4096 => eprintln!(
+            "warning: the open-file limit is {n} (its hard limit); socketlab serves at most {} dashboard connections and engines share the rest. Raise it (ulimit -Hn, or LimitNOFILE= in a systemd unit) for a large class",
+            socketlab::web::conns::http_cap(cli.max_http_connections)
+        ),
+        _ => {}
+    }
     if !(cli.connect_timeout > 0.0 && cli.connect_timeout <= 600.0) {
         return fail("--connect-timeout must be between 0 and 600 seconds");
     }
@@ -257,6 +281,7 @@ async fn main() -> ExitCode {
         ws_max_connections: cli.ws_max_connections,
         ws_bytes_per_sec: cli.ws_bytes_per_sec,
         ws_history_bytes: cli.ws_history_bytes,
+        ws_files_bytes: cli.ws_files_bytes,
         ports: cli.ports,
         ports_per_workspace: cli.ports_per_workspace,
         idle: cli.idle,
@@ -275,6 +300,10 @@ async fn main() -> ExitCode {
             preview: usize::from(cli.preview),
             connect_timeout: Duration::from_secs_f64(cli.connect_timeout),
             max_file: cli.max_file,
+            max_files: cli.ws_max_files,
+            files_bytes: cli.files_bytes,
+            max_watchers: cli.max_watchers,
+            max_http_connections: cli.max_http_connections,
             ..Limits::default()
         },
         policy: Policy {

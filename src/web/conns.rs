@@ -1,0 +1,508 @@
+//! The dashboard's own connections, bounded the way nginx bounds its own
+//! (`client_header_timeout`, `keepalive_timeout`, `worker_connections`), so that half-sent
+//! requests cannot take the server's file descriptors or keep a real request waiting.
+//!
+//! Every accepted connection gets a [`Slot`] in one table, and its socket is wrapped
+//! ([`Tracked`]) so that reading from it enforces, with no task of its own:
+//!
+//! 1. **Headers within [`HEADER_TIMEOUT`]**: from the accept, or from the first byte of a
+//!    later request on a kept-alive connection, to the moment the router is called.
+//! 2. **Idle for at most [`IDLE_TIMEOUT`]**: a kept-alive connection with no request in
+//!    flight and no byte arriving is closed.
+//! 3. **At most [`Table`]'s `max` at once**. At the cap, the oldest connection with no
+//!    request in flight (one still sending its headers, or idle between requests) is closed
+//!    to make room, so a flood of half-sent requests makes room for a real one instead of
+//!    keeping it waiting; with none such, the new one is closed at once.
+//!
+//! A request's body may pause at most [`IDLE_TIMEOUT`] between pieces (tower-http's
+//! `TimeoutBody`). A request in flight, and a WebSocket once upgraded, are never timed out or
+//! evicted here: those have their own bounds (handlers answer, viewers are pinged).
+
+use std::collections::BTreeMap;
+use std::future::Future as _;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, HttpBody};
+use axum::extract::{ConnectInfo, Request};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::serve::IncomingStream;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+/// How long a request's headers may take to arrive.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a kept-alive connection may wait for its next request, and a request body
+/// between two pieces.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One accepted connection's state, shared by its socket wrapper and its requests.
+#[derive(Debug)]
+pub struct Slot {
+    id: u64,
+    /// Requests whose response is not finished yet.
+    in_flight: AtomicUsize,
+    /// A WebSocket: from here on the connection is the stream's.
+    upgraded: AtomicBool,
+    /// Since when (ms after the table's epoch, +1 so 0 means "not") a request's head has been
+    /// awaited: the accept, or the first byte after an idle spell.
+    head_since: AtomicU64,
+    /// Since when (same clock) the connection has been idle between requests.
+    idle_since: AtomicU64,
+    kill: CancellationToken,
+}
+
+impl Slot {
+    fn evictable(&self) -> bool {
+        !self.upgraded.load(Relaxed) && self.in_flight.load(Relaxed) == 0
+    }
+}
+
+/// Every open connection of the dashboard, oldest first.
+#[derive(Debug)]
+pub struct Table {
+    max: usize,
+    epoch: Instant,
+    next: AtomicU64,
+    slots: Mutex<BTreeMap<u64, Arc<Slot>>>,
+    last_warned: AtomicU64,
+}
+
+impl Table {
+    /// A table of at most `max` connections.
+    pub fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            max: max.max(1),
+            epoch: Instant::now(),
+            next: AtomicU64::new(1),
+            slots: Mutex::new(BTreeMap::new()),
+            last_warned: AtomicU64::new(0),
+        })
+    }
+
+    /// The cap.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Connections open now.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether none is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Slot>>> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The clock the slots keep their times in: ms since the epoch, plus one.
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64 + 1
+    }
+
+    /// Closes the oldest connection with no request in flight; whether there was one.
+    fn evict_one(slots: &mut BTreeMap<u64, Arc<Slot>>) -> bool {
+        let victim = slots.values().find(|s| s.evictable()).map(|s| s.id);
+        match victim.and_then(|id| slots.remove(&id)) {
+            Some(s) => {
+                s.kill.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A place for a new connection, making room at the cap; `None` when every connection
+    /// is busy.
+    fn admit(&self) -> Option<Arc<Slot>> {
+        let mut slots = self.lock();
+        if slots.len() >= self.max && !Self::evict_one(&mut slots) {
+            return None;
+        }
+        let slot = Arc::new(Slot {
+            id: self.next.fetch_add(1, Relaxed),
+            in_flight: AtomicUsize::new(0),
+            upgraded: AtomicBool::new(false),
+            head_since: AtomicU64::new(self.now()),
+            idle_since: AtomicU64::new(0),
+            kill: CancellationToken::new(),
+        });
+        slots.insert(slot.id, slot.clone());
+        Some(slot)
+    }
+
+    /// Says so in the log, at most once a minute, so a flood cannot fill the log either.
+    fn warn(&self, what: &str) {
+        let now = self.now();
+        let last = self.last_warned.load(Relaxed);
+        if (last == 0 || now.saturating_sub(last) >= 60_000)
+            && self
+                .last_warned
+                .compare_exchange(last, now, Relaxed, Relaxed)
+                .is_ok()
+        {
+            tracing::warn!("{what}");
+        }
+    }
+}
+
+/// The dashboard's listener: accepts, admits into the [`Table`], wraps each socket.
+pub struct Listener {
+    inner: TcpListener,
+    table: Arc<Table>,
+}
+
+impl Listener {
+    /// Serves `inner`'s connections within `table`.
+    pub fn new(inner: TcpListener, table: Arc<Table>) -> Self {
+        Self { inner, table }
+    }
+}
+
+impl axum::serve::Listener for Listener {
+    type Io = Tracked;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Tracked, SocketAddr) {
+        loop {
+            let (stream, addr) = match self.inner.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    use io::ErrorKind::*;
+                    if matches!(
+                        e.kind(),
+                        ConnectionRefused | ConnectionAborted | ConnectionReset
+                    ) {
+                        continue;
+                    }
+                    // Out of file descriptors, most likely: free one of ours if we can, and
+                    // try again soon rather than after axum's second.
+                    self.table.warn(&format!(
+                        "the dashboard cannot accept connections: {e}; closing an idle one (raise the open-file limit, or lower --max-http-connections)"
+                    ));
+                    Table::evict_one(&mut self.table.lock());
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            // Events go out as many small WebSocket frames: without TCP_NODELAY, Nagle's
+            // algorithm and delayed ACKs would hold some of them back by tens of ms.
+            let _ = stream.set_nodelay(true);
+            match self.table.admit() {
+                Some(slot) => return (Tracked::new(stream, slot, self.table.clone()), addr),
+                None => self.table.warn(&format!(
+                    "{} connections to the dashboard are all busy (--max-http-connections); refusing new ones until one ends",
+                    self.table.max
+                )),
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// An accepted socket that times itself out and can be evicted (see the module doc).
+pub struct Tracked {
+    stream: TcpStream,
+    slot: Arc<Slot>,
+    table: Arc<Table>,
+    killed: Pin<Box<WaitForCancellationFutureOwned>>,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    armed_for: u64,
+}
+
+impl Tracked {
+    fn new(stream: TcpStream, slot: Arc<Slot>, table: Arc<Table>) -> Self {
+        Self {
+            stream,
+            killed: Box::pin(slot.kill.clone().cancelled_owned()),
+            slot,
+            table,
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            armed_for: 0,
+        }
+    }
+
+    /// When this connection times out, on the table's clock, if it can now.
+    fn deadline(&self) -> Option<u64> {
+        let s = &self.slot;
+        if s.upgraded.load(Relaxed) || s.in_flight.load(Relaxed) > 0 {
+            return None;
+        }
+        match s.head_since.load(Relaxed) {
+            0 => Some(s.idle_since.load(Relaxed) + IDLE_TIMEOUT.as_millis() as u64),
+            since => Some(since + HEADER_TIMEOUT.as_millis() as u64),
+        }
+    }
+
+    /// `Err` once the connection is evicted or past its deadline; else arms the timer.
+    fn check(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if self.killed.as_mut().poll(cx).is_ready() {
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "closed to make room for a new connection",
+            ));
+        }
+        let Some(deadline) = self.deadline() else {
+            return Ok(());
+        };
+        let now = self.table.now();
+        if now >= deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no complete request in time",
+            ));
+        }
+        if self.armed_for != deadline {
+            self.armed_for = deadline;
+            let at = tokio::time::Instant::now() + Duration::from_millis(deadline - now);
+            self.timer.as_mut().reset(at);
+        }
+        // Registers the wake-up; if it is already due, the next poll finds the deadline past.
+        if self.timer.as_mut().poll(cx).is_ready() {
+            cx.waker().wake_by_ref();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.table.lock().remove(&self.slot.id);
+    }
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if let Err(e) = self.check(cx) {
+            return Poll::Ready(Err(e));
+        }
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            let s = &self.slot;
+            // The first byte of a request on an idle connection starts its header clock.
+            if s.in_flight.load(Relaxed) == 0 && s.head_since.load(Relaxed) == 0 {
+                s.head_since.store(self.table.now(), Relaxed);
+            }
+        }
+        r
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.killed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into()));
+        }
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+/// What a request knows of its connection: the peer's address and its slot.
+#[derive(Debug, Clone)]
+pub struct HttpConn {
+    /// The peer.
+    pub addr: SocketAddr,
+    slot: Arc<Slot>,
+    table: Arc<Table>,
+}
+
+impl axum::extract::connect_info::Connected<IncomingStream<'_, Listener>> for HttpConn {
+    fn connect_info(stream: IncomingStream<'_, Listener>) -> Self {
+        let io = stream.io();
+        HttpConn {
+            addr: *stream.remote_addr(),
+            slot: io.slot.clone(),
+            table: io.table.clone(),
+        }
+    }
+}
+
+/// A request in flight on its connection, until its response body is done or dropped.
+struct Busy {
+    slot: Arc<Slot>,
+    table: Arc<Table>,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if self.slot.in_flight.fetch_sub(1, Relaxed) == 1 {
+            self.slot.idle_since.store(self.table.now(), Relaxed);
+        }
+    }
+}
+
+/// A response body that keeps its request counted as in flight until it is sent.
+struct Counted {
+    inner: Body,
+    _busy: Busy,
+}
+
+impl HttpBody for Counted {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The outermost middleware: marks the request in flight on its connection (its headers are
+/// complete: this is the router being called), bounds its body's pauses, and notes an
+/// upgrade to a WebSocket. Handlers still see the peer as `ConnectInfo<SocketAddr>`.
+pub async fn track(mut req: Request, next: Next) -> Response {
+    let Some(ConnectInfo(conn)) = req.extensions().get::<ConnectInfo<HttpConn>>().cloned() else {
+        return next.run(req).await;
+    };
+    req.extensions_mut().insert(ConnectInfo(conn.addr));
+    conn.slot.in_flight.fetch_add(1, Relaxed);
+    conn.slot.head_since.store(0, Relaxed);
+    let busy = Busy {
+        slot: conn.slot.clone(),
+        table: conn.table.clone(),
+    };
+    let req = req.map(|b| Body::new(tower_http::timeout::TimeoutBody::new(IDLE_TIMEOUT, b)));
+    let res = next.run(req).await;
+    if res.status() == StatusCode::SWITCHING_PROTOCOLS {
+        conn.slot.upgraded.store(true, Relaxed);
+    }
+    res.map(|inner| Body::new(Counted { inner, _busy: busy }))
+}
+
+/// Raises this process's open-file limit to its hard limit (as nginx and Go do), so the
+/// engines and the dashboard have all the descriptors the system allows; returns the limit
+/// now in force.
+pub fn raise_open_files() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit and setrlimit read and write the struct we own.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+                return None;
+            }
+            if lim.rlim_cur < lim.rlim_max {
+                let raised = libc::rlimit {
+                    rlim_cur: lim.rlim_max,
+                    rlim_max: lim.rlim_max,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                    lim = raised;
+                }
+            }
+        }
+        // rlim_t is u64 on Linux, but not on every Unix.
+        #[allow(clippy::unnecessary_cast)]
+        Some(lim.rlim_cur as u64)
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// The open-file limit in force now.
+pub fn open_files_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes the struct we own. (rlim_t is u64 on Linux, not everywhere.)
+        #[allow(clippy::unnecessary_cast)]
+        (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0)
+            .then_some(lim.rlim_cur as u64)
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// The dashboard's connection cap: `--max-http-connections`, but never more than half the
+/// open-file limit (the other half is the engines' and the files').
+pub fn http_cap(flag: usize) -> usize {
+    match open_files_limit() {
+        Some(n) => flag.min((n / 2).max(16) as usize),
+        None => flag,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_the_cap_the_oldest_idle_connection_makes_room() {
+        let t = Table::new(3);
+        let a = t.admit().unwrap();
+        let b = t.admit().unwrap();
+        let c = t.admit().unwrap();
+        // a is in a request, b is a WebSocket: c, the oldest with neither, goes.
+        a.in_flight.fetch_add(1, Relaxed);
+        b.upgraded.store(true, Relaxed);
+        let d = t.admit().unwrap();
+        assert!(c.kill.is_cancelled());
+        assert!(!a.kill.is_cancelled() && !b.kill.is_cancelled());
+        d.in_flight.fetch_add(1, Relaxed);
+        assert!(
+            t.admit().is_none(),
+            "every connection busy: the new one is refused"
+        );
+        assert_eq!(t.len(), 3);
+    }
+}
