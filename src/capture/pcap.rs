@@ -12,32 +12,80 @@ use std::time::SystemTime;
 
 use base64::Engine as _;
 use etherparse::PacketBuilder;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// One event as the reconstruction reads it (the API's event JSON).
-#[derive(Debug, Deserialize)]
+use super::record::{Stream, View};
+use crate::event::{Call, EventKind, SERVER_LEG};
+
+/// One event as the reconstruction reads it, taken from its record (no JSON in between).
+#[derive(Debug, Clone)]
 pub struct Ev {
     seq: u64,
-    time: String,
-    #[serde(default)]
-    conn: Option<String>,
-    #[serde(default)]
-    leg: Option<String>,
-    kind: String,
-    #[serde(default)]
-    call: Option<String>,
-    #[serde(default)]
-    local: Option<String>,
-    #[serde(default)]
-    peer: Option<String>,
-    #[serde(default)]
-    bytes: Option<u64>,
-    #[serde(default)]
-    data: Option<String>,
-    #[serde(default)]
+    time: SystemTime,
+    /// The connection and leg as the events name them (`c7/client`): a flow's key.
+    key: Option<String>,
+    kind: EventKind,
+    call: Option<Call>,
+    local: Option<SocketAddr>,
+    peer: Option<SocketAddr>,
+    bytes: u64,
+    data: Vec<u8>,
     message: Option<String>,
+    stream: Option<Stream>,
 }
+
+impl Ev {
+    /// Record `seq`, with its connection's addresses when it refers to one.
+    pub fn from_view(seq: u64, v: &View<'_>, conn: Option<(SocketAddr, SocketAddr)>) -> Self {
+        let (local, peer) = match conn {
+            Some((l, p)) => (Some(l), Some(p)),
+            None => (v.local(), v.peer()),
+        };
+        let key = v.conn().map(|c| {
+            let leg = match v.extra() {
+                Some(x) if x.contains("\"leg\":\"client\"") => "client",
+                Some(x) if x.contains("\"leg\":\"server\"") => "server",
+                _ => "",
+            };
+            format!("c{}/{leg}", c & !(SERVER_LEG as u32))
+        });
+        Self {
+            seq,
+            time: v.time(),
+            key,
+            kind: v.kind(),
+            call: v.call(),
+            local,
+            peer,
+            bytes: u64::from(v.bytes()),
+            data: v.preview().to_vec(),
+            message: v.message().map(str::to_string),
+            stream: v.stream(),
+        }
+    }
+
+    /// Whether it is a `send()`/`recv()` or `sendto()`/`recvfrom()` of data.
+    pub fn is_data(&self) -> bool {
+        matches!(self.kind, EventKind::Sent | EventKind::Received)
+            && matches!(
+                self.call,
+                Some(Call::Send | Call::Recv | Call::SendTo | Call::RecvFrom)
+            )
+    }
+
+    /// What it is, for an error about it: `closed (close())`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({})",
+            self.kind.name(),
+            self.call.map_or("no call", Call::name)
+        )
+    }
+}
+
+/// The most payload one rebuilt TCP segment carries: an IPv4 packet's 65,535 bytes less the
+/// IP and TCP headers. A larger `send()` or `recv()` becomes several segments.
+pub const MAX_SEGMENT: usize = 65_535 - 20 - 20;
 
 const WINDOW: u16 = 65_535;
 const TTL: u8 = 64;
@@ -91,6 +139,8 @@ pub struct Frame {
     dst: SocketAddr,
     transport: Transport,
     payload_len: usize,
+    /// This frame's place among its event's segments, and how many there are.
+    segment: (usize, usize),
 }
 
 /// A TCP connection's two directions: the next sequence number each side sends.
@@ -159,8 +209,93 @@ fn build(
     Some((out, wire))
 }
 
-fn addr(s: &Option<String>) -> Option<SocketAddr> {
-    s.as_deref()?.parse().ok()
+/// The frames of one data event: a datagram, or its TCP segments from `seq` (acknowledging
+/// `ack`), the preview's bytes in the first of them.
+fn data_frames(ev: &Ev, src: SocketAddr, dst: SocketAddr, tcp: Option<(u32, u32)>) -> Vec<Frame> {
+    let full = (ev.bytes as usize).max(ev.data.len());
+    let Some((seq, ack)) = tcp else {
+        return build(src, dst, &Transport::Udp, &ev.data, full)
+            .map(|(bytes, wire_len)| Frame {
+                event: ev.seq,
+                time: ev.time,
+                bytes,
+                wire_len,
+                src,
+                dst,
+                transport: Transport::Udp,
+                payload_len: full,
+                segment: (0, 1),
+            })
+            .into_iter()
+            .collect();
+    };
+    let count = full.div_ceil(MAX_SEGMENT).max(1);
+    let mut frames = Vec::with_capacity(count);
+    for i in 0..count {
+        let from = i * MAX_SEGMENT;
+        let len = (full - from).min(MAX_SEGMENT);
+        let shown = &ev.data[from.min(ev.data.len())..(from + len).min(ev.data.len())];
+        let t = Transport::Tcp {
+            seq: seq.wrapping_add(from as u32),
+            ack,
+            flags: Flags {
+                ack: true,
+                psh: i + 1 == count,
+                ..Flags::default()
+            },
+        };
+        if let Some((bytes, wire_len)) = build(src, dst, &t, shown, len) {
+            frames.push(Frame {
+                event: ev.seq,
+                time: ev.time,
+                bytes,
+                wire_len,
+                src,
+                dst,
+                transport: t,
+                payload_len: len,
+                segment: (i, count),
+            });
+        }
+    }
+    frames
+}
+
+/// The first sequence number after the SYN of each side of flow `key`.
+fn bases(key: &str) -> (u32, u32) {
+    (isn(key, 1).wrapping_add(1), isn(key, 2).wrapping_add(1))
+}
+
+/// Where a TCP data event's first segment starts and what it acknowledges, from the stream
+/// position its record carries.
+fn tcp_position(ev: &Ev) -> Option<(u32, u32)> {
+    let key = ev.key.as_deref()?;
+    let s = ev.stream?;
+    let (local, peer) = bases(key);
+    let sent = local.wrapping_add(s.sent);
+    let received = peer.wrapping_add(s.received);
+    Some(match ev.kind {
+        EventKind::Sent => (sent, received),
+        _ => (received, sent.wrapping_add(u32::from(s.fin_local))),
+    })
+}
+
+/// The frames of one data event on its own (a `/layers`): nothing before it is read, its
+/// record's stream position gives its sequence numbers.
+pub fn frames_of(ev: &Ev) -> Vec<Frame> {
+    let (Some(local), Some(peer)) = (ev.local, ev.peer) else {
+        return Vec::new();
+    };
+    let (src, dst) = match ev.kind {
+        EventKind::Sent => (local, peer),
+        _ => (peer, local),
+    };
+    let udp = matches!(ev.call, Some(Call::SendTo | Call::RecvFrom));
+    match (udp, tcp_position(ev)) {
+        (true, _) => data_frames(ev, src, dst, None),
+        (false, Some(pos)) => data_frames(ev, src, dst, Some(pos)),
+        (false, None) => Vec::new(),
+    }
 }
 
 /// Rebuilds the frames of a list of events (one engine's, or one connection's), oldest first.
@@ -168,18 +303,12 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
     let mut flows: HashMap<String, Flow> = HashMap::new();
     let mut frames = Vec::new();
     for ev in events {
-        let (Some(local), Some(peer)) = (addr(&ev.local), addr(&ev.peer)) else {
+        let (Some(local), Some(peer)) = (ev.local, ev.peer) else {
             continue;
         };
-        let time = humantime::parse_rfc3339(&ev.time).unwrap_or(SystemTime::UNIX_EPOCH);
-        let preview = ev
-            .data
-            .as_deref()
-            .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
-            .unwrap_or_default();
-        let full = ev.bytes.map_or(preview.len(), |b| b as usize);
-        let mut push = |src: SocketAddr, dst: SocketAddr, t: Transport, data: &[u8], len: usize| {
-            if let Some((bytes, wire_len)) = build(src, dst, &t, data, len) {
+        let time = ev.time;
+        let mut push = |src: SocketAddr, dst: SocketAddr, t: Transport| {
+            if let Some((bytes, wire_len)) = build(src, dst, &t, &[], 0) {
                 frames.push(Frame {
                     event: ev.seq,
                     time,
@@ -188,33 +317,32 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
                     src,
                     dst,
                     transport: t,
-                    payload_len: len,
+                    payload_len: 0,
+                    segment: (0, 1),
                 });
             }
         };
-        let udp = matches!(ev.call.as_deref(), Some("sendto()" | "recvfrom()"));
+        let udp = matches!(ev.call, Some(Call::SendTo | Call::RecvFrom));
         if udp {
-            match ev.kind.as_str() {
-                "sent" => push(local, peer, Transport::Udp, &preview, full),
-                "received" => push(peer, local, Transport::Udp, &preview, full),
-                _ => {}
+            if ev.is_data() {
+                push_all(&mut frames, frames_of(ev));
             }
             continue;
         }
-        let Some(conn) = &ev.conn else { continue };
+        let Some(key) = &ev.key else { continue };
+        use EventKind::*;
         if !matches!(
-            ev.kind.as_str(),
-            "accepted" | "connected" | "sent" | "received" | "shutdown" | "closed"
+            ev.kind,
+            Accepted | Connected | Sent | Received | Shutdown | Closed
         ) {
             continue;
         }
-        let key = format!("{conn}/{}", ev.leg.as_deref().unwrap_or(""));
-        let fresh = !flows.contains_key(&key);
+        let fresh = !flows.contains_key(key);
         let f = flows.entry(key.clone()).or_insert_with(|| Flow {
             local,
             peer,
-            next_local: isn(&key, 1),
-            next_peer: isn(&key, 2),
+            next_local: isn(key, 1),
+            next_peer: isn(key, 2),
             fin_local: false,
             fin_peer: false,
         });
@@ -223,10 +351,10 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
             ack: true,
             ..Flags::default()
         };
-        match ev.kind.as_str() {
-            "accepted" | "connected" if fresh => {
+        match ev.kind {
+            Accepted | Connected if fresh => {
                 // The side that connected sends the SYN.
-                let (c, s, cs, ss) = if ev.kind == "connected" {
+                let (c, s, cs, ss) = if ev.kind == Connected {
                     (f.local, f.peer, &mut f.next_local, &mut f.next_peer)
                 } else {
                     (f.peer, f.local, &mut f.next_peer, &mut f.next_local)
@@ -243,8 +371,6 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
                             ..Flags::default()
                         },
                     ),
-                    &[],
-                    0,
                 );
                 push(
                     s,
@@ -258,46 +384,35 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
                             ..Flags::default()
                         },
                     ),
-                    &[],
-                    0,
                 );
-                push(
-                    c,
-                    s,
-                    tcp(ci.wrapping_add(1), si.wrapping_add(1), ack_only),
-                    &[],
-                    0,
-                );
+                push(c, s, tcp(ci.wrapping_add(1), si.wrapping_add(1), ack_only));
                 *cs = ci.wrapping_add(1);
                 *ss = si.wrapping_add(1);
             }
-            "sent" => {
-                let t = tcp(
-                    f.next_local,
-                    f.next_peer,
-                    Flags {
-                        ack: true,
-                        psh: true,
-                        ..Flags::default()
-                    },
-                );
-                push(f.local, f.peer, t, &preview, full);
-                f.next_local = f.next_local.wrapping_add(full as u32);
+            Sent | Received => {
+                let full = ev.bytes as u32;
+                let sent = ev.kind == Sent;
+                // The record's stream position when it has one (every new record); else
+                // the flow as replayed so far.
+                let (seq, ack) = tcp_position(ev).unwrap_or(if sent {
+                    (f.next_local, f.next_peer)
+                } else {
+                    (f.next_peer, f.next_local)
+                });
+                let (src, dst) = if sent {
+                    (f.local, f.peer)
+                } else {
+                    (f.peer, f.local)
+                };
+                let data = data_frames(ev, src, dst, Some((seq, ack)));
+                push_all(&mut frames, data);
+                if sent {
+                    (f.next_local, f.next_peer) = (seq.wrapping_add(full), ack);
+                } else {
+                    (f.next_peer, f.next_local) = (seq.wrapping_add(full), ack);
+                }
             }
-            "received" => {
-                let t = tcp(
-                    f.next_peer,
-                    f.next_local,
-                    Flags {
-                        ack: true,
-                        psh: true,
-                        ..Flags::default()
-                    },
-                );
-                push(f.peer, f.local, t, &preview, full);
-                f.next_peer = f.next_peer.wrapping_add(full as u32);
-            }
-            "shutdown" if !f.fin_local => {
+            Shutdown if !f.fin_local => {
                 push(
                     f.local,
                     f.peer,
@@ -310,13 +425,11 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
                             ..Flags::default()
                         },
                     ),
-                    &[],
-                    0,
                 );
                 f.next_local = f.next_local.wrapping_add(1);
                 f.fin_local = true;
             }
-            "closed" => {
+            Closed => {
                 let msg = ev.message.as_deref().unwrap_or("");
                 if msg.contains("reset") {
                     // Reset by the peer, or by this side (a close with data unread, an abort).
@@ -337,8 +450,6 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
                                 ..Flags::default()
                             },
                         ),
-                        &[],
-                        0,
                     );
                 } else {
                     let peer_first = msg.contains("peer");
@@ -368,8 +479,6 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
                                     ..Flags::default()
                                 },
                             ),
-                            &[],
-                            0,
                         );
                         if ours {
                             f.next_local = f.next_local.wrapping_add(1);
@@ -385,14 +494,18 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
                     } else {
                         (f.local, f.peer, f.next_local, f.next_peer)
                     };
-                    push(s, d, tcp(seq, ack, ack_only), &[], 0);
+                    push(s, d, tcp(seq, ack, ack_only));
                 }
-                flows.remove(&key);
+                flows.remove(key);
             }
             _ => {}
         }
     }
     frames
+}
+
+fn push_all(frames: &mut Vec<Frame>, more: Vec<Frame>) {
+    frames.extend(more);
 }
 
 /// The frames as a classic pcap file (microsecond times, Ethernet link type).
@@ -419,23 +532,28 @@ pub fn write_pcap(frames: &[Frame]) -> Vec<u8> {
     out
 }
 
-/// A data event's frame as the layers carry it: the application bytes, the TCP segment or UDP
-/// datagram header, the IP header; checksums read from the frame itself.
-pub fn layers(frame: &Frame, event: &Value) -> Value {
+/// A data event's first frame as the layers carry it: the application bytes, the TCP
+/// segment (and how many segments the event took) or UDP datagram header, the IP header;
+/// checksums read from the frame itself.
+pub fn layers(frame: &Frame, ev: &Ev) -> Value {
     let b = &frame.bytes;
     let v4 = frame.src.is_ipv4();
     let ip_len = if v4 { 20 } else { 40 };
     let t_at = 14 + ip_len;
     let be16 = |at: usize| b.get(at..at + 2).map(|x| u16::from_be_bytes([x[0], x[1]]));
     let app = json!({
-        "bytes": event["bytes"], "data": event["data"], "text": event["text"],
-        "truncated": event["truncated"], "call": event["call"],
+        "bytes": ev.bytes,
+        "data": base64::engine::general_purpose::STANDARD.encode(&ev.data),
+        "text": String::from_utf8_lossy(&ev.data),
+        "truncated": (ev.data.len() as u64) < ev.bytes,
+        "call": ev.call.map(Call::name),
     });
     let transport = match &frame.transport {
         Transport::Tcp { seq, ack, flags } => json!({
             "proto": "tcp", "src_port": frame.src.port(), "dst_port": frame.dst.port(),
             "seq": seq, "ack": ack, "flags": flags.names(), "window": WINDOW,
             "header_len": 20, "len": frame.payload_len, "checksum": be16(t_at + 16),
+            "segments": frame.segment.1,
         }),
         Transport::Udp => json!({
             "proto": "udp", "src_port": frame.src.port(), "dst_port": frame.dst.port(),
@@ -454,6 +572,13 @@ pub fn layers(frame: &Frame, event: &Value) -> Value {
             "len": be16(14 + 4), "next_header": if matches!(frame.transport, Transport::Tcp { .. }) { 6 } else { 17 },
         })
     };
-    json!({ "seq": event["seq"], "app": app, "transport": transport, "ip": ip,
-            "note": "rebuilt from the socket calls, not captured on the wire" })
+    let note = if frame.segment.1 > 1 {
+        format!(
+            "rebuilt from the socket calls, not captured on the wire; this send() of {} bytes is {} segments of at most {MAX_SEGMENT}, the first shown",
+            ev.bytes, frame.segment.1
+        )
+    } else {
+        "rebuilt from the socket calls, not captured on the wire".to_string()
+    };
+    json!({ "seq": ev.seq, "app": app, "transport": transport, "ip": ip, "note": note })
 }

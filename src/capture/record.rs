@@ -10,8 +10,14 @@
 //! 24 u8 kind  25 u8 call (0xff = none)  26 u8 flags  27 u8 (spare)
 //! 28 u32 bytes (the data's full length)
 //! 32 u16 preview length  34 u16 message length  36 u16 extra length  38 u16 (spare)
-//! 40 [local address] [peer address] [preview] [message] [extra]
+//! 40 [stream position] [local address] [peer address] [preview] [message] [extra]
 //! ```
+//!
+//! A TCP connection's `send()` and `recv()` records carry a stream position (8 bytes: how
+//! many bytes this side had sent before it, and the peer, each mod 2^32, as TCP's sequence
+//! numbers count), set by the ring as it takes them in order. The pcap's and a `/layers`'s
+//! sequence numbers come from it, so one event's layers are found without replaying its
+//! connection, and both always agree.
 //!
 //! A connection's addresses are not in its records: they are kept once, in the ring's
 //! connection table, and found by the connection number (by reference). Records without a
@@ -28,6 +34,35 @@ pub const HEADER: usize = 40;
 const F_LOCAL: u8 = 1;
 const F_PEER: u8 = 2;
 const F_DATA: u8 = 4;
+/// The record has a stream position.
+const F_STREAM: u8 = 8;
+/// This side had shut down its sending (its FIN counts one in the sequence) before it.
+const F_FIN_LOCAL: u8 = 16;
+/// Bytes of a stream position.
+const STREAM: usize = 8;
+
+/// Where a TCP data record sits in its connection's byte streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stream {
+    /// Bytes this side had sent before it (mod 2^32).
+    pub sent: u32,
+    /// Bytes the peer had sent before it (mod 2^32).
+    pub received: u32,
+    /// This side had sent its FIN (a `shutdown()`) before it.
+    pub fin_local: bool,
+}
+
+/// Sets the stream position of a record that has room for one (see [`Stream`]).
+pub fn set_stream(rec: &mut [u8], s: Stream) {
+    if rec[26] & F_STREAM == 0 {
+        return;
+    }
+    rec[HEADER..HEADER + 4].copy_from_slice(&s.sent.to_le_bytes());
+    rec[HEADER + 4..HEADER + 8].copy_from_slice(&s.received.to_le_bytes());
+    if s.fin_local {
+        rec[26] |= F_FIN_LOCAL;
+    }
+}
 
 /// The most preview bytes a record carries (its length field is 16 bits).
 pub const MAX_PREVIEW: usize = u16::MAX as usize;
@@ -90,7 +125,10 @@ pub fn encode(engine: u32, d: &Draft<'_>, preview: usize, now: SystemTime) -> Bo
     } else {
         (d.local, d.peer)
     };
+    let stream =
+        d.conn.is_some() && d.data.is_some() && matches!(d.call, Some(Call::Send | Call::Recv));
     let len = HEADER
+        + if stream { STREAM } else { 0 }
         + local.as_ref().map_or(0, addr_len)
         + peer.as_ref().map_or(0, addr_len)
         + shown.map_or(0, <[u8]>::len)
@@ -109,7 +147,8 @@ pub fn encode(engine: u32, d: &Draft<'_>, preview: usize, now: SystemTime) -> Bo
     buf.push(d.call.map_or(0xff, |c| c as u8));
     let flags = if local.is_some() { F_LOCAL } else { 0 }
         | if peer.is_some() { F_PEER } else { 0 }
-        | if d.data.is_some() { F_DATA } else { 0 };
+        | if d.data.is_some() { F_DATA } else { 0 }
+        | if stream { F_STREAM } else { 0 };
     buf.push(flags);
     buf.push(0);
     let full = d.data.map_or(0, |x| x.len().min(u32::MAX as usize) as u32);
@@ -118,6 +157,9 @@ pub fn encode(engine: u32, d: &Draft<'_>, preview: usize, now: SystemTime) -> Bo
     buf.extend_from_slice(&(message.map_or(0, str::len) as u16).to_le_bytes());
     buf.extend_from_slice(&(extra.map_or(0, str::len) as u16).to_le_bytes());
     buf.extend_from_slice(&0u16.to_le_bytes());
+    if stream {
+        buf.extend_from_slice(&[0; STREAM]);
+    }
     if let Some(a) = &local {
         put_addr(&mut buf, a);
     }
@@ -219,10 +261,24 @@ impl<'a> View<'a> {
         )
     }
 
+    /// Where a TCP data record sits in its connection's streams.
+    pub fn stream(&self) -> Option<Stream> {
+        (self.flags() & F_STREAM != 0).then(|| Stream {
+            sent: u32_at(self.raw, HEADER),
+            received: u32_at(self.raw, HEADER + 4),
+            fin_local: self.flags() & F_FIN_LOCAL != 0,
+        })
+    }
+
     /// The inline local and peer addresses (records without a connection), and where the
     /// rest begins.
     fn addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>, usize) {
-        let mut at = HEADER;
+        let mut at = HEADER
+            + if self.flags() & F_STREAM != 0 {
+                STREAM
+            } else {
+                0
+            };
         let mut take = |on: bool| {
             if !on {
                 return None;
@@ -315,7 +371,14 @@ mod tests {
             .extra("\"leg\":\"client\"");
         let mut rec = encode(1, &d, 4096, SystemTime::now());
         set_engine_n(&mut rec, 9);
+        let at = Stream {
+            sent: 7,
+            received: u32::MAX,
+            fin_local: true,
+        };
+        set_stream(&mut rec, at);
         let v = View::new(&rec);
+        assert_eq!(v.stream(), Some(at));
         assert_eq!((v.conn(), v.local(), v.peer()), (Some(42), None, None));
         assert_eq!(
             (v.bytes(), v.preview().len(), v.engine_n()),

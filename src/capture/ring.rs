@@ -39,6 +39,8 @@ pub struct ConnAddrs {
     /// Whether its `closed` record has come (an open connection keeps its entry however
     /// long it stays quiet).
     closed: bool,
+    /// Where its streams are now, for the next data record's position.
+    stream: record::Stream,
 }
 
 /// The ring of one workspace.
@@ -129,6 +131,7 @@ impl Ring {
                 peer,
                 last_seq: self.next_seq,
                 closed: false,
+                stream: record::Stream::default(),
             },
         );
     }
@@ -166,12 +169,25 @@ impl Ring {
         record::set_engine_n(&mut rec, self.engine_counts[engine]);
         let seq = self.next_seq;
         self.next_seq += 1;
-        let view = View::new(&rec);
-        if let Some(c) = view.conn()
+        if let Some(c) = View::new(&rec).conn()
             && let Some(entry) = self.conns.get_mut(&c)
         {
+            use crate::event::EventKind;
+            record::set_stream(&mut rec, entry.stream);
+            let view = View::new(&rec);
             entry.last_seq = seq;
-            entry.closed |= view.kind() == crate::event::EventKind::Closed;
+            entry.closed |= view.kind() == EventKind::Closed;
+            if view.stream().is_some() {
+                let s = &mut entry.stream;
+                match view.kind() {
+                    EventKind::Sent => s.sent = s.sent.wrapping_add(view.bytes()),
+                    EventKind::Received => s.received = s.received.wrapping_add(view.bytes()),
+                    _ => {}
+                }
+            }
+            if view.kind() == EventKind::Shutdown {
+                entry.stream.fin_local = true;
+            }
         }
         if len > BOXED {
             let n = self.first_box + self.boxes.len() as u64;

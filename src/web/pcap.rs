@@ -7,10 +7,12 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::api::{EXPORT_STEP, conn_number};
+use super::api::conn_number;
 use super::bad_query;
 use super::guard::Scope;
 use crate::capture::Filter;
@@ -18,31 +20,47 @@ use crate::capture::pcap::{self, Ev};
 use crate::error::ApiError;
 use crate::workspace::Workspace;
 
-/// Every kept event `filter` wants, oldest first, read a page per lock.
+/// Records scanned per hold of the ring's lock, so a long export never holds it for long.
+const SCAN_STEP: u64 = 16_384;
+
+/// Every kept event `filter` wants, oldest first, read from the records a page per lock
+/// (no JSON in between). Blocking: run it off the async workers.
 fn gather(ws: &Workspace, filter: Filter) -> Vec<Ev> {
-    let end = ws.capture().lock().next_seq().saturating_sub(1);
+    let end = ws.capture().lock().next_seq();
+    let end = filter.until.map_or(end, |u| u.saturating_add(1).min(end));
     let mut out = Vec::new();
-    let mut since = 0;
-    while since < end {
-        let (records, next) = ws.capture().lock().history(
-            Filter {
-                until: Some(end),
-                ..filter
-            },
-            since,
-            EXPORT_STEP,
-        );
-        out.extend(
-            records
-                .iter()
-                .filter_map(|r| serde_json::from_str(r.as_str()).ok()),
-        );
-        if records.is_empty() || next <= since {
-            break;
+    let mut seq = 0;
+    while seq < end {
+        let ring = ws.capture().lock();
+        seq = seq.max(ring.first_seq());
+        let stop = seq.saturating_add(SCAN_STEP).min(end);
+        for s in seq..stop {
+            if let Some(v) = ring.view(s)
+                && filter.wants(&v)
+            {
+                let conn = v.conn().and_then(|c| ring.conn_addrs(c));
+                out.push(Ev::from_view(s, &v, conn));
+            }
         }
-        since = next;
+        seq = stop;
     }
     out
+}
+
+/// Runs `f` on tokio's blocking threads, one at a time per workspace: a pcap of a long
+/// history is seconds of work, and a looping caller must not make it many at once.
+async fn off_workers<T: Send + 'static>(
+    ws: &Arc<Workspace>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let _turn = ws
+        .export_turn()
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// `?conn=c2` for one connection's packets.
@@ -61,15 +79,16 @@ pub async fn capture(
     let Query(q) = q.map_err(bad_query)?;
     let engine = ws.engine(&id)?;
     let conn = q.conn.as_deref().map(conn_number).transpose()?;
-    let events = gather(
-        &ws,
-        Filter {
-            engine: Some(engine.num),
-            conn,
-            until: None,
-        },
-    );
-    let file = pcap::write_pcap(&pcap::reconstruct(&events));
+    let filter = Filter {
+        engine: Some(engine.num),
+        conn,
+        until: None,
+    };
+    let w = ws.clone();
+    let file = off_workers(&ws, move || {
+        pcap::write_pcap(&pcap::reconstruct(&gather(&w, filter)))
+    })
+    .await?;
     let name = match &q.conn {
         Some(c) => format!("socketlab-{id}-{c}.pcap"),
         None => format!("socketlab-{id}.pcap"),
@@ -103,41 +122,20 @@ pub async fn layers(Scope(ws): Scope, Path(seq): Path<String>) -> Result<Json<Va
             "no event {seq} is kept (it may have left the history); GET /api/events lists those kept"
         ))
     };
-    let (records, _) = ws
-        .capture()
-        .lock()
-        .history(Filter::default(), seq.saturating_sub(1), 1);
-    let record = records.first().ok_or_else(gone)?;
-    let event: Value =
-        serde_json::from_str(record.as_str()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if event["seq"].as_u64() != Some(seq) {
-        return Err(gone());
-    }
-    if !matches!(event["kind"].as_str(), Some("sent" | "received")) {
+    // One record and its connection's addresses: what it costs does not grow with the
+    // history (its stream position says where it sits in the connection).
+    let ev = {
+        let ring = ws.capture().lock();
+        let v = ring.view(seq).ok_or_else(gone)?;
+        Ev::from_view(seq, &v, v.conn().and_then(|c| ring.conn_addrs(c)))
+    };
+    if !ev.is_data() {
         return Err(ApiError::InvalidSpec(format!(
-            "event {seq} is a {} ({}); only data events (send()/recv(), sendto()/recvfrom()) travel in packets",
-            event["kind"].as_str().unwrap_or("?"),
-            event["call"].as_str().unwrap_or("?")
+            "event {seq} is a {}; only data events (send()/recv(), sendto()/recvfrom()) travel in packets",
+            ev.describe()
         )));
     }
-    let engine = event["engine"]
-        .as_str()
-        .and_then(|e| e.strip_prefix('e'))
-        .and_then(|n| n.parse().ok());
-    let conn = event["conn"].as_str().map(conn_number).transpose()?;
-    let events = gather(
-        &ws,
-        Filter {
-            engine,
-            conn,
-            until: Some(seq),
-        },
-    );
-    let frames = pcap::reconstruct(&events);
-    let frame = frames
-        .iter()
-        .rev()
-        .find(|f| f.event == seq)
-        .ok_or_else(gone)?;
-    Ok(Json(pcap::layers(frame, &event)))
+    let frames = pcap::frames_of(&ev);
+    let frame = frames.first().ok_or_else(gone)?;
+    Ok(Json(pcap::layers(frame, &ev)))
 }
