@@ -16,12 +16,12 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 
 use super::bad_query;
-use super::guard::Scope;
+use super::guard::Caller;
 use super::viewer::{Mode, Viewer};
 use crate::capture::Filter;
 use crate::capture::live::{DEFAULT_RATE, MAX_RATE};
 use crate::error::ApiError;
-use crate::workspace::Workspace;
+use crate::workspace::{Role, Workspace};
 
 /// The largest frame a viewer may send us; viewers only listen, so this is generous.
 const MAX_INCOMING: usize = 64 * 1024;
@@ -50,10 +50,11 @@ impl Drop for ViewerSlot {
 
 /// `GET /ws?engine=&since=&mode=&rate=`
 pub async fn upgrade(
-    Scope(space): Scope,
+    caller: Caller,
     q: Result<Query<WsQuery>, QueryRejection>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
+    let space = caller.ws.clone();
     let Query(q) = q.map_err(bad_query)?;
     let mode = match q.mode.as_deref() {
         None | Some("all") => Mode::All,
@@ -78,18 +79,27 @@ pub async fn upgrade(
         },
         ..Filter::default()
     };
-    let max = space.config().limits.max_viewers;
-    let viewers = space.viewers();
+    // Watchers have places of their own: a room full of them never keeps the owner out.
+    let limits = &space.config().limits;
+    let (viewers, max, flag) = if caller.role == Role::Watcher {
+        (space.watchers(), limits.max_watchers, "--max-watchers")
+    } else {
+        (space.viewers(), limits.max_viewers, "--max-viewers")
+    };
     if viewers.fetch_add(1, Ordering::Relaxed) >= max {
         viewers.fetch_sub(1, Ordering::Relaxed);
+        let who = if caller.role == Role::Watcher {
+            "watch-link viewers"
+        } else {
+            "viewers"
+        };
         return Err(ApiError::LimitReached(format!(
-            "{max} viewers are watching already, the most allowed (--max-viewers); close another tab or viewer"
+            "{max} {who} are watching already, the most allowed ({flag}); close another tab or viewer"
         )));
     }
     let slot = ViewerSlot(viewers.clone());
     // The place in the ring is taken now, before the handshake completes: nothing recorded
     // from here on is missed.
-    let limits = &space.config().limits;
     let (viewer, notice) = Viewer::new(
         &space.capture().lock(),
         filter,
