@@ -270,6 +270,9 @@ pub struct ClassConfig {
     pub ws_history_bytes: usize,
     /// Bytes one student workspace's files may take together (`--ws-files-bytes`).
     pub ws_files_bytes: u64,
+    /// Requests a second one student's credentials may make, and as many again for its
+    /// watchers (`--ws-requests-per-sec`); a second's worth may come at once.
+    pub ws_requests_per_sec: u64,
     /// The ports cut into blocks, one block per workspace (`--ports LO-HI`).
     pub ports: (u16, u16),
     /// Ports in one block (`--ports-per-workspace`).
@@ -292,6 +295,7 @@ impl Default for ClassConfig {
             ws_bytes_per_sec: 50_000_000,
             ws_history_bytes: 8 * 1024 * 1024,
             ws_files_bytes: 512 << 20,
+            ws_requests_per_sec: 100,
             ports: (20_000, 29_999),
             ports_per_workspace: 100,
             idle: Duration::from_secs(2 * 3600),

@@ -106,6 +106,10 @@ struct Cli {
     /// Bytes one student workspace's files may take together.
     #[arg(long, default_value_t = 512 << 20, help_heading = "Class mode")]
     ws_files_bytes: u64,
+    /// Requests a second to the dashboard per student workspace (its watchers have as many
+    /// again); past a second's worth they wait, past two they get 429.
+    #[arg(long, default_value_t = 100, help_heading = "Class mode")]
+    ws_requests_per_sec: u64,
     /// The ports cut into blocks, one per workspace.
     #[arg(long, default_value = "20000-29999", value_name = "LO-HI", value_parser = parse_ports, help_heading = "Class mode")]
     ports: (u16, u16),
@@ -282,6 +286,7 @@ async fn main() -> ExitCode {
         ws_bytes_per_sec: cli.ws_bytes_per_sec,
         ws_history_bytes: cli.ws_history_bytes,
         ws_files_bytes: cli.ws_files_bytes,
+        ws_requests_per_sec: cli.ws_requests_per_sec,
         ports: cli.ports,
         ports_per_workspace: cli.ports_per_workspace,
         idle: cli.idle,

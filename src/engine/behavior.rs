@@ -180,12 +180,12 @@ impl Behavior {
         let mut reply: Vec<u8> = Vec::new();
         let mut out = Response::default();
         for (i, msg) in messages(data).enumerate() {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            let room = limit.saturating_sub(reply.len());
+            let Ok(matched) = rules.reply_within(msg, peer, room, deadline) else {
                 out.overtime = Some(i);
                 break;
-            }
-            let room = limit.saturating_sub(reply.len());
-            let cut = if let Some((r, cut)) = rules.reply_within(msg, peer, room) {
+            };
+            let cut = if let Some((r, cut)) = matched {
                 reply.extend_from_slice(&r);
                 cut
             } else if self == Self::Chat {

@@ -29,13 +29,43 @@ pub struct Throttle {
 impl Throttle {
     /// A limit of `bytes_per_sec` (at least 1).
     pub fn new(bytes_per_sec: u64) -> Self {
-        let rate = bytes_per_sec.max(1);
+        Self::with_burst(bytes_per_sec, BURST)
+    }
+
+    /// A limit of `per_sec` units a second (at least 1), of which `burst`'s worth may come
+    /// at once.
+    pub fn with_burst(per_sec: u64, burst: Duration) -> Self {
+        let rate = per_sec.max(1);
         Self {
             rate,
             start: Instant::now(),
             cost_per_byte: (1_000_000_000u64 * 1024).div_ceil(rate),
-            burst_ns: BURST.as_nanos() as u64,
+            burst_ns: burst.as_nanos() as u64,
             tat: AtomicU64::new(0),
+        }
+    }
+
+    /// Like [`Throttle::take`] for `n` units, but refuses (`Err` with the wait it would
+    /// take) instead of charging when the wait would be longer than `max_wait`, so a caller
+    /// that keeps asking while refused does not push the budget ever further away.
+    pub fn take_within(&self, n: usize, max_wait: Duration) -> Result<Option<Duration>, Duration> {
+        let now = self.start.elapsed().as_nanos() as u64;
+        let cost = (n as u64).saturating_mul(self.cost_per_byte) / 1024;
+        let max = max_wait.as_nanos() as u64;
+        let mut tat = self.tat.load(Ordering::Relaxed);
+        loop {
+            let next = tat.max(now).saturating_add(cost);
+            let wait = (next - now).saturating_sub(self.burst_ns);
+            if wait > max {
+                return Err(Duration::from_nanos(wait));
+            }
+            match self
+                .tat
+                .compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok((wait > 0).then(|| Duration::from_nanos(wait))),
+                Err(seen) => tat = seen,
+            }
         }
     }
 
@@ -148,6 +178,24 @@ mod tests {
         );
         // Waiting it out, and then keeping to the rate, costs nothing more.
         assert_eq!(t.take_at(1_000, 600_000_000), None);
+    }
+
+    #[test]
+    fn a_refused_take_costs_nothing() {
+        let t = Throttle::with_burst(10, Duration::from_secs(1));
+        // Ten at once are the burst; the next ones wait a tenth of a second more each.
+        for _ in 0..10 {
+            assert_eq!(t.take_within(1, Duration::ZERO), Ok(None));
+        }
+        let w = t.take_within(1, Duration::from_secs(1)).unwrap().unwrap();
+        assert!((99..=101).contains(&w.as_millis()), "{w:?}");
+        let tat = t.tat.load(Ordering::Relaxed);
+        assert!(t.take_within(1, Duration::from_millis(50)).is_err());
+        assert_eq!(
+            t.tat.load(Ordering::Relaxed),
+            tat,
+            "the refusal was not charged"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -149,18 +149,26 @@ impl Rules {
     /// The reply of the first rule matching `msg` from `peer`, if one does. A reply to a
     /// message that ended with a newline ends with one too.
     pub fn reply(&self, msg: &[u8], peer: SocketAddr) -> Option<Vec<u8>> {
-        self.reply_within(msg, peer, usize::MAX).map(|(r, _)| r)
+        self.reply_within(msg, peer, usize::MAX, None)
+            .ok()
+            .flatten()
+            .map(|(r, _)| r)
     }
 
-    /// [`Rules::reply`], at most `limit` bytes of it: the reply, and whether it was cut.
+    /// [`Rules::reply`], at most `limit` bytes of it: the reply, and whether it was cut. Past
+    /// `deadline` (checked before each rule) it gives up: `Err(OutOfTime)`.
     pub fn reply_within(
         &self,
         msg: &[u8],
         peer: SocketAddr,
         limit: usize,
-    ) -> Option<(Vec<u8>, bool)> {
+        deadline: Option<Instant>,
+    ) -> Result<Option<(Vec<u8>, bool)>, OutOfTime> {
         let body = trimmed(msg);
         for rule in &self.rules {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(OutOfTime);
+            }
             let matched: Option<String> = match &rule.matcher {
                 Matcher::Exact => (body == rule.pattern.as_bytes()).then(|| rule.pattern.clone()),
                 Matcher::Contains => memchr::memmem::find(body, rule.pattern.as_bytes())
@@ -191,11 +199,15 @@ impl Rules {
                     cut = true;
                 }
             }
-            return Some((out, cut));
+            return Ok(Some((out, cut)));
         }
-        None
+        Ok(None)
     }
 }
+
+/// The rules' time budget ran out before every rule was tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfTime;
 
 /// What a reply's placeholders stand for.
 struct Vars<'a> {
@@ -319,14 +331,18 @@ mod tests {
         let r = Rules::compile(&[rule("regex", "(.*)", &"{{match}}".repeat(7000))]).unwrap();
         assert!(r.has_regex());
         let msg = vec![b'a'; 200_000];
-        let (out, cut) = r.reply_within(&msg, peer(), 100_000).unwrap();
+        let (out, cut) = r
+            .reply_within(&msg, peer(), 100_000, None)
+            .unwrap()
+            .unwrap();
         assert!(cut);
         assert_eq!(out.len(), 100_000);
         // Only the first 8 KiB of a message is matched.
         assert!(out.iter().all(|&b| b == b'a'));
         let (one, cut) = Rules::compile(&[rule("regex", "(.*)", "<{{match}}>")])
             .unwrap()
-            .reply_within(&msg, peer(), usize::MAX)
+            .reply_within(&msg, peer(), usize::MAX, None)
+            .unwrap()
             .unwrap();
         assert!(!cut);
         assert_eq!(one.len(), MAX_MATCHED + 2);
@@ -335,7 +351,8 @@ mod tests {
         assert_eq!(r.reply(b"{{peer}}", peer()).unwrap(), b"{{peer}} {{ 1");
         let (cut_line, cut) = Rules::compile(&[rule("exact", "x", "abc")])
             .unwrap()
-            .reply_within(b"x\n", peer(), 3)
+            .reply_within(b"x\n", peer(), 3, None)
+            .unwrap()
             .unwrap();
         assert_eq!((cut_line.as_slice(), cut), (&b"abc"[..], true));
     }

@@ -17,6 +17,11 @@
 //! A request's body may pause at most [`IDLE_TIMEOUT`] between pieces (tower-http's
 //! `TimeoutBody`). A request in flight, and a WebSocket once upgraded, are never timed out or
 //! evicted here: those have their own bounds (handlers answer, viewers are pinged).
+//!
+//! A connection closed after an answer given before its body was read (an upload refused
+//! by its declared length) is closed as nginx's `lingering_close` does: the write side
+//! first, then what the client is still sending is read and dropped for up to [`LINGER`],
+//! so the client reads the answer instead of a reset. At most [`MAX_LINGERING`] at once.
 
 use std::collections::BTreeMap;
 use std::future::Future as _;
@@ -43,6 +48,30 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a kept-alive connection may wait for its next request, and a request body
 /// between two pieces.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a closing connection's unread bytes are read and dropped (nginx's
+/// `lingering_time` is 30 s; a refused upload on loopback or a LAN needs far less).
+pub const LINGER: Duration = Duration::from_secs(2);
+/// Connections lingering at once; past it, one closes at once.
+pub const MAX_LINGERING: usize = 64;
+
+static LINGERING: AtomicUsize = AtomicUsize::new(0);
+
+/// Reads and drops what the client still sends, after our side's FIN, until it closes or
+/// [`LINGER`] has passed.
+async fn linger(mut stream: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = stream.shutdown().await;
+    let drain = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n) = stream.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+    LINGERING.fetch_sub(1, Relaxed);
+}
 
 /// One accepted connection's state, shared by its socket wrapper and its requests.
 #[derive(Debug)]
@@ -217,7 +246,8 @@ impl axum::serve::Listener for Listener {
 
 /// An accepted socket that times itself out and can be evicted (see the module doc).
 pub struct Tracked {
-    stream: TcpStream,
+    /// Always there but in `drop`, which may hand it to [`linger`].
+    stream: Option<TcpStream>,
     slot: Arc<Slot>,
     table: Arc<Table>,
     killed: Pin<Box<WaitForCancellationFutureOwned>>,
@@ -228,7 +258,7 @@ pub struct Tracked {
 impl Tracked {
     fn new(stream: TcpStream, slot: Arc<Slot>, table: Arc<Table>) -> Self {
         Self {
-            stream,
+            stream: Some(stream),
             killed: Box::pin(slot.kill.clone().cancelled_owned()),
             slot,
             table,
@@ -280,9 +310,45 @@ impl Tracked {
     }
 }
 
+impl Tracked {
+    fn stream(&mut self) -> Pin<&mut TcpStream> {
+        Pin::new(
+            self.stream
+                .as_mut()
+                .expect("the stream is taken only on drop"),
+        )
+    }
+}
+
 impl Drop for Tracked {
     fn drop(&mut self) {
         self.table.lock().remove(&self.slot.id);
+        let Some(stream) = self.stream.take() else {
+            return;
+        };
+        // Evicted or timed out (a flood's) or a WebSocket: closed at once.
+        let s = &self.slot;
+        if s.kill.is_cancelled()
+            || s.upgraded.load(Relaxed)
+            || self.deadline().is_some_and(|d| self.table.now() >= d)
+        {
+            return;
+        }
+        // The client has closed (or the socket failed): a plain close sends no reset. Bytes
+        // still coming, or none yet from a client that may be mid-upload: linger.
+        let mut probe = [0u8; 1];
+        match stream.try_read(&mut probe) {
+            Ok(0) => return,
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => return,
+            _ => {}
+        }
+        if LINGERING.fetch_add(1, Relaxed) < MAX_LINGERING
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(linger(stream));
+        } else {
+            LINGERING.fetch_sub(1, Relaxed);
+        }
     }
 }
 
@@ -296,7 +362,7 @@ impl AsyncRead for Tracked {
             return Poll::Ready(Err(e));
         }
         let before = buf.filled().len();
-        let r = Pin::new(&mut self.stream).poll_read(cx, buf);
+        let r = self.stream().poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             let s = &self.slot;
             // The first byte of a request on an idle connection starts its header clock.
@@ -317,15 +383,15 @@ impl AsyncWrite for Tracked {
         if self.killed.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into()));
         }
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        self.stream().poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        self.stream().poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+        self.stream().poll_shutdown(cx)
     }
 
     fn poll_write_vectored(
@@ -333,11 +399,11 @@ impl AsyncWrite for Tracked {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        self.stream().poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+        self.stream.as_ref().is_some_and(|s| s.is_write_vectored())
     }
 }
 

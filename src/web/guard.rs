@@ -14,6 +14,9 @@
 //!    to look into another workspace (read-only), and another workspace's ids answered `404`.
 //!    The result, a [`Caller`], goes into the request for the [`Scope`] extractor; a handler
 //!    has no other way to reach a workspace, so a new route cannot forget the rules.
+//! 4. **Pace** (class mode): a student's requests keep to `--ws-requests-per-sec` (its
+//!    watchers to as many again, apart): a second's worth at once, then they wait their
+//!    turn, and past a second's wait `429` (after that second, so a loop cannot spin).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -182,10 +185,24 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// The middleware.
 pub async fn check(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
-    match verdict(&s.guard, &s.workspaces, &mut req) {
-        Ok(()) => next.run(req).await,
-        Err(e) => e.into_response(),
+    if let Err(e) = verdict(&s.guard, &s.workspaces, &mut req) {
+        return e.into_response();
     }
+    // A student's requests keep to its workspace's budget, as nginx's limit_req would: a
+    // little over waits its turn, a flood is refused, so one looping script cannot take
+    // the dashboard's threads from the class.
+    if let Some(c) = req.extensions().get::<Caller>() {
+        match c.home.pace_request(c.role) {
+            Ok(None) => {}
+            Ok(Some(wait)) => tokio::time::sleep(wait).await,
+            Err(e) => {
+                // Held as long as the longest wait, so a refused caller cannot loop fast.
+                tokio::time::sleep(crate::workspace::MAX_REQUEST_WAIT).await;
+                return e.into_response();
+            }
+        }
+    }
+    next.run(req).await
 }
 
 fn verdict(g: &Guard, set: &Workspaces, req: &mut Request) -> Result<(), ApiError> {

@@ -188,7 +188,12 @@ pub struct Workspace {
     labs: crate::labs::Shelf,
     /// One pcap export at a time (see `web::pcap`).
     export_turn: tokio::sync::Semaphore,
+    /// A student's requests a second, and its watchers' (class mode).
+    requests: Option<[crate::engine::budget::Throttle; 2]>,
 }
+
+/// The longest a request waits for its workspace's request budget; past it, `429`.
+pub const MAX_REQUEST_WAIT: Duration = Duration::from_secs(1);
 
 /// How to make a workspace; see [`Workspace::new`].
 pub(crate) struct Parts {
@@ -214,6 +219,18 @@ impl Workspace {
             .last_active
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
+        let requests = match (&p.registry.env().config.class, p.kind) {
+            (Some(class), Kind::Student) => {
+                let b = || {
+                    crate::engine::budget::Throttle::with_burst(
+                        class.ws_requests_per_sec,
+                        Duration::from_secs(1),
+                    )
+                };
+                Some([b(), b()])
+            }
+            _ => None,
+        };
         let ws = Self {
             id: p.id,
             kind: p.kind,
@@ -235,10 +252,35 @@ impl Workspace {
             removed: std::sync::atomic::AtomicBool::new(false),
             labs: crate::labs::Shelf::new(p.labs, p.next_lab),
             export_turn: tokio::sync::Semaphore::new(1),
+            requests,
         };
         ws.activity.last_active.store(last, Relaxed);
         ws.activity.saved_active.store(last, Relaxed);
         ws
+    }
+
+    /// A request of `role` to this workspace: `Ok(wait)` to go on after `wait`, or `429` when
+    /// its budget (`--ws-requests-per-sec`) is more than [`MAX_REQUEST_WAIT`] away. Only a
+    /// student's workspace has one; a watcher has its own, so a room of watchers cannot
+    /// slow the student.
+    pub fn pace_request(&self, role: Role) -> Result<Option<Duration>, ApiError> {
+        let Some(budgets) = &self.requests else {
+            return Ok(None);
+        };
+        let (b, who) = match role {
+            Role::Watcher => (&budgets[1], "this workspace's watchers"),
+            Role::Student => (&budgets[0], "this workspace"),
+            _ => return Ok(None),
+        };
+        b.take_within(1, MAX_REQUEST_WAIT).map_err(|wait| {
+            ApiError::TooManyRequests {
+                message: format!(
+                    "{who} made more than {} requests a second (--ws-requests-per-sec); wait a moment and try again",
+                    b.rate()
+                ),
+                retry_after: wait.as_secs().max(1),
+            }
+        })
     }
 
     fn secrets(&self) -> std::sync::MutexGuard<'_, Secrets> {
@@ -511,80 +553,5 @@ impl Workspace {
 
     fn url(base: &str, path: &str) -> String {
         format!("{}{path}", base.trim_end_matches('/'))
-    }
-
-    /// The caller's view of the workspace.
-    pub fn view(
-        &self,
-        role: Role,
-        read_only: bool,
-        base: &str,
-        class: Option<ClassView>,
-    ) -> WorkspaceView {
-        let c = self.config();
-        let env = self.registry.env();
-        WorkspaceView {
-            id: self.id.clone(),
-            name: self.name(),
-            role,
-            mode: if self.kind == Kind::Personal {
-                "personal"
-            } else {
-                "class"
-            },
-            read_only,
-            watch_url: (!read_only)
-                .then(|| Self::url(base, &format!("/watch/{}", self.watch_id()))),
-            port_range: self.port_range().map(|(lo, hi)| [lo, hi]),
-            limits: LimitsView {
-                engines: c.limits.max_engines,
-                connections: env.conn_budget.as_ref().map(|b| b.max()),
-                bytes_per_sec: env.throttle.as_ref().map(|t| t.rate()),
-                viewers: c.limits.max_viewers,
-                history: c.limits.history,
-                history_bytes: c.limits.history_bytes,
-            },
-            class,
-            capture: {
-                let ring = self.capture().lock();
-                let (events, bytes) = ring.size();
-                CaptureView {
-                    events,
-                    bytes,
-                    first_seq: ring.first_seq(),
-                    next_seq: ring.next_seq(),
-                    rendered: ring.renders(),
-                }
-            },
-        }
-    }
-
-    /// The workspace with its live counters, for the instructor's list.
-    pub fn summary(&self, base: &str) -> WorkspaceSummary {
-        let engines = self.registry.all();
-        let (mut conns, mut bytes_in, mut bytes_out, mut running) = (0, 0, 0, 0);
-        for e in &engines {
-            let v = e.view();
-            conns += v.stats.connections_open;
-            bytes_in += v.stats.bytes_in;
-            bytes_out += v.stats.bytes_out;
-            running += usize::from(v.state == "running");
-        }
-        WorkspaceSummary {
-            id: self.id.clone(),
-            name: self.name(),
-            kind: self.kind.name(),
-            created: format_time(self.created),
-            last_active: format_time(self.last_active()),
-            engines: engines.len(),
-            engines_running: running,
-            connections: conns,
-            events_per_sec: self.activity.rate_milli.load(Relaxed) as f64 / 1000.0,
-            bytes_in,
-            bytes_out,
-            viewers: self.viewers.load(Relaxed),
-            watch_url: Self::url(base, &format!("/watch/{}", self.watch_id())),
-            port_range: self.port_range().map(|(lo, hi)| [lo, hi]),
-        }
     }
 }

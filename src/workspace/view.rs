@@ -2,10 +2,12 @@
 //! instructor's list (`GET /api/workspaces`).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 
 use serde::Serialize;
 
-use super::Role;
+use super::{Kind, Role, Workspace};
+use crate::event::format_time;
 
 /// What `GET /api/workspace` returns.
 #[derive(Debug, Clone, Serialize)]
@@ -30,6 +32,9 @@ pub struct WorkspaceView {
     /// The class code and join link (the instructor only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class: Option<ClassView>,
+    /// Whether the last save failed and none has succeeded since: what is shown is live
+    /// but not on disk (the page shows a banner; socketlab retries every 10 s).
+    pub unsaved: bool,
     /// What the capture keeps now.
     pub capture: CaptureView,
 }
@@ -100,10 +105,94 @@ pub struct WorkspaceSummary {
     pub bytes_in: u64,
     /// Bytes sent by its engines.
     pub bytes_out: u64,
-    /// WebSocket viewers now.
+    /// WebSocket viewers now (its owner's and the instructor's).
     pub viewers: usize,
+    /// Watch-link viewers now.
+    pub watchers: usize,
+    /// Whether its last save failed (see [`WorkspaceView::unsaved`]).
+    pub unsaved: bool,
     /// Its watch link.
     pub watch_url: String,
     /// Its port block, `[LO, HI]`.
     pub port_range: Option<[u16; 2]>,
+}
+
+impl Workspace {
+    /// The caller's view of the workspace.
+    pub fn view(
+        &self,
+        role: Role,
+        read_only: bool,
+        base: &str,
+        class: Option<ClassView>,
+    ) -> WorkspaceView {
+        let c = self.config();
+        let env = self.registry.env();
+        WorkspaceView {
+            id: self.id.clone(),
+            name: self.name(),
+            role,
+            mode: if self.kind == Kind::Personal {
+                "personal"
+            } else {
+                "class"
+            },
+            read_only,
+            watch_url: (!read_only)
+                .then(|| Self::url(base, &format!("/watch/{}", self.watch_id()))),
+            port_range: self.port_range().map(|(lo, hi)| [lo, hi]),
+            limits: LimitsView {
+                engines: c.limits.max_engines,
+                connections: env.conn_budget.as_ref().map(|b| b.max()),
+                bytes_per_sec: env.throttle.as_ref().map(|t| t.rate()),
+                viewers: c.limits.max_viewers,
+                history: c.limits.history,
+                history_bytes: c.limits.history_bytes,
+            },
+            class,
+            unsaved: self.unsaved(),
+            capture: {
+                let ring = self.capture().lock();
+                let (events, bytes) = ring.size();
+                CaptureView {
+                    events,
+                    bytes,
+                    first_seq: ring.first_seq(),
+                    next_seq: ring.next_seq(),
+                    rendered: ring.renders(),
+                }
+            },
+        }
+    }
+
+    /// The workspace with its live counters, for the instructor's list.
+    pub fn summary(&self, base: &str) -> WorkspaceSummary {
+        let engines = self.registry.all();
+        let (mut conns, mut bytes_in, mut bytes_out, mut running) = (0, 0, 0, 0);
+        for e in &engines {
+            let v = e.view();
+            conns += v.stats.connections_open;
+            bytes_in += v.stats.bytes_in;
+            bytes_out += v.stats.bytes_out;
+            running += usize::from(v.state == "running");
+        }
+        WorkspaceSummary {
+            id: self.id.clone(),
+            name: self.name(),
+            kind: self.kind.name(),
+            created: format_time(self.created),
+            last_active: format_time(self.last_active()),
+            engines: engines.len(),
+            engines_running: running,
+            connections: conns,
+            events_per_sec: self.activity.rate_milli.load(Relaxed) as f64 / 1000.0,
+            bytes_in,
+            bytes_out,
+            viewers: self.viewers.load(Relaxed),
+            watchers: self.watchers.load(Relaxed),
+            unsaved: self.unsaved(),
+            watch_url: Self::url(base, &format!("/watch/{}", self.watch_id())),
+            port_range: self.port_range().map(|(lo, hi)| [lo, hi]),
+        }
+    }
 }

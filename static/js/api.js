@@ -32,6 +32,10 @@ export async function api(method, path, body) {
   }
   if (!res.ok) {
     const err = json && json.error;
+    // The change was made but not written to disk: the page says so until a save succeeds.
+    if (res.status === 507 && err && err.code === 'not_saved') {
+      window.dispatchEvent(new CustomEvent('socketlab:unsaved', { detail: err.message }));
+    }
     throw new ApiError(res.status, err ? err.code : 'http_' + res.status, err ? err.message : text || res.statusText);
   }
   return json;

@@ -244,6 +244,30 @@ function selectFromHash() {
 }
 window.addEventListener('hashchange', selectFromHash);
 
+// ---- Not saved: a change the server made but could not write to disk (a full disk).
+
+const unsaved = document.getElementById('unsaved');
+let unsavedCheck = null;
+function showUnsaved(message) {
+  unsaved.textContent = `Not saved: ${message}`;
+  unsaved.hidden = false;
+  // The server retries every 10 s; the banner goes once GET /api/workspace says it is saved.
+  unsavedCheck ??= setInterval(async () => {
+    try {
+      const now = await api('GET', '/api/workspace');
+      if (!now.unsaved) {
+        unsaved.hidden = true;
+        clearInterval(unsavedCheck);
+        unsavedCheck = null;
+      }
+    } catch {
+      // Unreachable: the stream's status already says so.
+    }
+  }, 5000);
+}
+window.addEventListener('socketlab:unsaved', (e) => showUnsaved(e.detail));
+if (me.unsaved) showUnsaved('the last change could not be written to disk; socketlab tries again every 10 s');
+
 // ---- The workspace bar: whose workspace this is, the watch link, the instructor's tabs.
 
 const banner = document.getElementById('banner');

@@ -14,6 +14,12 @@ form.addEventListener('submit', async (e) => {
     await api('POST', '/api/join', { code: form.dataset.code, name: form.elements.name.value });
     location.replace('/');
   } catch (err) {
+    // Joined but not yet on disk (a full disk): the workspace is live and the dashboard
+    // shows the banner until a save succeeds.
+    if (err.code === 'not_saved') {
+      location.replace('/');
+      return;
+    }
     error.textContent = err.message;
     button.disabled = false;
   }

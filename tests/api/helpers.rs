@@ -543,7 +543,7 @@ impl User {
         if let Some(b) = body {
             r = r.json(&b);
         }
-        parse(r.send().await.unwrap()).await
+        parse(r.send().await.unwrap_or_else(|e| panic!("{path}: {e:?}"))).await
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {

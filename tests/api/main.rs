@@ -18,6 +18,7 @@ mod events;
 mod faults;
 mod files;
 mod helpers;
+mod hostile;
 mod impair;
 mod isolation;
 mod labs;

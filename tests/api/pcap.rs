@@ -12,7 +12,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use crate::helpers::*;
 
 /// The engine's pcap (or one connection's), written to a temporary file.
-async fn pcap_of(app: &TestApp, id: &str, conn: Option<&str>) -> std::path::PathBuf {
+pub(crate) async fn pcap_of(app: &TestApp, id: &str, conn: Option<&str>) -> std::path::PathBuf {
     let q = conn.map(|c| format!("?conn={c}")).unwrap_or_default();
     let r = app
         .http
@@ -37,7 +37,7 @@ async fn pcap_of(app: &TestApp, id: &str, conn: Option<&str>) -> std::path::Path
 }
 
 /// tshark's output for these arguments on that file (it must read it without complaint).
-fn tshark(file: &std::path::Path, args: &[&str]) -> String {
+pub(crate) fn tshark(file: &std::path::Path, args: &[&str]) -> String {
     let out = Command::new("tshark")
         .arg("-r")
         .arg(file)
@@ -54,7 +54,7 @@ fn tshark(file: &std::path::Path, args: &[&str]) -> String {
 }
 
 /// No malformed packet and no sequence-number trouble tshark's analysis finds.
-fn clean(file: &std::path::Path) {
+pub(crate) fn clean(file: &std::path::Path) {
     let bad = tshark(
         file,
         &[

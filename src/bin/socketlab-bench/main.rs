@@ -11,6 +11,7 @@
 mod class;
 mod events;
 mod figure;
+mod hostile;
 mod load;
 mod proxy;
 mod servers;
@@ -43,12 +44,21 @@ struct Args {
     /// Diagnostic: no WebSocket viewer on socketlab's engines, to see the engine's own cost.
     #[arg(long)]
     no_viewer: bool,
-    /// Run only these groups: tcp, udp, proxy, burst, held, events, stuck, class (repeatable; default all).
+    /// Run only these groups: tcp, udp, proxy, burst, held, events, stuck, class, hostile (repeatable; default all).
     #[arg(long)]
     only: Vec<String>,
     /// Internal: serve `socketlab` or `baseline` alone in this process (connections held).
     #[arg(long, hide = true)]
     serve: Option<String>,
+    /// Internal: run one hostile attack (with --at and --cred) in this process.
+    #[arg(long, hide = true)]
+    attack: Option<String>,
+    /// Internal: the dashboard the attack goes to.
+    #[arg(long, hide = true)]
+    at: Option<String>,
+    /// Internal: the attacking student's credential.
+    #[arg(long, hide = true)]
+    cred: Option<String>,
 }
 
 /// How long and how big, full or quick.
@@ -169,6 +179,15 @@ fn main() {
         rt.block_on(serve_child(what));
         return;
     }
+    if let Some(attack) = &args.attack {
+        let (at, cred) = (args.at.as_deref(), args.cred.as_deref());
+        rt.block_on(hostile::attack_child(
+            attack,
+            at.expect("--at"),
+            cred.expect("--cred"),
+        ));
+        return;
+    }
     let plan = if args.quick {
         Plan {
             rounds: args.rounds.unwrap_or(3),
@@ -221,11 +240,14 @@ fn main() {
         if want("class") {
             class::run_class(plan, &mut figures).await;
         }
+        if want("hostile") {
+            hostile::run_hostile(plan, &mut figures).await;
+        }
         figures
     });
     print_table(&figures);
     println!(
-        "\n(stuck viewer: the socketlab column is with a viewer that never reads, the baseline column without it;\n class beside one flooding: the socketlab column is with the flood, the baseline column without it)"
+        "\n(stuck viewer: the socketlab column is with a viewer that never reads, the baseline column without it;\n class beside one flooding, and hostile: the socketlab column is with the neighbour's flood or attack, the baseline column without it)"
     );
     println!("finished in {:.1} s", started.elapsed().as_secs_f64());
     if let Some(path) = &args.json {
