@@ -183,6 +183,7 @@ http {{
     listen 127.0.0.1:{port} ssl;
     ssl_certificate {d}/cert.pem;
     ssl_certificate_key {d}/key.pem;
+    client_max_body_size 64m;
     location / {{
       proxy_pass http://{upstream};
       proxy_http_version 1.1;
@@ -350,6 +351,18 @@ async fn a_class_behind_nginx_with_tls_joins_runs_an_engine_and_streams_events()
             }
         }
     }
+    // A 2 MB upload goes through the documented site (nginx's own 1 MiB default would 413).
+    let up = https
+        .post(format!("{public}/api/files?name=two-megabytes.bin"))
+        .header("cookie", &session)
+        .header("origin", &public)
+        .body(vec![7u8; 2_000_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(up.status(), StatusCode::CREATED);
+    let meta: Value = up.json().await.unwrap();
+    assert_eq!(meta["bytes"], 2_000_000);
     // A plain-http Origin is not this dashboard's: refused, for the API and the stream.
     let plain = format!("http://127.0.0.1:{port}");
     let r = https

@@ -411,3 +411,55 @@ async fn a_flood_of_5000_events_per_second_keeps_the_page_bounded_and_current() 
     eprintln!("flood: {sent} datagrams echoed; page's longest task {longest} ms");
     b.assert_no_page_errors().await;
 }
+
+#[tokio::test]
+async fn a_change_the_disk_refuses_shows_a_banner_until_it_is_saved() {
+    let _one_at_a_time = serial().await;
+    let dir =
+        std::env::temp_dir().join(format!("socketlab-browser-unsaved-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.clone();
+    let app = spawn_app_with(move |c| c.data_dir = Some(data)).await;
+    let driver = Driver::start().await;
+    let b = driver.browser().await;
+    b.goto(&app.base).await;
+    assert_eq!(
+        b.js("document.getElementById('unsaved').hidden").await,
+        json!(true)
+    );
+    // The workspaces' directory becomes a plain file: every save fails, even as root.
+    let ws_dir = dir.join("personal/workspaces");
+    let away = dir.join("personal/workspaces.away");
+    std::fs::rename(&ws_dir, &away).unwrap();
+    std::fs::write(&ws_dir, b"not a directory").unwrap();
+    b.click("button[data-preset=echo-server]").await;
+    let text = b
+        .wait_js(
+            "!document.getElementById('unsaved').hidden && document.getElementById('unsaved').textContent",
+            "the not-saved banner",
+        )
+        .await;
+    assert!(
+        text.as_str()
+            .unwrap()
+            .starts_with("Not saved: the change was made"),
+        "{text}"
+    );
+    // The engine is there all the same.
+    b.wait_js(
+        "document.querySelectorAll('#engines li[data-engine-id]').length === 1",
+        "the engine in the list",
+    )
+    .await;
+    // Space back: the server's retry saves it, and the banner goes by itself.
+    std::fs::remove_file(&ws_dir).unwrap();
+    std::fs::rename(&away, &ws_dir).unwrap();
+    b.wait_js_for(
+        "document.getElementById('unsaved').hidden",
+        "the banner gone once saved",
+        Duration::from_secs(40),
+    )
+    .await;
+    b.assert_no_page_errors().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
