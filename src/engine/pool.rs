@@ -6,9 +6,10 @@
 //! either: it grows to 512 threads, all at normal priority, so thirty students' worst
 //! regexes would outnumber the async workers thirty to two for the CPU.
 //!
-//! Instead a few threads of their own, at the lowest priority (nice 19): when they compete
-//! with the async workers for a core, the scheduler gives the workers nearly all of it, so a
-//! neighbour's echo and `/healthz` answer as if no rule were running. Each workspace may
+//! Instead a few threads of their own, at the lowest priority there is (Linux's `SCHED_IDLE`:
+//! they run only on a core nothing else wants, and give it up the moment something does;
+//! nice 19 where that is refused), so a neighbour's echo and `/healthz` answer as if no
+//! rule were running. The same threads build pcap files (`web::pcap`). Each workspace may
 //! have one job here at a time (its engines take turns, see `Env::rules_turn`), so one
 //! workspace's flood waits on itself and the queue stays as short as the number of
 //! workspaces using regex rules. A job that panics is reported as `None`, and its thread
@@ -60,14 +61,18 @@ fn queue() -> &'static mpsc::Sender<Job> {
     })
 }
 
-/// Makes the calling thread yield the CPU to everything else (Linux: nice 19, per thread).
+/// Makes the calling thread yield the CPU to everything else (Linux: `SCHED_IDLE`, else
+/// nice 19; both for this thread alone).
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: setpriority and gettid touch no memory; on Linux PRIO_PROCESS with a thread
-    // id sets that thread's nice value alone.
+    // SAFETY: these calls read the struct we pass and touch no other memory; on Linux a
+    // thread id given as the pid sets that thread's policy and nice value alone.
     unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
+        let tid = libc::syscall(libc::SYS_gettid) as libc::pid_t;
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(tid, libc::SCHED_IDLE, &param) != 0 {
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
+        }
     }
 }
 

@@ -21,46 +21,54 @@ use crate::error::ApiError;
 use crate::workspace::Workspace;
 
 /// Records scanned per hold of the ring's lock, so a long export never holds it for long.
-const SCAN_STEP: u64 = 16_384;
+const SCAN_STEP: u64 = 4096;
 
 /// Every kept event `filter` wants, oldest first, read from the records a page per lock
-/// (no JSON in between). Blocking: run it off the async workers.
-fn gather(ws: &Workspace, filter: Filter) -> Vec<Ev> {
+/// (no JSON in between), yielding between pages. It runs on the async workers on purpose:
+/// the ring's lock is one the workspace's collector takes, and a low-priority thread must
+/// never hold it.
+async fn gather(ws: &Workspace, filter: Filter) -> Vec<Ev> {
     let end = ws.capture().lock().next_seq();
     let end = filter.until.map_or(end, |u| u.saturating_add(1).min(end));
     let mut out = Vec::new();
     let mut seq = 0;
     while seq < end {
-        let ring = ws.capture().lock();
-        seq = seq.max(ring.first_seq());
-        let stop = seq.saturating_add(SCAN_STEP).min(end);
-        for s in seq..stop {
-            if let Some(v) = ring.view(s)
-                && filter.wants(&v)
-            {
-                let conn = v.conn().and_then(|c| ring.conn_addrs(c));
-                out.push(Ev::from_view(s, &v, conn));
-            }
-        }
-        seq = stop;
+        seq = gather_page(ws, filter, seq, end, &mut out);
+        tokio::task::yield_now().await;
     }
     out
 }
 
-/// Runs `f` on tokio's blocking threads, one at a time per workspace: a pcap of a long
-/// history is seconds of work, and a looping caller must not make it many at once.
-async fn off_workers<T: Send + 'static>(
-    ws: &Arc<Workspace>,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
+/// One page of [`gather`], from `seq` (or the oldest kept) under one hold of the lock;
+/// returns where the next page starts.
+fn gather_page(ws: &Workspace, filter: Filter, seq: u64, end: u64, out: &mut Vec<Ev>) -> u64 {
+    let ring = ws.capture().lock();
+    let seq = seq.max(ring.first_seq());
+    let stop = seq.saturating_add(SCAN_STEP).min(end);
+    for s in seq..stop {
+        if let Some(v) = ring.view(s)
+            && filter.wants(&v)
+        {
+            let conn = v.conn().and_then(|c| ring.conn_addrs(c));
+            out.push(Ev::from_view(s, &v, conn));
+        }
+    }
+    stop
+}
+
+/// The pcap of what `filter` wants: gathered here, built on the low-priority pool (see
+/// `engine::pool`), one at a time per workspace: a long history is seconds of work, and a
+/// looping caller must not make it many at once, nor take the CPU from the class.
+async fn build_pcap(ws: &Arc<Workspace>, filter: Filter) -> Result<Vec<u8>, ApiError> {
     let _turn = ws
         .export_turn()
         .acquire()
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    tokio::task::spawn_blocking(f)
+    let events = gather(ws, filter).await;
+    crate::engine::pool::run(move || pcap::write_pcap(&pcap::reconstruct(&events)))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .ok_or_else(|| ApiError::Internal("building the pcap failed".into()))
 }
 
 /// `?conn=c2` for one connection's packets.
@@ -84,11 +92,7 @@ pub async fn capture(
         conn,
         until: None,
     };
-    let w = ws.clone();
-    let file = off_workers(&ws, move || {
-        pcap::write_pcap(&pcap::reconstruct(&gather(&w, filter)))
-    })
-    .await?;
+    let file = build_pcap(&ws, filter).await?;
     let name = match &q.conn {
         Some(c) => format!("socketlab-{id}-{c}.pcap"),
         None => format!("socketlab-{id}.pcap"),
