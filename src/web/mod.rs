@@ -94,8 +94,7 @@ pub fn app(state: AppState) -> Router {
         .route("/workspaces/{id}/reset", post(workspaces::reset))
         .route("/join", post(workspaces::join))
         .fallback(api::no_route)
-        .method_not_allowed_fallback(api::bad_method)
-        .layer(middleware::map_response(json_errors));
+        .method_not_allowed_fallback(api::bad_method);
     Router::new()
         .route("/", get(pages::index))
         .route("/join/{code}", get(pages::join))
@@ -104,6 +103,7 @@ pub fn app(state: AppState) -> Router {
         .route("/ws", get(ws::upgrade))
         .route("/static/{*path}", get(assets::serve))
         .nest("/api", api)
+        .layer(middleware::map_response(json_errors))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(header_layer(
@@ -126,15 +126,17 @@ fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer
 const REJECTION_TEXT: usize = 4096;
 
 /// Rewrites an error that did not come from a handler as JSON (axum's own rejections: a body
-/// over its limit, a missing content type, a bad path parameter), so every `/api` error has
-/// API.md's shape whatever produced it.
+/// over its limit, a missing content type, a bad path parameter, a WebSocket upgrade without
+/// its headers, an unknown path), so every error has API.md's shape whatever produced it.
+/// The pages' own HTML errors (a wrong join code) stay pages.
 async fn json_errors(res: axum::response::Response) -> axum::response::Response {
     let status = res.status();
-    let json = res
+    let typed = res
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if json || !(status.is_client_error() || status.is_server_error()) {
+        .map(|v| v.as_bytes());
+    let plain = typed.is_none_or(|t| t.starts_with(b"text/plain"));
+    if !plain || !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
     let (mut parts, body) = res.into_parts();

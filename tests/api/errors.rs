@@ -373,3 +373,58 @@ async fn wrong_method_and_bad_queries_are_json_errors() {
     let (st, v) = app.get("/api/events?sinse=3").await;
     assert_error(st, &v, 400, "invalid_spec");
 }
+
+#[tokio::test]
+async fn every_error_is_json_whatever_made_it() {
+    let app = spawn_app().await;
+    let json_error = |what: &str, r: reqwest::Response, status: u16| {
+        let what = what.to_string();
+        async move {
+            assert_eq!(r.status().as_u16(), status, "{what}");
+            assert_eq!(
+                r.headers()["content-type"].to_str().unwrap(),
+                "application/json",
+                "{what}"
+            );
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert!(
+                v["error"]["code"].is_string() && v["error"]["message"].is_string(),
+                "{what}: {v}"
+            );
+            v
+        }
+    };
+    // A body over the route's limit (axum's own rejection, plain text before).
+    let big = app
+        .http
+        .post(format!("{}/api/engines", app.base))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 5 << 20])
+        .send()
+        .await
+        .unwrap();
+    let v = json_error("body limit", big, 413).await;
+    assert_eq!(v["error"]["code"], "too_large");
+    // A WebSocket route asked without the upgrade's headers.
+    let r = app
+        .http
+        .get(format!("{}/ws", app.base))
+        .send()
+        .await
+        .unwrap();
+    json_error("plain GET /ws", r, 400).await;
+    // A path that is nothing.
+    let r = app
+        .http
+        .get(format!("{}/nothing/here", app.base))
+        .send()
+        .await
+        .unwrap();
+    json_error("unknown path", r, 404).await;
+    // A field error says its field.
+    let (st, v) = app
+        .post("/api/engines", json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo", "options": {"recv_size": 0}}))
+        .await;
+    assert_error(st, &v, 400, "invalid_spec");
+    assert_eq!(v["error"]["field"], "options.recv_size", "{v}");
+}
