@@ -30,9 +30,11 @@ pub fn parse_host_port(field: &str, s: &str) -> Result<HostPort, ApiError> {
             ));
         };
         let Some(port) = after.strip_prefix(':') else {
-            return Err(bad(format!(
-                "missing port; write e.g. [{h}]:12345, or port 0 for any free port"
-            )));
+            return Err(bad(if field == "bind" {
+                format!("missing port; write e.g. [{h}]:12345, or port 0 for any free port")
+            } else {
+                format!("missing port; write e.g. [{h}]:12345")
+            }));
         };
         if h.parse::<std::net::Ipv6Addr>().is_err() {
             return Err(bad(format!("\"{h}\" is not an IPv6 address")));
@@ -40,9 +42,11 @@ pub fn parse_host_port(field: &str, s: &str) -> Result<HostPort, ApiError> {
         (h, port)
     } else {
         let Some((h, port)) = s_trim.rsplit_once(':') else {
-            return Err(bad(format!(
-                "missing port; write e.g. {s_trim}:12345, or {s_trim}:0 for any free port"
-            )));
+            return Err(bad(if field == "bind" {
+                format!("missing port; write e.g. {s_trim}:12345, or {s_trim}:0 for any free port")
+            } else {
+                format!("missing port; write e.g. {s_trim}:12345 (the port the server listens on)")
+            }));
         };
         if h.contains(':') {
             return Err(bad(

@@ -25,6 +25,9 @@ pub struct Loaded {
     pub engines: Vec<EngineView>,
     /// Its steps, with `@N` resolved to real addresses and engine indexes to ids.
     pub steps: Vec<LoadedStep>,
+    /// The save that failed, if one did: the engines run, but are not on disk.
+    #[serde(skip)]
+    pub unsaved: Option<ApiError>,
 }
 
 /// A step as the page shows it.
@@ -127,6 +130,7 @@ async fn load_into(
     made: &mut Vec<String>,
 ) -> Result<Loaded, ApiError> {
     let mut file_ids = Vec::new();
+    let mut unsaved = None;
     for (i, f) in lab.files.iter().enumerate() {
         let id = lab_file(ws, f, made_files)
             .await
@@ -175,10 +179,14 @@ async fn load_into(
         }
         let body = serde_json::to_vec(&spec).unwrap_or_default();
         let parsed = EngineSpec::from_json(&body).map_err(|e| engine_error(i, e))?;
-        let view = ws
+        let (view, saved) = ws
             .create_engine(parsed)
             .await
             .map_err(|e| engine_error(i, e))?;
+        // Not on disk is not a failure of the load: the engines run, and the answer says so.
+        if let Err(e) = saved {
+            unsaved = Some(e);
+        }
         made.push(view.id.to_string());
         views[i] = Some(view);
     }
@@ -207,6 +215,7 @@ async fn load_into(
         name: lab.name.clone(),
         engines: views,
         steps,
+        unsaved,
     })
 }
 

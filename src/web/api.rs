@@ -48,7 +48,12 @@ pub async fn create(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let spec = EngineSpec::from_json(&body(b)?)?;
-    let view = ws.create_engine(spec).await?;
+    let (view, saved) = ws.create_engine(spec).await?;
+    // Not on disk, the engine runs all the same: the page gets it, and the banner.
+    if let Err(e) = saved {
+        let v = serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.to_string()))?;
+        return Ok(super::not_saved_with(e, v));
+    }
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 

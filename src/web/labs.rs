@@ -129,10 +129,12 @@ pub async fn remove(Scope(ws): Scope, Path(id): Path<String>) -> Result<StatusCo
 }
 
 /// `POST /api/labs/{id}/load`: creates the lab's engines, servers first; all or nothing.
-pub async fn load_one(
-    Scope(ws): Scope,
-    Path(id): Path<String>,
-) -> Result<Json<labs::load::Loaded>, ApiError> {
+pub async fn load_one(Scope(ws): Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
     let lab = find(&ws, &id)?;
-    load::load(&ws, &lab).await.map(Json)
+    let mut loaded = load::load(&ws, &lab).await?;
+    if let Some(e) = loaded.unsaved.take() {
+        let v = serde_json::to_value(&loaded).map_err(|e| ApiError::Internal(e.to_string()))?;
+        return Ok(super::not_saved_with(e, v));
+    }
+    Ok(Json(loaded).into_response())
 }

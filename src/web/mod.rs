@@ -100,6 +100,11 @@ pub fn app(state: AppState) -> Router {
         .route("/join/{code}", get(pages::join))
         .route("/watch/{id}", get(pages::watch))
         .route("/healthz", get(|| async { "ok" }))
+        // Browsers ask for it on every page; there is none, and a 404 is noise in the console.
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
         .route("/ws", get(ws::upgrade))
         .route("/static/{*path}", get(assets::serve))
         .nest("/api", api)
@@ -120,6 +125,15 @@ pub fn app(state: AppState) -> Router {
 /// bytes could never run as script even if a bug put them into markup.
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// A `507 not_saved` that still carries what the caller needs to go on (the change is live):
+/// `{"error": {...}, "result": <the body the success would have had>}`.
+pub(super) fn not_saved_with(e: ApiError, result: serde_json::Value) -> axum::response::Response {
+    let status = e.status();
+    let mut body = e.into_body();
+    body["result"] = result;
+    axum::response::IntoResponse::into_response((status, axum::Json(body)))
 }
 
 /// The most of a non-JSON error body read to quote it in the JSON one.

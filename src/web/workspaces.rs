@@ -21,16 +21,6 @@ use crate::workspace::{Role, WorkspaceSummary, WorkspaceView};
 /// The largest body a workspace route reads.
 const MAX_BODY: usize = 16 * 1024;
 
-/// A `507 not_saved` that still carries what the caller needs to go on (the change is live):
-/// the error, and beside it the members of the body the success would have had.
-fn not_saved_with(e: ApiError, mut body: serde_json::Value) -> Response {
-    let err = serde_json::to_value(e.clone().into_body()).unwrap_or_default();
-    if let (Some(obj), Some(err)) = (body.as_object_mut(), err.get("error")) {
-        obj.insert("error".into(), err.clone());
-    }
-    (e.status(), Json(body)).into_response()
-}
-
 fn view_of(s: &AppState, c: &Caller) -> WorkspaceView {
     let class = (c.role == Role::Instructor && !c.read_only)
         .then(|| s.workspaces.class_view())
@@ -90,7 +80,7 @@ pub async fn create(
     if ws.unsaved()
         && let Err(e) = ws.save().await
     {
-        return Ok(not_saved_with(e, body));
+        return Ok(super::not_saved_with(e, body));
     }
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -155,7 +145,7 @@ pub async fn join(State(s): State<AppState>, req: Request) -> Result<Response, A
     // Not saved, the student still gets in (the workspace is live) and is told why.
     let mut response = match saved {
         Ok(()) => (StatusCode::CREATED, Json(view)).into_response(),
-        Err(e) => not_saved_with(e, view),
+        Err(e) => super::not_saved_with(e, view),
     };
     for c in cookies_for(&s.guard, WS_COOKIE, &secret) {
         if let Ok(v) = c.parse() {

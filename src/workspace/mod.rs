@@ -379,8 +379,12 @@ impl Workspace {
         ApiError::NotFound(format!("workspace {} was removed", self.id))
     }
 
-    /// Creates and starts an engine, and keeps its spec on disk.
-    pub async fn create_engine(&self, spec: EngineSpec) -> Result<EngineView, ApiError> {
+    /// Creates and starts an engine, and keeps its spec on disk. The engine made, and
+    /// whether it could be written (`Err(not_saved)`: it runs all the same).
+    pub async fn create_engine(
+        &self,
+        spec: EngineSpec,
+    ) -> Result<(EngineView, Result<(), ApiError>), ApiError> {
         if self.removed.load(Relaxed) {
             return Err(self.gone());
         }
@@ -398,8 +402,8 @@ impl Workspace {
             self.registry.delete_all().await;
             return Err(self.gone());
         }
-        self.save().await?;
-        Ok(view)
+        let saved = self.save().await;
+        Ok((view, saved))
     }
 
     /// Stops and removes an engine, and from disk.
@@ -502,8 +506,9 @@ impl Workspace {
         }
         Err(ApiError::NotSaved(format!(
             "the change was made but could not be written to disk ({why}); it is lost if the \
-             server stops before a save succeeds. socketlab tries again every {} s; free space \
-             on the server's data directory (GET /api/workspace shows \"unsaved\": true until then)",
+             server stops before a save succeeds. socketlab tries again every {} s; whoever \
+             runs the server should check its data directory (free space, permissions). \
+             GET /api/workspace shows \"unsaved\": true until a save succeeds",
             SAVE_RETRY.as_secs()
         )))
     }

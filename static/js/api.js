@@ -3,10 +3,11 @@
 import { scoped } from './scope.js';
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, body) {
     super(message);
     this.status = status;
     this.code = code;
+    this.body = body;
   }
 }
 
@@ -32,11 +33,13 @@ export async function api(method, path, body) {
   }
   if (!res.ok) {
     const err = json && json.error;
-    // The change was made but not written to disk: the page says so until a save succeeds.
+    // The change was made but not written to disk: the page says so until a save succeeds,
+    // and an answer that also carries what was made (an engine, a loaded lab) is a success.
     if (res.status === 507 && err && err.code === 'not_saved') {
       window.dispatchEvent(new CustomEvent('socketlab:unsaved', { detail: err.message }));
+      if (json.result !== undefined) return json.result;
     }
-    throw new ApiError(res.status, err ? err.code : 'http_' + res.status, err ? err.message : text || res.statusText);
+    throw new ApiError(res.status, err ? err.code : 'http_' + res.status, err ? err.message : text || res.statusText, json);
   }
   return json;
 }

@@ -249,7 +249,9 @@ window.addEventListener('hashchange', selectFromHash);
 const unsaved = document.getElementById('unsaved');
 let unsavedCheck = null;
 function showUnsaved(message) {
-  unsaved.textContent = `Not saved: ${message}`;
+  unsaved.textContent = 'Not saved: your last change works, but the server could not write it to disk. '
+    + 'It tries again every 10 seconds, and this notice goes once it succeeds; if it stays, tell whoever runs the server.';
+  unsaved.title = message;
   unsaved.hidden = false;
   // The server retries every 10 s; the banner goes once GET /api/workspace says it is saved.
   unsavedCheck ??= setInterval(async () => {

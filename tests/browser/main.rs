@@ -442,15 +442,20 @@ async fn a_change_the_disk_refuses_shows_a_banner_until_it_is_saved() {
     assert!(
         text.as_str()
             .unwrap()
-            .starts_with("Not saved: the change was made"),
+            .starts_with("Not saved: your last change works"),
         "{text}"
     );
-    // The engine is there all the same.
+    // The engine is there all the same, and the form does not call it a failure.
     b.wait_js(
         "document.querySelectorAll('#engines li[data-engine-id]').length === 1",
         "the engine in the list",
     )
     .await;
+    assert_eq!(
+        b.js("[...document.querySelectorAll('#new-engine .field-error, #new-engine .form-error')].map(e => e.textContent).join('')").await,
+        json!(""),
+        "the form shows no error for a change that was made"
+    );
     // Space back: the server's retry saves it, and the banner goes by itself.
     std::fs::remove_file(&ws_dir).unwrap();
     std::fs::rename(&away, &ws_dir).unwrap();
