@@ -209,23 +209,37 @@ fn build(
     Some((out, wire))
 }
 
+/// One frame of event `ev`: `len` bytes of payload of which `shown` were kept, as segment
+/// `segment.0` of `segment.1`.
+fn frame(
+    ev: &Ev,
+    src: SocketAddr,
+    dst: SocketAddr,
+    transport: Transport,
+    shown: &[u8],
+    len: usize,
+    segment: (usize, usize),
+) -> Option<Frame> {
+    let (bytes, wire_len) = build(src, dst, &transport, shown, len)?;
+    Some(Frame {
+        event: ev.seq,
+        time: ev.time,
+        bytes,
+        wire_len,
+        src,
+        dst,
+        transport,
+        payload_len: len,
+        segment,
+    })
+}
+
 /// The frames of one data event: a datagram, or its TCP segments from `seq` (acknowledging
 /// `ack`), the preview's bytes in the first of them.
 fn data_frames(ev: &Ev, src: SocketAddr, dst: SocketAddr, tcp: Option<(u32, u32)>) -> Vec<Frame> {
     let full = (ev.bytes as usize).max(ev.data.len());
     let Some((seq, ack)) = tcp else {
-        return build(src, dst, &Transport::Udp, &ev.data, full)
-            .map(|(bytes, wire_len)| Frame {
-                event: ev.seq,
-                time: ev.time,
-                bytes,
-                wire_len,
-                src,
-                dst,
-                transport: Transport::Udp,
-                payload_len: full,
-                segment: (0, 1),
-            })
+        return frame(ev, src, dst, Transport::Udp, &ev.data, full, (0, 1))
             .into_iter()
             .collect();
     };
@@ -244,19 +258,7 @@ fn data_frames(ev: &Ev, src: SocketAddr, dst: SocketAddr, tcp: Option<(u32, u32)
                 ..Flags::default()
             },
         };
-        if let Some((bytes, wire_len)) = build(src, dst, &t, shown, len) {
-            frames.push(Frame {
-                event: ev.seq,
-                time: ev.time,
-                bytes,
-                wire_len,
-                src,
-                dst,
-                transport: t,
-                payload_len: len,
-                segment: (i, count),
-            });
-        }
+        frames.extend(frame(ev, src, dst, t, shown, len, (i, count)));
     }
     frames
 }
@@ -306,21 +308,8 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
         let (Some(local), Some(peer)) = (ev.local, ev.peer) else {
             continue;
         };
-        let time = ev.time;
         let mut push = |src: SocketAddr, dst: SocketAddr, t: Transport| {
-            if let Some((bytes, wire_len)) = build(src, dst, &t, &[], 0) {
-                frames.push(Frame {
-                    event: ev.seq,
-                    time,
-                    bytes,
-                    wire_len,
-                    src,
-                    dst,
-                    transport: t,
-                    payload_len: 0,
-                    segment: (0, 1),
-                });
-            }
+            frames.extend(frame(ev, src, dst, t, &[], 0, (0, 1)));
         };
         let udp = matches!(ev.call, Some(Call::SendTo | Call::RecvFrom));
         if udp {

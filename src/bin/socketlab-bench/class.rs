@@ -17,12 +17,12 @@ use crate::servers::{CLASS_TOKEN, Child, Who, baseline_tcp, http_as};
 use crate::viewer::Viewer;
 
 /// A student of the benchmark's class: its credential and its echo server's address.
-struct Student {
-    cred: String,
+pub(crate) struct Student {
+    pub(crate) cred: String,
     server: Option<SocketAddr>,
 }
 
-async fn join(addr: SocketAddr, code: &str, name: &str) -> Student {
+pub(crate) async fn join(addr: SocketAddr, code: &str, name: &str) -> Student {
     let (st, v) = http_as(
         addr,
         None,

@@ -19,16 +19,7 @@ use crate::servers::{CLASS_TOKEN, Child, Who, http_as};
 
 /// One student of the class: a credential.
 async fn join(addr: SocketAddr, code: &str, name: &str) -> String {
-    let (st, v) = http_as(
-        addr,
-        None,
-        "POST",
-        "/api/join",
-        Some(&json!({"code": code, "name": name})),
-    )
-    .await;
-    assert_eq!(st, 201, "join {name}: {v}");
-    v["credential"].as_str().unwrap().to_string()
+    crate::class::join(addr, code, name).await.cred
 }
 
 async fn engine(addr: SocketAddr, cred: &str, spec: Value) -> (String, SocketAddr) {

@@ -157,23 +157,9 @@ fn machine() -> Value {
     json!({"cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), "cpu": cpu, "os": std::env::consts::OS})
 }
 
-fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
 fn main() {
     let args = Args::parse();
-    raise_fd_limit();
+    socketlab::web::conns::raise_open_files();
     let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
     if let Some(what) = &args.serve {
         rt.block_on(serve_child(what));

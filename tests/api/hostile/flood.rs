@@ -10,24 +10,10 @@ use tokio::net::TcpStream;
 use super::*;
 use crate::pcap::{clean, tshark};
 
-/// Lets this test process open as many sockets as its hard limit allows.
-fn raise_own_open_files() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit read and write the struct we own.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
 #[tokio::test]
 async fn half_sent_requests_are_closed_and_a_real_one_gets_in() {
-    raise_own_open_files();
+    // This test process opens 1,100 sockets too.
+    socketlab::web::conns::raise_open_files();
     let mut server = Server::start(
         "9600-9799",
         &[],

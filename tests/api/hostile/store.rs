@@ -208,7 +208,10 @@ async fn a_save_the_disk_refuses_is_said_and_kept_once_it_can_be() {
     std::fs::write(&ws_dir, b"not a directory").unwrap();
     let (st, v) = ada.post("/api/engines", server_spec()).await;
     assert_error(st, &v, 507, "not_saved");
-    assert_eq!(v["result"]["state"], "running", "the engine made comes back: {v}");
+    assert_eq!(
+        v["result"]["state"], "running",
+        "the engine made comes back: {v}"
+    );
     // The change is live, and the workspace says it is not on disk.
     let (_, list) = ada.get("/api/engines").await;
     assert_eq!(list.as_array().unwrap().len(), 1);
