@@ -274,18 +274,34 @@ impl Locked<'_> {
     /// Up to `limit` kept events with `seq > since` that `filter` wants, oldest first, with
     /// the `since` to ask next time.
     pub fn history(&mut self, filter: Filter, since: u64, limit: usize) -> (Vec<Utf8Bytes>, u64) {
+        self.history_within(filter, since, limit, usize::MAX)
+    }
+
+    /// [`Locked::history`], stopping once the events' JSON passes `max_bytes` (one event at
+    /// least), so a page's size is bounded whatever the events carry.
+    pub fn history_within(
+        &mut self,
+        filter: Filter,
+        since: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> (Vec<Utf8Bytes>, u64) {
         let end = filter.until.map_or(self.next_seq(), |u| {
             u.saturating_add(1).min(self.next_seq())
         });
         let mut out = Vec::new();
+        let mut bytes = 0usize;
         let mut seq = since.saturating_add(1).max(self.first_seq());
         let mut last = since;
         while seq < end {
             if self.view(seq).is_some_and(|v| filter.wants(&v)) {
-                if out.len() == limit {
+                if out.len() == limit || bytes >= max_bytes {
                     return (out, last);
                 }
-                out.extend(self.json(seq));
+                if let Some(j) = self.json(seq) {
+                    bytes += j.len();
+                    out.push(j);
+                }
                 last = seq;
             }
             seq += 1;
@@ -295,29 +311,38 @@ impl Locked<'_> {
     }
 
     /// Up to `limit` kept events with `seq < before` that `filter` wants: the newest such,
-    /// oldest first, with the `before` for the page older still (0 when none is kept).
+    /// oldest first, with the `before` for the page older still (0 when none is kept). It
+    /// stops once their JSON passes `max_bytes` (one event at least).
     pub fn history_before(
         &mut self,
         filter: Filter,
         before: u64,
         limit: usize,
+        max_bytes: usize,
     ) -> (Vec<Utf8Bytes>, u64) {
         let first = self.first_seq();
-        let mut seqs = Vec::new();
+        let mut found = Vec::new();
+        let mut bytes = 0usize;
         let mut seq = before.min(self.next_seq());
-        while seq > first && seqs.len() < limit {
+        while seq > first && found.len() < limit && bytes < max_bytes {
             seq -= 1;
-            if self.view(seq).is_some_and(|v| filter.wants(&v)) {
-                seqs.push(seq);
+            if self.view(seq).is_some_and(|v| filter.wants(&v))
+                && let Some(j) = self.json(seq)
+            {
+                bytes += j.len();
+                found.push((seq, j));
             }
         }
-        let older = seqs.last().is_some_and(|&oldest| {
+        let older = found.last().is_some_and(|&(oldest, _)| {
             (first..oldest).any(|s| self.view(s).is_some_and(|v| filter.wants(&v)))
         });
-        let next = if older { *seqs.last().unwrap_or(&0) } else { 0 };
-        seqs.reverse();
-        let out = seqs.into_iter().filter_map(|s| self.json(s)).collect();
-        (out, next)
+        let next = if older {
+            found.last().map_or(0, |(s, _)| *s)
+        } else {
+            0
+        };
+        found.reverse();
+        (found.into_iter().map(|(_, j)| j).collect(), next)
     }
 }
 
@@ -365,6 +390,7 @@ mod tests {
             },
             11,
             2,
+            usize::MAX,
         );
         let seqs: Vec<u64> = older
             .iter()

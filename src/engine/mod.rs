@@ -141,6 +141,8 @@ pub struct Engine {
     /// UDP impairment: its settings and generator (none when off), and a datagram held back.
     impair: Mutex<Option<impair::Impairer>>,
     held: Mutex<Option<udp_send::Held>>,
+    /// Bytes of datagrams held back by `impair.delay_ms` now, bounded (see `udp_send`).
+    delayed: AtomicUsize,
 }
 
 /// An engine as API.md's Engine object shows it.
@@ -225,6 +227,7 @@ impl Engine {
             repeating: AtomicUsize::new(0),
             impair: Mutex::new(None),
             held: Mutex::new(None),
+            delayed: AtomicUsize::new(0),
         }
         .impaired()
     }

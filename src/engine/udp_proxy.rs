@@ -123,10 +123,17 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
             },
         };
         if !pairs.contains_key(&from) {
-            if pairs.len() >= max || !engine.env.take_conn_place() {
-                let msg = format!(
-                    "dropped {from}'s datagram: the proxy relays for {max} clients at most"
-                );
+            let full = if pairs.len() >= max {
+                Some(format!(
+                    "the proxy relays for {max} clients at most (--max-connections)"
+                ))
+            } else if !engine.env.take_conn_place() {
+                Some(engine.env.conn_budget_message())
+            } else {
+                None
+            };
+            if let Some(why) = full {
+                let msg = format!("dropped {from}'s datagram: {why}");
                 engine.emit(
                     Draft::new(EventKind::Refused, Call::RecvFrom)
                         .local(local)

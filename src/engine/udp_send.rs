@@ -7,8 +7,15 @@ use std::sync::{Arc, PoisonError};
 
 use tokio::net::UdpSocket;
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use super::Engine;
 use super::impair::{Fate, Impair, Impairer};
+
+/// The most bytes of datagrams one engine holds back for `impair.delay_ms` at once; past it
+/// a datagram is lost, as at a router whose queue is full (with an event saying so), rather
+/// than the server's memory growing with a flood times the delay.
+pub(super) const MAX_DELAYED: usize = 4 << 20;
 use crate::event::{Call, Draft, EventKind};
 
 /// Where a datagram's events go: a proxy's pair and leg, or the engine's own socket.
@@ -182,6 +189,21 @@ pub(super) async fn sendto(
             finish(engine, sock, local, data, to, leg, copies, &cfg).await;
             Ok(n)
         }
+        Fate::Sent { .. }
+            if engine.delayed.fetch_add(data.len(), Relaxed) + data.len() > MAX_DELAYED =>
+        {
+            engine.delayed.fetch_sub(data.len(), Relaxed);
+            let msg = format!(
+                "lost: {} bytes of datagrams are already held back by impair.delay_ms {}, the most one engine holds (a router's queue is full too)",
+                MAX_DELAYED, cfg.delay_ms
+            );
+            engine.emit(
+                draft(EventKind::Dropped, local, to, leg)
+                    .data(data)
+                    .message(&msg),
+            );
+            Ok(data.len())
+        }
         Fate::Sent { copies, delay } => {
             let msg = format!(
                 "held {} ms on purpose (impair.delay_ms {}, jitter_ms {})",
@@ -199,6 +221,7 @@ pub(super) async fn sendto(
             let (engine, sock, data) = (engine.clone(), sock.clone(), data.to_vec());
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
+                engine.delayed.fetch_sub(data.len(), Relaxed);
                 let r = sock.send_to(&data, to).await;
                 if record(&engine, local, &data, to, leg, EventKind::Sent, None, r).is_ok() {
                     finish(&engine, &sock, local, &data, to, leg, copies, &cfg).await;

@@ -31,6 +31,12 @@ pub fn all() -> &'static [Lab] {
     })
 }
 
+/// Every built-in lab as JSON array items (no brackets), made once.
+pub fn json_items() -> axum::body::Bytes {
+    static JSON: OnceLock<axum::body::Bytes> = OnceLock::new();
+    JSON.get_or_init(|| super::shelf::json_items(all())).clone()
+}
+
 /// One built-in lab.
 pub fn get(id: &str) -> Option<&'static Lab> {
     all().iter().find(|l| l.id == id)

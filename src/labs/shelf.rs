@@ -15,6 +15,22 @@ pub struct Shelf {
 struct Inner {
     labs: Vec<Lab>,
     next: u64,
+    /// The labs as JSON items (`{...},{...}`), made on the first read after a change and
+    /// shared by every answer until the next: up to 16 MiB, so never once per request.
+    json: Option<axum::body::Bytes>,
+}
+
+/// Labs as JSON array items, without the brackets.
+pub(super) fn json_items(labs: &[Lab]) -> axum::body::Bytes {
+    let mut out = Vec::new();
+    for (i, l) in labs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Serialising a Lab (strings, numbers, JSON values) cannot fail.
+        let _ = serde_json::to_writer(&mut out, l);
+    }
+    out.into()
 }
 
 impl Shelf {
@@ -27,7 +43,11 @@ impl Shelf {
                 .map_or(1, |n| n + 1),
         );
         Self {
-            inner: Mutex::new(Inner { labs, next }),
+            inner: Mutex::new(Inner {
+                labs,
+                next,
+                json: None,
+            }),
         }
     }
 
@@ -38,6 +58,15 @@ impl Shelf {
     /// Every saved lab, oldest first.
     pub fn list(&self) -> Vec<Lab> {
         self.lock().labs.clone()
+    }
+
+    /// Every saved lab as JSON array items (no brackets), shared until the next change.
+    pub fn json_items(&self) -> axum::body::Bytes {
+        let mut g = self.lock();
+        if g.json.is_none() {
+            g.json = Some(json_items(&g.labs));
+        }
+        g.json.clone().unwrap_or_default()
     }
 
     /// One saved lab.
@@ -76,6 +105,7 @@ impl Shelf {
         lab.builtin = false;
         g.next += 1;
         g.labs.push(lab.clone());
+        g.json = None;
         Ok(lab)
     }
 
@@ -91,6 +121,7 @@ impl Shelf {
         if let Some(slot) = g.labs.iter_mut().find(|l| l.id == id) {
             *slot = lab.clone();
         }
+        g.json = None;
         Ok(Some(lab))
     }
 
@@ -98,6 +129,7 @@ impl Shelf {
     pub fn remove(&self, id: &str) -> Option<Lab> {
         let mut g = self.lock();
         let at = g.labs.iter().position(|l| l.id == id)?;
+        g.json = None;
         Some(g.labs.remove(at))
     }
 

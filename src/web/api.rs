@@ -259,6 +259,9 @@ pub struct EventsQuery {
 
 /// The most events one `GET /api/events` returns.
 const MAX_EVENTS_PAGE: usize = 10_000;
+/// The most JSON one page of events carries (past it the page ends early, its `next`
+/// where it stopped): 10,000 events of 4 KiB previews would be 100 MB.
+pub(super) const MAX_PAGE_BYTES: usize = 1 << 20;
 
 /// A connection id as records number it (`c12` is 12).
 pub(super) fn conn_number(id: &str) -> Result<u32, ApiError> {
@@ -310,8 +313,8 @@ pub async fn events(
                 "give since (newer events) or before (older events), not both".into(),
             ));
         }
-        (Some(before), None) => ring.history_before(filter, before, limit),
-        (None, since) => ring.history(filter, since.unwrap_or(0), limit),
+        (Some(before), None) => ring.history_before(filter, before, limit, MAX_PAGE_BYTES),
+        (None, since) => ring.history_within(filter, since.unwrap_or(0), limit, MAX_PAGE_BYTES),
     };
     drop(ring);
     Ok(events_page(&records, next))

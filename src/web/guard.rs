@@ -191,7 +191,8 @@ pub async fn check(State(s): State<AppState>, mut req: Request, next: Next) -> R
     // A student's requests keep to its workspace's budget, as nginx's limit_req would: a
     // little over waits its turn, a flood is refused, so one looping script cannot take
     // the dashboard's threads from the class.
-    if let Some(c) = req.extensions().get::<Caller>() {
+    let caller = req.extensions().get::<Caller>().cloned();
+    if let Some(c) = &caller {
         match c.home.pace_request(c.role) {
             Ok(None) => {}
             Ok(Some(wait)) => tokio::time::sleep(wait).await,
@@ -202,7 +203,20 @@ pub async fn check(State(s): State<AppState>, mut req: Request, next: Next) -> R
             }
         }
     }
-    next.run(req).await
+    let res = next.run(req).await;
+    // A large answer takes one of its workspace's few places until it is sent, so clients
+    // that ask and never read cannot pile up answers in the server's memory. (Streamed
+    // answers, with no size known, hold only what the socket takes.)
+    let big = axum::body::HttpBody::size_hint(res.body())
+        .exact()
+        .is_some_and(|n| n > crate::workspace::BIG_ANSWER);
+    match caller {
+        Some(c) if big => match c.ws.big_answer(c.role) {
+            Ok(place) => res.map(|b| super::conns::hold_until_sent(b, place)),
+            Err(e) => e.into_response(),
+        },
+        _ => res,
+    }
 }
 
 fn verdict(g: &Guard, set: &Workspaces, req: &mut Request) -> Result<(), ApiError> {

@@ -109,6 +109,9 @@ pub fn app(state: AppState) -> Router {
         .route("/static/{*path}", get(assets::serve))
         .nest("/api", api)
         .layer(middleware::map_response(json_errors))
+        .layer(middleware::from_fn(move |req, next| {
+            declared_too_long(req, next, body_limit)
+        }))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(header_layer(
@@ -134,6 +137,31 @@ pub(super) fn not_saved_with(e: ApiError, result: serde_json::Value) -> axum::re
     let mut body = e.into_body();
     body["result"] = result;
     axum::response::IntoResponse::into_response((status, axum::Json(body)))
+}
+
+/// Refuses at once a body whose declared length is over the limit (uploads have their own,
+/// `--max-file`), instead of reading up to the limit first: `Content-Length: 99999999999`
+/// is answered now, not after the body's pause timeout.
+async fn declared_too_long(
+    req: axum::extract::Request,
+    next: middleware::Next,
+    limit: usize,
+) -> axum::response::Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let upload = req.uri().path() == "/api/files";
+    if let Some(n) = declared
+        && n > limit as u64
+        && !upload
+    {
+        return axum::response::IntoResponse::into_response(ApiError::TooLarge(format!(
+            "the request body is {n} bytes, over this route's limit of {limit}; send less"
+        )));
+    }
+    next.run(req).await
 }
 
 /// The most of a non-JSON error body read to quote it in the JSON one.

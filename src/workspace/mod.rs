@@ -190,7 +190,15 @@ pub struct Workspace {
     export_turn: tokio::sync::Semaphore,
     /// A student's requests a second, and its watchers' (class mode).
     requests: Option<[crate::engine::budget::Throttle; 2]>,
+    /// Places for large answers being sent: the owner's (and the instructor's), and the
+    /// watchers'.
+    big_answers: [Arc<tokio::sync::Semaphore>; 2],
 }
+
+/// An answer of more bytes than this is a large one (see [`Workspace::big_answer`]).
+pub const BIG_ANSWER: u64 = 64 * 1024;
+/// Large answers one workspace may have being sent at once, per side.
+pub const BIG_ANSWERS: usize = 4;
 
 /// The longest a request waits for its workspace's request budget; past it, `429`.
 pub const MAX_REQUEST_WAIT: Duration = Duration::from_secs(1);
@@ -253,6 +261,10 @@ impl Workspace {
             labs: crate::labs::Shelf::new(p.labs, p.next_lab),
             export_turn: tokio::sync::Semaphore::new(1),
             requests,
+            big_answers: [
+                Arc::new(tokio::sync::Semaphore::new(BIG_ANSWERS)),
+                Arc::new(tokio::sync::Semaphore::new(BIG_ANSWERS)),
+            ],
         };
         ws.activity.last_active.store(last, Relaxed);
         ws.activity.saved_active.store(last, Relaxed);
@@ -281,6 +293,22 @@ impl Workspace {
                 retry_after: wait.as_secs().max(1),
             }
         })
+    }
+
+    /// A place for a large answer (over [`BIG_ANSWER`] bytes) to `role`, held until the
+    /// answer is sent; `429` when [`BIG_ANSWERS`] are being sent already: clients that ask and
+    /// do not read cannot make the server hold more than that of this workspace's answers.
+    pub fn big_answer(&self, role: Role) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        let side = usize::from(role == Role::Watcher);
+        self.big_answers[side]
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ApiError::TooManyRequests {
+                message: format!(
+                    "{BIG_ANSWERS} large answers are being sent to this workspace already and not yet read; read them (or close those connections), then ask again"
+                ),
+                retry_after: 1,
+            })
     }
 
     fn secrets(&self) -> std::sync::MutexGuard<'_, Secrets> {

@@ -182,14 +182,13 @@ impl TestApp {
                 ))
                 .await;
             assert_eq!(st, StatusCode::OK, "{v}");
+            // A page ends at 10,000 events or 1 MiB of them; an empty one is the end.
             let page = v["events"].as_array().unwrap();
-            let Some(last) = page.last() else { break };
-            since = last["seq"].as_u64().unwrap();
-            let full = page.len() == 10_000;
-            all.extend(page.iter().cloned());
-            if !full {
+            if page.is_empty() {
                 break;
             }
+            since = v["next"].as_u64().unwrap();
+            all.extend(page.iter().cloned());
         }
         all
     }
@@ -567,11 +566,24 @@ impl User {
 
     /// This user's events of engine `id`.
     pub async fn events(&self, id: &str) -> Vec<Value> {
-        let (st, v) = self
-            .get(&format!("/api/events?engine={id}&since=0&limit=10000"))
-            .await;
-        assert_eq!(st, StatusCode::OK, "{v}");
-        v["events"].as_array().unwrap().clone()
+        let mut all = Vec::new();
+        let mut since = 0;
+        loop {
+            let (st, v) = self
+                .get(&format!(
+                    "/api/events?engine={id}&since={since}&limit=10000"
+                ))
+                .await;
+            assert_eq!(st, StatusCode::OK, "{v}");
+            // A page ends at 10,000 events or 1 MiB of them; an empty one is the end.
+            let page = v["events"].as_array().unwrap();
+            if page.is_empty() {
+                break;
+            }
+            since = v["next"].as_u64().unwrap();
+            all.extend(page.iter().cloned());
+        }
+        all
     }
 
     fn ws_request(

@@ -72,6 +72,79 @@ async fn half_sent_requests_are_closed_and_a_real_one_gets_in() {
 }
 
 #[tokio::test]
+async fn bodies_sent_a_trickle_at_a_time_are_closed_and_a_real_request_gets_in() {
+    socketlab::web::conns::raise_open_files();
+    let mut server = Server::start(
+        "11500-11599",
+        &[],
+        Rlimits {
+            open_files: Some(1024),
+            ..Rlimits::default()
+        },
+    )
+    .await;
+    // 1,100 joins (no credential needed) that promise 100 KB and send a few bytes: more
+    // connections than the server may hold, each in the middle of its body.
+    let opened = Instant::now();
+    let head = "POST /api/join HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"code\":";
+    let mut held = Vec::new();
+    for _ in 0..1100 {
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        s.write_all(head.as_bytes()).await.unwrap();
+        held.push(s);
+    }
+    // Ten of them go on trickling, a byte a second: too slow to keep a place.
+    let trickle: Vec<TcpStream> = held.drain(..10).collect();
+    let trickling = tokio::spawn(async move {
+        let mut trickle = trickle;
+        let mut alive = trickle.len();
+        while alive > 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            alive = 0;
+            for s in &mut trickle {
+                if s.write_all(b" ").await.is_ok() {
+                    alive += 1;
+                }
+            }
+            assert!(
+                opened.elapsed() < Duration::from_secs(30),
+                "a trickled body kept its connection for 30 s"
+            );
+        }
+    });
+    let fresh = Instant::now();
+    let r = reqwest::Client::new()
+        .get(format!("{}/healthz", server.base))
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await
+        .expect("a fresh request is answered during the flood");
+    assert_eq!(r.text().await.unwrap(), "ok");
+    assert!(
+        fresh.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        fresh.elapsed()
+    );
+    for (i, mut s) in held.into_iter().enumerate() {
+        let left = Duration::from_secs(30).saturating_sub(opened.elapsed());
+        let mut buf = [0u8; 512];
+        let end = tokio::time::timeout(left, async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(end.is_ok(), "stalled body {i} still open after 30 s");
+    }
+    trickling.await.unwrap();
+    server.assert_alive();
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_send_larger_than_a_packet_is_segments_in_the_pcap_and_has_layers() {
     let server = Server::start("9800-9999", &[], Rlimits::default()).await;
     let ada = server.student("Ada").await;

@@ -141,6 +141,47 @@ async fn a_source_outside_allow_target_gets_no_more_than_it_sent() {
 }
 
 #[tokio::test]
+async fn datagrams_held_back_by_a_delay_are_bounded_and_the_excess_said_lost() {
+    let server = Server::start("11600-11699", &[], Rlimits::default()).await;
+    let ada = server.student("Ada").await;
+    let echo = ada
+        .engine(
+            json!({"kind": "udp-server", "bind": "127.0.0.1:0", "behavior": "echo",
+            "options": {"recv_size": 65507, "impair": {"delay_ms": 10000}}}),
+        )
+        .await;
+    let id = echo["id"].as_str().unwrap().to_string();
+    // Datagrams of 60,000 bytes held 10 s each, sent until the engine says one is lost
+    // for it: a flood times the delay, if nothing bounded it.
+    let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let lost = |e: &Value| {
+        e["kind"] == "dropped" && e["message"].as_str().unwrap_or("").contains("held back")
+    };
+    let started = Instant::now();
+    let mut sent = 0;
+    while count(&ada, &id, lost).await == 0 {
+        for _ in 0..10 {
+            s.send_to(&vec![b'd'; 60_000], local_of(&echo))
+                .await
+                .unwrap();
+            // Paced a little so the socket's own buffer keeps them.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        sent += 10;
+        assert!(sent <= 300, "300 datagrams and none was said lost");
+    }
+    // Within the delay nothing has gone yet: what is held is exactly what 4 MiB holds.
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let held = count(&ada, &id, |e| e["kind"] == "delayed").await;
+    assert_eq!(
+        held,
+        (4 << 20) / 60_000,
+        "{held} held when the first was lost"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_sendto_the_os_refuses_is_send_failed_not_not_running() {
     let server = Server::start("11200-11399", &[], Rlimits::default()).await;
     let ada = server.student("Ada").await;

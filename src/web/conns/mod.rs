@@ -14,14 +14,26 @@
 //!    to make room, so a flood of half-sent requests makes room for a real one instead of
 //!    keeping it waiting; with none such, the new one is closed at once.
 //!
-//! A request's body may pause at most [`IDLE_TIMEOUT`] between pieces (tower-http's
-//! `TimeoutBody`). A request in flight, and a WebSocket once upgraded, are never timed out or
-//! evicted here: those have their own bounds (handlers answer, viewers are pinged).
+//! 4. **Bodies at a pace**: after [`BODY_GRACE`], a request body must have come at
+//!    [`BODY_MIN_RATE`] on average (Apache's `mod_reqtimeout` rule), and may pause at most
+//!    [`IDLE_TIMEOUT`] between pieces; while its body is arriving a connection counts as one
+//!    that may be closed to make room. A body trickled a byte at a time cannot hold a place.
+//! 5. **Answers read**: a write that cannot go out for [`SEND_TIMEOUT`] (a client that does
+//!    not read) closes the connection, as nginx's `send_timeout` does.
+//!
+//! A request whose body is in, and a WebSocket once upgraded, are never timed out or evicted
+//! here: those have their own bounds (handlers answer, viewers are pinged).
 //!
 //! A connection closed after an answer given before its body was read (an upload refused
 //! by its declared length) is closed as nginx's `lingering_close` does: the write side
 //! first, then what the client is still sending is read and dropped for up to [`LINGER`],
 //! so the client reads the answer instead of a reset. At most [`MAX_LINGERING`] at once.
+
+mod limits;
+mod track;
+
+pub use limits::{http_cap, open_files_limit, raise_open_files};
+pub use track::{HttpConn, hold_until_sent, track};
 
 use std::collections::BTreeMap;
 use std::future::Future as _;
@@ -33,12 +45,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, HttpBody};
-use axum::extract::{ConnectInfo, Request};
-use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::Response;
-use axum::serve::IncomingStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
@@ -48,6 +54,13 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a kept-alive connection may wait for its next request, and a request body
 /// between two pieces.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a request body may take before it must keep to [`BODY_MIN_RATE`].
+pub const BODY_GRACE: Duration = Duration::from_secs(10);
+/// The slowest a request body may come, on average, after [`BODY_GRACE`]: 1 KiB/s, far
+/// below any real link and far above a trickle.
+pub const BODY_MIN_RATE: u64 = 1024;
+/// How long a write to a client may wait for it to read.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a closing connection's unread bytes are read and dropped (nginx's
 /// `lingering_time` is 30 s; a refused upload on loopback or a LAN needs far less).
 pub const LINGER: Duration = Duration::from_secs(2);
@@ -86,12 +99,19 @@ pub struct Slot {
     head_since: AtomicU64,
     /// Since when (same clock) the connection has been idle between requests.
     idle_since: AtomicU64,
+    /// Since when (same clock) a request's body has been arriving; 0 when none is.
+    body_since: AtomicU64,
+    /// Bytes of that body so far.
+    body_bytes: AtomicU64,
     kill: CancellationToken,
 }
 
 impl Slot {
+    /// Whether the connection may be closed to make room: it is not a WebSocket, and no
+    /// request on it is past its body (waiting for its head, idle, or still sending a body).
     fn evictable(&self) -> bool {
-        !self.upgraded.load(Relaxed) && self.in_flight.load(Relaxed) == 0
+        !self.upgraded.load(Relaxed)
+            && (self.in_flight.load(Relaxed) == 0 || self.body_since.load(Relaxed) != 0)
     }
 }
 
@@ -166,6 +186,8 @@ impl Table {
             upgraded: AtomicBool::new(false),
             head_since: AtomicU64::new(self.now()),
             idle_since: AtomicU64::new(0),
+            body_since: AtomicU64::new(0),
+            body_bytes: AtomicU64::new(0),
             kill: CancellationToken::new(),
         });
         slots.insert(slot.id, slot.clone());
@@ -253,6 +275,9 @@ pub struct Tracked {
     killed: Pin<Box<WaitForCancellationFutureOwned>>,
     timer: Pin<Box<tokio::time::Sleep>>,
     armed_for: u64,
+    /// Since when (the table's clock) a write has been waiting for the client to read.
+    write_blocked: u64,
+    write_timer: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl Tracked {
@@ -264,14 +289,26 @@ impl Tracked {
             table,
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             armed_for: 0,
+            write_blocked: 0,
+            write_timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
         }
     }
 
     /// When this connection times out, on the table's clock, if it can now.
     fn deadline(&self) -> Option<u64> {
         let s = &self.slot;
-        if s.upgraded.load(Relaxed) || s.in_flight.load(Relaxed) > 0 {
+        if s.upgraded.load(Relaxed) {
             return None;
+        }
+        if s.in_flight.load(Relaxed) > 0 {
+            // A body on its way must keep its pace; a request past its body has none.
+            return match s.body_since.load(Relaxed) {
+                0 => None,
+                since => {
+                    let paced = s.body_bytes.load(Relaxed) * 1000 / BODY_MIN_RATE;
+                    Some(since + BODY_GRACE.as_millis() as u64 + paced)
+                }
+            };
         }
         match s.head_since.load(Relaxed) {
             0 => Some(s.idle_since.load(Relaxed) + IDLE_TIMEOUT.as_millis() as u64),
@@ -294,7 +331,7 @@ impl Tracked {
         if now >= deadline {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                "no complete request in time",
+                "no complete request, or its body too slow, in time",
             ));
         }
         if self.armed_for != deadline {
@@ -311,6 +348,31 @@ impl Tracked {
 }
 
 impl Tracked {
+    /// Notes whether a write is waiting on the client; `Err` (the connection closes) once one
+    /// has waited [`SEND_TIMEOUT`].
+    fn watch_write(&mut self, cx: &mut Context<'_>, blocked: bool) -> io::Result<()> {
+        if !blocked {
+            self.write_blocked = 0;
+            return Ok(());
+        }
+        let now = self.table.now();
+        if self.write_blocked == 0 {
+            self.write_blocked = now;
+            let at = tokio::time::Instant::now() + SEND_TIMEOUT;
+            self.write_timer.as_mut().reset(at);
+        }
+        if now.saturating_sub(self.write_blocked) >= SEND_TIMEOUT.as_millis() as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client read nothing for 60 s",
+            ));
+        }
+        if self.write_timer.as_mut().poll(cx).is_ready() {
+            cx.waker().wake_by_ref();
+        }
+        Ok(())
+    }
+
     fn stream(&mut self) -> Pin<&mut TcpStream> {
         Pin::new(
             self.stream
@@ -383,7 +445,11 @@ impl AsyncWrite for Tracked {
         if self.killed.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into()));
         }
-        self.stream().poll_write(cx, buf)
+        let r = self.stream().poll_write(cx, buf);
+        if let Err(e) = self.watch_write(cx, r.is_pending()) {
+            return Poll::Ready(Err(e));
+        }
+        r
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -399,152 +465,15 @@ impl AsyncWrite for Tracked {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.stream().poll_write_vectored(cx, bufs)
+        let r = self.stream().poll_write_vectored(cx, bufs);
+        if let Err(e) = self.watch_write(cx, r.is_pending()) {
+            return Poll::Ready(Err(e));
+        }
+        r
     }
 
     fn is_write_vectored(&self) -> bool {
         self.stream.as_ref().is_some_and(|s| s.is_write_vectored())
-    }
-}
-
-/// What a request knows of its connection: the peer's address and its slot.
-#[derive(Debug, Clone)]
-pub struct HttpConn {
-    /// The peer.
-    pub addr: SocketAddr,
-    slot: Arc<Slot>,
-    table: Arc<Table>,
-}
-
-impl axum::extract::connect_info::Connected<IncomingStream<'_, Listener>> for HttpConn {
-    fn connect_info(stream: IncomingStream<'_, Listener>) -> Self {
-        let io = stream.io();
-        HttpConn {
-            addr: *stream.remote_addr(),
-            slot: io.slot.clone(),
-            table: io.table.clone(),
-        }
-    }
-}
-
-/// A request in flight on its connection, until its response body is done or dropped.
-struct Busy {
-    slot: Arc<Slot>,
-    table: Arc<Table>,
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        if self.slot.in_flight.fetch_sub(1, Relaxed) == 1 {
-            self.slot.idle_since.store(self.table.now(), Relaxed);
-        }
-    }
-}
-
-/// A response body that keeps its request counted as in flight until it is sent.
-struct Counted {
-    inner: Body,
-    _busy: Busy,
-}
-
-impl HttpBody for Counted {
-    type Data = axum::body::Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// The outermost middleware: marks the request in flight on its connection (its headers are
-/// complete: this is the router being called), bounds its body's pauses, and notes an
-/// upgrade to a WebSocket. Handlers still see the peer as `ConnectInfo<SocketAddr>`.
-pub async fn track(mut req: Request, next: Next) -> Response {
-    let Some(ConnectInfo(conn)) = req.extensions().get::<ConnectInfo<HttpConn>>().cloned() else {
-        return next.run(req).await;
-    };
-    req.extensions_mut().insert(ConnectInfo(conn.addr));
-    conn.slot.in_flight.fetch_add(1, Relaxed);
-    conn.slot.head_since.store(0, Relaxed);
-    let busy = Busy {
-        slot: conn.slot.clone(),
-        table: conn.table.clone(),
-    };
-    let req = req.map(|b| Body::new(tower_http::timeout::TimeoutBody::new(IDLE_TIMEOUT, b)));
-    let res = next.run(req).await;
-    if res.status() == StatusCode::SWITCHING_PROTOCOLS {
-        conn.slot.upgraded.store(true, Relaxed);
-    }
-    res.map(|inner| Body::new(Counted { inner, _busy: busy }))
-}
-
-/// Raises this process's open-file limit to its hard limit (as nginx and Go do), so the
-/// engines and the dashboard have all the descriptors the system allows; returns the limit
-/// now in force.
-pub fn raise_open_files() -> Option<u64> {
-    #[cfg(unix)]
-    {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit and setrlimit read and write the struct we own.
-        unsafe {
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-                return None;
-            }
-            if lim.rlim_cur < lim.rlim_max {
-                let raised = libc::rlimit {
-                    rlim_cur: lim.rlim_max,
-                    rlim_max: lim.rlim_max,
-                };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                    lim = raised;
-                }
-            }
-        }
-        // rlim_t is u64 on Linux, but not on every Unix.
-        #[allow(clippy::unnecessary_cast)]
-        Some(lim.rlim_cur as u64)
-    }
-    #[cfg(not(unix))]
-    None
-}
-
-/// The open-file limit in force now.
-pub fn open_files_limit() -> Option<u64> {
-    #[cfg(unix)]
-    {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit writes the struct we own. (rlim_t is u64 on Linux, not everywhere.)
-        #[allow(clippy::unnecessary_cast)]
-        (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0)
-            .then_some(lim.rlim_cur as u64)
-    }
-    #[cfg(not(unix))]
-    None
-}
-
-/// The dashboard's connection cap: `--max-http-connections`, but never more than half the
-/// open-file limit (the other half is the engines' and the files').
-pub fn http_cap(flag: usize) -> usize {
-    match open_files_limit() {
-        Some(n) => flag.min((n / 2).max(16) as usize),
-        None => flag,
     }
 }
 
