@@ -97,19 +97,7 @@ async fn a_20_mib_file_is_served_to_five_clients_at_once_streamed_and_whole() {
     );
     // Each connection: progress along the way (at most ten a second), then the file event.
     let sid = server["id"].as_str().unwrap();
-    let evs: Value = app
-        .http
-        .get(format!(
-            "{}/api/events?engine={sid}&since=0&limit=10000",
-            app.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let evs = evs["events"].as_array().unwrap();
+    let evs = app.events(sid).await;
     let done: Vec<&Value> = evs.iter().filter(|e| e["kind"] == "file").collect();
     assert_eq!(done.len(), 5);
     for d in &done {

@@ -459,6 +459,33 @@ impl BinApp {
         r.json().await.unwrap()
     }
 
+    /// Every kept event of engine `id`, page by page.
+    pub async fn events(&self, id: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut since = 0;
+        loop {
+            let v: Value = self
+                .http
+                .get(format!(
+                    "{}/api/events?engine={id}&since={since}&limit=10000",
+                    self.base
+                ))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let page = v["events"].as_array().unwrap();
+            if page.is_empty() {
+                break;
+            }
+            since = v["next"].as_u64().unwrap();
+            all.extend(page.iter().cloned());
+        }
+        all
+    }
+
     pub async fn view(&self, id: &str) -> Value {
         self.http
             .get(format!("{}/api/engines/{id}", self.base))
