@@ -163,6 +163,11 @@ pub struct Policy {
     pub dashboard_port: Option<u16>,
     /// A class workspace's ports (`LO..=HI`): binds must fall inside, and port 0 picks there.
     pub port_block: Option<(u16, u16)>,
+    /// A student's (class mode): targets must be a loopback port in the class's `--ports`
+    /// range, or inside an `--allow-target` the instructor gave.
+    pub class_ports: Option<(u16, u16)>,
+    /// Whether `allow_target` came from `--allow-target` (not the loopback default).
+    pub targets_given: bool,
 }
 
 impl Default for Policy {
@@ -173,6 +178,8 @@ impl Default for Policy {
             allowed_ports: Vec::new(),
             dashboard_port: None,
             port_block: None,
+            class_ports: None,
+            targets_given: false,
         }
     }
 }
@@ -185,6 +192,24 @@ impl Policy {
 
     /// Checks one resolved address; `what` is the spec field (`bind`, `target`, `to`).
     pub fn check(&self, what: &str, addr: SocketAddr) -> Result<(), String> {
+        // A student's engines reach the class's own ports on loopback and what the
+        // instructor allowed, nothing else: not a loopback-only service of the host (a
+        // database, another class's dashboard), which a proxy in the student's block would
+        // otherwise publish.
+        if what != "bind"
+            && let Some((lo, hi)) = self.class_ports
+        {
+            let ip = addr.ip();
+            let class_port = ip.is_loopback() && (lo..=hi).contains(&addr.port());
+            let given = self.targets_given && self.target_allowed(ip);
+            if !class_port && !given {
+                return Err(format!(
+                    "{what}: {addr} is outside this class: in class mode engines connect and \
+                     send only to the class's ports {lo}-{hi} on loopback (127.0.0.1); the \
+                     instructor can allow more with --allow-target"
+                ));
+            }
+        }
         let (list, flag) = if what == "bind" {
             (&self.allow_bind, "--allow-bind")
         } else {
@@ -403,6 +428,8 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     /// The address users reach socketlab by, behind a reverse proxy.
     pub public_url: Option<PublicUrl>,
+    /// Peers whose `X-Forwarded-For` is believed (`--trusted-proxy`; loopback when empty).
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 #[cfg(test)]

@@ -63,6 +63,14 @@ pub enum ApiError {
     /// Two credential cookies of one name, or a malformed credential.
     #[error("{0}")]
     InvalidCredential(String),
+    /// A display name someone in the class has already (case and spaces ignored).
+    #[error("{message}")]
+    NameTaken {
+        /// What to do.
+        message: String,
+        /// A name that is free.
+        suggestion: String,
+    },
     /// Something that should not happen; logged, and reported without internals.
     #[error("{0}")]
     Internal(String),
@@ -94,6 +102,13 @@ impl ApiError {
             Self::QuotaExceeded(m) => Self::QuotaExceeded(f(m)),
             Self::NotSaved(m) => Self::NotSaved(f(m)),
             Self::InvalidCredential(m) => Self::InvalidCredential(f(m)),
+            Self::NameTaken {
+                message,
+                suggestion,
+            } => Self::NameTaken {
+                message: f(message),
+                suggestion,
+            },
             Self::Internal(m) => Self::Internal(f(m)),
         }
     }
@@ -108,9 +123,10 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::AddressInUse(_) | Self::NotRunning(_) | Self::LimitReached(_) => {
-                StatusCode::CONFLICT
-            }
+            Self::AddressInUse(_)
+            | Self::NotRunning(_)
+            | Self::LimitReached(_)
+            | Self::NameTaken { .. } => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ConnectFailed(_) | Self::SendFailed(_) => StatusCode::BAD_GATEWAY,
             Self::QuotaExceeded(_) | Self::NotSaved(_) => StatusCode::INSUFFICIENT_STORAGE,
@@ -138,6 +154,7 @@ impl ApiError {
             Self::QuotaExceeded(_) => "quota_exceeded",
             Self::NotSaved(_) => "not_saved",
             Self::InvalidCredential(_) => "invalid_credential",
+            Self::NameTaken { .. } => "name_taken",
             Self::Internal(_) => "internal",
         }
     }
@@ -204,12 +221,16 @@ impl ApiError {
         } else {
             self.to_string()
         };
-        match field_of(&message) {
+        let mut body = match field_of(&message) {
             Some(field) => {
                 json!({"error": {"code": self.code(), "message": message, "field": field}})
             }
             None => json!({"error": {"code": self.code(), "message": message}}),
+        };
+        if let Self::NameTaken { suggestion, .. } = &self {
+            body["error"]["suggestion"] = suggestion.clone().into();
         }
+        body
     }
 }
 

@@ -109,7 +109,8 @@ pub async fn serve_with(
         Some(listen.ip().to_string()),
         &config.access.allowed_hosts,
         config.public_url.as_ref(),
-    );
+    )
+    .with_trusted_proxies(config.trusted_proxies.clone());
     let root = CancellationToken::new();
     let closing = CancellationToken::new();
     let class = config.class.is_some();

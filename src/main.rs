@@ -33,6 +33,9 @@ struct Cli {
     /// A port below 1024 (or the dashboard's own) engines may use anyway (repeatable).
     #[arg(long = "allow-port", value_name = "PORT")]
     allow_port: Vec<u16>,
+    /// A reverse proxy whose X-Forwarded-For is believed (repeatable; default loopback).
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxy: Vec<Cidr>,
     /// Engines that may exist at once.
     #[arg(long, default_value_t = 64)]
     max_engines: usize,
@@ -294,6 +297,7 @@ async fn main() -> ExitCode {
         max_workspaces: cli.max_workspaces,
         ..ClassConfig::default()
     });
+    let targets_given = !cli.allow_target.is_empty();
     let config = Config {
         limits: Limits {
             max_engines: cli.max_engines,
@@ -322,6 +326,7 @@ async fn main() -> ExitCode {
             } else {
                 cli.allow_target
             },
+            targets_given,
             allowed_ports: cli.allow_port,
             ..Policy::default()
         },
@@ -332,6 +337,11 @@ async fn main() -> ExitCode {
         class,
         data_dir,
         public_url: cli.public_url,
+        trusted_proxies: if cli.trusted_proxy.is_empty() {
+            Cidr::loopback()
+        } else {
+            cli.trusted_proxy
+        },
     };
     match socketlab::serve_with(listener, config, shutdown_signal(), print_ready).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -71,6 +71,7 @@ struct Shared {
 pub struct Capture {
     shared: Arc<Shared>,
     stop: CancellationToken,
+    epoch: String,
 }
 
 impl Drop for Capture {
@@ -125,7 +126,21 @@ impl Capture {
         });
         let stop = CancellationToken::new();
         tokio::spawn(collect(shared.clone(), stop.clone()));
-        Self { shared, stop }
+        // Its numbering starts again at 1 with every run: a reader holding a seq of another
+        // run must be told, or it would wait for numbers it has seen already.
+        let mut r = [0u8; 8];
+        let _ = getrandom::fill(&mut r);
+        let epoch = r.iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            shared,
+            stop,
+            epoch,
+        }
+    }
+
+    /// This run's id of the numbering (random per capture, so per workspace and run).
+    pub fn epoch(&self) -> &str {
+        &self.epoch
     }
 
     /// Records one socket call of engine `engine`. Never waits and takes no lock.

@@ -1,7 +1,7 @@
 //! UDP engines: one datagram socket, `recvfrom()` and `sendto()`, no connections. A server
 //! answers each datagram with its behavior; a client sends to its target by default.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,21 +26,22 @@ pub(super) async fn start(
     cancel: CancellationToken,
 ) -> Result<Arc<Run>, ApiError> {
     let mut plan = engine.bind_plan();
+    // A client with no bind, aimed off this host: connected to its target, so it receives
+    // from nothing else.
+    let mut connect_to = None;
     if plan.is_empty() {
-        // A client with no bind: loopback of the target's IP version, port chosen by the OS.
         let target = engine
             .target_addrs
             .first()
             .copied()
             .ok_or_else(|| ApiError::Internal("udp client without target".into()))?;
-        let ip = if target.ip().is_loopback() {
-            loopback_like(&target)
-        } else if target.is_ipv4() {
-            std::net::Ipv4Addr::UNSPECIFIED.into()
+        let route = if target.ip().is_loopback() {
+            None
         } else {
-            std::net::Ipv6Addr::UNSPECIFIED.into()
+            connect_to = Some(target);
+            route_source(target).await
         };
-        plan.push(SocketAddr::new(ip, 0));
+        plan.push(client_bind(target, route, &engine.env.config.policy)?);
     }
     let mut last_err = None;
     let mut sock = None;
@@ -56,6 +57,11 @@ pub(super) async fn start(
     let Some(sock) = sock else {
         return Err(engine.no_bind(last_err));
     };
+    if let Some(t) = connect_to {
+        sock.connect(t)
+            .await
+            .map_err(|e| ApiError::ConnectFailed(format!("connect() to {t}: {e}")))?;
+    }
     let local = sock
         .local_addr()
         .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
@@ -75,6 +81,45 @@ pub(super) async fn start(
         rx,
     ));
     Ok(run)
+}
+
+/// Where a socket to `target` would leave from, by the host's routes: an unbound socket
+/// connected to it (a UDP connect sends nothing) says. `None` if there is no route.
+pub(super) async fn route_source(target: SocketAddr) -> Option<IpAddr> {
+    let any: SocketAddr = if target.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let probe = UdpSocket::bind(any).await.ok()?;
+    probe.connect(target).await.ok()?;
+    probe.local_addr().ok().map(|a| a.ip())
+}
+
+/// Where a UDP socket with no `bind` of its own binds, to reach `target`: loopback for a
+/// loopback target; else the address the route to it leaves from (`route`), which
+/// `--allow-bind` must allow. Never every interface (`0.0.0.0`, `::`): such a socket would
+/// answer the whole network, outside the student's block and the address policy.
+pub(super) fn client_bind(
+    target: SocketAddr,
+    route: Option<IpAddr>,
+    policy: &crate::config::Policy,
+) -> Result<SocketAddr, ApiError> {
+    if target.ip().is_loopback() {
+        return Ok(SocketAddr::new(loopback_like(&target), 0));
+    }
+    let Some(src) = route.filter(|ip| !ip.is_unspecified()) else {
+        return Err(ApiError::ConnectFailed(format!(
+            "no route to {target} from this host"
+        )));
+    };
+    let bind = SocketAddr::new(src, 0);
+    policy.check("bind", bind).map_err(|e| {
+        ApiError::Forbidden(format!(
+            "{e} (a client with no bind would send from {src}, the address the route to {target} leaves from; give bind, or start socketlab with --allow-bind {src})"
+        ))
+    })?;
+    Ok(bind)
 }
 
 async fn datagram_loop(
@@ -183,4 +228,46 @@ async fn datagram_loop(
     }
     drop(sock);
     engine.finish(&run, "socket closed");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Policy;
+
+    #[test]
+    fn a_client_with_no_bind_never_binds_every_interface() {
+        // Addresses from the documentation ranges: nothing here is ever sent to.
+        let policy = Policy::default();
+        let lo: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        assert_eq!(
+            client_bind(lo, None, &policy).unwrap(),
+            "127.0.0.1:0".parse().unwrap()
+        );
+        let lo6: SocketAddr = "[::1]:5000".parse().unwrap();
+        assert_eq!(
+            client_bind(lo6, None, &policy).unwrap(),
+            "[::1]:0".parse().unwrap()
+        );
+        let far: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        let route = Some("198.51.100.2".parse().unwrap());
+        // The route's address is outside the default --allow-bind (loopback): refused.
+        let e = client_bind(far, route, &policy).unwrap_err();
+        assert!(
+            matches!(&e, ApiError::Forbidden(m) if m.contains("--allow-bind 198.51.100.2")),
+            "{e:?}"
+        );
+        // Allowed, it binds that address alone, never 0.0.0.0.
+        let wide = Policy {
+            allow_bind: vec!["198.51.100.0/24".parse().unwrap()],
+            ..Policy::default()
+        };
+        assert_eq!(
+            client_bind(far, route, &wide).unwrap(),
+            "198.51.100.2:0".parse().unwrap()
+        );
+        // No route, or one that says every interface: no bind at all.
+        assert!(client_bind(far, None, &wide).is_err());
+        assert!(client_bind(far, Some("0.0.0.0".parse().unwrap()), &wide).is_err());
+    }
 }

@@ -9,7 +9,7 @@
 //! (perhaps a spoofed address) gets back no more bytes than it sent.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -268,12 +268,15 @@ async fn open_pair(
         .target_addrs
         .first()
         .ok_or_else(|| "no target address".to_string())?;
-    let any: SocketAddr = if target.is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
+    // Bound where the route to the target leaves from, never every interface.
+    let route = if target.ip().is_loopback() {
+        None
     } else {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
+        super::udp::route_source(target).await
     };
-    let up = UdpSocket::bind(any)
+    let from = super::udp::client_bind(target, route, &engine.env.config.policy)
+        .map_err(|e| e.to_string())?;
+    let up = UdpSocket::bind(from)
         .await
         .map_err(|e| format!("socket for {client}: {e}"))?;
     up.connect(target)

@@ -45,6 +45,8 @@ pub struct Guard {
     /// `--public-url`'s origin: then the one allowed `Origin`.
     public_origin: Option<String>,
     secure: bool,
+    /// Peers whose `X-Forwarded-For` is believed (`--trusted-proxy`).
+    trusted: Vec<crate::config::Cidr>,
 }
 
 /// Who a request acts as, and in which workspace.
@@ -58,6 +60,9 @@ pub struct Caller {
     pub ws: Arc<Workspace>,
     /// Whether this request may only look.
     pub read_only: bool,
+    /// Cancelled when the credential is revoked (a replaced watch link, a signed-out session,
+    /// a removed workspace): the streams opened with it end.
+    pub revoked: tokio_util::sync::CancellationToken,
 }
 
 /// The workspace a request acts on, as the guard decided it.
@@ -114,12 +119,32 @@ impl Guard {
             hosts,
             public_origin: public.map(|p| p.origin()),
             secure: public.is_some_and(|p| p.secure()),
+            trusted: crate::config::Cidr::loopback(),
         }
+    }
+
+    /// Believes `X-Forwarded-For` only from these peers (the reverse proxy's addresses).
+    pub fn with_trusted_proxies(mut self, trusted: Vec<crate::config::Cidr>) -> Self {
+        if !trusted.is_empty() {
+            self.trusted = trusted;
+        }
+        self
     }
 
     /// Whether cookies must carry `Secure` (behind an https `--public-url`).
     pub fn secure(&self) -> bool {
         self.secure
+    }
+
+    /// A credential cookie's name: under https, with the `__Host-` prefix, so only this
+    /// origin over TLS can set it (Secure, `Path=/`, no `Domain`): a page served by a
+    /// neighbour's engine on another port of the host cannot toss one in.
+    pub fn cookie_name(&self, base: &str) -> String {
+        if self.secure {
+            format!("__Host-{base}")
+        } else {
+            base.to_string()
+        }
     }
 
     /// Whether this server sits behind a reverse proxy (so `X-Forwarded-For` names clients).
@@ -171,16 +196,26 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-/// The value of cookie `name`, if sent.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
+/// The value of cookie `name`, if sent; `400 invalid_credential` if it is sent twice (a
+/// cookie tossed in beside ours with another path: neither is served).
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
+    let mut found = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim());
+    let first = found.next();
+    if first.is_some() && found.next().is_some() {
+        return Err(ApiError::InvalidCredential(format!(
+            "this request carries two {name} cookies, so it is not served as either; another \
+             page on this host may have set one: clear this site's cookies (or close the \
+             browser), then open your link again"
+        )));
+    }
+    Ok(first)
 }
 
 /// The middleware.
@@ -276,17 +311,19 @@ fn verdict(g: &Guard, set: &Workspaces, req: &mut Request) -> Result<(), ApiErro
             ));
         }
     }
-    if path.starts_with("/static/") || path == "/healthz" {
+    // Joining needs no credential and takes whatever one the browser holds (a watch link's
+    // on the projector, say): it replaces them all.
+    if path.starts_with("/static/") || path == "/healthz" || path == "/api/join" {
         return Ok(());
     }
-    let public = path == "/api/join" || !(api || ws);
-    let Some((role, home)) = identify(set, headers) else {
+    let public = !(api || ws);
+    let Some((role, home, revoked)) = identify(g, set, headers)? else {
         if public {
             return Ok(());
         }
-        return Err(unauthorized(set, headers));
+        return Err(unauthorized(g, set, headers));
     };
-    let caller = authorize(set, role, home, req)?;
+    let caller = authorize(set, role, home, revoked, req)?;
     // A workspace is in use when its owner uses it; someone looking in (a watcher, the
     // instructor) counts through their live viewer instead.
     if !caller.read_only {
@@ -296,8 +333,16 @@ fn verdict(g: &Guard, set: &Workspaces, req: &mut Request) -> Result<(), ApiErro
     Ok(())
 }
 
-/// The bearer values of a request, then its cookies, each with the role it must give.
-fn identify(set: &Workspaces, headers: &HeaderMap) -> Option<(Role, Arc<Workspace>)> {
+/// Who a credential makes the caller: its role, workspace, and revocation.
+type Identity = (Role, Arc<Workspace>, tokio_util::sync::CancellationToken);
+
+/// The bearer values of a request, then its cookies, each with the role it must give;
+/// `400` for a credential cookie sent twice.
+fn identify(
+    g: &Guard,
+    set: &Workspaces,
+    headers: &HeaderMap,
+) -> Result<Option<Identity>, ApiError> {
     let bearers = headers
         .get_all(header::AUTHORIZATION)
         .iter()
@@ -309,7 +354,7 @@ fn identify(set: &Workspaces, headers: &HeaderMap) -> Option<(Role, Arc<Workspac
         .map(str::trim);
     for b in bearers {
         if let Some(found) = set.authenticate(b) {
-            return Some(found);
+            return Ok(Some(found));
         }
     }
     // Each cookie opens only what its page set it for, so a student's cookie is never
@@ -319,27 +364,36 @@ fn identify(set: &Workspaces, headers: &HeaderMap) -> Option<(Role, Arc<Workspac
         (WS_COOKIE, Some(Role::Student)),
         (WATCH_COOKIE, Some(Role::Watcher)),
     ];
+    let mut values = Vec::with_capacity(3);
     for (name, must_be) in by_cookie {
-        if let Some(value) = cookie(headers, name)
-            && let Some((role, ws)) = set.authenticate(value)
+        values.push((cookie(headers, &g.cookie_name(name))?, must_be));
+    }
+    for (value, must_be) in values {
+        if let Some(value) = value
+            && let Some((role, ws, revoked)) = set.authenticate(value)
             && must_be.is_none_or(|r| r == role)
             && (must_be.is_some() || role == set.token_role())
         {
-            return Some((role, ws));
+            return Ok(Some((role, ws, revoked)));
         }
     }
-    (!set.token_required()).then(|| (set.token_role(), set.home().clone()))
+    Ok((!set.token_required()).then(|| {
+        let home = set.home().clone();
+        let never = home.revocation(set.token_role(), &[0; 32]);
+        (set.token_role(), home, never)
+    }))
 }
 
-fn unauthorized(set: &Workspaces, headers: &HeaderMap) -> ApiError {
-    if cookie(headers, WS_COOKIE).is_some() {
+fn unauthorized(g: &Guard, set: &Workspaces, headers: &HeaderMap) -> ApiError {
+    let sent = |name: &str| matches!(cookie(headers, &g.cookie_name(name)), Ok(Some(_)));
+    if sent(WS_COOKIE) {
         return ApiError::Unauthorized(
             "your workspace no longer exists (the instructor removed it, or it expired after a \
              long time unused); join again with your class's join link"
                 .into(),
         );
     }
-    if cookie(headers, WATCH_COOKIE).is_some() {
+    if sent(WATCH_COOKIE) {
         return ApiError::Unauthorized(
             "this watch link no longer works (its owner made a new one, or the workspace was \
              removed); ask for the new link"
@@ -361,6 +415,7 @@ fn authorize(
     set: &Workspaces,
     role: Role,
     home: Arc<Workspace>,
+    revoked: tokio_util::sync::CancellationToken,
     req: &mut Request,
 ) -> Result<Caller, ApiError> {
     let path = req.uri().path();
@@ -381,11 +436,22 @@ fn authorize(
                 .into(),
         ));
     }
+    let owners_only = ["/api/files", "/api/labs"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    if role == Role::Watcher && owners_only {
+        return Err(ApiError::Forbidden(
+            "a watch link shows a workspace's engines, events, code and captures; its files \
+             and labs are its owner's alone"
+                .into(),
+        ));
+    }
     let mut caller = Caller {
         role,
         home: home.clone(),
         ws: home.clone(),
         read_only: role == Role::Watcher,
+        revoked,
     };
     let Some(wanted) = take_query_param(req, "workspace") else {
         return Ok(caller);
@@ -445,15 +511,15 @@ fn take_query_param(req: &mut Request, name: &str) -> Option<String> {
     Some(found)
 }
 
-/// The client's address: the peer, or behind the reverse proxy (`--public-url`, peer on
-/// loopback) the address the proxy put last in `X-Forwarded-For`.
+/// The client's address: the peer, or behind the reverse proxy (`--public-url`, the peer one
+/// of `--trusted-proxy`) the address the proxy put last in `X-Forwarded-For`.
 pub fn client_ip(g: &Guard, parts: &Parts) -> IpAddr {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-    if g.proxied() && peer.is_loopback() {
+    if g.proxied() && g.trusted.iter().any(|c| c.contains(peer)) {
         let forwarded = parts
             .headers
             .get_all("x-forwarded-for")
@@ -474,12 +540,14 @@ pub fn client_ip(g: &Guard, parts: &Parts) -> IpAddr {
 pub fn cookies_for(g: &Guard, name: &str, value: &str) -> Vec<String> {
     let secure = if g.secure { "; Secure" } else { "" };
     let mut out = vec![format!(
-        "{name}={value}; HttpOnly; SameSite=Strict; Path=/{secure}"
+        "{}={value}; HttpOnly; SameSite=Strict; Path=/{secure}",
+        g.cookie_name(name)
     )];
     for other in [COOKIE, WS_COOKIE, WATCH_COOKIE] {
         if other != name {
             out.push(format!(
-                "{other}=; Max-Age=0; HttpOnly; SameSite=Strict; Path=/{secure}"
+                "{}=; Max-Age=0; HttpOnly; SameSite=Strict; Path=/{secure}",
+                g.cookie_name(other)
             ));
         }
     }
@@ -541,8 +609,14 @@ mod tests {
             header::COOKIE,
             "a=1; socketlab_token=t0k; b=2".parse().unwrap(),
         );
-        assert_eq!(cookie(&h, COOKIE), Some("t0k"));
-        assert_eq!(cookie(&h, WS_COOKIE), None);
+        assert_eq!(cookie(&h, COOKIE), Ok(Some("t0k")));
+        assert_eq!(cookie(&h, WS_COOKIE), Ok(None));
+        // A second cookie of the name (tossed in with another path): neither is served.
+        h.append(header::COOKIE, "socketlab_token=other".parse().unwrap());
+        assert!(matches!(
+            cookie(&h, COOKIE),
+            Err(ApiError::InvalidCredential(_))
+        ));
     }
 
     #[test]
@@ -558,10 +632,12 @@ mod tests {
         assert!(c.iter().any(|c| c.starts_with("socketlab_watch=;")));
         let public: crate::config::PublicUrl = "https://lab.example/".parse().unwrap();
         let secure = Guard::new(None, &[], Some(&public));
+        let c = cookies_for(&secure, COOKIE, "t");
+        assert!(c.iter().all(|c| c.ends_with("; Path=/; Secure")), "{c:?}");
+        assert!(c[0].starts_with("__Host-socketlab_token=t;"), "{c:?}");
         assert!(
-            cookies_for(&secure, COOKIE, "t")
-                .iter()
-                .all(|c| c.ends_with("; Secure"))
+            c.iter()
+                .all(|c| c.starts_with("__Host-") && !c.contains("Domain"))
         );
     }
 

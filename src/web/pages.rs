@@ -53,6 +53,31 @@ struct Message<'a> {
     title: &'a str,
     text: &'a str,
     go: Option<&'a str>,
+    /// Whether the page moves on to `go` by itself (else the reader clicks Continue).
+    auto: bool,
+}
+
+/// Whether the browser says this navigation came from another site (a link or a script on a
+/// page elsewhere). Such a navigation may show a page but never sets a credential: a page
+/// elsewhere must not be able to sign a student into a workspace of its choosing (login
+/// CSRF), replacing the cookie that is their only copy of their own secret.
+fn cross_site(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
+}
+
+/// The page a cross-site navigation gets instead: one button that continues on this site,
+/// which is then a same-origin navigation the reader chose.
+fn continue_here(title: &str, text: &str, to: &str) -> Result<Response, ApiError> {
+    let page = render(&Message {
+        title,
+        text,
+        go: Some(to),
+        auto: false,
+    })?;
+    Ok(([NO_STORE], Html(page)).into_response())
 }
 
 /// Query of `GET /`.
@@ -76,6 +101,19 @@ fn render(t: &impl Template) -> Result<String, ApiError> {
 
 const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
 
+/// `s` percent-encoded for a URL's path segment or query value.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 fn with_cookies(mut r: Response, cookies: Vec<String>) -> Response {
     for c in cookies {
         if let Ok(v) = HeaderValue::from_str(&c) {
@@ -90,6 +128,7 @@ fn message(status: StatusCode, title: &str, text: &str) -> Result<Response, ApiE
         title,
         text,
         go: None,
+        auto: false,
     })?;
     Ok((status, [NO_STORE], Html(page)).into_response())
 }
@@ -100,12 +139,21 @@ pub async fn index(
     State(s): State<AppState>,
     caller: Option<Caller>,
     q: Result<Query<IndexQuery>, QueryRejection>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let set = &s.workspaces;
     let class = set.is_class();
     if let Ok(Query(IndexQuery { token: Some(given) })) = q
         && set.token_required()
     {
+        if cross_site(&headers) {
+            let to = format!("/?token={}", urlencode(&given));
+            return continue_here(
+                "Open the dashboard?",
+                "A page on another site sent you here with an access link. Continue only if you meant to open this socketlab dashboard.",
+                &to,
+            );
+        }
         if set.is_token(&given) {
             let r = Redirect::to("/").into_response();
             return Ok(with_cookies(r, cookies_for(&s.guard, COOKIE, &given)));
@@ -173,6 +221,7 @@ pub async fn join(
 pub async fn watch(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     if !s.workspaces.watch_exists(&id) {
         return message(
@@ -182,11 +231,19 @@ pub async fn watch(
              workspace was removed. Ask for the current link.",
         );
     }
+    if cross_site(&headers) {
+        return continue_here(
+            "Watch this workspace?",
+            "A page on another site sent you here with a watch link. Continuing replaces what this browser is signed in as here (a student's workspace, say) with this read-only watch link; continue only if you meant to.",
+            &format!("/watch/{}", urlencode(&id)),
+        );
+    }
     let page = render(&Message {
         title: "Opening the workspace, read-only",
         text: "You can watch everything happen live; nothing you do here changes it.",
         // The room sees the scene, large (Esc or the button leaves present mode).
         go: Some("/?present"),
+        auto: true,
     })?;
     let r = ([NO_STORE], Html(page)).into_response();
     Ok(with_cookies(r, cookies_for(&s.guard, WATCH_COOKIE, &id)))

@@ -138,6 +138,7 @@ pub async fn join(State(s): State<AppState>, req: Request) -> Result<Response, A
         home: ws.clone(),
         ws,
         read_only: false,
+        revoked: tokio_util::sync::CancellationToken::new(),
     };
     let mut view = serde_json::to_value(view_of(&s, &caller))
         .map_err(|e| ApiError::Internal(e.to_string()))?;

@@ -3,6 +3,13 @@
 //! events while at most `rate` a second and summaries past that. A viewer reads the
 //! workspace's capture at its own pace; one that falls behind is told exactly how many events
 //! it missed, and never slows an engine.
+//!
+//! The first frame is a `hello` with the capture's `epoch` (its numbering's run) and range. A
+//! `since` from another epoch, or past the newest event (the server restarted and numbers
+//! from 1 again), replays from the oldest kept event after a `hello` with `"restarted": true`,
+//! so a page that reconnects across a restart clears what it held instead of waiting for
+//! numbers it has seen. A stream ends with 1008 `revoked` when its credential is (a replaced
+//! watch link, a signed-out session, a removed workspace) and 1001 at shutdown.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -35,6 +42,8 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 pub struct WsQuery {
     engine: Option<String>,
     since: Option<u64>,
+    /// The epoch `since` belongs to.
+    epoch: Option<String>,
     mode: Option<String>,
     rate: Option<u32>,
 }
@@ -100,29 +109,57 @@ pub async fn upgrade(
     let slot = ViewerSlot(viewers.clone());
     // The place in the ring is taken now, before the handshake completes: nothing recorded
     // from here on is missed.
-    let (viewer, notice) = Viewer::new(
-        &space.capture().lock(),
-        filter,
-        q.engine,
-        q.since,
-        mode,
-        rate,
-        limits.viewer_buffer,
-    );
+    let (viewer, frames) = {
+        let ring = space.capture().lock();
+        let epoch = space.capture().epoch();
+        let (first, next) = (ring.first_seq(), ring.next_seq());
+        let restarted = q.since.is_some()
+            && (q.epoch.as_deref().is_some_and(|e| e != epoch)
+                || q.since.is_some_and(|s| s >= next));
+        let since = if restarted { Some(0) } else { q.since };
+        // The epoch is hex: written by hand, with `kind` first as every frame has it.
+        let hello = format!(
+            "{{\"kind\":\"hello\",\"epoch\":\"{epoch}\",\"first_seq\":{first},\"next_seq\":{next}{}}}",
+            if restarted { ",\"restarted\":true" } else { "" }
+        );
+        let (viewer, notice) = Viewer::new(
+            &ring,
+            filter,
+            q.engine,
+            since,
+            mode,
+            rate,
+            limits.viewer_buffer,
+        );
+        let frames: Vec<Utf8Bytes> = std::iter::once(Utf8Bytes::from(hello))
+            .chain(notice)
+            .collect();
+        (viewer, frames)
+    };
     let stall = limits.viewer_stall;
+    let revoked = caller.revoked.clone();
     Ok(ws
         .max_message_size(MAX_INCOMING)
         .max_frame_size(MAX_INCOMING)
-        .on_upgrade(move |socket| serve(socket, space, viewer, notice, stall, slot)))
+        .on_upgrade(move |socket| serve(socket, space, viewer, frames, stall, slot, revoked)))
+}
+
+/// Close code 1008 (policy violation) with reason `revoked`.
+fn revoked_close() -> Message {
+    Message::Close(Some(axum::extract::ws::CloseFrame {
+        code: 1008,
+        reason: "revoked".into(),
+    }))
 }
 
 async fn serve(
     socket: WebSocket,
     space: Arc<Workspace>,
     mut viewer: Viewer,
-    notice: Option<Utf8Bytes>,
+    first_frames: Vec<Utf8Bytes>,
     stall: Duration,
     _slot: ViewerSlot,
+    revoked: tokio_util::sync::CancellationToken,
 ) {
     let (mut sink, mut stream) = socket.split();
     let born = Instant::now();
@@ -132,10 +169,15 @@ async fn serve(
     let shutdown = space.closing().clone();
     let mut head = space.capture().subscribe();
     let send = async move {
-        let mut frames: Vec<Utf8Bytes> = notice.into_iter().collect();
+        let mut frames: Vec<Utf8Bytes> = first_frames;
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         loop {
+            // Checked on every pass too, so a busy stream ends as soon as an idle one.
+            if revoked.is_cancelled() {
+                let _ = sink.send(revoked_close()).await;
+                return Ok(());
+            }
             let more = {
                 let mut ring = space.capture().lock();
                 viewer.pass(&mut ring, &mut frames)
@@ -163,6 +205,10 @@ async fn serve(
             let saturated = viewer.saturated();
             tokio::select! {
                 biased;
+                _ = revoked.cancelled() => {
+                    let _ = sink.send(revoked_close()).await;
+                    return Ok(());
+                }
                 _ = ping.tick() => {
                     let silent = since_born().saturating_sub(heard.load(Ordering::Relaxed));
                     if silent > 3 * PING_EVERY.as_millis() as u64 {
@@ -171,7 +217,13 @@ async fn serve(
                     sink.send(Message::Ping(Default::default())).await?;
                 }
                 _ = shutdown.cancelled() => {
-                    // The engines have stopped: pass on what is left, then say goodbye.
+                    // Removed: the credential is gone with it.
+                    if space.is_removed() {
+                        let _ = sink.send(revoked_close()).await;
+                        return Ok(());
+                    }
+                    // Shutting down: the engines have stopped; pass on what is left, then
+                    // say goodbye (1001, going away).
                     {
                         let mut ring = space.capture().lock();
                         while viewer.pass(&mut ring, &mut frames) {}
@@ -179,7 +231,11 @@ async fn serve(
                     for f in frames.drain(..) {
                         sink.feed(Message::Text(f)).await?;
                     }
-                    let _ = sink.send(Message::Close(None)).await;
+                    let bye = axum::extract::ws::CloseFrame {
+                        code: 1001,
+                        reason: "socketlab is shutting down".into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(bye))).await;
                     return Ok(());
                 }
                 changed = head.changed(), if !saturated => {

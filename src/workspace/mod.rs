@@ -139,6 +139,10 @@ struct Secrets {
     sessions: Vec<Digest>,
     invite: Option<Digest>,
     watch: String,
+    /// Cancelled when the watch id is replaced: ends the streams opened with it.
+    watch_revoked: CancellationToken,
+    /// Per session, cancelled when it is signed out: ends the streams opened with it.
+    session_revoked: std::collections::HashMap<Digest, CancellationToken>,
 }
 
 /// Sessions kept per workspace; past it the oldest is signed out.
@@ -253,6 +257,8 @@ impl Workspace {
                 sessions: p.sessions,
                 invite: p.invite,
                 watch: p.watch,
+                watch_revoked: CancellationToken::new(),
+                session_revoked: std::collections::HashMap::new(),
             }),
             activity: Activity::default(),
             store: p.store,
@@ -451,9 +457,11 @@ impl Workspace {
         self.registry.stop_all(reason).await;
     }
 
-    /// Marks the workspace removed: no engine is created in it from now on.
+    /// Marks the workspace removed: no engine is created in it from now on, and every stream
+    /// opened with its credentials ends now.
     pub(crate) fn mark_removed(&self) {
         self.removed.store(true, Relaxed);
+        self.revoke_all();
     }
 
     /// Stops every engine and ends its viewers' streams: the server is shutting down or the
@@ -463,9 +471,42 @@ impl Workspace {
         self.closing.cancel();
     }
 
-    /// Replaces the watch id, so the old link stops working; returns the new one.
+    /// Replaces the watch id, so the old link stops working (and the streams opened with
+    /// it end); returns the old one.
     pub(crate) fn set_watch(&self, watch: String) -> String {
-        std::mem::replace(&mut self.secrets().watch, watch)
+        let mut s = self.secrets();
+        std::mem::replace(&mut s.watch_revoked, CancellationToken::new()).cancel();
+        std::mem::replace(&mut s.watch, watch)
+    }
+
+    /// What ends the streams opened with a credential of `role` (`session`: a student's
+    /// session's digest) when that credential is revoked: a replaced watch id, a signed-out
+    /// session, a removed workspace. The token holder's is never revoked.
+    pub(crate) fn revocation(&self, role: Role, session: &Digest) -> CancellationToken {
+        let mut s = self.secrets();
+        let token = match role {
+            Role::Watcher => s.watch_revoked.clone(),
+            Role::Student => s.session_revoked.entry(*session).or_default().clone(),
+            Role::Owner | Role::Instructor => CancellationToken::new(),
+        };
+        if self.removed.load(Relaxed) {
+            token.cancel();
+        }
+        token
+    }
+
+    /// Ends every stream opened with one of this workspace's credentials.
+    fn revoke_all(&self) {
+        let s = self.secrets();
+        s.watch_revoked.cancel();
+        for t in s.session_revoked.values() {
+            t.cancel();
+        }
+    }
+
+    /// Whether the workspace was removed (its streams end as revoked, not as a shutdown).
+    pub fn is_removed(&self) -> bool {
+        self.removed.load(Relaxed)
     }
 
     /// Session digests, the invite's digest and the watch id.
@@ -474,16 +515,20 @@ impl Workspace {
         (s.sessions.clone(), s.invite, s.watch.clone())
     }
 
-    /// Adds a session; returns the one signed out to make room, if any.
+    /// Adds a session; returns the one signed out to make room, if any (its streams end).
     pub(crate) fn add_session(&self, d: Digest) -> Option<Digest> {
         let mut s = self.secrets();
         s.sessions.push(d);
-        (s.sessions.len() > MAX_SESSIONS).then(|| s.sessions.remove(0))
+        let out = (s.sessions.len() > MAX_SESSIONS).then(|| s.sessions.remove(0))?;
+        if let Some(t) = s.session_revoked.remove(&out) {
+            t.cancel();
+        }
+        Some(out)
     }
 
     /// The file as it would be written now.
     fn snapshot(&self) -> SavedWorkspace {
-        let secrets = self.secrets().clone();
+        let (sessions, invite, watch) = self.credentials();
         SavedWorkspace {
             version: store::VERSION,
             id: self.id.to_string(),
@@ -491,9 +536,9 @@ impl Workspace {
             kind: self.kind.name().into(),
             created: format_time(self.created),
             last_active: format_time(self.last_active()),
-            secrets_sha256: secrets.sessions.iter().map(|d| to_hex(d)).collect(),
-            invite_sha256: secrets.invite.map(|d| to_hex(&d)),
-            watch: secrets.watch,
+            secrets_sha256: sessions.iter().map(|d| to_hex(d)).collect(),
+            invite_sha256: invite.map(|d| to_hex(&d)),
+            watch,
             block: self.block,
             next_engine: self.registry.next_id(),
             engines: self.registry.saved(),

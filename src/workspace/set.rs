@@ -50,6 +50,9 @@ pub(super) struct Inner {
     pub(super) files_root: std::path::PathBuf,
     /// Whether the files are this run's alone (no data directory): removed at shutdown.
     pub(super) temp_files: bool,
+    /// Student workspace files that did not load, moved aside: their port blocks stay
+    /// reserved until the instructor removes them.
+    pub(super) broken: Mutex<Vec<super::store::Broken>>,
 }
 
 /// Every workspace; a cheap-to-clone handle.
@@ -83,7 +86,38 @@ pub fn check_name(field: &str, name: &str) -> Result<String, ApiError> {
     Ok(name.to_string())
 }
 
+/// A display name as names are compared: case and spaces ignored, so "Ada", "ada" and
+/// " A da" are one name.
+fn name_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 impl Workspaces {
+    /// `409 name_taken` if a workspace of the class has `name` already, with a free one.
+    fn check_name_free(
+        map: &BTreeMap<Arc<str>, Arc<Workspace>>,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        let taken: std::collections::HashSet<String> =
+            map.values().map(|w| name_key(&w.name())).collect();
+        if !taken.contains(&name_key(name)) {
+            return Ok(());
+        }
+        let suggestion = (2..)
+            .map(|n| format!("{name} {n}"))
+            .find(|s| !taken.contains(&name_key(s)))
+            .unwrap_or_default();
+        Err(ApiError::NameTaken {
+            message: format!(
+                "field name: someone in this class is called {name:?} already; pick another name, e.g. {suggestion:?}"
+            ),
+            suggestion,
+        })
+    }
+
     pub(super) fn insert(&self, ws: Arc<Workspace>) {
         let (sessions, invite, watch) = ws.credentials();
         {
@@ -141,25 +175,33 @@ impl Workspaces {
         }
     }
 
-    /// The role and workspace a credential opens: the token, a student's session secret, or
-    /// a watch id.
-    pub fn authenticate(&self, credential: &str) -> Option<(Role, Arc<Workspace>)> {
+    /// The role and workspace a credential opens (the token, a student's session secret, or
+    /// a watch id), and what ends the streams opened with it when it is revoked.
+    pub fn authenticate(
+        &self,
+        credential: &str,
+    ) -> Option<(Role, Arc<Workspace>, CancellationToken)> {
         if self.is_token(credential) {
-            return Some((self.token_role(), self.inner.home.clone()));
+            let home = self.inner.home.clone();
+            let never = home.revocation(self.token_role(), &[0; 32]);
+            return Some((self.token_role(), home, never));
         }
-        let (id, grant) = lock(&self.inner.creds).get(&digest(credential)).cloned()?;
+        let d = digest(credential);
+        let (id, grant) = lock(&self.inner.creds).get(&d).cloned()?;
         let ws = self.get(&id)?;
-        match grant {
-            Grant::Session => Some((Role::Student, ws)),
-            Grant::Watch => Some((Role::Watcher, ws)),
-            Grant::Invite => None,
-        }
+        let role = match grant {
+            Grant::Session => Role::Student,
+            Grant::Watch => Role::Watcher,
+            Grant::Invite => return None,
+        };
+        let revoked = ws.revocation(role, &d);
+        Some((role, ws, revoked))
     }
 
     /// Whether `id` is a watch id in use.
     pub fn watch_exists(&self, id: &str) -> bool {
         self.authenticate(id)
-            .is_some_and(|(role, _)| role == Role::Watcher)
+            .is_some_and(|(role, _, _)| role == Role::Watcher)
     }
 
     /// A workspace by id.
@@ -185,6 +227,18 @@ impl Workspaces {
         self.inner.class.as_ref().map(|c| ClassView {
             code: c.code.clone(),
             join_url: self.url(&format!("/join/{}", c.code)),
+            not_loaded: lock(&self.inner.broken)
+                .iter()
+                .map(|b| super::view::NotLoaded {
+                    id: b.id.clone(),
+                    port_range: b
+                        .block
+                        .and_then(|n| c.config.block(n))
+                        .map(|(lo, hi)| [lo, hi]),
+                    moved_to: b.moved_to.display().to_string(),
+                    why: b.why.clone(),
+                })
+                .collect(),
         })
     }
 
@@ -276,6 +330,7 @@ impl Workspaces {
             // One lock for the count, the id and the block, so two joins at once cannot take
             // the same block or both squeeze under the limit.
             let mut map = lock(&self.inner.map);
+            Self::check_name_free(&map, name)?;
             let students = map.values().filter(|w| w.kind == Kind::Student).count();
             let max = class.config.max_workspaces;
             if students >= max {
@@ -284,8 +339,11 @@ impl Workspaces {
                      the instructor to remove unused ones"
                 )));
             }
-            let used: std::collections::HashSet<usize> =
+            // A workspace that did not load keeps its block until the instructor removes it:
+            // fixed and restarted, it must find its ports free.
+            let mut used: std::collections::HashSet<usize> =
                 map.values().filter_map(|w| w.block).collect();
+            used.extend(lock(&self.inner.broken).iter().filter_map(|b| b.block));
             let block = (0..class.config.blocks())
                 .find(|n| !used.contains(n))
                 .ok_or_else(|| {
@@ -381,6 +439,14 @@ impl Workspaces {
     /// Removes a workspace: its engines stop, its viewers' streams end, its credentials stop
     /// working, and its file goes.
     pub async fn remove(&self, id: &str) -> Result<(), ApiError> {
+        // One that did not load: the reservation goes; the file moved aside stays on disk.
+        {
+            let mut broken = lock(&self.inner.broken);
+            if let Some(at) = broken.iter().position(|b| b.id == id) {
+                broken.remove(at);
+                return Ok(());
+            }
+        }
         let ws = self.find(id)?;
         if Arc::ptr_eq(&ws, &self.inner.home) {
             return Err(ApiError::InvalidSpec(

@@ -135,9 +135,9 @@ impl Workspaces {
                 random_hex(4).map_err(|e| e.to_string())?
             )),
         };
-        let (saved, problems) = match &store {
+        let (saved, broken, problems) = match &store {
             Some(s) => s.load(),
-            None => (Vec::new(), Vec::new()),
+            None => (Vec::new(), Vec::new(), Vec::new()),
         };
         startup.problems = problems;
         let home_id = if class.is_some() {
@@ -145,6 +145,12 @@ impl Workspaces {
         } else {
             "default"
         };
+        if let Some(b) = broken.iter().find(|b| b.id == home_id) {
+            startup.problems.push(format!(
+                "the {home_id} workspace's file did not load, so it starts empty; what it held is kept, unchanged, in {}",
+                b.moved_to.display()
+            ));
+        }
         let mut home = None;
         let mut loaded = Vec::new();
         for w in saved {
@@ -237,6 +243,9 @@ impl Workspaces {
                 base_url,
                 files_root,
                 temp_files: store_is_none,
+                // The home workspace's own file, if it was the broken one, was moved aside
+                // like the rest: a fresh one takes its place (said above), nothing is lost.
+                broken: Mutex::new(broken.into_iter().filter(|b| b.id != home_id).collect()),
             }),
         };
         set.insert(home);
@@ -254,6 +263,7 @@ impl Workspaces {
             c.limits.max_engines = class.ws_max_engines;
             c.limits.history_bytes = class.ws_history_bytes.min(c.limits.history_bytes);
             c.policy.port_block = block;
+            c.policy.class_ports = Some(class.ports);
         }
         c
     }

@@ -1,7 +1,12 @@
 //! Keeping workspaces on disk: one JSON file per workspace, written atomically (a temp file in
 //! the same directory, `fsync`, `rename`, `fsync` of the directory, as SQLite and Git do), so a
-//! crash mid-write leaves the previous version whole. A file that does not parse is reported
-//! by name and skipped; the others load.
+//! crash mid-write leaves the previous version whole.
+//!
+//! A file that does not load is never overwritten or deleted (as PostgreSQL will not start
+//! over a control file it cannot read): it is moved aside to `NAME.corrupt-YYYYMMDDTHHMMSS`,
+//! reported by that path, and its port block, when it can be read from the bytes, stays
+//! reserved; the other files load. Directories are `0700` and files `0600`: a student's
+//! work is theirs.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
@@ -77,6 +82,72 @@ pub struct SavedClass {
     /// a restart); absent when it came from `--token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+}
+
+/// A workspace file that did not load, moved aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    /// The workspace id its name gives (`w1a2b3c4` of `w1a2b3c4.json`).
+    pub id: String,
+    /// Its port block, when the bytes still say it.
+    pub block: Option<usize>,
+    /// Where it is now.
+    pub moved_to: PathBuf,
+    /// Why it did not load.
+    pub why: String,
+}
+
+/// Makes `dir` (and its parents) `0700` if missing; with `ours`, also makes it `0700` if it
+/// was there (a directory of socketlab's own; the `--data-dir` a user named keeps its mode).
+fn private_dir(dir: &Path, ours: bool) -> std::io::Result<()> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)?;
+    #[cfg(unix)]
+    if ours {
+        fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// The port block a workspace file's bytes give (`"block": 3`), read without parsing them
+/// as JSON: the file may be cut short or nested past what a parser takes.
+fn block_in(bytes: &[u8]) -> Option<usize> {
+    let at = memchr::memmem::find(bytes, b"\"block\"")? + 7;
+    let rest = &bytes[at..];
+    let rest = &rest[rest.iter().position(|b| !b.is_ascii_whitespace())?..];
+    let rest = rest.strip_prefix(b":")?;
+    let start = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+    let digits: Vec<u8> = rest[start..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .copied()
+        .collect();
+    std::str::from_utf8(&digits).ok()?.parse().ok()
+}
+
+/// `path` moved aside to `path.corrupt-YYYYMMDDTHHMMSS` (with `-2`, `-3`... if taken).
+fn move_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let stamp: String = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(15)
+        .collect();
+    let base = format!("{}.corrupt-{stamp}", path.display());
+    let mut to = PathBuf::from(&base);
+    let mut n = 1;
+    while to.exists() {
+        n += 1;
+        to = PathBuf::from(format!("{base}-{n}"));
+    }
+    fs::rename(path, &to)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(to)
 }
 
 /// A data directory for one mode (`personal` or `class`), locked against a second socketlab.
@@ -185,13 +256,14 @@ impl Store {
         let dir = root.join(mode);
         let workspaces = dir.join("workspaces");
         let io = |e| OpenError::Io(dir.clone(), e);
-        fs::create_dir_all(&workspaces).map_err(io)?;
-        let lock_file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join("lock"))
-            .map_err(io)?;
+        private_dir(root, false).map_err(io)?;
+        private_dir(&dir, true).map_err(io)?;
+        private_dir(&workspaces, true).map_err(io)?;
+        let mut opts = OpenOptions::new();
+        opts.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let lock_file = opts.open(dir.join("lock")).map_err(io)?;
         if !lock(&lock_file) {
             return Err(OpenError::Locked(dir));
         }
@@ -211,15 +283,17 @@ impl Store {
         format!("{id}.json")
     }
 
-    /// Every kept workspace, and a message for each file that could not be read.
-    pub fn load(&self) -> (Vec<SavedWorkspace>, Vec<String>) {
+    /// Every kept workspace; each file that could not be read, moved aside; and a message for
+    /// each problem, naming where the file is now and how to restore it.
+    pub fn load(&self) -> (Vec<SavedWorkspace>, Vec<Broken>, Vec<String>) {
         let mut found = Vec::new();
+        let mut broken = Vec::new();
         let mut problems = Vec::new();
         let entries = match fs::read_dir(&self.workspaces) {
             Ok(e) => e,
             Err(e) => {
                 problems.push(format!("cannot list {}: {e}", self.workspaces.display()));
-                return (found, problems);
+                return (found, broken, problems);
             }
         };
         let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
@@ -234,11 +308,19 @@ impl Store {
             if !name.ends_with(".json") {
                 continue;
             }
-            let parsed = fs::read(&path)
+            let bytes = match fs::read(&path) {
+                Ok(b) => b,
+                Err(e) => {
+                    // Unreadable is not corrupt: nothing is moved, and it is said.
+                    problems.push(format!(
+                        "workspace file {} cannot be read ({e}); it was not loaded and is left as it is",
+                        path.display()
+                    ));
+                    continue;
+                }
+            };
+            let parsed = serde_json::from_slice::<SavedWorkspace>(&bytes)
                 .map_err(|e| e.to_string())
-                .and_then(|b| {
-                    serde_json::from_slice::<SavedWorkspace>(&b).map_err(|e| e.to_string())
-                })
                 .and_then(|w| {
                     if w.version > VERSION {
                         Err(format!(
@@ -251,15 +333,35 @@ impl Store {
                         Ok(w)
                     }
                 });
-            match parsed {
-                Ok(w) => found.push(w),
+            let why = match parsed {
+                Ok(w) => {
+                    found.push(w);
+                    continue;
+                }
+                Err(e) => e,
+            };
+            let id = name.trim_end_matches(".json").to_string();
+            match move_aside(&path) {
+                Ok(moved_to) => {
+                    problems.push(format!(
+                        "workspace file {} is corrupt and was not loaded ({why}); it was moved aside, unchanged, to {} (fix it and rename it back to {name}, then restart, to restore it); the other workspaces are loaded",
+                        path.display(),
+                        moved_to.display()
+                    ));
+                    broken.push(Broken {
+                        id,
+                        block: block_in(&bytes),
+                        moved_to,
+                        why,
+                    });
+                }
                 Err(e) => problems.push(format!(
-                    "workspace file {} is corrupt and was not loaded ({e}); fix or remove it, the other workspaces are loaded",
+                    "workspace file {} is corrupt and was not loaded ({why}), and could not be moved aside ({e}); it is left as it is",
                     path.display()
                 )),
             }
         }
-        (found, problems)
+        (found, broken, problems)
     }
 
     /// Writes one workspace atomically.
@@ -342,17 +444,59 @@ mod tests {
         let bad = store.workspaces.join("wc.json");
         fs::write(&bad, b"{\"version\":1,\"id\":").unwrap();
         fs::write(store.workspaces.join(".wa.json.tmp-1-1"), b"half a wri").unwrap();
-        let (loaded, problems) = store.load();
+        let (loaded, broken, problems) = store.load();
         assert_eq!(loaded, vec![ws("wa"), ws("wb")]);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(
             problems[0].contains(&bad.display().to_string()),
             "{problems:?}"
         );
+        // Moved aside, byte for byte, never overwritten; its name says where.
+        assert!(!bad.exists());
+        assert_eq!(broken.len(), 1);
+        assert_eq!(broken[0].id, "wc");
+        assert_eq!(
+            fs::read(&broken[0].moved_to).unwrap(),
+            b"{\"version\":1,\"id\":"
+        );
+        assert!(problems[0].contains(&broken[0].moved_to.display().to_string()));
         assert!(!store.workspaces.join(".wa.json.tmp-1-1").exists());
         store.remove("wa").unwrap();
         store.remove("wa").unwrap();
         assert_eq!(store.load().0, vec![ws("wb")]);
+        assert!(
+            store.load().1.is_empty(),
+            "a moved-aside file is not read again"
+        );
+        drop(store);
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_port_block_is_read_from_bytes_that_do_not_parse() {
+        assert_eq!(
+            block_in(br#"{"id":"w1","block" : 17, "engines": [[[[cut"#),
+            Some(17)
+        );
+        assert_eq!(block_in(br#"{"id":"w1","block":"#), None);
+        assert_eq!(block_in(b"no block here"), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_and_directories_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = temp_root("modes");
+        fs::create_dir_all(root.join("class/workspaces")).unwrap();
+        fs::set_permissions(root.join("class"), fs::Permissions::from_mode(0o755)).unwrap();
+        let store = Store::open(&root, "class").unwrap();
+        store.save(&ws("wm")).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        for d in [root.join("class"), root.join("class/workspaces")] {
+            assert_eq!(mode(&d), 0o700, "{}", d.display());
+        }
+        assert_eq!(mode(&root.join("class/workspaces/wm.json")), 0o600);
+        assert_eq!(mode(&root.join("class/lock")), 0o600);
         drop(store);
         let _ = fs::remove_dir_all(&root);
     }

@@ -42,6 +42,8 @@ pub struct WorkspaceView {
 /// The capture ring's state, as `GET /api/workspace` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaptureView {
+    /// This run's numbering (a `since` of another epoch means nothing here).
+    pub epoch: String,
     /// Events kept.
     pub events: usize,
     /// Bytes they take.
@@ -78,6 +80,22 @@ pub struct ClassView {
     pub code: String,
     /// `https://lab.example.edu/join/CODE`.
     pub join_url: String,
+    /// Student workspaces whose files did not load at start (moved aside; their port blocks
+    /// kept for them until `DELETE /api/workspaces/{id}`).
+    pub not_loaded: Vec<NotLoaded>,
+}
+
+/// A student workspace whose file did not load.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotLoaded {
+    /// Its id (from the file's name).
+    pub id: String,
+    /// The ports kept for it, when its file still said them.
+    pub port_range: Option<[u16; 2]>,
+    /// Where its file is now, unchanged.
+    pub moved_to: String,
+    /// Why it did not load.
+    pub why: String,
 }
 
 /// One row of `GET /api/workspaces`: a workspace with live counters.
@@ -155,6 +173,7 @@ impl Workspace {
                 let ring = self.capture().lock();
                 let (events, bytes) = ring.size();
                 CaptureView {
+                    epoch: self.capture().epoch().to_string(),
                     events,
                     bytes,
                     first_seq: ring.first_seq(),

@@ -187,6 +187,15 @@ const stream = new EventStream({
       }
     }
   },
+  // The server restarted (its numbering began again): what the page holds is another run's.
+  onRestarted: () => {
+    store.clear();
+    rates.clear();
+    const v = selected && views.get(selected);
+    if (v) detail.show(v);
+    stage.rebuild();
+    refreshSoon();
+  },
   onEvents: (evs) => {
     const mine = [];
     let lifecycle = false;
@@ -223,7 +232,18 @@ const form = new EngineForm(document.getElementById('new-engine'), {
 const files = new FilesPanel(document.getElementById('files-panel'), {
   onChange: (list) => form.setFiles(list),
 });
-const filesSoon = debounce(() => files.refresh(), 200);
+// A watch link reads engines and events; files and labs are the owner's alone.
+const watcher = me.role === 'watcher';
+if (watcher) {
+  document.getElementById('files-panel').hidden = true;
+  document.getElementById('labs-panel').hidden = true;
+}
+function refreshPanels() {
+  if (watcher) return;
+  files.refresh();
+  labs.refresh();
+}
+const filesSoon = debounce(() => { if (!watcher) files.refresh(); }, 200);
 
 const labs = new LabsPanel(document.getElementById('labs-panel'), document.getElementById('lab-steps'), {
   onLoaded: async (loaded) => {
@@ -336,8 +356,7 @@ async function enter(ws) {
     showBanner();
   }
   await refresh();
-  files.refresh();
-  labs.refresh();
+  refreshPanels();
   stream.restart();
 }
 
@@ -372,8 +391,7 @@ if (readOnlyOwn) {
 }
 
 await refresh();
-files.refresh();
-labs.refresh();
+refreshPanels();
 selectFromHash();
 stream.start();
 if (classView) setTab(sessionStorage.getItem('socketlab-tab') ?? 'class');

@@ -93,6 +93,7 @@ export class ClassView {
     this.error = el('p', { class: 'form-error', role: 'alert' });
     replaceKids(this.section,
       this.board,
+      this.notLoaded(ctx.class.not_loaded ?? []),
       el('div', { class: 'class-panel' },
         el('div', { class: 'class-panel-head' }, this.count, form),
         this.invite,
@@ -100,6 +101,27 @@ export class ClassView {
         el('div', { class: 'ws-scroll' },
           el('table', { class: 'ws-table', id: 'ws-table' }, el('thead', {}, this.head), this.body))));
     this.renderHead();
+  }
+
+  /** Workspaces whose files did not load at start: where each file is now, and the ports
+   *  kept for it until removed here. */
+  notLoaded(list) {
+    if (!list.length) return null;
+    const items = list.map((b) => {
+      const li = el('li', { 'data-not-loaded': b.id },
+        el('b', { text: b.id }),
+        ` did not load (${b.why}); its file is kept unchanged at `,
+        el('code', { text: b.moved_to }),
+        b.port_range ? `; ports ${b.port_range[0]}-${b.port_range[1]} are kept for it. ` : '. ',
+        twoStep('Remove', 'Sure? Remove', async () => {
+          await this.act('DELETE', `/api/workspaces/${encodeURIComponent(b.id)}`);
+          li.remove();
+        }));
+      return li;
+    });
+    return el('div', { class: 'not-loaded', role: 'alert' },
+      el('p', { text: 'Not loaded at start (fix the file and rename it back to ID.json, then restart, to restore it; Remove frees its ports):' }),
+      el('ul', {}, ...items));
   }
 
   renderHead() {

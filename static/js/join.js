@@ -20,7 +20,15 @@ form.addEventListener('submit', async (e) => {
       location.replace('/');
       return;
     }
-    error.textContent = err.message;
+    // The field is this form's one input: its name in front of the message says nothing.
+    const field = err.body?.error?.field;
+    error.textContent = field ? err.message.replace(`field ${field}: `, '') : err.message;
+    // A name taken already: the server suggests a free one; offer it, ready to send.
+    const suggestion = err.body?.error?.suggestion;
+    if (err.code === 'name_taken' && suggestion && form.elements.name.type !== 'hidden') {
+      form.elements.name.value = suggestion;
+      form.elements.name.select();
+    }
     button.disabled = false;
   }
 });

@@ -19,3 +19,17 @@ export function scoped(path) {
   if (!viewing) return path;
   return `${path}${path.includes('?') ? '&' : '?'}workspace=${encodeURIComponent(viewing)}`;
 }
+
+let epoch = ''; // the numbering's run the stream's hello named (a restart starts a new one)
+
+/** Notes the epoch the stream's `hello` named. */
+export function setEpoch(e) {
+  epoch = e || '';
+}
+
+/** What a seq means here: the workspace shown and the run of its numbering. Caches of
+ *  anything keyed by seq key by this too, so another workspace's or run's event N is never
+ *  taken for this one's. */
+export function seqSpace() {
+  return `${viewing ?? ''}|${epoch}`;
+}

@@ -3,13 +3,15 @@
 // Under a flood the server sends summaries (exact counts) instead of every event; every
 // event stays in the history, and the page fetches them when asked.
 
-import { scoped } from './scope.js';
+import { scoped, setEpoch } from './scope.js';
 
 export class EventStream {
-  constructor({ onEvents, onStatus }) {
+  constructor({ onEvents, onStatus, onRestarted }) {
     this.onEvents = onEvents;
     this.onStatus = onStatus;
+    this.onRestarted = onRestarted;
     this.lastSeq = 0;
+    this.epoch = null; // the numbering's run, from the hello; null before the first
     this.delay = 500;
     this.batch = [];
     this.flushQueued = false;
@@ -26,6 +28,7 @@ export class EventStream {
     }
     clearTimeout(this.retry);
     this.lastSeq = 0;
+    this.epoch = null;
     this.batch = [];
     this.start();
   }
@@ -33,7 +36,10 @@ export class EventStream {
   start() {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const generation = this.generation;
-    const ws = new WebSocket(`${proto}//${location.host}${scoped(`/ws?mode=live&since=${this.lastSeq}`)}`);
+    // The epoch says which run our `since` counts in: after a server restart the numbers start
+    // at 1 again, and the hello says so (restarted) instead of leaving us waiting.
+    const epoch = this.epoch ? `&epoch=${encodeURIComponent(this.epoch)}` : '';
+    const ws = new WebSocket(`${proto}//${location.host}${scoped(`/ws?mode=live&since=${this.lastSeq}${epoch}`)}`);
     this.ws = ws;
     ws.onopen = () => {
       this.delay = 500;
@@ -42,6 +48,18 @@ export class EventStream {
     ws.onmessage = (m) => {
       let ev;
       try { ev = JSON.parse(m.data); } catch { return; }
+      if (ev.kind === 'hello') {
+        const restarted = !!ev.restarted;
+        this.epoch = ev.epoch;
+        setEpoch(ev.epoch);
+        if (restarted) {
+          // Another run's numbers: what was held is not this run's. Drop it, start over.
+          this.lastSeq = 0;
+          this.batch = [];
+          if (generation === this.generation) this.onRestarted?.();
+        }
+        return;
+      }
       const seq = ev.kind === 'summary' ? ev.last_seq : ev.seq;
       if (typeof seq === 'number' && seq > this.lastSeq) this.lastSeq = seq;
       this.batch.push(ev);

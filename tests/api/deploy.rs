@@ -288,11 +288,11 @@ async fn a_class_behind_nginx_with_tls_joins_runs_an_engine_and_streams_events()
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("socketlab_ws="))
-        .unwrap();
+        .find(|c| c.starts_with("__Host-socketlab_ws="))
+        .expect("behind https the cookie is named __Host-socketlab_ws");
     assert!(
-        cookie.contains("; Secure"),
-        "behind https the cookie is Secure: {cookie}"
+        cookie.contains("; Secure") && cookie.contains("; Path=/") && !cookie.contains("Domain"),
+        "behind https the cookie is __Host-, Secure, Path=/: {cookie}"
     );
     let session = cookie.split(';').next().unwrap().to_string();
     let ws: Value = joined.json().await.unwrap();

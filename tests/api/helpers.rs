@@ -218,7 +218,10 @@ impl TestApp {
         let url = format!("ws://{}/ws{query}", self.addr);
         let (stream, resp) = tokio_tungstenite::connect_async(url).await.unwrap();
         assert_eq!(resp.status().as_u16(), 101);
-        Ws { stream }
+        Ws {
+            stream,
+            hello: None,
+        }
     }
 
     /// Shuts the server down as Ctrl-C would, and waits for it to finish.
@@ -280,6 +283,8 @@ pub async fn read_to_eof(s: &mut TcpStream) -> Vec<u8> {
 /// A WebSocket viewer.
 pub struct Ws {
     pub stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+    /// The stream's `hello` (its first frame), once read.
+    pub hello: Option<Value>,
 }
 
 impl Ws {
@@ -291,7 +296,15 @@ impl Ws {
                 .ok()??
                 .ok()?;
             match msg {
-                Message::Text(t) => return Some(serde_json::from_str(t.as_str()).unwrap()),
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                    // The stream's first frame says where it starts, not what happened.
+                    if v["kind"] == "hello" {
+                        self.hello = Some(v);
+                        continue;
+                    }
+                    return Some(v);
+                }
                 Message::Close(_) => return None,
                 _ => continue,
             }
@@ -501,7 +514,10 @@ impl BinApp {
         let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws{query}", self.addr))
             .await
             .unwrap();
-        Ws { stream }
+        Ws {
+            stream,
+            hello: None,
+        }
     }
 }
 
@@ -634,7 +650,10 @@ impl User {
             .await
             .unwrap();
         assert_eq!(resp.status().as_u16(), 101);
-        Ws { stream }
+        Ws {
+            stream,
+            hello: None,
+        }
     }
 
     /// The WebSocket upgrade's status, for refusals.

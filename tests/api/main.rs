@@ -27,3 +27,4 @@ mod pcap;
 mod persist;
 mod proxy;
 mod rules;
+mod trust;

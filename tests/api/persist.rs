@@ -268,26 +268,72 @@ impl Proc {
     }
 }
 
+/// The files of `dir` whose name starts with `name` and has `.corrupt-` in it.
+fn moved_aside(dir: &Path, name: &str) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.starts_with(&format!("{name}.corrupt-"))
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn a_corrupt_file_is_reported_by_name_and_the_others_load() {
+async fn a_file_that_does_not_load_is_moved_aside_whole_and_its_ports_kept() {
     let dir = temp_dir("corrupt");
     let p = start_binary(&dir, "14000-14999").await;
     let teacher = p.user(TOKEN);
     let code = teacher.class_code().await;
     let app_like = TestApp::at(&p.base);
+    teacher.engine(tcp_spec("echo")).await;
     let mut names = Vec::new();
     for name in ["Ada", "Bob", "Cy"] {
         let (u, ws) = User::join(&app_like, &code, name).await;
         u.engine(tcp_spec("echo")).await;
-        names.push((ws["id"].as_str().unwrap().to_string(), u));
+        names.push((
+            ws["id"].as_str().unwrap().to_string(),
+            u,
+            ws["port_range"].clone(),
+        ));
     }
     p.kill().await;
-    let bad = dir
-        .join("class/workspaces")
-        .join(format!("{}.json", names[1].0));
-    std::fs::write(&bad, b"{\"version\": 1, \"id\": \"trunc").unwrap();
+    let wdir = dir.join("class/workspaces");
+    let bob = wdir.join(format!("{}.json", names[1].0));
+    // Bob's file cut short (a disk that filled, a bad copy): its block still readable.
+    let whole = std::fs::read(&bob).unwrap();
+    let cut = whole[..whole.len() * 4 / 5].to_vec();
+    assert!(String::from_utf8_lossy(&cut).contains("\"block\""));
+    std::fs::write(&bob, &cut).unwrap();
+    // The instructor's file, one character changed by hand.
+    let instructor = wdir.join("instructor.json");
+    let mut edited = std::fs::read(&instructor).unwrap();
+    edited[0] = b'[';
+    std::fs::write(&instructor, &edited).unwrap();
     let p = start_binary(&dir, "14000-14999").await;
     let teacher = p.user(TOKEN);
+    // Neither was overwritten: both moved aside, byte for byte.
+    assert!(
+        !bob.exists(),
+        "Bob's file is no longer where it would be read"
+    );
+    let moved = moved_aside(&wdir, &format!("{}.json", names[1].0));
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert!(
+        std::fs::read(&moved[0]).unwrap() == cut,
+        "Bob's file, unchanged"
+    );
+    let moved_i = moved_aside(&wdir, "instructor.json");
+    assert_eq!(moved_i.len(), 1, "{moved_i:?}");
+    assert!(
+        std::fs::read(&moved_i[0]).unwrap() == edited,
+        "the instructor's, unchanged"
+    );
+    // The instructor still signs in (a fresh workspace, said so); the others load.
+    let (st, me) = teacher.get("/api/workspace").await;
+    assert_eq!(st, StatusCode::OK, "{me}");
     let (_, list) = teacher.get("/api/workspaces").await;
     let ids: Vec<&str> = list
         .as_array()
@@ -310,15 +356,36 @@ async fn a_corrupt_file_is_reported_by_name_and_the_others_load() {
             .len(),
         1
     );
+    // The Class tab names Bob's, where it is, and the ports kept for it.
+    let not_loaded = me["class"]["not_loaded"].as_array().unwrap().clone();
+    assert_eq!(not_loaded.len(), 1, "{me}");
+    assert_eq!(not_loaded[0]["id"], names[1].0.as_str());
+    assert_eq!(not_loaded[0]["port_range"], names[1].2);
+    assert_eq!(not_loaded[0]["moved_to"], moved[0].display().to_string());
+    // A new student does not get Bob's ports while they are kept for him.
+    let (_, dee) = User::join(&TestApp::at(&p.base), &code, "Dee").await;
+    assert_ne!(dee["port_range"], names[1].2, "Bob's block is kept for him");
+    // Removed by the instructor, the block is free again; the file stays on disk.
+    let (st, _) = teacher
+        .delete(&format!("/api/workspaces/{}", names[1].0))
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, me) = teacher.get("/api/workspace").await;
+    assert_eq!(me["class"]["not_loaded"], json!([]));
+    let (_, eve) = User::join(&TestApp::at(&p.base), &code, "Eve").await;
+    assert_eq!(
+        eve["port_range"], names[1].2,
+        "the freed block is handed out again"
+    );
+    assert!(moved[0].exists());
     let err = p.kill().await;
-    assert!(
-        err.contains(&bad.display().to_string()) && err.contains("corrupt"),
-        "the startup output names the file: {err}"
-    );
-    assert!(
-        bad.exists(),
-        "the corrupt file is left for a person to look at"
-    );
+    for path in [&bob, &moved[0], &moved_i[0]] {
+        assert!(
+            err.contains(&path.display().to_string()),
+            "the startup output names {}: {err}",
+            path.display()
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -3,18 +3,20 @@
 // the pcap, so the two agree.
 
 import { api } from '../api.js';
+import { seqSpace } from '../scope.js';
 import { el } from '../util.js';
 
 const cache = new Map();
 
-/** The layers of event `seq`, fetched once. */
+/** The layers of event `seq` of the workspace and run shown, fetched once. */
 export function layersOf(seq) {
-  if (!cache.has(seq)) {
+  const key = `${seqSpace()}|${seq}`;
+  if (!cache.has(key)) {
     const p = api('GET', `/api/events/${seq}/layers`).catch((err) => ({ error: err.message }));
-    cache.set(seq, p);
+    cache.set(key, p);
     if (cache.size > 200) cache.delete(cache.keys().next().value);
   }
-  return cache.get(seq);
+  return cache.get(key);
 }
 
 const hex4 = (n) => (typeof n === 'number' ? `0x${n.toString(16).padStart(4, '0')}` : '?');

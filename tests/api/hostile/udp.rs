@@ -188,11 +188,11 @@ async fn a_sendto_the_os_refuses_is_send_failed_not_not_running() {
     let u = ada
         .engine(json!({"kind": "udp-server", "bind": "127.0.0.1:0", "behavior": "manual"}))
         .await;
-    // An IPv4 socket cannot send to an IPv6 address.
+    // An IPv4 socket cannot send to an IPv6 address (one of the class's ports: allowed).
     let (st, v) = ada
         .post(
             &format!("/api/engines/{}/send", u["id"].as_str().unwrap()),
-            json!({"data": "x", "to": "[::1]:40000"}),
+            json!({"data": "x", "to": "[::1]:11250"}),
         )
         .await;
     let msg = assert_error(st, &v, 502, "send_failed");
