@@ -24,7 +24,8 @@ pub async fn serial() -> MutexGuard<'static, ()> {
 pub struct App {
     pub base: String,
     pub http: reqwest::Client,
-    _stop: oneshot::Sender<()>,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// The token the browser tests' servers require, as a real deployment would.
@@ -46,13 +47,19 @@ pub async fn spawn_class(ports: (u16, u16)) -> App {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut socketlab::Config)) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    spawn_app_on("127.0.0.1:0", tweak).await
+}
+
+/// A server listening on `at` (an address a stopped one had, to restart it where a page
+/// will reconnect).
+pub async fn spawn_app_on(at: &str, tweak: impl FnOnce(&mut socketlab::Config)) -> App {
+    let listener = tokio::net::TcpListener::bind(at).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let mut config = socketlab::Config::default();
     config.access.token = Some(TOKEN.into());
     tweak(&mut config);
-    tokio::spawn(socketlab::serve(listener, config, async move {
+    let handle = tokio::spawn(socketlab::serve(listener, config, async move {
         let _ = stopped.await;
     }));
     let mut headers = reqwest::header::HeaderMap::new();
@@ -66,11 +73,20 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut socketlab::Config)) -> App {
             .default_headers(headers)
             .build()
             .unwrap(),
-        _stop: stop,
+        stop: Some(stop),
+        handle: Some(handle),
     }
 }
 
 impl App {
+    /// Stops the server and waits until it has closed everything (its port is free).
+    pub async fn stop(mut self) {
+        drop(self.stop.take());
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> Value {
         let r = self
             .http

@@ -6,6 +6,7 @@ mod exercises;
 mod harness;
 mod inspect;
 mod stage;
+mod trust;
 
 use std::time::Duration;
 
