@@ -129,7 +129,7 @@ impl Registry {
         let mut problems = Vec::new();
         let policy = &self.shared.env.config.policy;
         for s in saved {
-            let Some(num) = s.id.strip_prefix('e').and_then(|n| n.parse::<u64>().ok()) else {
+            let Some(num) = crate::codec::id_number(&s.id, 'e') else {
                 problems.push(format!(
                     "engine id {:?} is not of the form e7; skipped",
                     s.id
@@ -176,7 +176,9 @@ impl Registry {
                 target,
                 self.shared.env.clone(),
             )
-            .with_created(created);
+            .with_created(created)
+            // A port-0 server starts again on the port its clients know.
+            .with_last_local(s.local.as_deref().and_then(|a| a.parse().ok()));
             if let Some(f) = failure {
                 problems.push(format!("engine {}: {f}", s.id));
                 engine.mark_failed(f);

@@ -167,6 +167,19 @@ async fn personal_mode_keeps_its_engines_too() {
         (me["id"].as_str(), me["role"].as_str(), me["mode"].as_str()),
         (Some("default"), Some("owner"), Some("personal"))
     );
+    // A port-0 server starts again on the port its clients know (no port block here to
+    // make it predictable: the saved address does).
+    let (st, v) = app
+        .post(
+            &format!("/api/engines/{}/start", e["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["local"].clone()),
+        (StatusCode::OK, e["local"].clone()),
+        "{v}"
+    );
     app.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
