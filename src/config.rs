@@ -199,14 +199,14 @@ impl Policy {
         if what != "bind"
             && let Some((lo, hi)) = self.class_ports
         {
-            let ip = addr.ip();
+            let ip = addr.ip().to_canonical();
             let class_port = ip.is_loopback() && (lo..=hi).contains(&addr.port());
             let given = self.targets_given && self.target_allowed(ip);
             if !class_port && !given {
                 return Err(format!(
                     "{what}: {addr} is outside this class: in class mode engines connect and \
-                     send only to the class's ports {lo}-{hi} on loopback (127.0.0.1); the \
-                     instructor can allow more with --allow-target"
+                     send only to the class's ports {lo}-{hi} on loopback (127.0.0.1 or [::1]); \
+                     the instructor can allow more with --allow-target"
                 ));
             }
         }

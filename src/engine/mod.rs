@@ -432,6 +432,9 @@ impl Engine {
                 .unwrap_or_else(PoisonError::into_inner),
         ) && spec.port() == 0
             && spec.ip() == last.ip()
+            // Only where the policy allows now: a restart with other --ports, or a file
+            // edited by hand, must not bring a server back outside its block.
+            && self.env.config.policy.check("bind", last).is_ok()
         {
             plan.push(last);
         }

@@ -55,6 +55,8 @@ struct Message<'a> {
     go: Option<&'a str>,
     /// Whether the page moves on to `go` by itself (else the reader clicks Continue).
     auto: bool,
+    /// A way back instead (the reader's own workspace).
+    back: Option<&'a str>,
 }
 
 /// Whether the browser says this navigation came from another site (a link or a script on a
@@ -76,8 +78,16 @@ fn continue_here(title: &str, text: &str, to: &str) -> Result<Response, ApiError
         text,
         go: Some(to),
         auto: false,
+        back: None,
     })?;
     Ok(([NO_STORE], Html(page)).into_response())
+}
+
+/// Query of `GET /watch/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct WatchQuery {
+    /// The reader chose to leave their own workspace for this watch link.
+    switch: Option<String>,
 }
 
 /// Query of `GET /`.
@@ -129,6 +139,7 @@ fn message(status: StatusCode, title: &str, text: &str) -> Result<Response, ApiE
         text,
         go: None,
         auto: false,
+        back: None,
     })?;
     Ok((status, [NO_STORE], Html(page)).into_response())
 }
@@ -221,6 +232,8 @@ pub async fn join(
 pub async fn watch(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    caller: Option<Caller>,
+    q: Query<WatchQuery>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     if !s.workspaces.watch_exists(&id) {
@@ -238,12 +251,31 @@ pub async fn watch(
             &format!("/watch/{}", urlencode(&id)),
         );
     }
+    // A student's browser holds its only copy of the student's secret: the watch cookie
+    // would replace it. Said first, and done only if they still want to.
+    if let Some(c) = caller.filter(|c| c.role == Role::Student)
+        && q.switch.is_none()
+    {
+        let text = format!(
+            "This browser is signed in to your own workspace, \"{}\". Watching this link signs it out here: to come back to your workspace you will need your own join link (or your instructor). Go back to your workspace, or watch anyway.",
+            c.home.name()
+        );
+        let page = render(&Message {
+            title: "Leave your workspace to watch?",
+            text: &text,
+            go: Some(&format!("/watch/{}?switch=1", urlencode(&id))),
+            auto: false,
+            back: Some("/"),
+        })?;
+        return Ok(([NO_STORE], Html(page)).into_response());
+    }
     let page = render(&Message {
         title: "Opening the workspace, read-only",
         text: "You can watch everything happen live; nothing you do here changes it.",
         // The room sees the scene, large (Esc or the button leaves present mode).
         go: Some("/?present"),
         auto: true,
+        back: None,
     })?;
     let r = ([NO_STORE], Html(page)).into_response();
     Ok(with_cookies(r, cookies_for(&s.guard, WATCH_COOKIE, &id)))

@@ -83,7 +83,21 @@ pub fn check_name(field: &str, name: &str) -> Result<String, ApiError> {
             "field {field}: control characters are not allowed in a name"
         )));
     }
+    if name.chars().any(invisible) {
+        return Err(ApiError::InvalidSpec(format!(
+            "field {field}: invisible or direction-changing characters are not allowed in a name (they make one name look like another)"
+        )));
+    }
     Ok(name.to_string())
+}
+
+/// Characters that show nothing or turn text around: with them "ada" and "ada" could be two
+/// names, or a name could read backwards in the instructor's list.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}'
+        | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}')
 }
 
 /// A display name as names are compared: case and spaces ignored, so "Ada", "ada" and
@@ -91,6 +105,11 @@ pub fn check_name(field: &str, name: &str) -> Result<String, ApiError> {
 fn name_key(name: &str) -> String {
     name.chars()
         .filter(|c| !c.is_whitespace())
+        // Full-width forms (ａｄａ) are the same letters.
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            c => c,
+        })
         .flat_map(char::to_lowercase)
         .collect()
 }
@@ -439,13 +458,23 @@ impl Workspaces {
     /// Removes a workspace: its engines stop, its viewers' streams end, its credentials stop
     /// working, and its file goes.
     pub async fn remove(&self, id: &str) -> Result<(), ApiError> {
-        // One that did not load: the reservation goes; the file moved aside stays on disk.
-        {
+        // One that did not load: the reservation goes; the file moved aside stays on disk,
+        // renamed so later starts no longer keep its ports.
+        let gone = {
             let mut broken = lock(&self.inner.broken);
-            if let Some(at) = broken.iter().position(|b| b.id == id) {
-                broken.remove(at);
-                return Ok(());
+            broken
+                .iter()
+                .position(|b| b.id == id)
+                .map(|at| broken.remove(at))
+        };
+        if let Some(b) = gone {
+            if let Some(store) = self.inner.store.clone() {
+                let done = tokio::task::spawn_blocking(move || store.dismiss(&b)).await;
+                if !matches!(done, Ok(Ok(()))) {
+                    tracing::error!(workspace = %id, "marking the moved-aside file removed failed");
+                }
             }
+            return Ok(());
         }
         let ws = self.find(id)?;
         if Arc::ptr_eq(&ws, &self.inner.home) {

@@ -153,6 +153,24 @@ impl Workspaces {
         }
         let mut home = None;
         let mut loaded = Vec::new();
+        let mut broken = broken;
+        // Two files that claim one port block (a hand edit): the older workspace keeps it,
+        // the other loads without ports until the instructor resets or removes it.
+        let mut saved = saved;
+        saved.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+        let mut claimed: HashMap<usize, String> = HashMap::new();
+        for w in saved.iter_mut() {
+            let Some(n) = w.block else { continue };
+            if let Some(first) = claimed.get(&n) {
+                startup.problems.push(format!(
+                    "workspace {} ({}): its port block {n} is workspace {first}'s too; it has no ports until the instructor removes it",
+                    w.id, w.name
+                ));
+                w.block = Some(usize::MAX);
+            } else {
+                claimed.insert(n, w.id.clone());
+            }
+        }
         for w in saved {
             let Some(kind) = Kind::parse(&w.kind) else {
                 startup.problems.push(format!(
@@ -181,6 +199,15 @@ impl Workspaces {
                     "workspace file for {} does not belong in {mode} mode; not loaded",
                     w.id
                 ));
+                broken.push(super::store::Broken {
+                    id: w.id.clone(),
+                    block: w.block,
+                    moved_to: store
+                        .as_ref()
+                        .map(|s| s.dir().join("workspaces").join(format!("{}.json", w.id)))
+                        .unwrap_or_default(),
+                    why: format!("it is not a {mode} mode workspace"),
+                });
             }
         }
         let home = match home {

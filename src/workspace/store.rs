@@ -84,14 +84,31 @@ pub struct SavedClass {
     pub token: Option<String>,
 }
 
-/// A workspace file that did not load, moved aside.
+/// The most a workspace file may be (labs are 16 MiB together at most); a larger one is
+/// not read whole at start.
+const MAX_FILE: u64 = 64 << 20;
+/// Added to a moved-aside file's name once the instructor removed its workspace: kept, but
+/// no longer listed or reserving ports.
+const DISMISSED: &str = ".removed";
+
+/// The first 64 KiB of a file (where a workspace file says its block), or nothing.
+fn read_prefix(path: &Path) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut buf = Vec::new();
+    if let Ok(f) = File::open(path) {
+        let _ = f.take(64 * 1024).read_to_end(&mut buf);
+    }
+    buf
+}
+
+/// A workspace file that did not load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Broken {
     /// The workspace id its name gives (`w1a2b3c4` of `w1a2b3c4.json`).
     pub id: String,
     /// Its port block, when the bytes still say it.
     pub block: Option<usize>,
-    /// Where it is now.
+    /// Where it is now: moved aside, or left where it was when it could not be read.
     pub moved_to: PathBuf,
     /// Why it did not load.
     pub why: String,
@@ -259,6 +276,7 @@ impl Store {
         private_dir(root, false).map_err(io)?;
         private_dir(&dir, true).map_err(io)?;
         private_dir(&workspaces, true).map_err(io)?;
+        private_dir(&dir.join("files"), true).map_err(io)?;
         let mut opts = OpenOptions::new();
         opts.create(true).truncate(false).write(true);
         #[cfg(unix)]
@@ -305,34 +323,80 @@ impl Store {
                 let _ = fs::remove_file(&path);
                 continue;
             }
+            // Moved aside on an earlier start and not yet removed by the instructor: still
+            // not loaded, its block still kept, whatever has happened since.
+            if let Some((file, _)) = name.split_once(".corrupt-") {
+                if !name.ends_with(DISMISSED) {
+                    broken.push(Broken {
+                        id: file.trim_end_matches(".json").to_string(),
+                        block: block_in(&read_prefix(&path)),
+                        moved_to: path.clone(),
+                        why: "moved aside on an earlier start".into(),
+                    });
+                }
+                continue;
+            }
             if !name.ends_with(".json") {
                 continue;
             }
-            let bytes = match fs::read(&path) {
-                Ok(b) => b,
-                Err(e) => {
-                    // Unreadable is not corrupt: nothing is moved, and it is said.
-                    problems.push(format!(
-                        "workspace file {} cannot be read ({e}); it was not loaded and is left as it is",
-                        path.display()
-                    ));
+            let id = name.trim_end_matches(".json").to_string();
+            let mut not_loaded = |why: String, block: Option<usize>, at: &Path| {
+                problems.push(format!(
+                    "workspace file {} was not loaded ({why}); it is left as it is",
+                    at.display()
+                ));
+                broken.push(Broken {
+                    id: id.clone(),
+                    block,
+                    moved_to: at.to_path_buf(),
+                    why,
+                });
+            };
+            // Not a plain file (a directory, a pipe that would block the start forever):
+            // not opened at all.
+            match fs::symlink_metadata(&path) {
+                Ok(m) if m.is_file() => {}
+                Ok(_) => {
+                    not_loaded("it is not a plain file".into(), None, &path);
                     continue;
                 }
-            };
-            let parsed = serde_json::from_slice::<SavedWorkspace>(&bytes)
-                .map_err(|e| e.to_string())
-                .and_then(|w| {
-                    if w.version > VERSION {
-                        Err(format!(
-                            "written by a newer socketlab (format {}; this one reads {VERSION})",
-                            w.version
-                        ))
-                    } else if Self::file_name(&w.id) != name {
-                        Err(format!("it holds workspace {:?}, not {name}", w.id))
-                    } else {
-                        Ok(w)
+                Err(e) => {
+                    not_loaded(format!("cannot be examined: {e}"), None, &path);
+                    continue;
+                }
+            }
+            let size = fs::metadata(&path).map_or(0, |m| m.len());
+            let bytes = if size > MAX_FILE {
+                None
+            } else {
+                match fs::read(&path) {
+                    Ok(b) => Some(b),
+                    Err(e) => {
+                        // Unreadable is not corrupt: nothing is moved, and it is said.
+                        not_loaded(format!("cannot be read: {e}"), None, &path);
+                        continue;
                     }
-                });
+                }
+            };
+            let parsed = match &bytes {
+                None => Err(format!(
+                    "{size} bytes, more than a workspace file may be ({MAX_FILE})"
+                )),
+                Some(b) => serde_json::from_slice::<SavedWorkspace>(b)
+                    .map_err(|e| e.to_string())
+                    .and_then(|w| {
+                        if w.version > VERSION {
+                            Err(format!(
+                                "written by a newer socketlab (format {}; this one reads {VERSION})",
+                                w.version
+                            ))
+                        } else if Self::file_name(&w.id) != name {
+                            Err(format!("it holds workspace {:?}, not {name}", w.id))
+                        } else {
+                            Ok(w)
+                        }
+                    }),
+            };
             let why = match parsed {
                 Ok(w) => {
                     found.push(w);
@@ -340,7 +404,7 @@ impl Store {
                 }
                 Err(e) => e,
             };
-            let id = name.trim_end_matches(".json").to_string();
+            let block = block_in(&bytes.unwrap_or_else(|| read_prefix(&path)));
             match move_aside(&path) {
                 Ok(moved_to) => {
                     problems.push(format!(
@@ -350,15 +414,16 @@ impl Store {
                     ));
                     broken.push(Broken {
                         id,
-                        block: block_in(&bytes),
+                        block,
                         moved_to,
                         why,
                     });
                 }
-                Err(e) => problems.push(format!(
-                    "workspace file {} is corrupt and was not loaded ({why}), and could not be moved aside ({e}); it is left as it is",
-                    path.display()
-                )),
+                Err(e) => not_loaded(
+                    format!("corrupt ({why}), and it could not be moved aside: {e}"),
+                    block,
+                    &path,
+                ),
             }
         }
         (found, broken, problems)
@@ -368,6 +433,22 @@ impl Store {
     pub fn save(&self, w: &SavedWorkspace) -> std::io::Result<()> {
         let bytes = serde_json::to_vec_pretty(w).map_err(std::io::Error::other)?;
         write_atomic(&self.workspaces, &Self::file_name(&w.id), &bytes)
+    }
+
+    /// The instructor removed a workspace that did not load: its moved-aside file is kept,
+    /// renamed so that later starts no longer list it or keep its ports.
+    pub fn dismiss(&self, b: &Broken) -> std::io::Result<()> {
+        let name = b
+            .moved_to
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("");
+        if !name.contains(".corrupt-") || !b.moved_to.exists() {
+            return Ok(());
+        }
+        let to = PathBuf::from(format!("{}{DISMISSED}", b.moved_to.display()));
+        fs::rename(&b.moved_to, &to)?;
+        File::open(&self.workspaces)?.sync_all()
     }
 
     /// Removes one workspace's file.

@@ -378,19 +378,6 @@ async fn a_file_that_does_not_load_is_moved_aside_whole_and_its_ports_kept() {
     // A new student does not get Bob's ports while they are kept for him.
     let (_, dee) = User::join(&TestApp::at(&p.base), &code, "Dee").await;
     assert_ne!(dee["port_range"], names[1].2, "Bob's block is kept for him");
-    // Removed by the instructor, the block is free again; the file stays on disk.
-    let (st, _) = teacher
-        .delete(&format!("/api/workspaces/{}", names[1].0))
-        .await;
-    assert_eq!(st, StatusCode::NO_CONTENT);
-    let (_, me) = teacher.get("/api/workspace").await;
-    assert_eq!(me["class"]["not_loaded"], json!([]));
-    let (_, eve) = User::join(&TestApp::at(&p.base), &code, "Eve").await;
-    assert_eq!(
-        eve["port_range"], names[1].2,
-        "the freed block is handed out again"
-    );
-    assert!(moved[0].exists());
     let err = p.kill().await;
     for path in [&bob, &moved[0], &moved_i[0]] {
         assert!(
@@ -399,6 +386,113 @@ async fn a_file_that_does_not_load_is_moved_aside_whole_and_its_ports_kept() {
             path.display()
         );
     }
+    // Started again, with a pipe and a directory where files should be: the start does not
+    // hang on the pipe, and Bob's block is still kept (the moved file is still not loaded).
+    let fifo = wdir.join("wfifo0001.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::create_dir(wdir.join("wdir00001.json")).unwrap();
+    let p = start_binary(&dir, "14000-14999").await;
+    let teacher = p.user(TOKEN);
+    let (_, me) = teacher.get("/api/workspace").await;
+    let listed: Vec<(String, Value)> = me["class"]["not_loaded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["id"].as_str().unwrap().to_string(),
+                b["port_range"].clone(),
+            )
+        })
+        .collect();
+    assert!(
+        listed.contains(&(names[1].0.clone(), names[1].2.clone())),
+        "{listed:?}"
+    );
+    assert!(
+        listed.contains(&("wfifo0001".into(), Value::Null)),
+        "{listed:?}"
+    );
+    assert!(
+        listed.contains(&("wdir00001".into(), Value::Null)),
+        "{listed:?}"
+    );
+    let (_, fay) = User::join(&TestApp::at(&p.base), &code, "Fay").await;
+    assert_ne!(fay["port_range"], names[1].2, "kept across restarts");
+    // Removed by the instructor, the block is free again; the file stays on disk, renamed
+    // so later starts no longer keep its ports.
+    let (st, _) = teacher
+        .delete(&format!("/api/workspaces/{}", names[1].0))
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, me) = teacher.get("/api/workspace").await;
+    assert!(
+        !me["class"]["not_loaded"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["id"] == names[1].0.as_str())
+    );
+    let (_, eve) = User::join(&TestApp::at(&p.base), &code, "Eve").await;
+    assert_eq!(
+        eve["port_range"], names[1].2,
+        "the freed block is handed out again"
+    );
+    assert!(!moved[0].exists());
+    let kept = std::path::PathBuf::from(format!("{}.removed", moved[0].display()));
+    assert!(
+        std::fs::read(&kept).unwrap() == cut,
+        "still there, unchanged"
+    );
+    p.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn two_files_that_claim_one_port_block_do_not_share_it() {
+    let dir = temp_dir("twoblocks");
+    let p = start_binary(&dir, "14000-14999").await;
+    let code = p.user(TOKEN).class_code().await;
+    let (_, ada) = User::join(&TestApp::at(&p.base), &code, "Ada").await;
+    let (dee, dee_ws) = User::join(&TestApp::at(&p.base), &code, "Dee").await;
+    p.kill().await;
+    // Dee's file edited to claim Ada's block.
+    let file = dir
+        .join("class/workspaces")
+        .join(format!("{}.json", dee_ws["id"].as_str().unwrap()));
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    v["block"] = 0.into();
+    std::fs::write(&file, serde_json::to_vec(&v).unwrap()).unwrap();
+    let p = start_binary(&dir, "14000-14999").await;
+    let (_, list) = p.user(TOKEN).get("/api/workspaces").await;
+    let range_of = |id: &Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["id"] == *id)
+            .unwrap()["port_range"]
+            .clone()
+    };
+    assert_eq!(
+        range_of(&ada["id"]),
+        ada["port_range"],
+        "the older keeps its block"
+    );
+    assert_ne!(range_of(&dee_ws["id"]), ada["port_range"]);
+    let (st, v) = p
+        .user(&dee.cred)
+        .post("/api/engines", tcp_spec("echo"))
+        .await;
+    assert!(st.is_client_error(), "Dee has no ports now: {st} {v}");
+    let err = p.kill().await;
+    assert!(
+        err.contains("is workspace"),
+        "the startup output says so: {err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -500,5 +594,35 @@ async fn a_kill_during_a_save_leaves_the_previous_version_whole() {
         let err = next.kill().await;
         assert!(!err.contains("corrupt"), "{err}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_server_comes_back_only_inside_the_block_its_workspace_has_now() {
+    let dir = temp_dir("newports");
+    let p = start_binary(&dir, "14000-14999").await;
+    let code = p.user(TOKEN).class_code().await;
+    let (ada, _) = User::join(&TestApp::at(&p.base), &code, "Ada").await;
+    let e = ada.engine(tcp_spec("echo")).await;
+    assert!(local_of(&e).port() < 14_100);
+    p.kill().await;
+    // The instructor narrows --ports: Ada's block is now 14100-14199.
+    let p = start_binary(&dir, "14100-14999").await;
+    let u = p.user(&ada.cred);
+    let (_, me) = u.get("/api/workspace").await;
+    assert_eq!(me["port_range"], json!([14_100, 14_199]));
+    let (st, v) = u
+        .post(
+            &format!("/api/engines/{}/start", e["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let port = local_of(&v).port();
+    assert!(
+        (14_100..=14_199).contains(&port),
+        "not its old port {port}: {v}"
+    );
+    p.kill().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -157,6 +157,48 @@ async fn watchers_read_engines_not_files_or_labs_and_a_watch_cookie_can_join() {
 }
 
 #[tokio::test]
+async fn a_student_is_asked_before_a_watch_link_signs_them_out_and_a_page_opens_with_two_cookies() {
+    let (app, teacher) = spawn_class((8_000, 8_499), |_| {}).await;
+    let code = teacher.class_code().await;
+    let (ada, _) = User::join(&app, &code, "Ada").await;
+    let (_, bob_ws) = User::join(&app, &code, "Bob").await;
+    let watch = last_segment(&bob_ws["watch_url"]);
+    let get = |path: String, cookie: String| {
+        let url = format!("{}{path}", app.base);
+        async move {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let mine = format!("socketlab_ws={}", ada.cred);
+    let r = get(format!("/watch/{watch}"), mine.clone()).await;
+    assert!(set_cookies(&r).is_empty(), "{:?}", set_cookies(&r));
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Ada") && page.contains("?switch=1") && page.contains("id=\"back\""),
+        "{page}"
+    );
+    let r = get(format!("/watch/{watch}?switch=1"), mine).await;
+    assert!(set_cookies(&r)[0].starts_with("socketlab_watch="));
+    // A tossed cookie beside ours: the API refuses both, but the join page still opens.
+    let two = format!("socketlab_ws={}; socketlab_ws=tossed", ada.cred);
+    let r = get(format!("/join/{code}"), two.clone()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("<form"));
+    assert_eq!(
+        get("/api/engines".into(), two).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
 async fn display_names_are_unique_and_a_free_one_is_suggested() {
     let (app, teacher) = spawn_class((6_500, 6_999), |_| {}).await;
     let code = teacher.class_code().await;
@@ -179,6 +221,28 @@ async fn display_names_are_unique_and_a_free_one_is_suggested() {
             format!("{} 3", same.trim()),
             "{v}"
         );
+    }
+    // Look-alikes: full-width letters are the same name; invisible and direction-changing
+    // characters are refused outright.
+    let join = |name: &str| {
+        let body = json!({"code": code, "name": name});
+        let url = format!("{}/api/join", app.base);
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let st = r.status();
+            (st, r.json::<Value>().await.unwrap())
+        }
+    };
+    let (st, v) = join("ＡＤＡ").await;
+    assert_error(st, &v, 409, "name_taken");
+    for sly in ["ada\u{200b}", "r\u{202e}eva", "\u{2066}ada"] {
+        let (st, v) = join(sly).await;
+        assert_error(st, &v, 400, "invalid_spec");
     }
     // The instructor's one-person links keep to the same rule.
     let (st, v) = teacher
