@@ -544,10 +544,18 @@ mod tests {
         assert!(!store.workspaces.join(".wa.json.tmp-1-1").exists());
         store.remove("wa").unwrap();
         store.remove("wa").unwrap();
-        assert_eq!(store.load().0, vec![ws("wb")]);
+        let (loaded, again, _) = store.load();
+        assert_eq!(loaded, vec![ws("wb")]);
+        // Still listed next time (its block kept), never loaded, until dismissed.
+        assert_eq!(again.len(), 1);
+        assert_eq!(
+            (again[0].id.as_str(), &again[0].moved_to),
+            ("wc", &broken[0].moved_to)
+        );
+        store.dismiss(&again[0]).unwrap();
         assert!(
             store.load().1.is_empty(),
-            "a moved-aside file is not read again"
+            "dismissed, it is no longer listed"
         );
         drop(store);
         let _ = fs::remove_dir_all(&root);
