@@ -136,6 +136,8 @@ pub async fn serve_with(
     let janitor = {
         let set = workspaces.clone();
         let stop = root.clone();
+        // The process's janitor: it ends with the root token and is awaited at shutdown.
+        #[allow(clippy::disallowed_methods)]
         tokio::spawn(async move {
             let every = set.tidy_every();
             let mut last = Instant::now();

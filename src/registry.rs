@@ -6,10 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::addr::resolve;
-use crate::engine::{Engine, EngineSpec, EngineView, Env};
+use crate::engine::{Engine, EngineSpec, EngineView, Env, SavedEngine};
 use crate::error::ApiError;
-use crate::event::format_time;
-use crate::workspace::store::SavedEngine;
 
 /// A cheap-to-clone handle on every engine of the server.
 #[derive(Clone)]
@@ -71,8 +69,11 @@ impl Registry {
             return Err(self.limit_error());
         }
         let num = self.shared.next_id.fetch_add(1, Relaxed);
+        let Ok(small) = u32::try_from(num) else {
+            return Err(self.limit_error());
+        };
         let engine = Arc::new(Engine::new(
-            format!("e{num}").into(),
+            small,
             spec,
             bind_addrs,
             target_addrs,
@@ -112,79 +113,23 @@ impl Registry {
 
     /// The engines as kept on disk.
     pub fn saved(&self) -> Vec<SavedEngine> {
-        self.all()
-            .iter()
-            .map(|e| SavedEngine {
-                id: e.id.to_string(),
-                created: format_time(e.created),
-                spec: serde_json::to_value(&e.spec).unwrap_or_default(),
-                local: e.last_local().map(|a| a.to_string()),
-            })
-            .collect()
+        self.all().iter().map(|e| e.to_saved()).collect()
     }
 
     /// Puts back engines kept on disk, stopped, under their old ids; ids go on from `next`.
     /// Returns a message for each that could not be put back as it was.
     pub async fn restore(&self, saved: &[SavedEngine], next: u64) -> Vec<String> {
         let mut problems = Vec::new();
-        let policy = &self.shared.env.config.policy;
         for s in saved {
-            let Some(num) = crate::codec::id_number(&s.id, 'e') else {
-                problems.push(format!(
-                    "engine id {:?} is not of the form e7; skipped",
-                    s.id
-                ));
-                continue;
-            };
-            let spec = match serde_json::to_vec(&s.spec)
-                .map_err(|e| ApiError::InvalidSpec(e.to_string()))
-                .and_then(|b| EngineSpec::from_json(&b))
-            {
-                Ok(spec) => spec,
-                Err(e) => {
-                    problems.push(format!(
-                        "engine {}: its spec is no longer valid ({e}); skipped",
-                        s.id
-                    ));
-                    continue;
+            match Engine::from_saved(s, self.shared.env.clone()).await {
+                Ok(r) => {
+                    problems.extend(r.problem);
+                    let num = u64::from(r.engine.num);
+                    self.engines().insert(num, Arc::new(r.engine));
+                    self.shared.next_id.fetch_max(num + 1, Relaxed);
                 }
-            };
-            let mut failure = None;
-            let mut resolved = |r: Result<Vec<std::net::SocketAddr>, ApiError>| match r {
-                Ok(a) => a,
-                Err(e) => {
-                    failure = Some(format!(
-                        "cannot start: {e}; delete it and create one that fits the policy"
-                    ));
-                    Vec::new()
-                }
-            };
-            let bind = match &spec.bind_hp {
-                Some(hp) => resolved(resolve("bind", hp, policy).await),
-                None => Vec::new(),
-            };
-            let target = match &spec.target_hp {
-                Some(hp) => resolved(resolve("target", hp, policy).await),
-                None => Vec::new(),
-            };
-            let created = humantime::parse_rfc3339(&s.created)
-                .unwrap_or_else(|_| std::time::SystemTime::now());
-            let engine = Engine::new(
-                s.id.clone().into(),
-                spec,
-                bind,
-                target,
-                self.shared.env.clone(),
-            )
-            .with_created(created)
-            // A port-0 server starts again on the port its clients know.
-            .with_last_local(s.local.as_deref().and_then(|a| a.parse().ok()));
-            if let Some(f) = failure {
-                problems.push(format!("engine {}: {f}", s.id));
-                engine.mark_failed(f);
+                Err(why) => problems.push(why),
             }
-            self.engines().insert(num, Arc::new(engine));
-            self.shared.next_id.fetch_max(num + 1, Relaxed);
         }
         self.shared.next_id.fetch_max(next, Relaxed);
         problems

@@ -125,6 +125,9 @@ impl Capture {
             preview,
         });
         let stop = CancellationToken::new();
+        // The capture's own collector: it lives as long as the capture (its Drop cancels it),
+        // not as long as any engine's run.
+        #[allow(clippy::disallowed_methods)]
         tokio::spawn(collect(shared.clone(), stop.clone()));
         // Its numbering starts again at 1 with every run: a reader holding a seq of another
         // run must be told, or it would wait for numbers it has seen already.

@@ -20,8 +20,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use super::Engine;
 use super::behavior::Response;
+use super::{Engine, EngineSpec};
 use crate::event::{Draft, EventKind};
 
 /// Threads that run jobs: enough that a few workspaces' slow rules do not queue up behind
@@ -92,6 +92,7 @@ pub async fn run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> O
 /// beside one still running. A job that panicked answers nothing, with an error event.
 pub(super) async fn respond(
     engine: &Arc<Engine>,
+    spec: &Arc<EngineSpec>,
     data: &[u8],
     peer: SocketAddr,
     limit: usize,
@@ -100,10 +101,9 @@ pub(super) async fn respond(
     let Ok(turn) = engine.env.rules_turn.clone().acquire_owned().await else {
         return Response::default();
     };
-    let (e, data) = (engine.clone(), data.to_vec());
+    let (spec, data) = (spec.clone(), data.to_vec());
     let done = run(move || {
         let _turn = turn;
-        let spec = &e.spec;
         let greeting = spec.options.greeting.as_deref().unwrap_or("");
         spec.behavior
             .respond(&spec.compiled_rules, &data, greeting, peer, limit)

@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use super::tcp::{accept_each, bind_listener, connect_error};
-use super::{Conn, Engine, Run};
+use super::{Conn, Engine, Run, Starting};
 use crate::error::ApiError;
 use crate::event::{Call, Draft, EventKind, NewSocket, SERVER_LEG};
 
@@ -23,14 +23,10 @@ const CLIENT: &str = "\"leg\":\"client\"";
 const SERVER: &str = "\"leg\":\"server\"";
 
 /// Binds and listens where clients come, then accepts and relays in the background.
-pub(super) async fn start(
-    engine: &Arc<Engine>,
-    generation: u64,
-    cancel: CancellationToken,
-) -> Result<Arc<Run>, ApiError> {
-    let backlog = engine.spec.options.backlog.unwrap_or(5);
+pub(super) async fn start(engine: &Arc<Engine>, starting: Starting) -> Result<Arc<Run>, ApiError> {
+    let backlog = starting.spec.options.backlog.unwrap_or(5);
     let (listener, local) = bind_listener(engine, backlog)?;
-    let run = Arc::new(Run::new(generation, cancel, local, None));
+    let run = Arc::new(starting.run(local, None));
     engine.emit(NewSocket::new(local, true).draft().extra(CLIENT));
     engine.emit(
         Draft::new(EventKind::Bound, Call::Bind)
@@ -39,7 +35,7 @@ pub(super) async fn start(
     );
     let msg = format!(
         "listening, backlog {backlog}; relaying each client to {}",
-        engine.spec.target.as_deref().unwrap_or("?")
+        run.spec.target.as_deref().unwrap_or("?")
     );
     engine.emit(
         Draft::new(EventKind::Listening, Call::Listen)
@@ -164,7 +160,7 @@ async fn pair(engine: Arc<Engine>, run: Arc<Run>, conn: Arc<Conn>, client: TcpSt
     );
     let (crd, cwr) = client.into_split();
     let (srd, swr) = server.into_split();
-    let size = engine.spec.options.recv_size;
+    let size = run.spec.options.recv_size;
     let c2s = relay(
         &engine,
         &conn,

@@ -4,13 +4,14 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use super::{Conn, Engine, Kind, STOP_DEADLINE, UdpCmd};
+use super::{Conn, Engine, Kind, Run, STOP_DEADLINE, UdpCmd};
 use crate::error::ApiError;
 
 /// The result of a send, as API.md's send route returns it.
@@ -61,26 +62,23 @@ impl Engine {
             return Ok(first);
         }
         let run = self.running().ok_or_else(|| self.not_running())?;
-        let stop = self.repeats().child_token();
-        let run_stop = run.cancel.clone();
+        // A child of the run's token: a stop of the engine ends it too.
+        let stop = run.repeats();
         let engine = self.clone();
-        self.repeating
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        run.repeating.fetch_add(1, Relaxed);
+        let counted = run.clone();
         run.tracker.spawn(async move {
-            struct Done(Arc<Engine>);
+            struct Done(Arc<Run>);
             impl Drop for Done {
                 fn drop(&mut self) {
-                    self.0
-                        .repeating
-                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                    self.0.repeating.fetch_sub(1, Relaxed);
                 }
             }
-            let _done = Done(engine.clone());
+            let _done = Done(counted);
             for _ in 1..times {
                 tokio::select! {
                     biased;
                     _ = stop.cancelled() => return,
-                    _ = run_stop.cancelled() => return,
                     _ = tokio::time::sleep(interval) => {}
                 }
                 if stop.is_cancelled() || engine.send(data.clone(), target.clone()).await.is_err() {
@@ -96,42 +94,28 @@ impl Engine {
 
     /// Ends every repeated send of this engine; returns how many were going.
     pub fn stop_repeats(&self) -> usize {
-        let mut r = self
-            .repeats
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let going = self.repeating.load(std::sync::atomic::Ordering::Relaxed);
-        r.cancel();
-        *r = tokio_util::sync::CancellationToken::new();
-        going
-    }
-
-    fn repeats(&self) -> tokio_util::sync::CancellationToken {
-        self.repeats
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.running().map_or(0, |run| run.stop_repeats())
     }
 
     /// Sends `data` as the target says; returns once it is written.
     pub async fn send(&self, data: Bytes, target: SendTarget) -> Result<SendOutcome, ApiError> {
         let run = self.running().ok_or_else(|| self.not_running())?;
         let n = data.len();
-        if self.spec.kind.is_proxy() {
+        if self.kind.is_proxy() {
             return Err(ApiError::InvalidSpec(format!(
                 "engine {} is a {}: it relays what its client and server send and sends nothing of its own; send from the client or the server",
                 self.id,
-                self.spec.kind.name()
+                self.kind.name()
             )));
         }
-        match self.spec.kind {
+        match self.kind {
             Kind::UdpServer | Kind::UdpClient => {
                 if target.conn.is_some() || target.shutdown_write {
                     return Err(ApiError::InvalidSpec(
                         "UDP has no connections: leave out conn and shutdown, and use to for the destination".into(),
                     ));
                 }
-                let to = match (target.to, self.spec.kind) {
+                let to = match (target.to, self.kind) {
                     (Some(to), _) => to,
                     (None, Kind::UdpClient) => run
                         .peer
@@ -171,25 +155,25 @@ impl Engine {
                     ));
                 }
                 let conns: Vec<Arc<Conn>> = {
-                    let all = run.conns();
-                    match (self.spec.kind, target.conn.as_deref()) {
+                    let all = &run.live().conns;
+                    match (self.kind, target.conn.as_deref()) {
                         (Kind::TcpClient, _) => all.values().cloned().collect(),
                         (_, Some("*")) => all.values().cloned().collect(),
-                        (_, Some(id)) => vec![self.find_conn(&all, id)?],
+                        (_, Some(id)) => vec![self.find_conn(all, id)?],
                         (_, None) => {
                             return Err(ApiError::InvalidSpec(format!(
                                 "field conn is missing: say which connection, e.g. \"conn\": \"c2\", or \"*\" for all; open now: {}",
-                                open_list(&all)
+                                open_list(all)
                             )));
                         }
                     }
                 };
-                if target.shutdown_write && self.spec.kind != Kind::TcpClient {
+                if target.shutdown_write && self.kind != Kind::TcpClient {
                     return Err(ApiError::InvalidSpec(
                         "field shutdown is for a tcp-client; a server closes a connection with DELETE /api/engines/{id}/connections/{conn}".into(),
                     ));
                 }
-                if self.spec.kind == Kind::TcpClient && conns.is_empty() {
+                if self.kind == Kind::TcpClient && conns.is_empty() {
                     return Err(self.not_running());
                 }
                 let sends = conns
@@ -216,7 +200,7 @@ impl Engine {
     /// Closes one connection of a running engine; returns once it is closed.
     pub async fn close_conn(&self, conn_id: &str) -> Result<(), ApiError> {
         let run = self.running().ok_or_else(|| self.not_running())?;
-        let conn = self.find_conn(&run.conns(), conn_id)?;
+        let conn = self.find_conn(&run.live().conns, conn_id)?;
         conn.close.cancel();
         let _ = tokio::time::timeout(STOP_DEADLINE, conn.done.cancelled()).await;
         Ok(())

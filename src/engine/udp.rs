@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::udp_send::{Leg, record_sendto, sendto};
-use super::{Engine, Kind, Run, UdpCmd, bind_error, pool};
+use super::{Engine, Kind, Run, Starting, UdpCmd, bind_error, pool};
 use crate::addr::loopback_like;
 use crate::error::ApiError;
 use crate::event::{Call, Draft, EventKind, NewSocket};
@@ -20,11 +19,7 @@ use crate::event::{Call, Draft, EventKind, NewSocket};
 pub(super) const DATAGRAM_MAX: usize = 65_536;
 
 /// Binds the socket, then runs the datagram loop in the background.
-pub(super) async fn start(
-    engine: &Arc<Engine>,
-    generation: u64,
-    cancel: CancellationToken,
-) -> Result<Arc<Run>, ApiError> {
+pub(super) async fn start(engine: &Arc<Engine>, starting: Starting) -> Result<Arc<Run>, ApiError> {
     let mut plan = engine.bind_plan();
     // A client with no bind, aimed off this host: connected to its target, so it receives
     // from nothing else.
@@ -65,11 +60,11 @@ pub(super) async fn start(
     let local = sock
         .local_addr()
         .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
-    let peer = (engine.spec.kind == Kind::UdpClient)
+    let peer = (engine.kind == Kind::UdpClient)
         .then(|| engine.target_addrs.first().copied())
         .flatten();
     let (tx, rx) = mpsc::channel(64);
-    let mut run = Run::new(generation, cancel, local, peer);
+    let mut run = starting.run(local, peer);
     run.udp = Some(tx);
     let run = Arc::new(run);
     engine.emit(NewSocket::new(local, false).draft());
@@ -129,8 +124,9 @@ async fn datagram_loop(
     mut rx: mpsc::Receiver<UdpCmd>,
 ) {
     let local = run.local;
-    let recv_size = engine.spec.options.recv_size;
-    let greeting = engine.spec.options.greeting.clone().unwrap_or_default();
+    let spec = run.spec.clone();
+    let recv_size = spec.options.recv_size;
+    let greeting = spec.options.greeting.clone().unwrap_or_default();
     let limit = engine
         .env
         .config
@@ -146,7 +142,7 @@ async fn datagram_loop(
             biased;
             _ = &mut stopped => break,
             Some(cmd) = rx.recv() => {
-                let r = sendto(&engine, &sock, local, &cmd.data, cmd.to, Leg::default()).await;
+                let r = sendto(&engine, &run, &sock, local, &cmd.data, cmd.to, Leg::default()).await;
                 let _ = cmd.reply.send(r);
             }
             r = sock.recv_from(&mut buf) => match r {
@@ -157,13 +153,12 @@ async fn datagram_loop(
                     let note = (got < n).then(|| format!(
                         "datagram of {n} bytes; recvfrom({recv_size}) kept the first {got}, the rest is discarded"
                     ));
-                    let spec = &engine.spec;
                     let at = Draft::new(EventKind::Error, Call::SendTo).local(local).peer(from);
                     let response = if spec.compiled_rules.has_regex() {
                         tokio::select! {
                             biased;
                             _ = &mut stopped => break,
-                            r = pool::respond(&engine, data, from, limit, at) => r,
+                            r = pool::respond(&engine, &spec, data, from, limit, at) => r,
                         }
                     } else {
                         spec.behavior.respond(&spec.compiled_rules, data, &greeting, from, limit)
@@ -177,7 +172,7 @@ async fn datagram_loop(
                     };
                     // Unimpaired, answer first, then record both calls: watching must not delay
                     // the reply. Impaired, the reply's fate has its own events, after the recv.
-                    let straight = !engine.is_impaired();
+                    let straight = !run.is_impaired();
                     let answered = match reply {
                         Some(r) if straight => Some(sock.send_to(r, from).await),
                         _ => None,
@@ -193,7 +188,7 @@ async fn datagram_loop(
                         }
                         (Some(r), None) => {
                             let leg = Leg { once: outsider, ..Leg::default() };
-                            let _ = sendto(&engine, &sock, local, r, from, leg).await;
+                            let _ = sendto(&engine, &run, &sock, local, r, from, leg).await;
                         }
                         _ => {}
                     }
@@ -227,6 +222,7 @@ async fn datagram_loop(
         }
     }
     drop(sock);
+    run.settle().await;
     engine.finish(&run, "socket closed");
 }
 

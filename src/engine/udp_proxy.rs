@@ -15,12 +15,11 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::udp::DATAGRAM_MAX;
 use super::udp_send::{Leg, sendto};
-use super::{Conn, Engine, Run};
+use super::{Conn, Engine, Run, Starting};
 use crate::error::ApiError;
 use crate::event::{Call, Draft, EventKind, NewSocket, SERVER_LEG};
 
@@ -28,11 +27,7 @@ const CLIENT: &str = "\"leg\":\"client\"";
 const SERVER: &str = "\"leg\":\"server\"";
 
 /// Binds where clients send, then relays in the background.
-pub(super) async fn start(
-    engine: &Arc<Engine>,
-    generation: u64,
-    cancel: CancellationToken,
-) -> Result<Arc<Run>, ApiError> {
+pub(super) async fn start(engine: &Arc<Engine>, starting: Starting) -> Result<Arc<Run>, ApiError> {
     let mut last_err = None;
     let mut sock = None;
     for addr in engine.bind_plan() {
@@ -50,7 +45,7 @@ pub(super) async fn start(
     let local = sock
         .local_addr()
         .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
-    let run = Arc::new(Run::new(generation, cancel, local, None));
+    let run = Arc::new(starting.run(local, None));
     engine.emit(NewSocket::new(local, false).draft().extra(CLIENT));
     engine.emit(
         Draft::new(EventKind::Bound, Call::Bind)
@@ -93,8 +88,7 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
     let mut pairs: HashMap<SocketAddr, Pair> = HashMap::new();
     let max = engine.env.config.limits.max_connections;
     let idle = Duration::from_secs(
-        engine
-            .spec
+        run.spec
             .options
             .idle_secs
             .unwrap_or(super::spec::DEFAULT_IDLE_SECS),
@@ -147,6 +141,7 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
                 Ok(p) => {
                     backs.spawn(back(
                         engine.clone(),
+                        run.clone(),
                         p.conn.clone(),
                         p.up.clone(),
                         sock.clone(),
@@ -188,7 +183,7 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
             extra: Some(SERVER),
             once: false,
         };
-        if let Ok(sent) = sendto(&engine, &p.up, p.up_local, data, target, leg).await {
+        if let Ok(sent) = sendto(&engine, &run, &p.up, p.up_local, data, target, leg).await {
             p.conn.count(false, false, sent);
         }
     }
@@ -197,6 +192,7 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
     }
     backs.close();
     backs.wait().await;
+    run.settle().await;
     for p in pairs.values() {
         engine.remove_conn(&run, &p.conn);
         let num = p.conn.num;
@@ -315,6 +311,7 @@ async fn open_pair(
 /// The server's replies for one client, sent back to it from the address it sent to.
 async fn back(
     engine: Arc<Engine>,
+    run: Arc<Run>,
     conn: Arc<Conn>,
     up: Arc<UdpSocket>,
     front: Arc<UdpSocket>,
@@ -372,7 +369,7 @@ async fn back(
             extra: Some(CLIENT),
             once: state.credit.is_some(),
         };
-        if let Ok(sent) = sendto(&engine, &front, front_local, data, client, leg).await {
+        if let Ok(sent) = sendto(&engine, &run, &front, front_local, data, client, leg).await {
             conn.count(true, false, sent);
         }
     }

@@ -3,14 +3,13 @@
 //! with an event saying so.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 
 use tokio::net::UdpSocket;
 
-use std::sync::atomic::Ordering::Relaxed;
-
-use super::Engine;
-use super::impair::{Fate, Impair, Impairer};
+use super::impair::{Fate, Impair};
+use super::{Engine, Run};
 
 /// The most bytes of datagrams one engine holds back for `impair.delay_ms` at once; past it
 /// a datagram is lost, as at a router whose queue is full (with an event saying so), rather
@@ -81,43 +80,6 @@ fn record(
     }
 }
 
-impl Engine {
-    /// Sets (or clears) the impairment; the next datagram follows the new settings.
-    pub fn set_impair(&self, cfg: Option<Impair>) {
-        *self.impair.lock().unwrap_or_else(PoisonError::into_inner) =
-            cfg.filter(|c| !c.is_off()).map(Impairer::new);
-    }
-
-    /// The impairment in force, if any.
-    pub fn impair_settings(&self) -> Option<Impair> {
-        self.impair
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .map(Impairer::settings)
-    }
-
-    /// Whether datagrams are impaired now.
-    pub(super) fn is_impaired(&self) -> bool {
-        self.impair
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some()
-    }
-
-    fn fate(&self) -> Option<(Fate, Impair)> {
-        let mut g = self.impair.lock().unwrap_or_else(PoisonError::into_inner);
-        g.as_mut().map(|i| (i.decide(), i.settings()))
-    }
-
-    fn take_held(&self) -> Option<Held> {
-        self.held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-    }
-}
-
 /// Records a plain `sendto()` of the engine's own socket that has happened.
 pub(super) fn record_sendto(
     engine: &Engine,
@@ -143,13 +105,14 @@ pub(super) fn record_sendto(
 /// call `sendto()`).
 pub(super) async fn sendto(
     engine: &Arc<Engine>,
+    run: &Arc<Run>,
     sock: &Arc<UdpSocket>,
     local: SocketAddr,
     data: &[u8],
     to: SocketAddr,
     leg: Leg,
 ) -> Result<usize, String> {
-    let Some((fate, cfg)) = engine.fate() else {
+    let Some((fate, cfg)) = run.fate() else {
         let r = sock.send_to(data, to).await;
         return record(engine, local, data, to, leg, EventKind::Sent, None, r);
     };
@@ -167,8 +130,18 @@ pub(super) async fn sendto(
             Ok(data.len())
         }
         Fate::Held => {
-            // Held until the next datagram has gone: then it goes, out of order.
-            *engine.held.lock().unwrap_or_else(PoisonError::into_inner) = Some(Held {
+            // Held until the next datagram has gone: then it goes, out of order. Said now, so
+            // the log shows where the datagram is meanwhile.
+            let msg = format!(
+                "held back on purpose, to go after the next datagram (impair.reorder {})",
+                cfg.reorder
+            );
+            engine.emit(
+                draft(EventKind::Delayed, local, to, leg)
+                    .data(data)
+                    .message(&msg),
+            );
+            run.hold(Held {
                 sock: sock.clone(),
                 local,
                 data: data.to_vec(),
@@ -180,19 +153,19 @@ pub(super) async fn sendto(
         Fate::Sent { delay, .. } if leg.once && delay.is_zero() => {
             let r = sock.send_to(data, to).await;
             let n = record(engine, local, data, to, leg, EventKind::Sent, None, r)?;
-            finish(engine, sock, local, data, to, leg, 1, &cfg).await;
+            finish(engine, run, sock, local, data, to, leg, 1, &cfg).await;
             Ok(n)
         }
         Fate::Sent { copies, delay } if delay.is_zero() => {
             let r = sock.send_to(data, to).await;
             let n = record(engine, local, data, to, leg, EventKind::Sent, None, r)?;
-            finish(engine, sock, local, data, to, leg, copies, &cfg).await;
+            finish(engine, run, sock, local, data, to, leg, copies, &cfg).await;
             Ok(n)
         }
         Fate::Sent { .. }
-            if engine.delayed.fetch_add(data.len(), Relaxed) + data.len() > MAX_DELAYED =>
+            if run.delayed.fetch_add(data.len(), Relaxed) + data.len() > MAX_DELAYED =>
         {
-            engine.delayed.fetch_sub(data.len(), Relaxed);
+            run.delayed.fetch_sub(data.len(), Relaxed);
             let msg = format!(
                 "lost: {} bytes of datagrams are already held back by impair.delay_ms {}, the most one engine holds (a router's queue is full too)",
                 MAX_DELAYED, cfg.delay_ms
@@ -218,13 +191,23 @@ pub(super) async fn sendto(
             );
             let n = data.len();
             let copies = if leg.once { 1 } else { copies };
-            let (engine, sock, data) = (engine.clone(), sock.clone(), data.to_vec());
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                engine.delayed.fetch_sub(data.len(), Relaxed);
+            let (engine, run2, sock, data) =
+                (engine.clone(), run.clone(), sock.clone(), data.to_vec());
+            // On the run, so a stop ends the wait and drops the datagram: the port is free
+            // when stop returns, and no `sent` comes after `stopped`.
+            run.spawn_side(async move {
+                let cancelled = tokio::select! {
+                    biased;
+                    _ = run2.cancel.cancelled() => true,
+                    _ = tokio::time::sleep(delay) => false,
+                };
+                run2.delayed.fetch_sub(data.len(), Relaxed);
+                if cancelled {
+                    return;
+                }
                 let r = sock.send_to(&data, to).await;
                 if record(&engine, local, &data, to, leg, EventKind::Sent, None, r).is_ok() {
-                    finish(&engine, &sock, local, &data, to, leg, copies, &cfg).await;
+                    finish(&engine, &run2, &sock, local, &data, to, leg, copies, &cfg).await;
                 }
             });
             Ok(n)
@@ -236,6 +219,7 @@ pub(super) async fn sendto(
 #[allow(clippy::too_many_arguments)]
 async fn finish(
     engine: &Arc<Engine>,
+    run: &Run,
     sock: &Arc<UdpSocket>,
     local: SocketAddr,
     data: &[u8],
@@ -261,7 +245,7 @@ async fn finish(
             r,
         );
     }
-    if let Some(h) = engine.take_held() {
+    if let Some(h) = run.take_held() {
         let note = format!(
             "held back on purpose and sent after a later datagram (impair.reorder {})",
             cfg.reorder

@@ -92,10 +92,10 @@ pub async fn patch(
         &b,
         "{\"options\": {\"impair\": {\"loss\": 0.2, \"seed\": 1}}}",
     )?;
-    if engine.spec.kind.is_tcp() {
+    if engine.kind().is_tcp() {
         return Err(ApiError::InvalidSpec(format!(
             "field options.impair is for UDP engines; {id} is a {} (TCP repairs loss itself)",
-            engine.spec.kind.name()
+            engine.kind().name()
         )));
     }
     if let Some(i) = &p.options.impair {
@@ -151,7 +151,7 @@ pub async fn send(
     let req: SendBody = parse_json(&body(b)?, "{\"data\": \"hello\\n\", \"conn\": \"c2\"}")?;
     let data = decode(req.encoding.as_deref(), &req.data)?;
     let limits = &ws.config().limits;
-    let udp = !engine.spec.kind.is_tcp();
+    let udp = !engine.kind().is_tcp();
     let max = if udp {
         limits.max_message.min(MAX_UDP_PAYLOAD)
     } else {

@@ -15,23 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::engine::SavedEngine;
+
 /// The format version written; files of a newer version are reported, not guessed at.
 pub const VERSION: u32 = 1;
-
-/// One engine as kept: its id and the spec it was created from.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SavedEngine {
-    /// `e3`.
-    pub id: String,
-    /// When it was created (RFC 3339).
-    pub created: String,
-    /// The spec, as the API shows it; parsed again (strictly) when loaded.
-    pub spec: serde_json::Value,
-    /// The address it was last bound to, so a port-0 server comes back on the port its
-    /// clients know.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local: Option<String>,
-}
 
 /// Everything kept of one workspace.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

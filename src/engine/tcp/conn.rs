@@ -190,7 +190,7 @@ impl ConnTask {
             self.engine
                 .emit(self.draft(EventKind::Received, Call::Recv).data(data))
         };
-        let spec = &self.engine.spec;
+        let spec = &self.run.spec;
         let greeting = spec.options.greeting.as_deref().unwrap_or("");
         let limit = self.engine.env.config.limits.max_message;
         let at = self.draft(EventKind::Error, Call::Send);
@@ -199,7 +199,7 @@ impl ConnTask {
             tokio::select! {
                 biased;
                 _ = self.conn.close.cancelled() => return Flow::Close(self.cancel_reason()),
-                r = pool::respond(&self.engine, data, self.conn.peer, limit, at) => r,
+                r = pool::respond(&self.engine, spec, data, self.conn.peer, limit, at) => r,
             }
         } else {
             spec.behavior
@@ -231,7 +231,7 @@ impl ConnTask {
     /// Runs the connection to its end and returns why it ended.
     pub(super) async fn run(self, stream: TcpStream, mut rx: mpsc::Receiver<ConnCmd>) -> String {
         let (mut rd, mut wr) = stream.into_split();
-        let mut buf = vec![0u8; self.engine.spec.options.recv_size];
+        let mut buf = vec![0u8; self.run.spec.options.recv_size];
         if let Some(room) = &self.room {
             self.report_dropped(room.join(
                 self.conn.num,
@@ -240,23 +240,23 @@ impl ConnTask {
                 self.conn.out.clone(),
             ));
         }
-        let greeting = self.engine.spec.options.greeting.as_deref().unwrap_or("");
+        let greeting = self.run.spec.options.greeting.as_deref().unwrap_or("");
         let mut flow = Flow::Go;
         if self.server
-            && let Some(hello) = self.engine.spec.behavior.on_accept(greeting)
+            && let Some(hello) = self.run.spec.behavior.on_accept(greeting)
         {
             flow = self.send(&mut wr, &hello).await;
             if let Flow::Go = flow {
                 flow = Flow::Close(
                     format!(
                         "closed by the server after sending ({} behavior)",
-                        self.engine.spec.behavior.name()
+                        self.run.spec.behavior.name()
                     )
                     .into(),
                 );
             }
         }
-        if self.server && self.engine.spec.behavior == Behavior::File {
+        if self.server && self.run.spec.behavior == Behavior::File {
             flow = self.serve_file(&mut wr).await;
         }
         let mut saving = self.start_saving().await;

@@ -79,7 +79,7 @@ impl ConnTask {
     /// A `file` server's answer to a new connection: the whole file, then close.
     pub(super) async fn serve_file(&self, wr: &mut OwnedWriteHalf) -> Flow {
         let files = &self.engine.env.files;
-        let id = self.engine.spec.options.file.as_deref().unwrap_or("");
+        let id = self.run.spec.options.file.as_deref().unwrap_or("");
         let meta = match files.get(id) {
             Ok(m) => m,
             Err(e) => {
@@ -131,7 +131,7 @@ impl ConnTask {
     /// Whether this connection keeps what it receives (a `receive` server, or a tcp-client
     /// with `options.save`), and if so the file it writes to.
     pub(super) async fn start_saving(&self) -> Option<Saving> {
-        let spec = &self.engine.spec;
+        let spec = &self.run.spec;
         let wanted = if self.server {
             spec.behavior == crate::engine::behavior::Behavior::Receive
         } else {

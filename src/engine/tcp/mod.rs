@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 
 use super::behavior::Behavior;
 use super::chat::Room;
-use super::{Conn, ConnCmd, Engine, Run, bind_error};
+use super::{Conn, ConnCmd, Engine, Run, Starting, bind_error};
 use crate::error::ApiError;
 use crate::event::{Call, Draft, EventKind, NewSocket};
 use conn::ConnTask;
@@ -61,12 +61,11 @@ pub(in crate::engine) fn bind_listener(
 /// Binds and listens, then runs the accept loop in the background.
 pub(super) async fn start_server(
     engine: &Arc<Engine>,
-    generation: u64,
-    cancel: CancellationToken,
+    starting: Starting,
 ) -> Result<Arc<Run>, ApiError> {
-    let backlog = engine.spec.options.backlog.unwrap_or(5);
+    let backlog = starting.spec.options.backlog.unwrap_or(5);
     let (listener, local) = bind_listener(engine, backlog)?;
-    let run = Arc::new(Run::new(generation, cancel, local, None));
+    let run = Arc::new(starting.run(local, None));
     engine.emit(NewSocket::new(local, true).draft());
     engine.emit(Draft::new(EventKind::Bound, Call::Bind).local(local));
     let msg = format!("listening, backlog {backlog}");
@@ -81,7 +80,7 @@ pub(super) async fn start_server(
 }
 
 async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) {
-    let room = (engine.spec.behavior == Behavior::Chat).then(|| Arc::new(Room::new()));
+    let room = (run.spec.behavior == Behavior::Chat).then(|| Arc::new(Room::new()));
     let (e, r) = (engine.clone(), run.clone());
     accept_each(&engine, &run, listener, None, move |conn, rx, stream| {
         e.emit(Draft::new(EventKind::Accepted, Call::Accept).conn(conn.num));
@@ -110,7 +109,7 @@ pub(in crate::engine) async fn accept_each<T>(
     };
     let conns = TaskTracker::new();
     let limit = engine.env.config.limits.max_connections;
-    let max = engine.spec.options.max_clients.unwrap_or(limit).min(limit);
+    let max = run.spec.options.max_clients.unwrap_or(limit).min(limit);
     let mut stopped = std::pin::pin!(run.cancel.cancelled());
     loop {
         let accepted = tokio::select! {
@@ -121,7 +120,7 @@ pub(in crate::engine) async fn accept_each<T>(
         match accepted {
             Ok((stream, peer)) => {
                 let local = stream.local_addr().unwrap_or(run.local);
-                let over_engine = run.conns().len() >= max;
+                let over_engine = run.live().conns.len() >= max;
                 if over_engine || !engine.env.take_conn_place() {
                     drop(stream);
                     let msg = if over_engine {
@@ -184,13 +183,12 @@ pub(super) fn connect_error(addr: SocketAddr, e: &std::io::Error) -> ApiError {
 /// Connects to the target (each resolved address in turn), then runs the connection.
 pub(super) async fn start_client(
     engine: &Arc<Engine>,
-    generation: u64,
-    cancel: CancellationToken,
+    starting: Starting,
 ) -> Result<Arc<Run>, ApiError> {
     if !engine.env.take_conn_place() {
         return Err(ApiError::LimitReached(engine.env.conn_budget_message()));
     }
-    let connected = connect(engine, &cancel).await;
+    let connected = connect(engine, &starting.cancel).await;
     let (stream, peer) = match connected {
         Ok(c) => c,
         Err(e) => {
@@ -206,7 +204,7 @@ pub(super) async fn start_client(
             return Err(ApiError::Internal(format!("local_addr: {e}")));
         }
     };
-    let run = Arc::new(Run::new(generation, cancel, local, Some(peer)));
+    let run = Arc::new(starting.run(local, Some(peer)));
     let (conn, rx) = engine.add_conn(&run, peer, local);
     let msg = format!("connected from ephemeral port {}", local.port());
     // The socket is made before connect(); its event waits for the connection number.

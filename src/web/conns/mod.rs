@@ -407,6 +407,9 @@ impl Drop for Tracked {
         if LINGERING.fetch_add(1, Relaxed) < MAX_LINGERING
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
+            // A closing HTTP connection's linger belongs to no engine; it is bounded in time
+            // and in number (MAX_LINGERING).
+            #[allow(clippy::disallowed_methods)]
             rt.spawn(linger(stream));
         } else {
             LINGERING.fetch_sub(1, Relaxed);

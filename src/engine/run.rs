@@ -1,0 +1,152 @@
+//! One start of an engine: everything live (its sockets' tasks, connections, the datagram
+//! held back for `reorder`, the ones delayed, the impairment's generator, repeated sends).
+//! Stop cancels it, waits for its tasks and drops it, so none of it outlives the run: the
+//! port is free and nothing more is said once `stop` returns.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::impair::{Fate, Impair, Impairer};
+use super::udp_send::Held;
+use super::{Conn, EngineSpec, UdpCmd};
+
+/// What a start is given before it has a socket: its generation, its cancellation token (a
+/// child of the workspace's), and the spec it runs, as it was at that moment.
+pub(super) struct Starting {
+    pub generation: u64,
+    pub cancel: CancellationToken,
+    pub spec: Arc<EngineSpec>,
+}
+
+impl Starting {
+    /// The run, once its socket is bound (`local`) and, for a client, connected (`peer`).
+    pub fn run(self, local: SocketAddr, peer: Option<SocketAddr>) -> Run {
+        let impairer = self.spec.options.impair.filter(|i| !i.is_off());
+        let repeats = self.cancel.child_token();
+        Run {
+            generation: self.generation,
+            spec: self.spec,
+            cancel: self.cancel,
+            tracker: TaskTracker::new(),
+            side: TaskTracker::new(),
+            local,
+            peer,
+            udp: None,
+            delayed: AtomicUsize::new(0),
+            repeating: AtomicUsize::new(0),
+            live: Mutex::new(Live {
+                conns: BTreeMap::new(),
+                ended: None,
+                stop_reason: None,
+                impairer: impairer.map(Impairer::new),
+                held: None,
+                repeats,
+            }),
+        }
+    }
+}
+
+/// One start of an engine.
+pub struct Run {
+    pub(super) generation: u64,
+    /// What this run was started with.
+    pub(super) spec: Arc<EngineSpec>,
+    pub(super) cancel: CancellationToken,
+    /// Every task of the run: stop closes it and waits for it.
+    pub(super) tracker: TaskTracker,
+    /// Tasks the main task waits for before it says the run ended (delayed datagrams), so
+    /// none of their events comes after `stopped`.
+    side: TaskTracker,
+    pub(super) local: SocketAddr,
+    pub(super) peer: Option<SocketAddr>,
+    pub(super) udp: Option<mpsc::Sender<UdpCmd>>,
+    /// Bytes of datagrams delayed by `impair.delay_ms` now, bounded (see `udp_send`).
+    pub(super) delayed: AtomicUsize,
+    /// Repeated sends going now.
+    pub(super) repeating: AtomicUsize,
+    // std Mutex: short updates and reads, never held across an `.await`.
+    live: Mutex<Live>,
+}
+
+/// What changes while the run goes, behind the run's one lock.
+pub(super) struct Live {
+    pub conns: BTreeMap<u64, Arc<Conn>>,
+    /// Why the run ended by itself before `start` recorded it (a client whose server closed
+    /// at once).
+    pub ended: Option<String>,
+    /// Why it is being stopped, when not by a user's request (an idle workspace).
+    pub stop_reason: Option<String>,
+    /// The impairment's settings and generator (none when off).
+    impairer: Option<Impairer>,
+    /// A datagram held back to go after the next one.
+    held: Option<Held>,
+    /// What repeated sends go by: a child of the run's token, replaced when they are stopped.
+    repeats: CancellationToken,
+}
+
+impl Run {
+    pub(super) fn live(&self) -> MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Follows new impairment settings from the next datagram on.
+    pub(super) fn set_impair(&self, cfg: Option<Impair>) {
+        self.live().impairer = cfg.filter(|c| !c.is_off()).map(Impairer::new);
+    }
+
+    /// Whether datagrams are impaired now.
+    pub(super) fn is_impaired(&self) -> bool {
+        self.live().impairer.is_some()
+    }
+
+    /// What happens to the next datagram, with the settings that decided it.
+    pub(super) fn fate(&self) -> Option<(Fate, Impair)> {
+        let mut live = self.live();
+        live.impairer.as_mut().map(|i| (i.decide(), i.settings()))
+    }
+
+    pub(super) fn hold(&self, held: Held) {
+        self.live().held = Some(held);
+    }
+
+    pub(super) fn take_held(&self) -> Option<Held> {
+        self.live().held.take()
+    }
+
+    /// Runs a delayed datagram's task: it is cancelled with the run and awaited by
+    /// [`Run::settle`].
+    pub(super) fn spawn_side<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.side.spawn(task);
+    }
+
+    /// Called by the main task before it reports the end: waits for the delayed datagrams'
+    /// tasks (they end at once when the run is cancelled) and lets go of a datagram still
+    /// held back, so the socket is closed when the run ends.
+    pub(super) async fn settle(&self) {
+        self.side.close();
+        self.side.wait().await;
+        drop(self.take_held());
+    }
+
+    /// The token repeated sends go by now.
+    pub(super) fn repeats(&self) -> CancellationToken {
+        self.live().repeats.clone()
+    }
+
+    /// Ends every repeated send going; returns how many there were.
+    pub(super) fn stop_repeats(&self) -> usize {
+        let going = self.repeating.load(Relaxed);
+        let fresh = self.cancel.child_token();
+        std::mem::replace(&mut self.live().repeats, fresh).cancel();
+        going
+    }
+}
