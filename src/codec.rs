@@ -104,38 +104,3 @@ mod tests {
         assert_eq!(decode(None, "hé").unwrap(), "hé".as_bytes());
     }
 }
-
-/// The number in an id like `e12`, `c3` or `f1`, written the one way the server writes it:
-/// the prefix, then decimal digits without sign or leading zero. `f+1` or `e01` would name
-/// the same thing twice, so they name nothing.
-pub fn id_number(id: &str, prefix: char) -> Option<u64> {
-    let digits = id.strip_prefix(prefix)?;
-    let canonical = !digits.is_empty()
-        && digits.len() <= 19
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && (digits == "0" || !digits.starts_with('0'));
-    canonical.then(|| digits.parse().ok()).flatten()
-}
-
-#[cfg(test)]
-mod id_tests {
-    use super::id_number;
-
-    #[test]
-    fn ids_have_one_spelling() {
-        assert_eq!(id_number("f1", 'f'), Some(1));
-        assert_eq!(id_number("e42", 'e'), Some(42));
-        for bad in [
-            "f+1",
-            "f01",
-            "f",
-            "f-1",
-            "f 1",
-            "f1 ",
-            "e1",
-            "f99999999999999999999",
-        ] {
-            assert_eq!(id_number(bad, 'f'), None, "{bad}");
-        }
-    }
-}

@@ -7,6 +7,8 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::ids::{ConnId, FileId, Leg};
+
 /// What happened, as API.md's `kind` field names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -188,11 +190,46 @@ impl Call {
     }
 }
 
+/// Members an event of a rare kind carries beyond the common ones; the renderer writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extra<'a> {
+    /// A `created` socket's `family` (`AF_INET`, `AF_INET6`) and `type` (`SOCK_STREAM`,
+    /// `SOCK_DGRAM`).
+    Socket {
+        /// IPv6.
+        v6: bool,
+        /// A stream (TCP) socket, else a datagram (UDP) one.
+        stream: bool,
+    },
+    /// A file transfer's `progress`: `file`, `done` and `total` (null when unknown).
+    Progress {
+        /// The file.
+        file: FileId,
+        /// Bytes so far.
+        done: u64,
+        /// Bytes in all, when known.
+        total: Option<u64>,
+    },
+    /// A file sent or received whole: `file`, `name`, `bytes` and `sha256`.
+    File {
+        /// The file.
+        file: FileId,
+        /// Its name.
+        name: &'a str,
+        /// Its size.
+        bytes: u64,
+        /// Its SHA-256, in hex.
+        sha256: &'a str,
+    },
+}
+
 /// An event before it has a number: what an engine hands to its workspace's capture.
 #[derive(Debug, Clone, Copy)]
 pub struct Draft<'a> {
-    /// Connection number, for TCP connections (`c7` is 7).
-    pub conn: Option<u64>,
+    /// The connection, for TCP connections and a proxy's pairs.
+    pub conn: Option<ConnId>,
+    /// The side of a proxy it happened on (with or without a connection).
+    pub leg: Option<Leg>,
     /// What happened.
     pub kind: EventKind,
     /// The socket call it mirrors.
@@ -205,8 +242,8 @@ pub struct Draft<'a> {
     pub data: Option<&'a [u8]>,
     /// A human-readable reason (on closed, refused, error, stopped) or note.
     pub message: Option<&'a str>,
-    /// Further JSON members, already rendered (`"family":"AF_INET"`), for rare kinds.
-    pub extra: Option<&'a str>,
+    /// Further members, for rare kinds.
+    pub extra: Option<Extra<'a>>,
 }
 
 impl<'a> Draft<'a> {
@@ -214,6 +251,7 @@ impl<'a> Draft<'a> {
     pub fn new(kind: EventKind, call: Call) -> Self {
         Self {
             conn: None,
+            leg: None,
             kind,
             call: Some(call),
             local: None,
@@ -224,9 +262,16 @@ impl<'a> Draft<'a> {
         }
     }
 
-    /// Sets the connection (its addresses come from the connection table).
-    pub fn conn(mut self, conn: u64) -> Self {
+    /// Sets the connection (its addresses come from the connection table), and its leg.
+    pub fn conn(mut self, conn: ConnId) -> Self {
         self.conn = Some(conn);
+        self.leg = conn.which_leg().or(self.leg);
+        self
+    }
+
+    /// Sets the side of a proxy.
+    pub fn leg(mut self, leg: Leg) -> Self {
+        self.leg = Some(leg);
         self
     }
 
@@ -254,39 +299,39 @@ impl<'a> Draft<'a> {
         self
     }
 
-    /// Sets further JSON members, already rendered.
-    pub fn extra(mut self, members: &'a str) -> Self {
-        self.extra = Some(members);
+    /// Sets the further members.
+    pub fn extra(mut self, extra: Extra<'a>) -> Self {
+        self.extra = Some(extra);
         self
     }
 }
-
-/// Marks the server leg's connection number of a proxied pair: both legs are `c7` in the
-/// events (with `leg` saying which), but each has its own addresses in the connection table.
-pub const SERVER_LEG: u64 = 1 << 31;
 
 /// What a `created` event says of a new socket: `socket(AF_INET, SOCK_STREAM)` as the lecture
 /// writes it, and the same as `family` and `type` members for scripts.
 #[derive(Debug, Clone)]
 pub struct NewSocket {
     local: SocketAddr,
+    stream: bool,
     message: String,
-    extra: String,
+}
+
+/// `AF_INET` or `AF_INET6`.
+pub fn family_name(v6: bool) -> &'static str {
+    if v6 { "AF_INET6" } else { "AF_INET" }
+}
+
+/// `SOCK_STREAM` or `SOCK_DGRAM`.
+pub fn type_name(stream: bool) -> &'static str {
+    if stream { "SOCK_STREAM" } else { "SOCK_DGRAM" }
 }
 
 impl NewSocket {
     /// A socket of the address family of `local`, a stream (TCP) or datagram (UDP) one.
     pub fn new(local: SocketAddr, stream: bool) -> Self {
-        let family = if local.is_ipv4() {
-            "AF_INET"
-        } else {
-            "AF_INET6"
-        };
-        let kind = if stream { "SOCK_STREAM" } else { "SOCK_DGRAM" };
         Self {
             local,
-            message: format!("{family}, {kind}"),
-            extra: format!("\"family\":\"{family}\",\"type\":\"{kind}\""),
+            stream,
+            message: format!("{}, {}", family_name(local.is_ipv6()), type_name(stream)),
         }
     }
 
@@ -295,7 +340,10 @@ impl NewSocket {
         Draft::new(EventKind::Created, Call::Socket)
             .local(self.local)
             .message(&self.message)
-            .extra(&self.extra)
+            .extra(Extra::Socket {
+                v6: self.local.is_ipv6(),
+                stream: self.stream,
+            })
     }
 }
 

@@ -23,6 +23,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::error::ApiError;
 use crate::event::format_time;
+use crate::ids::{ConnId, EngineId, FileId, Named};
 
 /// The longest file name kept.
 pub const MAX_NAME: usize = 200;
@@ -31,9 +32,9 @@ pub const MAX_NAME: usize = 200;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Source {
     /// The engine that received it.
-    pub engine: String,
+    pub engine: EngineId,
     /// Its connection.
-    pub conn: String,
+    pub conn: ConnId,
     /// The peer that sent it.
     pub peer: String,
 }
@@ -42,7 +43,7 @@ pub struct Source {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct FileMeta {
     /// `f3`.
-    pub id: String,
+    pub id: FileId,
     /// Its name (as uploaded, or made up for a received one).
     pub name: String,
     /// Its length.
@@ -150,10 +151,6 @@ pub fn check_name(name: &str) -> Result<String, ApiError> {
     Ok(name.to_string())
 }
 
-fn number(id: &str) -> Option<u64> {
-    crate::codec::id_number(id, 'f')
-}
-
 impl Files {
     /// The files kept in `dir` (which need not exist yet), at most `max` bytes each, within
     /// `quota` together. Files half-written when the last run ended are deleted. Files kept
@@ -167,16 +164,19 @@ impl Files {
                 let _ = std::fs::remove_file(e.path());
                 continue;
             }
-            let Some(id) = name.strip_suffix(".json") else {
+            let Some(id) = name
+                .strip_suffix(".json")
+                .and_then(|n| n.parse::<FileId>().ok())
+            else {
                 continue;
             };
             let meta = std::fs::read(e.path())
                 .ok()
                 .and_then(|b| serde_json::from_slice::<FileMeta>(&b).ok())
-                .filter(|m| m.id == id && dir.join(id).is_file());
-            if let (Some(meta), Some(n)) = (meta, number(id)) {
-                next = next.max(n + 1);
-                list.insert(n, meta);
+                .filter(|m| m.id == id && dir.join(id.to_string()).is_file());
+            if let Some(meta) = meta {
+                next = next.max(id.number() + 1);
+                list.insert(id.number(), meta);
             }
         }
         quota.files.store(list.len(), Ordering::Relaxed);
@@ -225,20 +225,16 @@ impl Files {
     }
 
     /// One file, or `404` saying how to list them.
-    pub fn get(&self, id: &str) -> Result<FileMeta, ApiError> {
-        number(id)
-            .and_then(|n| self.lock().get(&n).cloned())
-            .ok_or_else(|| {
-                ApiError::NotFound(format!(
-                    "no file {}; GET /api/files lists the files there are",
-                    id.chars().take(40).collect::<String>()
-                ))
-            })
+    pub fn get(&self, id: FileId) -> Result<FileMeta, ApiError> {
+        self.lock()
+            .get(&id.number())
+            .cloned()
+            .ok_or_else(|| ApiError::NotFound(FileId::missing(&id.to_string())))
     }
 
     /// Where a file's bytes are.
     pub fn path(&self, meta: &FileMeta) -> PathBuf {
-        self.dir.join(&meta.id)
+        self.dir.join(meta.id.to_string())
     }
 
     /// The directory the files are in.
@@ -291,11 +287,9 @@ impl Files {
 
     /// Removes a file: its description first (so it is unlisted even if a crash came
     /// between), then its bytes.
-    pub async fn remove(&self, id: &str) -> Result<FileMeta, ApiError> {
+    pub async fn remove(&self, id: FileId) -> Result<FileMeta, ApiError> {
         let meta = self.get(id)?;
-        if let Some(n) = number(id)
-            && self.lock().remove(&n).is_some()
-        {
+        if self.lock().remove(&id.number()).is_some() {
             self.quota.give_back(1, meta.bytes);
         }
         let _ = tokio::fs::remove_file(self.dir.join(format!("{}.json", meta.id))).await;
@@ -358,8 +352,8 @@ impl Writer {
     }
 
     /// The id it will have.
-    pub fn id(&self) -> String {
-        format!("f{}", self.n)
+    pub fn id(&self) -> FileId {
+        FileId::new(self.n)
     }
 
     /// Appends bytes; `413 too_large` the moment the file would pass the limit, `507
@@ -402,7 +396,7 @@ impl Writer {
         drop(file);
         let id = self.id();
         let tmp = self.tmp.take().unwrap_or_default();
-        tokio::fs::rename(&tmp, files.dir().join(&id))
+        tokio::fs::rename(&tmp, files.dir().join(id.to_string()))
             .await
             .map_err(|e| ApiError::Internal(format!("saving a file: {e}")))?;
         let meta = FileMeta {
@@ -471,7 +465,7 @@ mod tests {
         w.write(b"world").await.unwrap();
         assert!(files.list().is_empty(), "not listed while written");
         let meta = w.finish(&files).await.unwrap();
-        assert_eq!((meta.id.as_str(), meta.bytes), ("f1", 11));
+        assert_eq!((meta.id.to_string(), meta.bytes), ("f1".to_string(), 11));
         // sha256("hello world")
         assert_eq!(
             meta.sha256,
@@ -483,7 +477,15 @@ mod tests {
         let again = Files::open(d.clone(), 1000, Quota::new(100, 1 << 20));
         assert_eq!(again.list(), vec![meta]);
         assert!(!d.join(".f9.part").exists(), "a half-written file is swept");
-        assert_eq!(again.create("b".into(), None).await.unwrap().id(), "f2");
+        assert_eq!(
+            again
+                .create("b".into(), None)
+                .await
+                .unwrap()
+                .id()
+                .to_string(),
+            "f2"
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 
@@ -503,7 +505,7 @@ mod tests {
         let mut w = files.create("ok".into(), None).await.unwrap();
         w.write(b"0123").await.unwrap();
         let meta = w.finish(&files).await.unwrap();
-        files.remove(&meta.id).await.unwrap();
+        files.remove(meta.id).await.unwrap();
         assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "removed whole");
         assert!(files.list().is_empty());
         let _ = std::fs::remove_dir_all(&d);
@@ -538,7 +540,7 @@ mod tests {
             Err(ApiError::QuotaExceeded(_))
         ));
         files.check_room(4).unwrap();
-        files.remove(&a.id).await.unwrap();
+        files.remove(a.id).await.unwrap();
         assert_eq!(files.quota().used(), (0, 0));
         let again = Files::open(d.clone(), 100, Quota::new(2, 10));
         assert_eq!(again.quota().used(), (0, 0));

@@ -34,6 +34,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod files;
+pub mod ids;
 pub mod labs;
 pub mod registry;
 pub mod web;

@@ -2,12 +2,13 @@
 //! how many there may be.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::addr::resolve;
 use crate::engine::{Engine, EngineSpec, EngineView, Env, SavedEngine};
 use crate::error::ApiError;
+use crate::ids::{EngineId, Named};
 
 /// A cheap-to-clone handle on every engine of the server.
 #[derive(Clone)]
@@ -18,8 +19,8 @@ pub struct Registry {
 struct Shared {
     env: Arc<Env>,
     // std Mutex: only held to look up, insert or remove, never across an `.await`.
-    engines: Mutex<BTreeMap<u64, Arc<Engine>>>,
-    next_id: AtomicU64,
+    engines: Mutex<BTreeMap<EngineId, Arc<Engine>>>,
+    next_id: AtomicU32,
 }
 
 impl Registry {
@@ -29,7 +30,7 @@ impl Registry {
             shared: Arc::new(Shared {
                 env,
                 engines: Mutex::new(BTreeMap::new()),
-                next_id: AtomicU64::new(1),
+                next_id: AtomicU32::new(1),
             }),
         }
     }
@@ -39,7 +40,7 @@ impl Registry {
         &self.shared.env
     }
 
-    fn engines(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Engine>>> {
+    fn engines(&self) -> std::sync::MutexGuard<'_, BTreeMap<EngineId, Arc<Engine>>> {
         self.shared
             .engines
             .lock()
@@ -68,24 +69,27 @@ impl Registry {
         if self.engines().len() >= env.config.limits.max_engines {
             return Err(self.limit_error());
         }
-        let num = self.shared.next_id.fetch_add(1, Relaxed);
-        let Ok(small) = u32::try_from(num) else {
-            return Err(self.limit_error());
+        // Ids are never used twice; past the last one (a file edited to e4294967295) there
+        // are no more, rather than a wrap to e0.
+        let Ok(num) = self
+            .shared
+            .next_id
+            .fetch_update(Relaxed, Relaxed, |n| n.checked_add(1))
+        else {
+            return Err(ApiError::LimitReached(
+                "this workspace has used up its engine ids; start afresh with a new workspace"
+                    .into(),
+            ));
         };
-        let engine = Arc::new(Engine::new(
-            small,
-            spec,
-            bind_addrs,
-            target_addrs,
-            env.clone(),
-        ));
+        let id = EngineId::new(num);
+        let engine = Arc::new(Engine::new(id, spec, bind_addrs, target_addrs, env.clone()));
         engine.start().await?;
         let over = {
             let mut all = self.engines();
             if all.len() >= env.config.limits.max_engines {
                 true
             } else {
-                all.insert(num, engine.clone());
+                all.insert(id, engine.clone());
                 false
             }
         };
@@ -107,7 +111,7 @@ impl Registry {
     }
 
     /// The number the next engine id gets.
-    pub fn next_id(&self) -> u64 {
+    pub fn next_id(&self) -> u32 {
         self.shared.next_id.load(Relaxed)
     }
 
@@ -118,15 +122,17 @@ impl Registry {
 
     /// Puts back engines kept on disk, stopped, under their old ids; ids go on from `next`.
     /// Returns a message for each that could not be put back as it was.
-    pub async fn restore(&self, saved: &[SavedEngine], next: u64) -> Vec<String> {
+    pub async fn restore(&self, saved: &[SavedEngine], next: u32) -> Vec<String> {
         let mut problems = Vec::new();
         for s in saved {
             match Engine::from_saved(s, self.shared.env.clone()).await {
                 Ok(r) => {
                     problems.extend(r.problem);
-                    let num = u64::from(r.engine.num);
-                    self.engines().insert(num, Arc::new(r.engine));
-                    self.shared.next_id.fetch_max(num + 1, Relaxed);
+                    let id = r.engine.id;
+                    self.engines().insert(id, Arc::new(r.engine));
+                    self.shared
+                        .next_id
+                        .fetch_max(id.number().saturating_add(1), Relaxed);
                 }
                 Err(why) => problems.push(why),
             }
@@ -135,30 +141,21 @@ impl Registry {
         problems
     }
 
-    fn lookup(&self, id: &str) -> Result<(u64, Arc<Engine>), ApiError> {
-        let num = crate::codec::id_number(id, 'e');
-        num.and_then(|n| Some((n, self.engines().get(&n).cloned()?)))
-            .ok_or_else(|| {
-                let shown: String = id.chars().take(40).collect();
-                ApiError::NotFound(format!(
-                    "no engine {shown}; GET /api/engines lists the engines there are"
-                ))
-            })
-    }
-
     /// The engine with this id.
-    pub fn get(&self, id: &str) -> Result<Arc<Engine>, ApiError> {
-        Ok(self.lookup(id)?.1)
+    pub fn get(&self, id: EngineId) -> Result<Arc<Engine>, ApiError> {
+        self.engines()
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| ApiError::NotFound(EngineId::missing(&id.to_string())))
     }
 
     /// Stops and removes an engine.
-    pub async fn delete(&self, id: &str) -> Result<(), ApiError> {
-        let (num, engine) = self.lookup(id)?;
+    pub async fn delete(&self, id: EngineId) -> Result<(), ApiError> {
+        let engine = self.get(id)?;
         engine.stop().await;
-        self.engines().remove(&num);
+        self.engines().remove(&id);
         Ok(())
     }
-
     /// Stops every engine (the server is shutting down); returns when all sockets are closed.
     pub async fn shutdown(&self) {
         self.stop_all(None).await;

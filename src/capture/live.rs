@@ -4,6 +4,7 @@
 //! window's end, with exact counts, the seq range they cover, and the newest event of each
 //! kind. Other events (connects, closes, errors) always go out. Pure logic, no I/O.
 
+use crate::ids::{ConnId, EngineId};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -21,10 +22,10 @@ pub const MAX_RATE: u32 = 5000;
 pub struct Item {
     /// Its seq.
     pub seq: u64,
-    /// Its engine's number.
-    pub engine: u32,
-    /// Its connection's number (UDP events are summarised per engine).
-    pub conn: Option<u32>,
+    /// Its engine.
+    pub engine: EngineId,
+    /// Its connection, a proxy's pair as one (UDP events are summarised per engine).
+    pub conn: Option<ConnId>,
     /// What happened.
     pub kind: EventKind,
     /// Bytes of data.
@@ -34,10 +35,10 @@ pub struct Item {
 /// The counts standing in for one connection's events of one window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
-    /// The engine's number.
-    pub engine: u32,
-    /// The connection's number, if any.
-    pub conn: Option<u32>,
+    /// The engine.
+    pub engine: EngineId,
+    /// The connection (a proxy's pair as one), if any.
+    pub conn: Option<ConnId>,
     /// `recv()`s and `send()`s counted (in that order: this runs for every event of a
     /// flood, so no map per event).
     counted: [u64; 2],
@@ -81,7 +82,7 @@ pub struct Sampler {
     per_window: u32,
     tokens: u32,
     window_start: Instant,
-    pending: BTreeMap<(u32, Option<u32>), Summary>,
+    pending: BTreeMap<(EngineId, Option<ConnId>), Summary>,
 }
 
 impl Sampler {
@@ -163,8 +164,8 @@ mod tests {
     fn item(seq: u64, conn: u32, kind: EventKind) -> Item {
         Item {
             seq,
-            engine: 1,
-            conn: Some(conn),
+            engine: EngineId::new(1),
+            conn: Some(ConnId::new(conn)),
             kind,
             bytes: 10,
         }

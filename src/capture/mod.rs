@@ -28,6 +28,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::event::Draft;
+use crate::ids::{ConnId, EngineId};
 use record::View;
 use ring::Ring;
 
@@ -44,7 +45,7 @@ const RATE_WINDOW: Duration = Duration::from_millis(10);
 enum Msg {
     Record(Box<[u8]>),
     Conn {
-        conn: u32,
+        conn: ConnId,
         local: SocketAddr,
         peer: SocketAddr,
     },
@@ -83,10 +84,10 @@ impl Drop for Capture {
 /// Which records a reader wants.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Filter {
-    /// One engine's (`e7` is 7).
-    pub engine: Option<u32>,
-    /// One connection's.
-    pub conn: Option<u32>,
+    /// One engine's.
+    pub engine: Option<EngineId>,
+    /// One connection's (both legs of a proxy's pair).
+    pub conn: Option<ConnId>,
     /// None after this seq.
     pub until: Option<u64>,
 }
@@ -95,11 +96,10 @@ impl Filter {
     /// Whether a record passes.
     pub fn wants(&self, v: &View<'_>) -> bool {
         // Both legs of a proxied pair are one connection to a reader.
-        let leg = !(crate::event::SERVER_LEG as u32);
         self.engine.is_none_or(|e| v.engine() == e)
             && self
                 .conn
-                .is_none_or(|c| v.conn().map(|n| n & leg) == Some(c))
+                .is_none_or(|c| v.conn().map(ConnId::number) == Some(c.number()))
     }
 }
 
@@ -147,18 +147,14 @@ impl Capture {
     }
 
     /// Records one socket call of engine `engine`. Never waits and takes no lock.
-    pub fn push(&self, engine: u32, draft: &Draft<'_>) {
+    pub fn push(&self, engine: EngineId, draft: &Draft<'_>) {
         let rec = record::encode(engine, draft, self.shared.preview, SystemTime::now());
         self.send(Msg::Record(rec));
     }
 
     /// Notes a connection's addresses, before its first record.
-    pub fn open_conn(&self, conn: u64, local: SocketAddr, peer: SocketAddr) {
-        self.send(Msg::Conn {
-            conn: conn as u32,
-            local,
-            peer,
-        });
+    pub fn open_conn(&self, conn: ConnId, local: SocketAddr, peer: SocketAddr) {
+        self.send(Msg::Conn { conn, local, peer });
     }
 
     fn send(&self, msg: Msg) {
@@ -262,20 +258,21 @@ impl Locked<'_> {
     }
 
     /// How many records engine `engine` has had (wrapping).
-    pub fn engine_count(&self, engine: u32) -> u32 {
+    pub fn engine_count(&self, engine: EngineId) -> u32 {
         self.guard.ring.engine_count(engine)
     }
 
-    /// A connection's addresses.
-    pub fn conn_addrs(&self, conn: u32) -> Option<(SocketAddr, SocketAddr)> {
-        self.guard.ring.conn(conn).map(|c| (c.local, c.peer))
+    /// The addresses of the connection (the leg) a record refers to.
+    pub fn conn_addrs(&self, v: &View<'_>) -> Option<(SocketAddr, SocketAddr)> {
+        let key = v.conn_key()?;
+        self.guard.ring.conn(key).map(|c| (c.local, c.peer))
     }
 
     /// Record `seq` as event JSON: rendered the first time anyone asks, then shared.
     pub fn json(&mut self, seq: u64) -> Option<Utf8Bytes> {
         let inner = &mut *self.guard;
         let v = inner.ring.get(seq)?;
-        let conn = v.conn().and_then(|c| inner.ring.conn(c));
+        let conn = v.conn_key().and_then(|c| inner.ring.conn(c));
         let first = inner.ring.first_seq();
         Some(
             inner
@@ -369,9 +366,9 @@ mod tests {
     use super::*;
     use crate::event::{Call, EventKind};
 
-    fn sent(conn: u64, data: &[u8]) -> Draft<'_> {
+    fn sent(conn: u32, data: &[u8]) -> Draft<'_> {
         Draft::new(EventKind::Sent, Call::Send)
-            .conn(conn)
+            .conn(ConnId::new(conn))
             .data(data)
     }
 
@@ -380,16 +377,19 @@ mod tests {
         let cap = Capture::new(1000, usize::MAX, 4096);
         let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
         let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
-        cap.open_conn(4, a, b);
+        cap.open_conn(ConnId::new(4), a, b);
         for i in 0..100u8 {
-            cap.push(if i % 2 == 0 { 1 } else { 2 }, &sent(4, &[i]));
+            cap.push(
+                EngineId::new(if i % 2 == 0 { 1 } else { 2 }),
+                &sent(4, &[i]),
+            );
         }
         // No waiting for the collector: the reader takes what is on the channel.
         let mut l = cap.lock();
         assert_eq!((l.first_seq(), l.next_seq()), (1, 101));
         let (evs, next) = l.history(
             Filter {
-                engine: Some(2),
+                engine: Some(EngineId::new(2)),
                 ..Filter::default()
             },
             0,
@@ -403,7 +403,7 @@ mod tests {
         );
         let (older, before) = l.history_before(
             Filter {
-                engine: Some(1),
+                engine: Some(EngineId::new(1)),
                 ..Filter::default()
             },
             11,
@@ -434,7 +434,7 @@ mod tests {
     async fn the_collector_moves_records_and_wakes_viewers() {
         let cap = Capture::new(1000, usize::MAX, 4096);
         let mut head = cap.subscribe();
-        cap.push(1, &Draft::new(EventKind::Bound, Call::Bind));
+        cap.push(EngineId::new(1), &Draft::new(EventKind::Bound, Call::Bind));
         tokio::time::timeout(Duration::from_secs(5), head.changed())
             .await
             .expect("the collector ran")
@@ -446,7 +446,7 @@ mod tests {
     #[tokio::test]
     async fn two_readers_share_one_rendering() {
         let cap = Capture::new(1000, usize::MAX, 4096);
-        cap.push(1, &sent(1, b"once"));
+        cap.push(EngineId::new(1), &sent(1, b"once"));
         let first = cap.lock().json(1).unwrap();
         let (again, _) = cap.lock().history(Filter::default(), 0, 10);
         assert_eq!(first.as_str(), again[0].as_str());

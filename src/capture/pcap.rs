@@ -15,15 +15,16 @@ use etherparse::PacketBuilder;
 use serde_json::{Value, json};
 
 use super::record::{Stream, View};
-use crate::event::{Call, EventKind, SERVER_LEG};
+use crate::event::{Call, EventKind};
+use crate::ids::ConnId;
 
 /// One event as the reconstruction reads it, taken from its record (no JSON in between).
 #[derive(Debug, Clone)]
 pub struct Ev {
     seq: u64,
     time: SystemTime,
-    /// The connection and leg as the events name them (`c7/client`): a flow's key.
-    key: Option<String>,
+    /// The connection and its leg: a flow's key.
+    key: Option<ConnId>,
     kind: EventKind,
     call: Option<Call>,
     local: Option<SocketAddr>,
@@ -41,14 +42,7 @@ impl Ev {
             Some((l, p)) => (Some(l), Some(p)),
             None => (v.local(), v.peer()),
         };
-        let key = v.conn().map(|c| {
-            let leg = match v.extra() {
-                Some(x) if x.contains("\"leg\":\"client\"") => "client",
-                Some(x) if x.contains("\"leg\":\"server\"") => "server",
-                _ => "",
-            };
-            format!("c{}/{leg}", c & !(SERVER_LEG as u32))
-        });
+        let key = v.conn();
         Self {
             seq,
             time: v.time(),
@@ -154,9 +148,10 @@ struct Flow {
 }
 
 /// A stable initial sequence number per connection and side, so a re-export is identical.
-fn isn(key: &str, side: u32) -> u32 {
+fn isn(key: ConnId, side: u32) -> u32 {
     let mut h: u32 = 0x811C_9DC5 ^ side;
-    for b in key.bytes() {
+    let leg = key.which_leg().map_or(0, |l| l as u8 + 1);
+    for b in key.key().to_le_bytes().into_iter().chain([leg]) {
         h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
     }
     h
@@ -264,14 +259,14 @@ fn data_frames(ev: &Ev, src: SocketAddr, dst: SocketAddr, tcp: Option<(u32, u32)
 }
 
 /// The first sequence number after the SYN of each side of flow `key`.
-fn bases(key: &str) -> (u32, u32) {
+fn bases(key: ConnId) -> (u32, u32) {
     (isn(key, 1).wrapping_add(1), isn(key, 2).wrapping_add(1))
 }
 
 /// Where a TCP data event's first segment starts and what it acknowledges, from the stream
 /// position its record carries.
 fn tcp_position(ev: &Ev) -> Option<(u32, u32)> {
-    let key = ev.key.as_deref()?;
+    let key = ev.key?;
     let s = ev.stream?;
     let (local, peer) = bases(key);
     let sent = local.wrapping_add(s.sent);
@@ -302,7 +297,7 @@ pub fn frames_of(ev: &Ev) -> Vec<Frame> {
 
 /// Rebuilds the frames of a list of events (one engine's, or one connection's), oldest first.
 pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
-    let mut flows: HashMap<String, Flow> = HashMap::new();
+    let mut flows: HashMap<ConnId, Flow> = HashMap::new();
     let mut frames = Vec::new();
     for ev in events {
         let (Some(local), Some(peer)) = (ev.local, ev.peer) else {
@@ -318,7 +313,7 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
             }
             continue;
         }
-        let Some(key) = &ev.key else { continue };
+        let Some(key) = ev.key else { continue };
         use EventKind::*;
         if !matches!(
             ev.kind,
@@ -326,8 +321,8 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
         ) {
             continue;
         }
-        let fresh = !flows.contains_key(key);
-        let f = flows.entry(key.clone()).or_insert_with(|| Flow {
+        let fresh = !flows.contains_key(&key);
+        let f = flows.entry(key).or_insert_with(|| Flow {
             local,
             peer,
             next_local: isn(key, 1),
@@ -485,7 +480,7 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
                     };
                     push(s, d, tcp(seq, ack, ack_only));
                 }
-                flows.remove(key);
+                flows.remove(&key);
             }
             _ => {}
         }

@@ -6,10 +6,14 @@
 //! ```text
 //!  0 u32 total length      4 u64 time (µs since the Unix epoch)
 //! 12 u32 engine number    16 u32 engine's event number (the collector sets it)
-//! 20 u32 connection (0 = none)
-//! 24 u8 kind  25 u8 call (0xff = none)  26 u8 flags  27 u8 (spare)
+//! 20 u32 connection key (0 = none; see `ConnId::key`)
+//! 24 u8 kind  25 u8 call (0xff = none)  26 u8 flags  27 u8 extra's tag (0 = none)
 //! 28 u32 bytes (the data's full length)
 //! 32 u16 preview length  34 u16 message length  36 u16 extra length  38 u16 (spare)
+//!
+//! The extra members ([`Extra`]) are kept as numbers and strings too, by tag: a socket's
+//! family and type (1 byte), a transfer's progress (file, done, total: 24 bytes), a file
+//! sent or received whole (file, bytes, the SHA-256's length and text, then the name).
 //! 40 [stream position] [local address] [peer address] [preview] [message] [extra]
 //! ```
 //!
@@ -26,7 +30,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::event::{Call, Draft, EventKind};
+use crate::event::{Call, Draft, EventKind, Extra};
+use crate::ids::{ConnId, EngineId, FileId, Leg};
 
 /// Bytes before the variable parts.
 pub const HEADER: usize = 40;
@@ -38,6 +43,13 @@ const F_DATA: u8 = 4;
 const F_STREAM: u8 = 8;
 /// This side had shut down its sending (its FIN counts one in the sequence) before it.
 const F_FIN_LOCAL: u8 = 16;
+/// A proxy's client side.
+const F_LEG_CLIENT: u8 = 32;
+/// A proxy's server side.
+const F_LEG_SERVER: u8 = 64;
+const TAG_SOCKET: u8 = 1;
+const TAG_PROGRESS: u8 = 2;
+const TAG_FILE: u8 = 3;
 /// Bytes of a stream position.
 const STREAM: usize = 8;
 
@@ -112,14 +124,77 @@ fn clip(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// The extra members as kept: their tag and bytes.
+fn put_extra(x: &Extra<'_>) -> (u8, Vec<u8>) {
+    match *x {
+        Extra::Socket { v6, stream } => (TAG_SOCKET, vec![u8::from(v6) | u8::from(stream) << 1]),
+        Extra::Progress { file, done, total } => {
+            let mut b = Vec::with_capacity(24);
+            b.extend_from_slice(&file.number().to_le_bytes());
+            b.extend_from_slice(&done.to_le_bytes());
+            b.extend_from_slice(&total.unwrap_or(u64::MAX).to_le_bytes());
+            (TAG_PROGRESS, b)
+        }
+        Extra::File {
+            file,
+            name,
+            bytes,
+            sha256,
+        } => {
+            let sha = clip(sha256, u8::MAX as usize);
+            let mut b = Vec::with_capacity(17 + sha.len() + name.len());
+            b.extend_from_slice(&file.number().to_le_bytes());
+            b.extend_from_slice(&bytes.to_le_bytes());
+            b.push(sha.len() as u8);
+            b.extend_from_slice(sha.as_bytes());
+            b.extend_from_slice(clip(name, u16::MAX as usize - b.len()).as_bytes());
+            (TAG_FILE, b)
+        }
+    }
+}
+
+fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// The extra members of tag `tag` in `b`, as [`put_extra`] kept them.
+fn get_extra(tag: u8, b: &[u8]) -> Option<Extra<'_>> {
+    match tag {
+        TAG_SOCKET => {
+            let f = *b.first()?;
+            Some(Extra::Socket {
+                v6: f & 1 != 0,
+                stream: f & 2 != 0,
+            })
+        }
+        TAG_PROGRESS => Some(Extra::Progress {
+            file: FileId::new(u64_at(b, 0)?),
+            done: u64_at(b, 8)?,
+            total: Some(u64_at(b, 16)?).filter(|t| *t != u64::MAX),
+        }),
+        TAG_FILE => {
+            let sha_len = *b.get(16)? as usize;
+            let sha = std::str::from_utf8(b.get(17..17 + sha_len)?).ok()?;
+            let name = std::str::from_utf8(b.get(17 + sha_len..)?).ok()?;
+            Some(Extra::File {
+                file: FileId::new(u64_at(b, 0)?),
+                bytes: u64_at(b, 8)?,
+                sha256: sha,
+                name,
+            })
+        }
+        _ => None,
+    }
+}
+
 /// Encodes a draft as a record of `engine`, keeping at most `preview` bytes of its data.
 /// A connection's addresses are left out when the draft names its connection.
-pub fn encode(engine: u32, d: &Draft<'_>, preview: usize, now: SystemTime) -> Box<[u8]> {
+pub fn encode(engine: EngineId, d: &Draft<'_>, preview: usize, now: SystemTime) -> Box<[u8]> {
     let shown = d
         .data
         .map(|data| &data[..data.len().min(preview).min(MAX_PREVIEW)]);
     let message = d.message.map(|m| clip(m, u16::MAX as usize));
-    let extra = d.extra.map(|m| clip(m, u16::MAX as usize));
+    let (tag, extra) = d.extra.as_ref().map_or((0, Vec::new()), put_extra);
     let (local, peer) = if d.conn.is_some() {
         (None, None)
     } else {
@@ -133,29 +208,34 @@ pub fn encode(engine: u32, d: &Draft<'_>, preview: usize, now: SystemTime) -> Bo
         + peer.as_ref().map_or(0, addr_len)
         + shown.map_or(0, <[u8]>::len)
         + message.map_or(0, str::len)
-        + extra.map_or(0, str::len);
+        + extra.len();
     let mut buf = Vec::with_capacity(len);
     let time = now
         .duration_since(UNIX_EPOCH)
         .map_or(0, |t| t.as_micros() as u64);
     buf.extend_from_slice(&(len as u32).to_le_bytes());
     buf.extend_from_slice(&time.to_le_bytes());
-    buf.extend_from_slice(&engine.to_le_bytes());
+    buf.extend_from_slice(&engine.number().to_le_bytes());
     buf.extend_from_slice(&0u32.to_le_bytes());
-    buf.extend_from_slice(&(d.conn.unwrap_or(0) as u32).to_le_bytes());
+    buf.extend_from_slice(&d.conn.map_or(0, ConnId::key).to_le_bytes());
     buf.push(d.kind as u8);
     buf.push(d.call.map_or(0xff, |c| c as u8));
     let flags = if local.is_some() { F_LOCAL } else { 0 }
         | if peer.is_some() { F_PEER } else { 0 }
         | if d.data.is_some() { F_DATA } else { 0 }
-        | if stream { F_STREAM } else { 0 };
+        | if stream { F_STREAM } else { 0 }
+        | match d.leg {
+            Some(Leg::Client) => F_LEG_CLIENT,
+            Some(Leg::Server) => F_LEG_SERVER,
+            None => 0,
+        };
     buf.push(flags);
-    buf.push(0);
+    buf.push(tag);
     let full = d.data.map_or(0, |x| x.len().min(u32::MAX as usize) as u32);
     buf.extend_from_slice(&full.to_le_bytes());
     buf.extend_from_slice(&(shown.map_or(0, <[u8]>::len) as u16).to_le_bytes());
     buf.extend_from_slice(&(message.map_or(0, str::len) as u16).to_le_bytes());
-    buf.extend_from_slice(&(extra.map_or(0, str::len) as u16).to_le_bytes());
+    buf.extend_from_slice(&(extra.len() as u16).to_le_bytes());
     buf.extend_from_slice(&0u16.to_le_bytes());
     if stream {
         buf.extend_from_slice(&[0; STREAM]);
@@ -168,7 +248,7 @@ pub fn encode(engine: u32, d: &Draft<'_>, preview: usize, now: SystemTime) -> Bo
     }
     buf.extend_from_slice(shown.unwrap_or_default());
     buf.extend_from_slice(message.unwrap_or_default().as_bytes());
-    buf.extend_from_slice(extra.unwrap_or_default().as_bytes());
+    buf.extend_from_slice(&extra);
     debug_assert_eq!(buf.len(), len);
     buf.into_boxed_slice()
 }
@@ -214,9 +294,9 @@ impl<'a> View<'a> {
         UNIX_EPOCH + std::time::Duration::from_micros(us)
     }
 
-    /// The engine's number (`e7` is 7).
-    pub fn engine(&self) -> u32 {
-        u32_at(self.raw, 12)
+    /// The engine.
+    pub fn engine(&self) -> EngineId {
+        EngineId::new(u32_at(self.raw, 12))
     }
 
     /// This record's number among its engine's records (wrapping), for exact lag counts.
@@ -224,9 +304,26 @@ impl<'a> View<'a> {
         u32_at(self.raw, 16)
     }
 
-    /// The connection's number, if any (`c12` is 12).
-    pub fn conn(&self) -> Option<u32> {
+    /// The connection, if any, with its leg for a proxy's pair.
+    pub fn conn(&self) -> Option<ConnId> {
+        self.conn_key().map(|k| ConnId::from_key(k, self.leg()))
+    }
+
+    /// The connection's key in the connection table (each leg of a pair has its own).
+    pub fn conn_key(&self) -> Option<u32> {
         Some(u32_at(self.raw, 20)).filter(|c| *c != 0)
+    }
+
+    /// The side of a proxy it happened on.
+    pub fn leg(&self) -> Option<Leg> {
+        let f = self.flags();
+        if f & F_LEG_SERVER != 0 {
+            Some(Leg::Server)
+        } else if f & F_LEG_CLIENT != 0 {
+            Some(Leg::Client)
+        } else {
+            None
+        }
     }
 
     /// What happened.
@@ -324,10 +421,12 @@ impl<'a> View<'a> {
         self.text_at(p, m)
     }
 
-    /// Extra JSON members, already rendered (`"family":"AF_INET"`), for rare event kinds.
-    pub fn extra(&self) -> Option<&'a str> {
+    /// The further members of a rare event kind.
+    pub fn extra(&self) -> Option<Extra<'a>> {
         let (p, m, x) = self.lens();
-        self.text_at(p + m, x)
+        let (_, _, at) = self.addrs();
+        let start = at + p + m;
+        get_extra(self.raw[27], self.raw.get(start..start + x)?)
     }
 }
 
@@ -345,13 +444,18 @@ mod tests {
             .peer(peer)
             .data(&data);
         let t = UNIX_EPOCH + std::time::Duration::from_micros(1_790_000_000_123_456);
-        let rec = encode(7, &d, 4096, t);
+        let rec = encode(EngineId::new(7), &d, 4096, t);
         assert!(rec.len() <= 120, "{} bytes", rec.len());
         let v = View::new(&rec);
         assert_eq!(View::len_of(&rec), rec.len());
         assert_eq!(
             (v.engine(), v.conn(), v.kind(), v.call()),
-            (7, None, EventKind::Received, Some(Call::RecvFrom))
+            (
+                EngineId::new(7),
+                None,
+                EventKind::Received,
+                Some(Call::RecvFrom)
+            )
         );
         assert_eq!((v.local(), v.peer()), (Some(local), Some(peer)));
         assert_eq!((v.bytes(), v.preview()), (64, &data[..]));
@@ -363,13 +467,18 @@ mod tests {
         let a: SocketAddr = "[::1]:5000".parse().unwrap();
         let data = vec![0xffu8; 10_000];
         let d = Draft::new(EventKind::Sent, Call::Send)
-            .conn(42)
+            .conn(ConnId::new(42).leg(Leg::Server))
             .local(a)
             .peer(a)
             .data(&data)
             .message("héllo")
-            .extra("\"leg\":\"client\"");
-        let mut rec = encode(1, &d, 4096, SystemTime::now());
+            .extra(Extra::File {
+                file: FileId::new(3),
+                name: "notes.txt",
+                bytes: 10_000,
+                sha256: "ab12",
+            });
+        let mut rec = encode(EngineId::new(1), &d, 4096, SystemTime::now());
         set_engine_n(&mut rec, 9);
         let at = Stream {
             sent: 7,
@@ -379,17 +488,30 @@ mod tests {
         set_stream(&mut rec, at);
         let v = View::new(&rec);
         assert_eq!(v.stream(), Some(at));
-        assert_eq!((v.conn(), v.local(), v.peer()), (Some(42), None, None));
+        let conn = ConnId::new(42).leg(Leg::Server);
+        assert_eq!((v.conn(), v.local(), v.peer()), (Some(conn), None, None));
+        assert_eq!(
+            (v.leg(), v.conn_key()),
+            (Some(Leg::Server), Some(conn.key()))
+        );
         assert_eq!(
             (v.bytes(), v.preview().len(), v.engine_n()),
             (10_000, 4096, 9)
         );
         assert_eq!(
             (v.message(), v.extra()),
-            (Some("héllo"), Some("\"leg\":\"client\""))
+            (
+                Some("héllo"),
+                Some(Extra::File {
+                    file: FileId::new(3),
+                    name: "notes.txt",
+                    bytes: 10_000,
+                    sha256: "ab12",
+                })
+            )
         );
         let plain = encode(
-            1,
+            EngineId::new(1),
             &Draft::new(EventKind::Stopped, Call::Close).local(a),
             4096,
             SystemTime::now(),
@@ -405,7 +527,7 @@ mod tests {
     fn a_long_message_is_cut_on_a_character_boundary() {
         let long = "é".repeat(40_000);
         let rec = encode(
-            1,
+            EngineId::new(1),
             &Draft::new(EventKind::Error, Call::Recv).message(&long),
             16,
             SystemTime::now(),

@@ -14,6 +14,7 @@ use base64::Engine as _;
 
 use super::record::View;
 use super::ring::ConnAddrs;
+use crate::event::{Extra, family_name, type_name};
 
 /// Appends `s` as a JSON string, quoted and escaped.
 fn json_str(buf: &mut Vec<u8>, s: &str) {
@@ -29,19 +30,17 @@ pub fn render(seq: u64, v: &View<'_>, conn: Option<&ConnAddrs>) -> Utf8Bytes {
     let b64_len = shown.len().div_ceil(3) * 4;
     let message = v.message();
     let extra = v.extra();
-    let mut buf = Vec::with_capacity(
-        240 + message.map_or(0, str::len) + extra.map_or(0, str::len) + b64_len + shown.len() + 16,
-    );
+    let mut buf =
+        Vec::with_capacity(400 + message.map_or(0, str::len) + b64_len + shown.len() + 16);
     let _ = write!(
         buf,
-        "{{\"seq\":{seq},\"time\":\"{}\",\"engine\":\"e{}\"",
+        "{{\"seq\":{seq},\"time\":\"{}\",\"engine\":\"{}\"",
         humantime::format_rfc3339_micros(v.time()),
         v.engine()
     );
     if let Some(c) = v.conn() {
-        // A proxy's server leg is the same pair: the same id, its `leg` in the extra members.
-        let c = c & !(crate::event::SERVER_LEG as u32);
-        let _ = write!(buf, ",\"conn\":\"c{c}\"");
+        // A proxy's two legs are one pair: the same id, `leg` saying which.
+        let _ = write!(buf, ",\"conn\":\"{c}\"");
     }
     buf.extend_from_slice(b",\"kind\":\"");
     buf.extend_from_slice(v.kind().name().as_bytes());
@@ -78,12 +77,105 @@ pub fn render(seq: u64, v: &View<'_>, conn: Option<&ConnAddrs>) -> Utf8Bytes {
         buf.extend_from_slice(b",\"message\":");
         json_str(&mut buf, m);
     }
+    if let Some(leg) = v.leg() {
+        let _ = write!(buf, ",\"leg\":\"{}\"", leg.name());
+    }
     if let Some(x) = extra {
-        buf.push(b',');
-        buf.extend_from_slice(x.as_bytes());
+        members(&mut buf, &x);
     }
     buf.push(b'}');
     // Every part is either ASCII or came through a JSON string writer.
+    Utf8Bytes::try_from(Bytes::from(buf)).unwrap_or_else(|_| Utf8Bytes::from_static("{}"))
+}
+
+/// The members of a rare event kind.
+fn members(buf: &mut Vec<u8>, x: &Extra<'_>) {
+    match *x {
+        Extra::Socket { v6, stream } => {
+            let _ = write!(
+                buf,
+                ",\"family\":\"{}\",\"type\":\"{}\"",
+                family_name(v6),
+                type_name(stream)
+            );
+        }
+        Extra::Progress { file, done, total } => {
+            let _ = write!(buf, ",\"file\":\"{file}\",\"done\":{done},\"total\":");
+            match total {
+                Some(t) => {
+                    let _ = write!(buf, "{t}");
+                }
+                None => buf.extend_from_slice(b"null"),
+            }
+        }
+        Extra::File {
+            file,
+            name,
+            bytes,
+            sha256,
+        } => {
+            let _ = write!(buf, ",\"file\":\"{file}\",\"name\":");
+            json_str(buf, name);
+            let _ = write!(buf, ",\"bytes\":{bytes},\"sha256\":");
+            json_str(buf, sha256);
+        }
+    }
+}
+
+/// A page of events, `{"events": [...], "next": N}`, spliced from their renderings without
+/// parsing them again.
+pub fn page(records: &[Utf8Bytes], next: u64) -> String {
+    let mut out = String::with_capacity(32 + records.iter().map(|r| r.len() + 1).sum::<usize>());
+    out.push_str("{\"events\":[");
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r.as_str());
+    }
+    let _ = std::fmt::Write::write_fmt(&mut out, format_args!("],\"next\":{next}}}"));
+    out
+}
+
+/// An engine's export, `{"engine": VIEW, "events": [...]}`, in pieces written as they are
+/// read: the head, each step's events (`first` when none came before), and the tail.
+pub mod export {
+    use axum::extract::ws::Utf8Bytes;
+
+    /// The head, around the engine's view as JSON.
+    pub fn head(view: &str) -> String {
+        format!("{{\"engine\":{view},\"events\":[")
+    }
+
+    /// One step's events, after `wrote` earlier ones.
+    pub fn step(records: &[Utf8Bytes], wrote: bool) -> String {
+        let mut chunk = String::new();
+        for r in records {
+            chunk.push_str(if wrote || !chunk.is_empty() {
+                ",\n"
+            } else {
+                "\n"
+            });
+            chunk.push_str(r.as_str());
+        }
+        chunk
+    }
+
+    /// The tail.
+    pub const TAIL: &str = "\n]}\n";
+}
+
+/// The first frame of a stream: the capture's `epoch`, the seqs kept, and whether the
+/// reader's `since` was of another run (`restarted`). `kind` first, as in every frame.
+pub fn hello(epoch: &str, first_seq: u64, next_seq: u64, restarted: bool) -> Utf8Bytes {
+    let mut buf = Vec::with_capacity(96);
+    buf.extend_from_slice(b"{\"kind\":\"hello\",\"epoch\":");
+    json_str(&mut buf, epoch);
+    let _ = write!(buf, ",\"first_seq\":{first_seq},\"next_seq\":{next_seq}");
+    if restarted {
+        buf.extend_from_slice(b",\"restarted\":true");
+    }
+    buf.push(b'}');
     Utf8Bytes::try_from(Bytes::from(buf)).unwrap_or_else(|_| Utf8Bytes::from_static("{}"))
 }
 
@@ -148,6 +240,7 @@ mod tests {
     use super::*;
     use crate::capture::record::encode;
     use crate::event::{Call, Draft, EventKind};
+    use crate::ids::{ConnId, EngineId, FileId, Leg};
 
     fn parse(j: &Utf8Bytes) -> serde_json::Value {
         serde_json::from_str(j.as_str()).unwrap()
@@ -157,7 +250,7 @@ mod tests {
     fn renders_every_field_as_api_md_has_it() {
         let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let rec = encode(
-            1,
+            EngineId::new(1),
             &Draft::new(EventKind::Received, Call::Recv)
                 .peer(peer)
                 .data(b"hello"),
@@ -183,18 +276,22 @@ mod tests {
         let a: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let b: SocketAddr = "[::1]:6000".parse().unwrap();
         let rec = encode(
-            3,
+            EngineId::new(3),
             &Draft::new(EventKind::Sent, Call::Send)
-                .conn(12)
+                .conn(ConnId::new(12))
                 .data(b"\xff\xfe")
                 .message("m \"q\""),
             4096,
             SystemTime::now(),
         );
         let mut ring = crate::capture::ring::Ring::new(10, usize::MAX);
-        ring.open_conn(12, a, b);
+        ring.open_conn(ConnId::new(12), a, b);
         let seq = ring.push(rec);
-        let v = parse(&render(seq, &ring.get(seq).unwrap(), ring.conn(12)));
+        let v = parse(&render(
+            seq,
+            &ring.get(seq).unwrap(),
+            ring.conn(ConnId::new(12).key()),
+        ));
         assert_eq!(
             (v["engine"].as_str(), v["conn"].as_str()),
             (Some("e3"), Some("c12"))
@@ -210,16 +307,23 @@ mod tests {
     #[test]
     fn a_big_seq_and_extra_members_make_valid_json() {
         let rec = encode(
-            1,
-            &Draft::new(EventKind::Stopped, Call::Close).extra("\"family\":\"AF_INET\""),
+            EngineId::new(1),
+            &Draft::new(EventKind::Stopped, Call::Close)
+                .extra(Extra::Progress {
+                    file: FileId::new(2),
+                    done: 5,
+                    total: None,
+                })
+                .leg(Leg::Server),
             16,
             SystemTime::now(),
         );
         let v = parse(&render(u64::MAX - 1, &View::new(&rec), None));
         assert_eq!(
-            (v["seq"].as_u64(), v["family"].as_str()),
-            (Some(u64::MAX - 1), Some("AF_INET"))
+            (v["seq"].as_u64(), v["file"].as_str(), v["leg"].as_str()),
+            (Some(u64::MAX - 1), Some("f2"), Some("server"))
         );
+        assert_eq!((v["done"].as_u64(), v["total"].is_null()), (Some(5), true));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use super::record::{self, View};
+use crate::ids::{ConnId, EngineId};
 
 /// Bytes of one chunk of the arena.
 const CHUNK: usize = 256 * 1024;
@@ -65,7 +66,9 @@ pub struct Ring {
     max_bytes: usize,
     conns: HashMap<u32, ConnAddrs>,
     /// Per engine number, how many records it has had (wrapping).
-    engine_counts: Vec<u32>,
+    // By engine: a hash map, as an id is whatever a file said (e4000000000 must not size a
+    // vector).
+    engine_counts: HashMap<EngineId, u32>,
 }
 
 impl Ring {
@@ -85,7 +88,7 @@ impl Ring {
             max_count,
             max_bytes,
             conns: HashMap::new(),
-            engine_counts: Vec::new(),
+            engine_counts: HashMap::new(),
         }
     }
 
@@ -115,17 +118,14 @@ impl Ring {
     }
 
     /// How many records engine `engine` has had (wrapping), the last one's `engine_n`.
-    pub fn engine_count(&self, engine: u32) -> u32 {
-        self.engine_counts
-            .get(engine as usize)
-            .copied()
-            .unwrap_or(0)
+    pub fn engine_count(&self, engine: EngineId) -> u32 {
+        self.engine_counts.get(&engine).copied().unwrap_or(0)
     }
 
     /// Notes a connection's addresses before its first record.
-    pub fn open_conn(&mut self, conn: u32, local: SocketAddr, peer: SocketAddr) {
+    pub fn open_conn(&mut self, conn: ConnId, local: SocketAddr, peer: SocketAddr) {
         self.conns.insert(
-            conn,
+            conn.key(),
             ConnAddrs {
                 local,
                 peer,
@@ -136,9 +136,9 @@ impl Ring {
         );
     }
 
-    /// A connection's addresses.
-    pub fn conn(&self, conn: u32) -> Option<&ConnAddrs> {
-        self.conns.get(&conn)
+    /// A connection's addresses, by its key (each leg of a proxy's pair has its own).
+    pub fn conn(&self, key: u32) -> Option<&ConnAddrs> {
+        self.conns.get(&key)
     }
 
     fn cost(len: usize) -> usize {
@@ -161,15 +161,15 @@ impl Ring {
             self.first_seq = self.next_seq;
             return seq;
         }
-        let engine = View::new(&rec).engine() as usize;
-        if self.engine_counts.len() <= engine {
-            self.engine_counts.resize(engine + 1, 0);
-        }
-        self.engine_counts[engine] = self.engine_counts[engine].wrapping_add(1);
-        record::set_engine_n(&mut rec, self.engine_counts[engine]);
+        let count = self
+            .engine_counts
+            .entry(View::new(&rec).engine())
+            .or_insert(0);
+        *count = count.wrapping_add(1);
+        record::set_engine_n(&mut rec, *count);
         let seq = self.next_seq;
         self.next_seq += 1;
-        if let Some(c) = View::new(&rec).conn()
+        if let Some(c) = View::new(&rec).conn_key()
             && let Some(entry) = self.conns.get_mut(&c)
         {
             use crate::event::EventKind;
@@ -299,10 +299,10 @@ mod tests {
     use crate::capture::record::encode;
     use crate::event::{Call, Draft, EventKind};
 
-    fn rec(engine: u32, conn: Option<u64>, data: &[u8]) -> Box<[u8]> {
+    fn rec(engine: u32, conn: Option<u32>, data: &[u8]) -> Box<[u8]> {
         let mut d = Draft::new(EventKind::Received, Call::Recv).data(data);
-        d.conn = conn;
-        encode(engine, &d, 4096, SystemTime::now())
+        d.conn = conn.map(ConnId::new);
+        encode(EngineId::new(engine), &d, 4096, SystemTime::now())
     }
 
     #[test]
@@ -371,12 +371,12 @@ mod tests {
         let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
         let one = rec(1, Some(7), b"x").len() + INDEX;
         let mut r = Ring::new(usize::MAX, CHUNK / 2);
-        r.open_conn(7, a, b);
-        r.open_conn(8, b, a);
+        r.open_conn(ConnId::new(7), a, b);
+        r.open_conn(ConnId::new(8), b, a);
         r.push(rec(1, Some(7), b"x"));
         let mut closed = Draft::new(EventKind::Closed, Call::Close);
-        closed.conn = Some(8);
-        r.push(encode(1, &closed, 16, SystemTime::now()));
+        closed.conn = Some(ConnId::new(8));
+        r.push(encode(EngineId::new(1), &closed, 16, SystemTime::now()));
         assert_eq!(r.conn(7).unwrap().peer, b);
         // Enough other traffic to push both connections' records (and their chunk) out.
         for _ in 0..(2 * CHUNK / one) {
@@ -401,7 +401,11 @@ mod tests {
             r.push(rec(e, None, b"."));
         }
         let n: Vec<(u32, u32)> = (1..=5)
-            .map(|s| r.get(s).map(|v| (v.engine(), v.engine_n())).unwrap())
+            .map(|s| {
+                r.get(s)
+                    .map(|v| (v.engine().number(), v.engine_n()))
+                    .unwrap()
+            })
             .collect();
         assert_eq!(n, [(1, 1), (2, 1), (1, 2), (1, 3), (2, 2)]);
     }

@@ -4,30 +4,30 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use axum::body::Bytes;
 
 use super::Outbox;
+use crate::ids::ConnId;
 
 struct Member {
-    id: Arc<str>,
     peer: SocketAddr,
     out: Outbox,
 }
 
-/// The members of one chat server, keyed by connection number.
+/// The members of one chat server, by connection.
 #[derive(Default)]
 pub struct Room {
     // std Mutex: held only to copy out the member list, never across an `.await`.
-    members: Mutex<BTreeMap<u64, Member>>,
+    members: Mutex<BTreeMap<ConnId, Member>>,
 }
 
 /// A line that could not be queued for a member whose outbox is full (it is not reading).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Dropped {
     /// The member's connection id.
-    pub conn: Arc<str>,
+    pub conn: ConnId,
 }
 
 impl Room {
@@ -36,7 +36,7 @@ impl Room {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Member>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<ConnId, Member>> {
         self.members.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -51,10 +51,10 @@ impl Room {
     }
 
     /// Adds a member, welcomes it, and announces it to the others.
-    pub fn join(&self, num: u64, id: Arc<str>, peer: SocketAddr, out: Outbox) -> Vec<Dropped> {
+    pub fn join(&self, num: ConnId, peer: SocketAddr, out: Outbox) -> Vec<Dropped> {
         let n = {
             let mut m = self.lock();
-            m.insert(num, Member { id, peer, out });
+            m.insert(num, Member { peer, out });
             m.len()
         };
         let mut dropped = self.send_to(
@@ -69,7 +69,7 @@ impl Room {
     }
 
     /// Removes a member and announces it to the others.
-    pub fn leave(&self, num: u64) -> Vec<Dropped> {
+    pub fn leave(&self, num: ConnId) -> Vec<Dropped> {
         let (peer, n) = {
             let mut m = self.lock();
             let Some(gone) = m.remove(&num) else {
@@ -86,7 +86,7 @@ impl Room {
     /// Sends one member's message to every other member, prefixed with its `ip:port` and
     /// ended with a newline (a message sent without one, as the lecture's client does, still
     /// reaches the others as a line).
-    pub fn say(&self, from: u64, line: &[u8]) -> Vec<Dropped> {
+    pub fn say(&self, from: ConnId, line: &[u8]) -> Vec<Dropped> {
         let Some(peer) = self.lock().get(&from).map(|m| m.peer) else {
             return Vec::new();
         };
@@ -98,13 +98,13 @@ impl Room {
         self.send_to(|k| k != from, msg)
     }
 
-    fn send_to(&self, pick: impl Fn(u64) -> bool, msg: Vec<u8>) -> Vec<Dropped> {
+    fn send_to(&self, pick: impl Fn(ConnId) -> bool, msg: Vec<u8>) -> Vec<Dropped> {
         let data = Bytes::from(msg);
-        let targets: Vec<(Arc<str>, Outbox)> = self
+        let targets: Vec<(ConnId, Outbox)> = self
             .lock()
             .iter()
             .filter(|(k, _)| pick(**k))
-            .map(|(_, m)| (m.id.clone(), m.out.clone()))
+            .map(|(k, m)| (*k, m.out.clone()))
             .collect();
         let mut dropped = Vec::new();
         for (id, out) in targets {
@@ -138,10 +138,10 @@ mod tests {
         let (t1, _r1) = channel(8);
         let (t2, mut r2) = channel(8);
         let p1: SocketAddr = "127.0.0.1:1001".parse().unwrap();
-        room.join(1, "c1".into(), p1, t1);
-        room.join(2, "c2".into(), "127.0.0.1:1002".parse().unwrap(), t2);
+        room.join(ConnId::new(1), p1, t1);
+        room.join(ConnId::new(2), "127.0.0.1:1002".parse().unwrap(), t2);
         while r2.try_recv().is_ok() {}
-        room.say(1, b"hello");
+        room.say(ConnId::new(1), b"hello");
         assert_eq!(text(r2.try_recv().unwrap()), "127.0.0.1:1001: hello\n");
     }
 
@@ -152,12 +152,12 @@ mod tests {
         let (t2, mut r2) = channel(8);
         let p1: SocketAddr = "127.0.0.1:1001".parse().unwrap();
         let p2: SocketAddr = "127.0.0.1:1002".parse().unwrap();
-        room.join(1, "c1".into(), p1, t1);
+        room.join(ConnId::new(1), p1, t1);
         assert_eq!(
             text(r1.try_recv().unwrap()),
             "*** welcome 127.0.0.1:1001; 1 online\n"
         );
-        room.join(2, "c2".into(), p2, t2);
+        room.join(ConnId::new(2), p2, t2);
         assert_eq!(
             text(r2.try_recv().unwrap()),
             "*** welcome 127.0.0.1:1002; 2 online\n"
@@ -166,10 +166,10 @@ mod tests {
             text(r1.try_recv().unwrap()),
             "*** 127.0.0.1:1002 joined (2 online)\n"
         );
-        room.say(1, b"hi\n");
+        room.say(ConnId::new(1), b"hi\n");
         assert_eq!(text(r2.try_recv().unwrap()), "127.0.0.1:1001: hi\n");
         assert!(r1.try_recv().is_err(), "the sender gets no copy");
-        room.leave(2);
+        room.leave(ConnId::new(2));
         assert_eq!(
             text(r1.try_recv().unwrap()),
             "*** 127.0.0.1:1002 left (1 online)\n"
@@ -182,24 +182,31 @@ mod tests {
         let room = Room::new();
         let (t1, mut r1) = Outbox::new(256, 100);
         let (t2, mut r2) = channel(8);
-        room.join(1, "c1".into(), "127.0.0.1:1".parse().unwrap(), t1);
-        room.join(2, "c2".into(), "127.0.0.1:2".parse().unwrap(), t2);
+        room.join(ConnId::new(1), "127.0.0.1:1".parse().unwrap(), t1);
+        room.join(ConnId::new(2), "127.0.0.1:2".parse().unwrap(), t2);
         // The welcome and the join notice are written (dropped here), giving back their place.
         while r1.try_recv().is_ok() {}
         while r2.try_recv().is_ok() {}
         // A line of 84 bytes ("127.0.0.1:2: ", 70, "\n") fits in 100; a second does not,
         // until the first is written.
-        assert!(room.say(2, &[b'x'; 70]).is_empty());
+        assert!(room.say(ConnId::new(2), &[b'x'; 70]).is_empty());
         assert_eq!(
-            room.say(2, &[b'y'; 70]),
-            vec![Dropped { conn: "c1".into() }]
+            room.say(ConnId::new(2), &[b'y'; 70]),
+            vec![Dropped {
+                conn: ConnId::new(1)
+            }]
         );
         let first = r1.try_recv().unwrap();
         drop(first);
-        assert!(room.say(2, &[b'z'; 70]).is_empty(), "its place came back");
+        assert!(
+            room.say(ConnId::new(2), &[b'z'; 70]).is_empty(),
+            "its place came back"
+        );
         assert_eq!(
-            room.say(2, &[b'w'; 200]),
-            vec![Dropped { conn: "c1".into() }],
+            room.say(ConnId::new(2), &[b'w'; 200]),
+            vec![Dropped {
+                conn: ConnId::new(1)
+            }],
             "larger than the whole outbox"
         );
     }
@@ -209,12 +216,17 @@ mod tests {
         let room = Room::new();
         let (t1, _r1) = channel(1);
         let (t2, mut r2) = channel(8);
-        room.join(1, "c1".into(), "127.0.0.1:1".parse().unwrap(), t1);
-        room.join(2, "c2".into(), "127.0.0.1:2".parse().unwrap(), t2);
+        room.join(ConnId::new(1), "127.0.0.1:1".parse().unwrap(), t1);
+        room.join(ConnId::new(2), "127.0.0.1:2".parse().unwrap(), t2);
         while r2.try_recv().is_ok() {}
-        let dropped = room.say(2, b"x\n");
-        assert_eq!(dropped, vec![Dropped { conn: "c1".into() }]);
-        let dropped = room.say(1, b"y\n");
+        let dropped = room.say(ConnId::new(2), b"x\n");
+        assert_eq!(
+            dropped,
+            vec![Dropped {
+                conn: ConnId::new(1)
+            }]
+        );
+        let dropped = room.say(ConnId::new(1), b"y\n");
         assert!(dropped.is_empty());
         assert_eq!(text(r2.try_recv().unwrap()), "127.0.0.1:1: y\n");
     }

@@ -12,13 +12,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::ConnCmd;
 use crate::event::format_time;
+use crate::ids::ConnId;
 
 /// One TCP connection of an engine.
 #[derive(Debug)]
 pub struct Conn {
     /// `c7`.
-    pub id: Arc<str>,
-    pub(super) num: u64,
+    pub id: ConnId,
     /// The remote `ip:port` (a client's ephemeral port, for a server).
     pub peer: SocketAddr,
     /// The local `ip:port`.
@@ -134,7 +134,7 @@ pub struct UpstreamView {
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnView {
     /// Connection id.
-    pub id: Arc<str>,
+    pub id: ConnId,
     /// Remote address.
     pub peer: SocketAddr,
     /// Local address.
@@ -153,7 +153,7 @@ pub struct ConnView {
 impl Conn {
     pub(super) fn view(&self) -> ConnView {
         ConnView {
-            id: self.id.clone(),
+            id: self.id,
             peer: self.peer,
             local: self.local,
             opened: format_time(self.opened),

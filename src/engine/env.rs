@@ -2,7 +2,7 @@
 //! the workspace's budgets, and the shutdown token.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -11,6 +11,7 @@ use super::budget;
 use crate::capture::Capture;
 use crate::config::Config;
 use crate::files::Files;
+use crate::ids::{ConnId, MAX_CONN};
 
 /// What every engine of one workspace shares: the event bus, the configuration, id
 /// counters, the workspace's budgets, and the shutdown token every run's token is a child of.
@@ -27,7 +28,7 @@ pub struct Env {
     pub throttle: Option<budget::Throttle>,
     /// Open connections over all the engines (a class workspace's).
     pub conn_budget: Option<budget::ConnBudget>,
-    pub(super) conn_ids: AtomicU64,
+    conn_ids: AtomicU32,
     /// One job of reply rules on the rule pool at a time for the whole workspace, so its
     /// flood waits on itself (see `engine::pool`).
     pub(super) rules_turn: Arc<tokio::sync::Semaphore>,
@@ -48,7 +49,7 @@ impl Env {
             root,
             throttle: None,
             conn_budget: None,
-            conn_ids: AtomicU64::new(1),
+            conn_ids: AtomicU32::new(1),
             rules_turn: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
@@ -58,6 +59,13 @@ impl Env {
         self.throttle = Some(budget::Throttle::new(bytes_per_sec));
         self.conn_budget = Some(budget::ConnBudget::new(connections));
         self
+    }
+
+    /// The next connection's id: numbers go round past [`crate::ids::MAX_CONN`] (two
+    /// billion connections later, the first is long closed).
+    pub(super) fn next_conn(&self) -> ConnId {
+        let n = self.conn_ids.fetch_add(1, Relaxed);
+        ConnId::new((n - 1) % MAX_CONN + 1)
     }
 
     /// Takes a connection's place in the workspace's budget; false when it is full.

@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::ApiError;
 use crate::event::{Draft, format_time};
+use crate::ids::EngineId;
 use bind::bind_error;
 pub use conn::{Conn, ConnView, Outbox, UpstreamView};
 pub use env::Env;
@@ -87,9 +88,7 @@ const STOP_DEADLINE: Duration = Duration::from_secs(5);
 /// what it shows) and its current [`Run`], if any.
 pub struct Engine {
     /// `e1`.
-    pub id: Arc<str>,
-    /// The number in the id (`e1` is 1), as records refer to it.
-    pub num: u32,
+    pub id: EngineId,
     /// The engine kind (never changes).
     kind: Kind,
     bind_addrs: Vec<SocketAddr>,
@@ -115,7 +114,7 @@ struct Kept {
 #[derive(Debug, Clone, Serialize)]
 pub struct EngineView {
     /// Engine id.
-    pub id: Arc<str>,
+    pub id: EngineId,
     /// Engine kind.
     pub kind: Kind,
     /// Label.
@@ -147,17 +146,16 @@ pub struct EngineView {
 }
 
 impl Engine {
-    /// A stopped engine `e{num}` for `spec` with its addresses already resolved and checked.
+    /// A stopped engine `id` for `spec` with its addresses already resolved and checked.
     pub fn new(
-        num: u32,
+        id: EngineId,
         spec: EngineSpec,
         bind_addrs: Vec<SocketAddr>,
         target_addrs: Vec<SocketAddr>,
         env: Arc<Env>,
     ) -> Self {
         Self {
-            id: format!("e{num}").into(),
-            num,
+            id,
             kind: spec.kind,
             bind_addrs,
             target_addrs,
@@ -214,7 +212,7 @@ impl Engine {
     }
 
     fn emit(&self, draft: Draft<'_>) {
-        self.env.capture.push(self.num, &draft);
+        self.env.capture.push(self.id, &draft);
     }
 
     fn running(&self) -> Option<Arc<Run>> {
@@ -352,11 +350,10 @@ impl Engine {
         peer: SocketAddr,
         local: SocketAddr,
     ) -> (Arc<Conn>, mpsc::Receiver<ConnCmd>) {
-        let num = self.env.conn_ids.fetch_add(1, Relaxed);
+        let id = self.env.next_conn();
         let (out, rx) = Outbox::new(CONN_QUEUE, self.env.config.limits.max_message);
         let conn = Arc::new(Conn {
-            id: format!("c{num}").into(),
-            num,
+            id,
             peer,
             local,
             opened: SystemTime::now(),
@@ -369,15 +366,15 @@ impl Engine {
             up_in: AtomicU64::new(0),
             up_out: AtomicU64::new(0),
         });
-        run.live().conns.insert(num, conn.clone());
-        self.env.capture.open_conn(num, local, peer);
+        run.live().conns.insert(id, conn.clone());
+        self.env.capture.open_conn(id, local, peer);
         self.stats.connections_open.fetch_add(1, Relaxed);
         self.stats.connections_total.fetch_add(1, Relaxed);
         (conn, rx)
     }
 
     fn remove_conn(&self, run: &Run, conn: &Conn) {
-        if run.live().conns.remove(&conn.num).is_some() {
+        if run.live().conns.remove(&conn.id).is_some() {
             self.stats.connections_open.fetch_sub(1, Relaxed);
             self.env.give_conn_place();
         }
@@ -413,7 +410,7 @@ impl Engine {
             .map(|r| r.live().conns.values().map(|c| c.view()).collect())
             .unwrap_or_default();
         EngineView {
-            id: self.id.clone(),
+            id: self.id,
             kind: self.kind,
             name: spec.name.clone(),
             behavior: spec.behavior,

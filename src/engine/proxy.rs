@@ -15,23 +15,19 @@ use tokio_util::sync::CancellationToken;
 use super::tcp::{accept_each, bind_listener, connect_error};
 use super::{Conn, Engine, Run, Starting};
 use crate::error::ApiError;
-use crate::event::{Call, Draft, EventKind, NewSocket, SERVER_LEG};
-
-/// The `leg` member of the client side's events.
-const CLIENT: &str = "\"leg\":\"client\"";
-/// The `leg` member of the server side's events.
-const SERVER: &str = "\"leg\":\"server\"";
+use crate::event::{Call, Draft, EventKind, NewSocket};
+use crate::ids::{ConnId, Leg};
 
 /// Binds and listens where clients come, then accepts and relays in the background.
 pub(super) async fn start(engine: &Arc<Engine>, starting: Starting) -> Result<Arc<Run>, ApiError> {
     let backlog = starting.spec.options.backlog.unwrap_or(5);
     let (listener, local) = bind_listener(engine, backlog)?;
     let run = Arc::new(starting.run(local, None));
-    engine.emit(NewSocket::new(local, true).draft().extra(CLIENT));
+    engine.emit(NewSocket::new(local, true).draft().leg(Leg::Client));
     engine.emit(
         Draft::new(EventKind::Bound, Call::Bind)
             .local(local)
-            .extra(CLIENT),
+            .leg(Leg::Client),
     );
     let msg = format!(
         "listening, backlog {backlog}; relaying each client to {}",
@@ -41,7 +37,7 @@ pub(super) async fn start(engine: &Arc<Engine>, starting: Starting) -> Result<Ar
         Draft::new(EventKind::Listening, Call::Listen)
             .local(local)
             .message(&msg)
-            .extra(CLIENT),
+            .leg(Leg::Client),
     );
     run.tracker
         .spawn(accept_loop(engine.clone(), run.clone(), listener));
@@ -54,12 +50,12 @@ async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) 
         &engine,
         &run,
         listener,
-        Some(CLIENT),
+        Some(Leg::Client),
         move |conn, _rx, stream| {
             e.emit(
                 Draft::new(EventKind::Accepted, Call::Accept)
-                    .conn(conn.num)
-                    .extra(CLIENT),
+                    .conn(conn.id)
+                    .leg(Leg::Client),
             );
             pair(e.clone(), r.clone(), conn, stream)
         },
@@ -119,18 +115,18 @@ async fn pair(engine: Arc<Engine>, run: Arc<Run>, conn: Arc<Conn>, client: TcpSt
             let why = e.to_string();
             engine.emit(
                 Draft::new(EventKind::Error, Call::Connect)
-                    .conn(conn.num)
+                    .conn(conn.id)
                     .message(&why)
-                    .extra(SERVER),
+                    .leg(Leg::Server),
             );
             drop(client);
             engine.remove_conn(&run, &conn);
             let msg = format!("closed: the server could not be reached ({why})");
             engine.emit(
                 Draft::new(EventKind::Closed, Call::Close)
-                    .conn(conn.num)
+                    .conn(conn.id)
                     .message(&msg)
-                    .extra(CLIENT),
+                    .leg(Leg::Client),
             );
             return;
         }
@@ -138,14 +134,15 @@ async fn pair(engine: Arc<Engine>, run: Arc<Run>, conn: Arc<Conn>, client: TcpSt
     let _ = server.set_nodelay(true);
     let up_local = server.local_addr().unwrap_or(run.local);
     let up_peer = server.peer_addr().unwrap_or(run.local);
-    let up = conn.num | SERVER_LEG;
+    let up = conn.id.leg(Leg::Server);
+    let down = conn.id.leg(Leg::Client);
     engine.env.capture.open_conn(up, up_local, up_peer);
     conn.set_upstream(up_local, up_peer);
     engine.emit(
         NewSocket::new(up_local, true)
             .draft()
             .conn(up)
-            .extra(SERVER),
+            .leg(Leg::Server),
     );
     let msg = format!(
         "connected from ephemeral port {} for {}",
@@ -156,31 +153,13 @@ async fn pair(engine: Arc<Engine>, run: Arc<Run>, conn: Arc<Conn>, client: TcpSt
         Draft::new(EventKind::Connected, Call::Connect)
             .conn(up)
             .message(&msg)
-            .extra(SERVER),
+            .leg(Leg::Server),
     );
     let (crd, cwr) = client.into_split();
     let (srd, swr) = server.into_split();
     let size = run.spec.options.recv_size;
-    let c2s = relay(
-        &engine,
-        &conn,
-        crd,
-        swr,
-        (conn.num, CLIENT),
-        (up, SERVER),
-        size,
-        true,
-    );
-    let s2c = relay(
-        &engine,
-        &conn,
-        srd,
-        cwr,
-        (up, SERVER),
-        (conn.num, CLIENT),
-        size,
-        false,
-    );
+    let c2s = relay(&engine, &conn, crd, swr, down, up, size, true);
+    let s2c = relay(&engine, &conn, srd, cwr, up, down, size, false);
     let ((end_a, crd, swr), (end_b, srd, cwr)) = tokio::join!(c2s, s2c);
     let reset = matches!(end_a, End::Reset) || matches!(end_b, End::Reset);
     let (client, server) = (crd.reunite(cwr).ok(), srd.reunite(swr).ok());
@@ -214,13 +193,13 @@ async fn pair(engine: Arc<Engine>, run: Arc<Run>, conn: Arc<Conn>, client: TcpSt
         Draft::new(EventKind::Closed, Call::Close)
             .conn(up)
             .message(&server_msg)
-            .extra(SERVER),
+            .leg(Leg::Server),
     );
     engine.emit(
         Draft::new(EventKind::Closed, Call::Close)
-            .conn(conn.num)
+            .conn(conn.id)
             .message(&client_msg)
-            .extra(CLIENT),
+            .leg(Leg::Client),
     );
 }
 
@@ -232,8 +211,8 @@ async fn relay(
     conn: &Conn,
     mut rd: OwnedReadHalf,
     mut wr: OwnedWriteHalf,
-    from: (u64, &'static str),
-    to: (u64, &'static str),
+    from: ConnId,
+    to: ConnId,
     size: usize,
     from_client: bool,
 ) -> (End, OwnedReadHalf, OwnedWriteHalf) {
@@ -255,9 +234,8 @@ async fn relay(
                 };
                 engine.emit(
                     Draft::new(EventKind::Shutdown, Call::Shutdown)
-                        .conn(to.0)
-                        .message(msg)
-                        .extra(to.1),
+                        .conn(to)
+                        .message(msg),
                 );
                 break End::Finished;
             }
@@ -270,9 +248,8 @@ async fn relay(
         conn.count(from_client, true, n);
         engine.emit(
             Draft::new(EventKind::Received, Call::Recv)
-                .conn(from.0)
-                .data(data)
-                .extra(from.1),
+                .conn(from)
+                .data(data),
         );
         let wrote = tokio::select! {
             biased;
@@ -283,12 +260,7 @@ async fn relay(
             Ok(()) => {
                 engine.stats.sent(n);
                 conn.count(!from_client, false, n);
-                engine.emit(
-                    Draft::new(EventKind::Sent, Call::Send)
-                        .conn(to.0)
-                        .data(data)
-                        .extra(to.1),
-                );
+                engine.emit(Draft::new(EventKind::Sent, Call::Send).conn(to).data(data));
             }
             Err(e)
                 if matches!(

@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 use super::impair::{Fate, Impair, Impairer};
 use super::udp_send::Held;
 use super::{Conn, EngineSpec, UdpCmd};
+use crate::ids::ConnId;
 
 /// What a start is given before it has a socket: its generation, its cancellation token (a
 /// child of the workspace's), and the spec it runs, as it was at that moment.
@@ -76,7 +77,7 @@ pub struct Run {
 
 /// What changes while the run goes, behind the run's one lock.
 pub(super) struct Live {
-    pub conns: BTreeMap<u64, Arc<Conn>>,
+    pub conns: BTreeMap<ConnId, Arc<Conn>>,
     /// Why the run ended by itself before `start` recorded it (a client whose server closed
     /// at once).
     pub ended: Option<String>,

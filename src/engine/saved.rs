@@ -11,6 +11,7 @@ use super::{Engine, EngineSpec, Env};
 use crate::addr::resolve;
 use crate::error::ApiError;
 use crate::event::format_time;
+use crate::ids::EngineId;
 
 /// One engine as kept on disk.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -52,8 +53,7 @@ impl Engine {
     /// was skipped (an id or spec that no longer parses); an engine whose addresses the
     /// policy no longer allows comes back failed, with its `problem`.
     pub async fn from_saved(s: &SavedEngine, env: Arc<Env>) -> Result<Restored, String> {
-        let Some(id) = crate::codec::id_number(&s.id, 'e').and_then(|n| u32::try_from(n).ok())
-        else {
+        let Ok(id) = s.id.parse::<EngineId>() else {
             return Err(format!(
                 "engine id {:?} is not of the form e7; skipped",
                 s.id
@@ -136,7 +136,7 @@ mod tests {
         )
         .unwrap();
         let engine = Engine::new(
-            3,
+            EngineId::new(3),
             spec,
             vec!["127.0.0.1:0".parse().unwrap()],
             vec![],

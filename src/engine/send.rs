@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 
 use super::{Conn, Engine, Kind, Run, STOP_DEADLINE, UdpCmd};
 use crate::error::ApiError;
+use crate::ids::{ConnId, ConnPick};
 
 /// The result of a send, as API.md's send route returns it.
 #[derive(Debug, Clone, Serialize)]
@@ -35,8 +36,8 @@ pub const MAX_REPEAT: u32 = 10_000;
 /// Where a send goes, already decoded and checked.
 #[derive(Debug, Clone)]
 pub struct SendTarget {
-    /// A connection id, or `*`.
-    pub conn: Option<String>,
+    /// A connection, or `*`.
+    pub conn: Option<ConnPick>,
     /// A UDP destination.
     pub to: Option<SocketAddr>,
     /// Half-close after sending (tcp-client).
@@ -156,10 +157,10 @@ impl Engine {
                 }
                 let conns: Vec<Arc<Conn>> = {
                     let all = &run.live().conns;
-                    match (self.kind, target.conn.as_deref()) {
+                    match (self.kind, target.conn) {
                         (Kind::TcpClient, _) => all.values().cloned().collect(),
-                        (_, Some("*")) => all.values().cloned().collect(),
-                        (_, Some(id)) => vec![self.find_conn(all, id)?],
+                        (_, Some(ConnPick::All)) => all.values().cloned().collect(),
+                        (_, Some(ConnPick::One(id))) => vec![self.find_conn(all, id)?],
                         (_, None) => {
                             return Err(ApiError::InvalidSpec(format!(
                                 "field conn is missing: say which connection, e.g. \"conn\": \"c2\", or \"*\" for all; open now: {}",
@@ -198,7 +199,7 @@ impl Engine {
         }
     }
     /// Closes one connection of a running engine; returns once it is closed.
-    pub async fn close_conn(&self, conn_id: &str) -> Result<(), ApiError> {
+    pub async fn close_conn(&self, conn_id: ConnId) -> Result<(), ApiError> {
         let run = self.running().ok_or_else(|| self.not_running())?;
         let conn = self.find_conn(&run.live().conns, conn_id)?;
         conn.close.cancel();
@@ -209,8 +210,12 @@ impl Engine {
 
 impl Engine {
     /// The open connection `id`, or a `not_found` that lists the open ones.
-    fn find_conn(&self, all: &BTreeMap<u64, Arc<Conn>>, id: &str) -> Result<Arc<Conn>, ApiError> {
-        all.values().find(|c| &*c.id == id).cloned().ok_or_else(|| {
+    fn find_conn(
+        &self,
+        all: &BTreeMap<ConnId, Arc<Conn>>,
+        id: ConnId,
+    ) -> Result<Arc<Conn>, ApiError> {
+        all.get(&id).cloned().ok_or_else(|| {
             ApiError::NotFound(format!(
                 "engine {} has no open connection {id}; open now: {}",
                 self.id,
@@ -220,7 +225,7 @@ impl Engine {
     }
 }
 
-fn open_list(all: &BTreeMap<u64, Arc<Conn>>) -> String {
+fn open_list(all: &BTreeMap<ConnId, Arc<Conn>>) -> String {
     if all.is_empty() {
         "none".into()
     } else {

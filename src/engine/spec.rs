@@ -8,6 +8,7 @@ use super::behavior::Behavior;
 use super::rules::{RuleSpec, Rules};
 use crate::addr::{HostPort, parse_host_port};
 use crate::error::ApiError;
+use crate::ids::FileId;
 
 /// The engine kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -115,7 +116,7 @@ pub struct Options {
     pub rules: Option<Vec<RuleSpec>>,
     /// The file a `file` server sends (`f3`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
+    pub file: Option<FileId>,
     /// Whether a tcp-client keeps what it receives as a file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub save: Option<bool>,
@@ -375,13 +376,12 @@ impl EngineSpec {
                     "field options.file is for behavior file (a tcp-server sending a file)",
                 ));
             }
-            Some(f) if crate::codec::id_number(&f, 'f').is_none() => {
-                return Err(invalid(format!(
+            Some(f) => Some(f.parse::<FileId>().map_err(|_| {
+                invalid(format!(
                     "field options.file: \"{}\" is not a file id; upload one (POST /api/files) and give its id, e.g. f1",
                     f.chars().take(40).collect::<String>()
-                )));
-            }
-            Some(f) => Some(f),
+                ))
+            })?),
             None if behavior == Behavior::File => {
                 return Err(invalid(
                     "field options.file is missing: behavior file sends a file; upload one (POST /api/files) and give its id, e.g. \"file\": \"f1\"",

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use super::udp_send::{Leg, record_sendto, sendto};
+use super::udp_send::{Via, record_sendto, sendto};
 use super::{Engine, Kind, Run, Starting, UdpCmd, bind_error, pool};
 use crate::addr::loopback_like;
 use crate::error::ApiError;
@@ -142,7 +142,7 @@ async fn datagram_loop(
             biased;
             _ = &mut stopped => break,
             Some(cmd) = rx.recv() => {
-                let r = sendto(&engine, &run, &sock, local, &cmd.data, cmd.to, Leg::default()).await;
+                let r = sendto(&engine, &run, &sock, local, &cmd.data, cmd.to, Via::default()).await;
                 let _ = cmd.reply.send(r);
             }
             r = sock.recv_from(&mut buf) => match r {
@@ -187,7 +187,7 @@ async fn datagram_loop(
                             let _ = record_sendto(&engine, local, r, from, result);
                         }
                         (Some(r), None) => {
-                            let leg = Leg { once: outsider, ..Leg::default() };
+                            let leg = Via { once: outsider, ..Via::default() };
                             let _ = sendto(&engine, &run, &sock, local, r, from, leg).await;
                         }
                         _ => {}

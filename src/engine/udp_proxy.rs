@@ -18,13 +18,11 @@ use tokio::net::UdpSocket;
 use tokio_util::task::TaskTracker;
 
 use super::udp::DATAGRAM_MAX;
-use super::udp_send::{Leg, sendto};
+use super::udp_send::{Via, sendto};
 use super::{Conn, Engine, Run, Starting};
 use crate::error::ApiError;
-use crate::event::{Call, Draft, EventKind, NewSocket, SERVER_LEG};
-
-const CLIENT: &str = "\"leg\":\"client\"";
-const SERVER: &str = "\"leg\":\"server\"";
+use crate::event::{Call, Draft, EventKind, NewSocket};
+use crate::ids::Leg;
 
 /// Binds where clients send, then relays in the background.
 pub(super) async fn start(engine: &Arc<Engine>, starting: Starting) -> Result<Arc<Run>, ApiError> {
@@ -46,11 +44,11 @@ pub(super) async fn start(engine: &Arc<Engine>, starting: Starting) -> Result<Ar
         .local_addr()
         .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
     let run = Arc::new(starting.run(local, None));
-    engine.emit(NewSocket::new(local, false).draft().extra(CLIENT));
+    engine.emit(NewSocket::new(local, false).draft().leg(Leg::Client));
     engine.emit(
         Draft::new(EventKind::Bound, Call::Bind)
             .local(local)
-            .extra(CLIENT),
+            .leg(Leg::Client),
     );
     run.tracker
         .spawn(front(engine.clone(), run.clone(), Arc::new(sock)));
@@ -110,7 +108,7 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
                 Ok(x) => x,
                 Err(e) => {
                     let msg = format!("recvfrom() failed: {e}");
-                    engine.emit(Draft::new(EventKind::Error, Call::RecvFrom).local(local).message(&msg).extra(CLIENT));
+                    engine.emit(Draft::new(EventKind::Error, Call::RecvFrom).local(local).message(&msg).leg(Leg::Client));
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     continue;
                 }
@@ -133,7 +131,7 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
                         .local(local)
                         .peer(from)
                         .message(&msg)
-                        .extra(CLIENT),
+                        .leg(Leg::Client),
                 );
                 continue;
             }
@@ -157,7 +155,7 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
                             .local(local)
                             .peer(from)
                             .message(&why)
-                            .extra(SERVER),
+                            .leg(Leg::Server),
                     );
                     continue;
                 }
@@ -173,17 +171,16 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
         }
         engine.emit(
             Draft::new(EventKind::Received, Call::RecvFrom)
-                .conn(p.conn.num)
+                .conn(p.conn.id)
                 .data(data)
-                .extra(CLIENT),
+                .leg(Leg::Client),
         );
         let target = p.up.peer_addr().unwrap_or(p.up_local);
-        let leg = Leg {
-            conn: Some(p.conn.num | SERVER_LEG),
-            extra: Some(SERVER),
+        let via = Via {
+            conn: Some(p.conn.id.leg(Leg::Server)),
             once: false,
         };
-        if let Ok(sent) = sendto(&engine, &run, &p.up, p.up_local, data, target, leg).await {
+        if let Ok(sent) = sendto(&engine, &run, &p.up, p.up_local, data, target, via).await {
             p.conn.count(false, false, sent);
         }
     }
@@ -195,18 +192,18 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
     run.settle().await;
     for p in pairs.values() {
         engine.remove_conn(&run, &p.conn);
-        let num = p.conn.num;
+        let num = p.conn.id;
         engine.emit(
             Draft::new(EventKind::Closed, Call::Close)
-                .conn(num | SERVER_LEG)
+                .conn(num.leg(Leg::Server))
                 .message("closed: the proxy stopped")
-                .extra(SERVER),
+                .leg(Leg::Server),
         );
         engine.emit(
             Draft::new(EventKind::Closed, Call::Close)
                 .conn(num)
                 .message("closed: the proxy stopped")
-                .extra(CLIENT),
+                .leg(Leg::Client),
         );
     }
     drop(sock);
@@ -240,15 +237,15 @@ fn close_idle(
         );
         engine.emit(
             Draft::new(EventKind::Closed, Call::Close)
-                .conn(p.conn.num | SERVER_LEG)
+                .conn(p.conn.id.leg(Leg::Server))
                 .message(&msg)
-                .extra(SERVER),
+                .leg(Leg::Server),
         );
         engine.emit(
             Draft::new(EventKind::Closed, Call::Close)
-                .conn(p.conn.num)
+                .conn(p.conn.id)
                 .message(&msg)
-                .extra(CLIENT),
+                .leg(Leg::Client),
         );
     }
 }
@@ -283,7 +280,7 @@ async fn open_pair(
     engine
         .env
         .capture
-        .open_conn(conn.num | SERVER_LEG, up_local, target);
+        .open_conn(conn.id.leg(Leg::Server), up_local, target);
     conn.set_upstream(up_local, target);
     let msg = format!(
         "AF_INET{}, SOCK_DGRAM: socketlab's socket for {client}",
@@ -291,9 +288,9 @@ async fn open_pair(
     );
     engine.emit(
         Draft::new(EventKind::Created, Call::Socket)
-            .conn(conn.num | SERVER_LEG)
+            .conn(conn.id.leg(Leg::Server))
             .message(&msg)
-            .extra(SERVER),
+            .leg(Leg::Server),
     );
     let outsider = !engine.env.config.policy.target_allowed(client.ip());
     let state = Arc::new(PairState {
@@ -332,7 +329,7 @@ async fn back(
                 Err(e) => {
                     // An ICMP "port unreachable" from a server that is not there: say so, go on.
                     let msg = format!("recv() from the server failed: {e}");
-                    engine.emit(Draft::new(EventKind::Error, Call::RecvFrom).conn(conn.num | SERVER_LEG).message(&msg).extra(SERVER));
+                    engine.emit(Draft::new(EventKind::Error, Call::RecvFrom).conn(conn.id.leg(Leg::Server)).message(&msg).leg(Leg::Server));
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     continue;
                 }
@@ -344,9 +341,9 @@ async fn back(
         state.touch(since);
         engine.emit(
             Draft::new(EventKind::Received, Call::RecvFrom)
-                .conn(conn.num | SERVER_LEG)
+                .conn(conn.id.leg(Leg::Server))
                 .data(data)
-                .extra(SERVER),
+                .leg(Leg::Server),
         );
         if let Some(credit) = &state.credit
             && credit.fetch_sub(n as i64, Relaxed) < n as i64
@@ -357,19 +354,18 @@ async fn back(
             );
             engine.emit(
                 Draft::new(EventKind::Dropped, Call::SendTo)
-                    .conn(conn.num)
+                    .conn(conn.id)
                     .data(data)
                     .message(&msg)
-                    .extra(CLIENT),
+                    .leg(Leg::Client),
             );
             continue;
         }
-        let leg = Leg {
-            conn: Some(conn.num),
-            extra: Some(CLIENT),
+        let via = Via {
+            conn: Some(conn.id.leg(Leg::Client)),
             once: state.credit.is_some(),
         };
-        if let Ok(sent) = sendto(&engine, &run, &front, front_local, data, client, leg).await {
+        if let Ok(sent) = sendto(&engine, &run, &front, front_local, data, client, via).await {
             conn.count(true, false, sent);
         }
     }

@@ -16,14 +16,13 @@ use super::{Engine, Run};
 /// than the server's memory growing with a flood times the delay.
 pub(super) const MAX_DELAYED: usize = 4 << 20;
 use crate::event::{Call, Draft, EventKind};
+use crate::ids::ConnId;
 
 /// Where a datagram's events go: a proxy's pair and leg, or the engine's own socket.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Leg {
-    /// The connection number of the leg (a proxy's pair).
-    pub conn: Option<u64>,
-    /// `"leg":"client"` or `"leg":"server"`.
-    pub extra: Option<&'static str>,
+pub(super) struct Via {
+    /// The leg of a proxy's pair it goes on.
+    pub conn: Option<ConnId>,
     /// Never sent twice, whatever `impair.duplicate` says: a reply to an address outside
     /// `--allow-target`, which must not get more than it sent.
     pub once: bool,
@@ -35,18 +34,14 @@ pub(super) struct Held {
     local: SocketAddr,
     data: Vec<u8>,
     to: SocketAddr,
-    leg: Leg,
+    leg: Via,
 }
 
-fn draft<'a>(kind: EventKind, local: SocketAddr, to: SocketAddr, leg: Leg) -> Draft<'a> {
-    let mut d = Draft::new(kind, Call::SendTo);
-    d = match leg.conn {
+fn draft<'a>(kind: EventKind, local: SocketAddr, to: SocketAddr, leg: Via) -> Draft<'a> {
+    let d = Draft::new(kind, Call::SendTo);
+    match leg.conn {
         Some(c) => d.conn(c),
         None => d.local(local).peer(to),
-    };
-    match leg.extra {
-        Some(x) => d.extra(x),
-        None => d,
     }
 }
 
@@ -57,7 +52,7 @@ fn record(
     local: SocketAddr,
     data: &[u8],
     to: SocketAddr,
-    leg: Leg,
+    leg: Via,
     kind: EventKind,
     note: Option<&str>,
     result: std::io::Result<usize>,
@@ -93,7 +88,7 @@ pub(super) fn record_sendto(
         local,
         data,
         to,
-        Leg::default(),
+        Via::default(),
         EventKind::Sent,
         None,
         result,
@@ -110,7 +105,7 @@ pub(super) async fn sendto(
     local: SocketAddr,
     data: &[u8],
     to: SocketAddr,
-    leg: Leg,
+    leg: Via,
 ) -> Result<usize, String> {
     let Some((fate, cfg)) = run.fate() else {
         let r = sock.send_to(data, to).await;
@@ -224,7 +219,7 @@ async fn finish(
     local: SocketAddr,
     data: &[u8],
     to: SocketAddr,
-    leg: Leg,
+    leg: Via,
     copies: u8,
     cfg: &Impair,
 ) {

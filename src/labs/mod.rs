@@ -8,7 +8,6 @@
 //! `@0.port`, resolved when the lab is loaded.
 
 pub mod builtin;
-pub mod load;
 mod shelf;
 
 use serde::{Deserialize, Serialize};

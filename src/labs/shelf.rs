@@ -1,5 +1,6 @@
 //! The labs a workspace has saved, kept with it on disk.
 
+use crate::ids::LabId;
 use std::sync::{Mutex, PoisonError};
 
 use super::{Lab, MAX_SAVED, MAX_SAVED_BYTES};
@@ -38,7 +39,7 @@ impl Shelf {
     pub fn new(labs: Vec<Lab>, next: u64) -> Self {
         let next = next.max(
             labs.iter()
-                .filter_map(|l| l.id.strip_prefix('l')?.parse::<u64>().ok())
+                .filter_map(|l| l.id.parse::<LabId>().ok().map(LabId::number))
                 .max()
                 .map_or(1, |n| n + 1),
         );
@@ -101,7 +102,7 @@ impl Shelf {
             )));
         }
         Self::check_total(&g, &lab, None)?;
-        lab.id = format!("l{}", g.next);
+        lab.id = LabId::new(g.next).to_string();
         lab.builtin = false;
         g.next += 1;
         g.labs.push(lab.clone());

@@ -1,9 +1,12 @@
 //! REST handlers for API.md's routes.
 
+use super::params::{Conn, Id, named};
+use crate::capture::render::export;
+use crate::ids::{ConnId, ConnPick, EngineId};
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::Query;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -58,11 +61,8 @@ pub async fn create(
 }
 
 /// `GET /api/engines/{id}`
-pub async fn get_one(
-    Scope(ws): Scope,
-    Path(id): Path<String>,
-) -> Result<Json<EngineView>, ApiError> {
-    Ok(Json(ws.engine(&id)?.view()))
+pub async fn get_one(Scope(ws): Scope, Id(id): Id<EngineId>) -> Result<Json<EngineView>, ApiError> {
+    Ok(Json(ws.engine(id)?.view()))
 }
 
 /// What `PATCH /api/engines/{id}` may change on a running engine.
@@ -83,10 +83,10 @@ struct PatchOptions {
 /// impairment; the next datagram follows it.
 pub async fn patch(
     Scope(ws): Scope,
-    Path(id): Path<String>,
+    Id(id): Id<EngineId>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Json<EngineView>, ApiError> {
-    let engine = ws.engine(&id)?;
+    let engine = ws.engine(id)?;
     let b = body(b)?;
     let p: Patch = parse_json(
         &b,
@@ -106,22 +106,22 @@ pub async fn patch(
 }
 
 /// `POST /api/engines/{id}/stop`
-pub async fn stop(Scope(ws): Scope, Path(id): Path<String>) -> Result<Json<EngineView>, ApiError> {
-    let e = ws.engine(&id)?;
+pub async fn stop(Scope(ws): Scope, Id(id): Id<EngineId>) -> Result<Json<EngineView>, ApiError> {
+    let e = ws.engine(id)?;
     e.stop().await;
     Ok(Json(e.view()))
 }
 
 /// `POST /api/engines/{id}/start`
-pub async fn start(Scope(ws): Scope, Path(id): Path<String>) -> Result<Json<EngineView>, ApiError> {
-    let e = ws.engine(&id)?;
+pub async fn start(Scope(ws): Scope, Id(id): Id<EngineId>) -> Result<Json<EngineView>, ApiError> {
+    let e = ws.engine(id)?;
     e.start().await?;
     Ok(Json(e.view()))
 }
 
 /// `DELETE /api/engines/{id}`
-pub async fn delete_one(Scope(ws): Scope, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    ws.delete_engine(&id).await?;
+pub async fn delete_one(Scope(ws): Scope, Id(id): Id<EngineId>) -> Result<StatusCode, ApiError> {
+    ws.delete_engine(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -131,7 +131,7 @@ struct SendBody {
     #[serde(default)]
     data: String,
     encoding: Option<String>,
-    conn: Option<String>,
+    conn: Option<ConnPick>,
     to: Option<String>,
     shutdown: Option<String>,
     repeat: Option<u32>,
@@ -144,10 +144,10 @@ const MAX_INTERVAL_MS: u64 = 3_600_000;
 /// `POST /api/engines/{id}/send`
 pub async fn send(
     Scope(ws): Scope,
-    Path(id): Path<String>,
+    Id(id): Id<EngineId>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SendOutcome>, ApiError> {
-    let engine = ws.engine(&id)?;
+    let engine = ws.engine(id)?;
     let req: SendBody = parse_json(&body(b)?, "{\"data\": \"hello\\n\", \"conn\": \"c2\"}")?;
     let data = decode(req.encoding.as_deref(), &req.data)?;
     let limits = &ws.config().limits;
@@ -230,18 +230,19 @@ pub async fn send(
 /// `POST /api/engines/{id}/send/stop`: ends the engine's repeated sends.
 pub async fn stop_sending(
     Scope(ws): Scope,
-    Path(id): Path<String>,
+    Id(id): Id<EngineId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let stopped = ws.engine(&id)?.stop_repeats();
+    let stopped = ws.engine(id)?.stop_repeats();
     Ok(Json(serde_json::json!({ "stopped": stopped })))
 }
 
 /// `DELETE /api/engines/{id}/connections/{conn}`
 pub async fn close_conn(
     Scope(ws): Scope,
-    Path((id, conn)): Path<(String, String)>,
+    Id(id): Id<EngineId>,
+    Conn(conn): Conn,
 ) -> Result<StatusCode, ApiError> {
-    ws.engine(&id)?.close_conn(&conn).await?;
+    ws.engine(id)?.close_conn(conn).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -250,7 +251,7 @@ pub async fn close_conn(
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     engine: Option<String>,
-    conn: Option<String>,
+    conn: Option<ConnId>,
     since: Option<u64>,
     before: Option<u64>,
     until: Option<u64>,
@@ -263,31 +264,9 @@ const MAX_EVENTS_PAGE: usize = 10_000;
 /// where it stopped): 10,000 events of 4 KiB previews would be 100 MB.
 pub(super) const MAX_PAGE_BYTES: usize = 1 << 20;
 
-/// A connection id as records number it (`c12` is 12).
-pub(super) fn conn_number(id: &str) -> Result<u32, ApiError> {
-    crate::codec::id_number(id, 'c')
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| {
-            ApiError::InvalidSpec(format!(
-                "conn: \"{}\" is not a connection id; write it as the events show it, e.g. c12",
-                id.chars().take(40).collect::<String>()
-            ))
-        })
-}
-
-/// Splices JSON events into `{"events": [...], "next": N}` without parsing them again.
+/// A page of events as a JSON response.
 fn events_page(records: &[Utf8Bytes], next: u64) -> Response {
-    let mut out = String::with_capacity(32 + records.iter().map(|r| r.len() + 1).sum::<usize>());
-    out.push_str("{\"events\":[");
-    for (i, r) in records.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(r.as_str());
-    }
-    out.push_str("],\"next\":");
-    out.push_str(&next.to_string());
-    out.push('}');
+    let out = crate::capture::render::page(records, next);
     ([(header::CONTENT_TYPE, "application/json")], out).into_response()
 }
 
@@ -299,10 +278,10 @@ pub async fn events(
     let Query(q) = q.map_err(bad_query)?;
     let filter = Filter {
         engine: match &q.engine {
-            Some(e) => Some(ws.engine(e)?.num),
+            Some(e) => Some(ws.engine(named(e)?)?.id),
             None => None,
         },
-        conn: q.conn.as_deref().map(conn_number).transpose()?,
+        conn: q.conn,
         until: q.until,
     };
     let limit = q.limit.unwrap_or(1000).clamp(1, MAX_EVENTS_PAGE);
@@ -326,16 +305,16 @@ pub(super) const EXPORT_STEP: usize = 2048;
 /// `GET /api/engines/{id}/export`: every kept event of an engine, as a file to save. It is
 /// written as it is read, a page at a time, so a million kept events never sit in memory
 /// whole.
-pub async fn export(Scope(ws): Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let engine = ws.engine(&id)?;
+pub async fn export(Scope(ws): Scope, Id(id): Id<EngineId>) -> Result<Response, ApiError> {
+    let engine = ws.engine(id)?;
     let view =
         serde_json::to_string(&engine.view()).map_err(|e| ApiError::Internal(e.to_string()))?;
     let filter = Filter {
-        engine: Some(engine.num),
+        engine: Some(engine.id),
         ..Filter::default()
     };
     let end = ws.capture().lock().next_seq().saturating_sub(1);
-    let head = format!("{{\"engine\":{view},\"events\":[");
+    let head = export::head(&view);
     let pages = futures_util::stream::unfold(
         (ws.clone(), 0u64, false),
         move |(ws, since, wrote)| async move {
@@ -350,15 +329,7 @@ pub async fn export(Scope(ws): Scope, Path(id): Path<String>) -> Result<Response
                 since,
                 EXPORT_STEP,
             );
-            let mut chunk = String::new();
-            for r in &records {
-                chunk.push_str(if wrote || !chunk.is_empty() {
-                    ",\n"
-                } else {
-                    "\n"
-                });
-                chunk.push_str(r.as_str());
-            }
+            let chunk = export::step(&records, wrote);
             let wrote = wrote || !records.is_empty();
             Some((
                 Ok::<_, std::convert::Infallible>(chunk),
@@ -369,7 +340,7 @@ pub async fn export(Scope(ws): Scope, Path(id): Path<String>) -> Result<Response
     let body = futures_util::stream::once(async move { Ok(head) })
         .chain(pages)
         .chain(futures_util::stream::once(async {
-            Ok("\n]}\n".to_string())
+            Ok(export::TAIL.to_string())
         }));
     let disposition = format!(
         "attachment; filename=\"socketlab-{}-events.json\"",

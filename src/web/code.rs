@@ -1,9 +1,11 @@
 //! `GET /api/engines/{id}/code`: the program behind an engine, or the languages it can be
 //! written in.
 
+use super::params::Id;
+use crate::ids::EngineId;
 use axum::Json;
+use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -23,15 +25,14 @@ pub struct CodeQuery {
 /// `GET /api/engines/{id}/code[?lang=python|bash|tcl|powershell]`
 pub async fn code(
     Scope(ws): Scope,
-    Path(id): Path<String>,
+    Id(id): Id<EngineId>,
     q: Result<Query<CodeQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
-    let view = ws.engine(&id)?.view();
+    let view = ws.engine(id)?.view();
     let file_name = view
         .options
         .file
-        .as_deref()
         .and_then(|f| ws.files().get(f).ok())
         .map(|m| m.name);
     if view.kind.is_proxy() {

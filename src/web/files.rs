@@ -1,10 +1,12 @@
 //! `/api/files`: uploads (the raw body, streamed to disk, the size limit enforced while it
 //! streams), the list, downloads (streamed from disk) and removal.
 
+use super::params::Id;
+use crate::ids::FileId;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, Request};
+use axum::extract::{Query, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -92,9 +94,9 @@ fn disposition(name: &str) -> String {
 }
 
 /// `GET /api/files/{id}`: the file, as an attachment, streamed from disk.
-pub async fn download(Scope(ws): Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn download(Scope(ws): Scope, Id(id): Id<FileId>) -> Result<Response, ApiError> {
     let files = ws.files();
-    let meta = files.get(&id)?;
+    let meta = files.get(id)?;
     let file = tokio::fs::File::open(files.path(&meta))
         .await
         .map_err(|e| ApiError::Internal(format!("opening file {}: {e}", meta.id)))?;
@@ -115,8 +117,8 @@ pub async fn download(Scope(ws): Scope, Path(id): Path<String>) -> Result<Respon
 }
 
 /// `DELETE /api/files/{id}`
-pub async fn remove(Scope(ws): Scope, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    ws.files().remove(&id).await?;
+pub async fn remove(Scope(ws): Scope, Id(id): Id<FileId>) -> Result<StatusCode, ApiError> {
+    ws.files().remove(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

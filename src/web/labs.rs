@@ -11,8 +11,9 @@ use serde_json::Value;
 
 use super::guard::Scope;
 use crate::error::ApiError;
-use crate::labs::{self, Lab, builtin, load};
+use crate::labs::{self, Lab, builtin};
 use crate::workspace::Workspace;
+use crate::workspace::labs as load;
 
 fn find(ws: &Workspace, id: &str) -> Result<Lab, ApiError> {
     builtin::get(id)

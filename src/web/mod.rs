@@ -11,6 +11,7 @@ mod files;
 pub mod guard;
 mod labs;
 mod pages;
+mod params;
 mod pcap;
 mod viewer;
 mod workspaces;

@@ -12,12 +12,13 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::api::conn_number;
 use super::bad_query;
 use super::guard::Scope;
+use super::params::Id;
 use crate::capture::Filter;
 use crate::capture::pcap::{self, Ev};
 use crate::error::ApiError;
+use crate::ids::{ConnId, EngineId};
 use crate::workspace::Workspace;
 
 /// Records scanned per hold of the ring's lock, so a long export never holds it for long.
@@ -49,7 +50,7 @@ fn gather_page(ws: &Workspace, filter: Filter, seq: u64, end: u64, out: &mut Vec
         if let Some(v) = ring.view(s)
             && filter.wants(&v)
         {
-            let conn = v.conn().and_then(|c| ring.conn_addrs(c));
+            let conn = ring.conn_addrs(&v);
             out.push(Ev::from_view(s, &v, conn));
         }
     }
@@ -75,21 +76,20 @@ async fn build_pcap(ws: &Arc<Workspace>, filter: Filter) -> Result<Vec<u8>, ApiE
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PcapQuery {
-    conn: Option<String>,
+    conn: Option<ConnId>,
 }
 
 /// `GET /api/engines/{id}/capture.pcap`
 pub async fn capture(
     Scope(ws): Scope,
-    Path(id): Path<String>,
+    Id(id): Id<EngineId>,
     q: Result<Query<PcapQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
-    let engine = ws.engine(&id)?;
-    let conn = q.conn.as_deref().map(conn_number).transpose()?;
+    let engine = ws.engine(id)?;
     let filter = Filter {
-        engine: Some(engine.num),
-        conn,
+        engine: Some(engine.id),
+        conn: q.conn,
         until: None,
     };
     let file = build_pcap(&ws, filter).await?;
@@ -131,7 +131,7 @@ pub async fn layers(Scope(ws): Scope, Path(seq): Path<String>) -> Result<Json<Va
     let ev = {
         let ring = ws.capture().lock();
         let v = ring.view(seq).ok_or_else(gone)?;
-        Ev::from_view(seq, &v, v.conn().and_then(|c| ring.conn_addrs(c)))
+        Ev::from_view(seq, &v, ring.conn_addrs(&v))
     };
     if !ev.is_data() {
         return Err(ApiError::InvalidSpec(format!(

@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::capture::live::{Item, Sampler, Summary, WINDOW};
 use crate::capture::{Filter, Locked};
 use crate::event::format_time;
+use crate::ids::ConnId;
 
 /// Events taken per pass, so one write carries a batch and the ring is not held long.
 const BATCH: usize = 2048;
@@ -135,7 +136,7 @@ impl Viewer {
             let item = Item {
                 seq,
                 engine: v.engine(),
-                conn: v.conn(),
+                conn: v.conn().map(ConnId::pair),
                 kind: v.kind(),
                 bytes: v.bytes(),
             };
@@ -215,7 +216,7 @@ fn summary_frame(s: &Summary, ring: &mut Locked<'_>) -> Utf8Bytes {
     let mut v = json!({
         "kind": "summary",
         "time": format_time(SystemTime::now()),
-        "engine": format!("e{}", s.engine),
+        "engine": s.engine,
         "window_ms": WINDOW.as_millis() as u64,
         "counts": s.counts(),
         "bytes_in": s.bytes_in,
@@ -225,7 +226,7 @@ fn summary_frame(s: &Summary, ring: &mut Locked<'_>) -> Utf8Bytes {
         "latest": latest,
     });
     if let Some(c) = s.conn {
-        v["conn"] = format!("c{c}").into();
+        v["conn"] = c.to_string().into();
     }
     Utf8Bytes::from(v.to_string())
 }

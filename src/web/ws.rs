@@ -83,7 +83,7 @@ pub async fn upgrade(
     }
     let filter = Filter {
         engine: match &q.engine {
-            Some(e) => Some(space.engine(e)?.num),
+            Some(e) => Some(space.engine(super::params::named(e)?)?.id),
             None => None,
         },
         ..Filter::default()
@@ -117,11 +117,7 @@ pub async fn upgrade(
             && (q.epoch.as_deref().is_some_and(|e| e != epoch)
                 || q.since.is_some_and(|s| s >= next));
         let since = if restarted { Some(0) } else { q.since };
-        // The epoch is hex: written by hand, with `kind` first as every frame has it.
-        let hello = format!(
-            "{{\"kind\":\"hello\",\"epoch\":\"{epoch}\",\"first_seq\":{first},\"next_seq\":{next}{}}}",
-            if restarted { ",\"restarted\":true" } else { "" }
-        );
+        let hello = crate::capture::render::hello(epoch, first, next, restarted);
         let (viewer, notice) = Viewer::new(
             &ring,
             filter,
@@ -131,9 +127,7 @@ pub async fn upgrade(
             rate,
             limits.viewer_buffer,
         );
-        let frames: Vec<Utf8Bytes> = std::iter::once(Utf8Bytes::from(hello))
-            .chain(notice)
-            .collect();
+        let frames: Vec<Utf8Bytes> = std::iter::once(hello).chain(notice).collect();
         (viewer, frames)
     };
     let stall = limits.viewer_stall;

@@ -11,11 +11,13 @@
 //! every handler works inside it.
 
 pub mod join;
+pub mod labs;
 pub mod set;
 pub mod startup;
 pub mod store;
 mod view;
 
+use crate::ids::EngineId;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -386,7 +388,7 @@ impl Workspace {
     }
 
     /// One engine, or `404` naming the engines there are.
-    pub fn engine(&self, id: &str) -> Result<Arc<Engine>, ApiError> {
+    pub fn engine(&self, id: EngineId) -> Result<Arc<Engine>, ApiError> {
         self.registry.get(id)
     }
 
@@ -395,13 +397,9 @@ impl Workspace {
         self.registry.list()
     }
 
-    /// Each engine's id and spec, as the API shows it.
-    pub fn saved_specs(&self) -> Vec<(String, serde_json::Value)> {
-        self.registry
-            .saved()
-            .into_iter()
-            .map(|s| (s.id, s.spec))
-            .collect()
+    /// Every engine as kept on disk (the spec as it is now, a `PATCH`ed impairment too).
+    pub fn saved_engines(&self) -> Vec<crate::engine::SavedEngine> {
+        self.registry.saved()
     }
 
     /// The labs this workspace has saved.
@@ -422,7 +420,7 @@ impl Workspace {
         if self.removed.load(Relaxed) {
             return Err(self.gone());
         }
-        if let Some(f) = &spec.options.file {
+        if let Some(f) = spec.options.file {
             self.files().get(f).map_err(|_| {
                 ApiError::InvalidSpec(format!(
                     "field options.file: no file {f} in this workspace; upload one (POST /api/files, or the Files panel) and give its id"
@@ -441,7 +439,7 @@ impl Workspace {
     }
 
     /// Stops and removes an engine, and from disk.
-    pub async fn delete_engine(&self, id: &str) -> Result<(), ApiError> {
+    pub async fn delete_engine(&self, id: EngineId) -> Result<(), ApiError> {
         self.registry.delete(id).await?;
         self.save().await
     }
@@ -540,7 +538,7 @@ impl Workspace {
             invite_sha256: invite.map(|d| to_hex(&d)),
             watch,
             block: self.block,
-            next_engine: self.registry.next_id(),
+            next_engine: u64::from(self.registry.next_id()),
             engines: self.registry.saved(),
             labs: self.labs.snapshot().0,
             next_lab: self.labs.snapshot().1,

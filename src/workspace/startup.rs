@@ -348,7 +348,8 @@ impl Workspaces {
             block_range.or(empty),
             files_for(files_root, &w.id, config, kind),
         );
-        for p in registry.restore(&w.engines, w.next_engine).await {
+        let next = u32::try_from(w.next_engine).unwrap_or(u32::MAX);
+        for p in registry.restore(&w.engines, next).await {
             startup
                 .problems
                 .push(format!("workspace {} ({}): {p}", w.id, w.name));

@@ -67,7 +67,7 @@ pub(super) fn describe_io(call: &str, e: &std::io::Error) -> Cow<'static, str> {
 
 impl ConnTask {
     pub(super) fn draft(&self, kind: EventKind, call: Call) -> Draft<'_> {
-        Draft::new(kind, call).conn(self.conn.num)
+        Draft::new(kind, call).conn(self.conn.id)
     }
 
     fn report_dropped(&self, dropped: Vec<Dropped>) {
@@ -208,7 +208,7 @@ impl ConnTask {
         let say = |msgs: &[std::borrow::Cow<'_, [u8]>]| {
             if let Some(room) = &self.room {
                 for m in msgs {
-                    self.report_dropped(room.say(self.conn.num, m));
+                    self.report_dropped(room.say(self.conn.id, m));
                 }
             }
         };
@@ -233,12 +233,7 @@ impl ConnTask {
         let (mut rd, mut wr) = stream.into_split();
         let mut buf = vec![0u8; self.run.spec.options.recv_size];
         if let Some(room) = &self.room {
-            self.report_dropped(room.join(
-                self.conn.num,
-                self.conn.id.clone(),
-                self.conn.peer,
-                self.conn.out.clone(),
-            ));
+            self.report_dropped(room.join(self.conn.id, self.conn.peer, self.conn.out.clone()));
         }
         let greeting = self.run.spec.options.greeting.as_deref().unwrap_or("");
         let mut flow = Flow::Go;
@@ -300,7 +295,7 @@ impl ConnTask {
             self.finish_saving(s, peer_closed).await;
         }
         if let Some(room) = &self.room {
-            self.report_dropped(room.leave(self.conn.num));
+            self.report_dropped(room.leave(self.conn.id));
         }
         drop(rd);
         drop(wr);

@@ -10,8 +10,9 @@ use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedWriteHalf;
 
 use super::conn::{ConnTask, Flow};
-use crate::event::{Call, EventKind};
+use crate::event::{Call, EventKind, Extra};
 use crate::files::{FileMeta, Source, Writer};
+use crate::ids::FileId;
 
 /// At most this often, per connection, a progress event.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -20,22 +21,22 @@ const CHUNK: usize = 64 * 1024;
 
 /// When a connection last told its progress.
 struct Progress {
-    file: String,
+    file: FileId,
     total: Option<u64>,
     last: Option<Instant>,
 }
 
 impl Progress {
-    fn new(file: &str, total: Option<u64>) -> Self {
+    fn new(file: FileId, total: Option<u64>) -> Self {
         Self {
-            file: file.to_string(),
+            file,
             total,
             last: None,
         }
     }
 
     /// The progress event's members, if one is due (or `force`d: the last one).
-    fn due(&mut self, done: u64, force: bool) -> Option<String> {
+    fn due(&mut self, done: u64, force: bool) -> Option<Extra<'static>> {
         let now = Instant::now();
         if !force
             && self
@@ -45,13 +46,11 @@ impl Progress {
             return None;
         }
         self.last = Some(now);
-        let total = self
-            .total
-            .map_or_else(|| "null".to_string(), |t| t.to_string());
-        Some(format!(
-            "\"file\":\"{}\",\"done\":{done},\"total\":{total}",
-            self.file
-        ))
+        Some(Extra::Progress {
+            file: self.file,
+            done,
+            total: self.total,
+        })
     }
 }
 
@@ -61,14 +60,13 @@ pub(super) struct Saving {
     progress: Progress,
 }
 
-fn file_members(meta: &FileMeta) -> String {
-    format!(
-        "\"file\":\"{}\",\"name\":{},\"bytes\":{},\"sha256\":\"{}\"",
-        meta.id,
-        serde_json::to_string(&meta.name).unwrap_or_else(|_| "\"\"".into()),
-        meta.bytes,
-        meta.sha256
-    )
+fn file_members(meta: &FileMeta) -> Extra<'_> {
+    Extra::File {
+        file: meta.id,
+        name: &meta.name,
+        bytes: meta.bytes,
+        sha256: &meta.sha256,
+    }
 }
 
 impl ConnTask {
@@ -79,11 +77,15 @@ impl ConnTask {
     /// A `file` server's answer to a new connection: the whole file, then close.
     pub(super) async fn serve_file(&self, wr: &mut OwnedWriteHalf) -> Flow {
         let files = &self.engine.env.files;
-        let id = self.run.spec.options.file.as_deref().unwrap_or("");
-        let meta = match files.get(id) {
-            Ok(m) => m,
-            Err(e) => {
+        let meta = match self.run.spec.options.file.map(|id| (id, files.get(id))) {
+            Some((_, Ok(m))) => m,
+            Some((id, Err(e))) => {
                 let why = format!("cannot send file {id}: {e}");
+                self.note(EventKind::Error, Call::Send, &why);
+                return Flow::Close(why.into());
+            }
+            None => {
+                let why = "cannot send a file: options.file is missing".to_string();
                 self.note(EventKind::Error, Call::Send, &why);
                 return Flow::Close(why.into());
             }
@@ -98,7 +100,7 @@ impl ConnTask {
         };
         let mut buf = vec![0u8; CHUNK];
         let mut done = 0u64;
-        let mut progress = Progress::new(&meta.id, Some(meta.bytes));
+        let mut progress = Progress::new(meta.id, Some(meta.bytes));
         loop {
             let n = match f.read(&mut buf).await {
                 Ok(0) => break,
@@ -115,14 +117,14 @@ impl ConnTask {
             done += n as u64;
             if let Some(p) = progress.due(done, done == meta.bytes) {
                 self.engine
-                    .emit(self.draft(EventKind::Progress, Call::Send).extra(&p));
+                    .emit(self.draft(EventKind::Progress, Call::Send).extra(p));
             }
         }
         let members = file_members(&meta);
         let msg = format!("sent file {} ({} bytes) whole", meta.name, done);
         self.engine.emit(
             self.draft(EventKind::File, Call::Send)
-                .extra(&members)
+                .extra(members)
                 .message(&msg),
         );
         Flow::Close(format!("closed by the server after sending file {}", meta.id).into())
@@ -146,13 +148,13 @@ impl ConnTask {
         )
         .replace([':', '[', ']'], "_");
         let from = Source {
-            engine: self.engine.id.to_string(),
-            conn: self.conn.id.to_string(),
+            engine: self.engine.id,
+            conn: self.conn.id,
             peer: self.conn.peer.to_string(),
         };
         match self.engine.env.files.create(name, Some(from)).await {
             Ok(writer) => {
-                let progress = Progress::new(&writer.id(), None);
+                let progress = Progress::new(writer.id(), None);
                 Some(Saving { writer, progress })
             }
             Err(e) => {
@@ -181,7 +183,7 @@ impl ConnTask {
         let done = s.writer.bytes();
         if let Some(p) = s.progress.due(done, false) {
             self.engine
-                .emit(self.draft(EventKind::Progress, Call::Recv).extra(&p));
+                .emit(self.draft(EventKind::Progress, Call::Recv).extra(p));
         }
         Flow::Go
     }
@@ -206,7 +208,7 @@ impl ConnTask {
                 let msg = format!("received file {} ({} bytes) whole", meta.name, meta.bytes);
                 self.engine.emit(
                     self.draft(EventKind::File, Call::Recv)
-                        .extra(&members)
+                        .extra(members)
                         .message(&msg),
                 );
             }

@@ -19,6 +19,7 @@ use super::chat::Room;
 use super::{Conn, ConnCmd, Engine, Run, Starting, bind_error};
 use crate::error::ApiError;
 use crate::event::{Call, Draft, EventKind, NewSocket};
+use crate::ids::Leg;
 use conn::ConnTask;
 
 fn new_socket(addr: &SocketAddr) -> std::io::Result<TcpSocket> {
@@ -83,7 +84,7 @@ async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) 
     let room = (run.spec.behavior == Behavior::Chat).then(|| Arc::new(Room::new()));
     let (e, r) = (engine.clone(), run.clone());
     accept_each(&engine, &run, listener, None, move |conn, rx, stream| {
-        e.emit(Draft::new(EventKind::Accepted, Call::Accept).conn(conn.num));
+        e.emit(Draft::new(EventKind::Accepted, Call::Accept).conn(conn.id));
         ConnTask::new(e.clone(), r.clone(), conn, room.clone(), true).run(stream, rx)
     })
     .await;
@@ -97,14 +98,14 @@ pub(in crate::engine) async fn accept_each<T>(
     engine: &Arc<Engine>,
     run: &Arc<Run>,
     listener: TcpListener,
-    leg: Option<&'static str>,
+    leg: Option<Leg>,
     mut admit: impl FnMut(Arc<Conn>, mpsc::Receiver<ConnCmd>, TcpStream) -> T,
 ) where
     T: std::future::Future + Send + 'static,
     T::Output: Send + 'static,
 {
     let marked = |d: Draft<'static>| match leg {
-        Some(x) => d.extra(x),
+        Some(x) => d.leg(x),
         None => d,
     };
     let conns = TaskTracker::new();
@@ -208,10 +209,10 @@ pub(super) async fn start_client(
     let (conn, rx) = engine.add_conn(&run, peer, local);
     let msg = format!("connected from ephemeral port {}", local.port());
     // The socket is made before connect(); its event waits for the connection number.
-    engine.emit(NewSocket::new(local, true).draft().conn(conn.num));
+    engine.emit(NewSocket::new(local, true).draft().conn(conn.id));
     engine.emit(
         Draft::new(EventKind::Connected, Call::Connect)
-            .conn(conn.num)
+            .conn(conn.id)
             .local(local)
             .peer(peer)
             .message(&msg),

@@ -1,15 +1,17 @@
 //! Loading a lab into a workspace (its files, then its servers, then its clients aimed at
-//! them; all or nothing), and saving a workspace's engines as a lab.
+//! them; all or nothing), and saving a workspace's engines as a lab: the workspace's side of
+//! `crate::labs`, which knows labs and not workspaces.
 
 use std::net::SocketAddr;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Lab, LabFile, engine_error};
+use super::Workspace;
 use crate::engine::{EngineSpec, EngineView};
 use crate::error::ApiError;
-use crate::workspace::Workspace;
+use crate::ids::{EngineId, FileId};
+use crate::labs::{Lab, LabFile, at_index, engine_error};
 
 /// A file a saved lab carries inside it rather than by id, at most this big.
 const EMBED_FILE: u64 = 256 * 1024;
@@ -96,16 +98,16 @@ pub async fn load(ws: &Workspace, lab: &Lab) -> Result<Loaded, ApiError> {
     let result = load_into(ws, lab, &mut made_files, &mut made).await;
     if result.is_err() {
         for id in made.iter().rev() {
-            let _ = ws.delete_engine(id).await;
+            let _ = ws.delete_engine(*id).await;
         }
         for id in &made_files {
-            let _ = ws.files().remove(id).await;
+            let _ = ws.files().remove(*id).await;
         }
     }
     result
 }
 
-async fn lab_file(ws: &Workspace, f: &LabFile, made: &mut Vec<String>) -> Result<String, ApiError> {
+async fn lab_file(ws: &Workspace, f: &LabFile, made: &mut Vec<FileId>) -> Result<FileId, ApiError> {
     use sha2::Digest as _;
     let sha = crate::workspace::to_hex(&sha2::Sha256::digest(f.text.as_bytes()));
     if let Some(same) = ws
@@ -119,15 +121,15 @@ async fn lab_file(ws: &Workspace, f: &LabFile, made: &mut Vec<String>) -> Result
     let mut w = ws.files().create(f.name.clone(), None).await?;
     w.write(f.text.as_bytes()).await?;
     let meta = w.finish(ws.files()).await?;
-    made.push(meta.id.clone());
+    made.push(meta.id);
     Ok(meta.id)
 }
 
 async fn load_into(
     ws: &Workspace,
     lab: &Lab,
-    made_files: &mut Vec<String>,
-    made: &mut Vec<String>,
+    made_files: &mut Vec<FileId>,
+    made: &mut Vec<EngineId>,
 ) -> Result<Loaded, ApiError> {
     let mut file_ids = Vec::new();
     let mut unsaved = None;
@@ -152,7 +154,7 @@ async fn load_into(
         if let Some(n) = spec
             .get("target")
             .and_then(Value::as_str)
-            .and_then(super::at_index)
+            .and_then(at_index)
         {
             let addr = views
                 .get(n)
@@ -168,14 +170,14 @@ async fn load_into(
         if let Some(n) = spec
             .pointer("/options/file")
             .and_then(Value::as_str)
-            .and_then(super::at_index)
+            .and_then(at_index)
         {
             let id = file_ids.get(n).cloned().ok_or_else(|| {
                 ApiError::InvalidSpec(format!(
                     "field engines[{i}].options.file: the lab has no file @{n}"
                 ))
             })?;
-            spec["options"]["file"] = Value::from(id);
+            spec["options"]["file"] = Value::from(id.to_string());
         }
         let body = serde_json::to_vec(&spec).unwrap_or_default();
         let parsed = EngineSpec::from_json(&body).map_err(|e| engine_error(i, e))?;
@@ -187,7 +189,7 @@ async fn load_into(
         if let Err(e) = saved {
             unsaved = Some(e);
         }
-        made.push(view.id.to_string());
+        made.push(view.id);
         views[i] = Some(view);
     }
     let views: Vec<EngineView> = views.into_iter().flatten().collect();
@@ -232,14 +234,14 @@ pub async fn from_current(
             "there are no engines to save; start some (a preset, or the form), then save them as a lab".into(),
         ));
     }
-    let saved = ws.saved_specs();
+    let saved = ws.saved_engines();
     let mut files: Vec<LabFile> = Vec::new();
     let mut engines = Vec::new();
     for v in &views {
         let Some(mut spec) = saved
             .iter()
-            .find(|(id, _)| **id == *v.id)
-            .map(|(_, s)| s.clone())
+            .find(|s| s.id == v.id.to_string())
+            .map(|s| s.spec.clone())
         else {
             continue;
         };
@@ -256,7 +258,7 @@ pub async fn from_current(
         {
             spec["target"] = Value::from(format!("@{n}"));
         }
-        if let Some(fid) = v.options.file.as_deref()
+        if let Some(fid) = v.options.file
             && let Ok(meta) = ws.files().get(fid)
             && meta.bytes <= EMBED_FILE
             && let Ok(bytes) = tokio::fs::read(ws.files().path(&meta)).await
