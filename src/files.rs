@@ -403,19 +403,17 @@ impl Writer {
             id,
             name: std::mem::take(&mut self.name),
             bytes: self.bytes,
-            sha256: crate::workspace::to_hex(&std::mem::take(&mut self.hash).finalize()),
+            sha256: crate::secret::to_hex(&std::mem::take(&mut self.hash).finalize()),
             created: format_time(SystemTime::now()),
             from: self.from.take(),
         };
         let described =
             serde_json::to_vec_pretty(&meta).map_err(|e| ApiError::Internal(e.to_string()))?;
         let (dir, name) = (files.dir().to_path_buf(), format!("{}.json", meta.id));
-        tokio::task::spawn_blocking(move || {
-            crate::workspace::store::write_atomic(&dir, &name, &described)
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(format!("saving a file's description: {e}")))?;
+        tokio::task::spawn_blocking(move || crate::disk::write_atomic(&dir, &name, &described))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| ApiError::Internal(format!("saving a file's description: {e}")))?;
         files.add(meta.clone(), self.n, reserved);
         Ok(meta)
     }
@@ -443,7 +441,7 @@ pub async fn sha256_of(path: &Path) -> std::io::Result<String> {
         }
         h.update(&buf[..n]);
     }
-    Ok(crate::workspace::to_hex(&h.finalize()))
+    Ok(crate::secret::to_hex(&h.finalize()))
 }
 
 #[cfg(test)]

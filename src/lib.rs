@@ -30,13 +30,17 @@ pub mod capture;
 pub mod code;
 pub mod codec;
 pub mod config;
+pub mod disk;
 pub mod engine;
 pub mod error;
 pub mod event;
 pub mod files;
 pub mod ids;
 pub mod labs;
+#[cfg(test)]
+mod layers;
 pub mod registry;
+pub mod secret;
 pub mod web;
 pub mod workspace;
 

@@ -164,13 +164,6 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: stopping every engine");
 }
 
-/// 192 bits from the OS's random source, as hex.
-fn random_token() -> Result<String, String> {
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).map_err(|e| format!("the OS random source failed: {e}"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(2)
@@ -249,7 +242,7 @@ async fn main() -> ExitCode {
         // A class keeps its generated token across restarts (in its data directory), so it
         // is made there.
         (false, None) if cli.class => None,
-        (false, None) => match random_token() {
+        (false, None) => match socketlab::secret::random_hex(24) {
             Ok(t) => Some(t),
             Err(e) => return fail(e),
         },

@@ -37,7 +37,7 @@ pub async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Result<Respo
         )));
     };
     let hash = file.metadata.sha256_hash();
-    let etag = format!("\"{}\"", crate::workspace::to_hex(&hash[..16]));
+    let etag = format!("\"{}\"", crate::secret::to_hex(&hash[..16]));
     let matches = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()

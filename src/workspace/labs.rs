@@ -109,7 +109,7 @@ pub async fn load(ws: &Workspace, lab: &Lab) -> Result<Loaded, ApiError> {
 
 async fn lab_file(ws: &Workspace, f: &LabFile, made: &mut Vec<FileId>) -> Result<FileId, ApiError> {
     use sha2::Digest as _;
-    let sha = crate::workspace::to_hex(&sha2::Sha256::digest(f.text.as_bytes()));
+    let sha = crate::secret::to_hex(&sha2::Sha256::digest(f.text.as_bytes()));
     if let Some(same) = ws
         .files()
         .list()

@@ -23,7 +23,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use sha2::Digest as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::capture::Capture;
@@ -91,36 +90,11 @@ impl Kind {
     }
 }
 
-/// 32 bytes of SHA-256, as credentials are kept and looked up.
-pub type Digest = [u8; 32];
-
-/// SHA-256 of a credential.
-pub fn digest(s: &str) -> Digest {
-    sha2::Sha256::digest(s.as_bytes()).into()
-}
-
-/// Lower-case hex.
-pub fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn from_hex(s: &str) -> Option<Digest> {
-    if s.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
+pub use crate::secret::{Digest, digest, from_hex, to_hex};
 
 /// `bytes` random bytes from the OS, as hex.
 pub fn random_hex(bytes: usize) -> Result<String, ApiError> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf)
-        .map_err(|e| ApiError::Internal(format!("the OS random source failed: {e}")))?;
-    Ok(to_hex(&buf))
+    crate::secret::random_hex(bytes).map_err(ApiError::Internal)
 }
 
 fn now_ms() -> u64 {

@@ -14,7 +14,7 @@ use super::store::Store;
 use super::{ClassView, Digest, Kind, Parts, Role, Workspace, digest, random_hex};
 use crate::config::{ClassConfig, Config};
 use crate::error::ApiError;
-use crate::web::guard::ct_eq;
+use crate::secret::ct_eq;
 
 /// Longest display name.
 pub const MAX_NAME: usize = 60;
