@@ -179,10 +179,10 @@ pub fn field_of(message: &str) -> Option<&str> {
 pub fn error_body(status: StatusCode, detail: &str) -> serde_json::Value {
     let (code, next) = match status.as_u16() {
         400 => ("invalid_spec", "fix the request and send it again"),
-        404 => ("not_found", "see the README's API section for the routes"),
+        404 => ("not_found", "see docs/api.md for the routes"),
         405 => (
             "method_not_allowed",
-            "this route does not take that method; see the README's API section",
+            "this route does not take that method; see docs/api.md",
         ),
         408 => (
             "timeout",

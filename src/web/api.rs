@@ -358,12 +358,12 @@ pub async fn export(Scope(ws): Scope, Id(id): Id<EngineId>) -> Result<Response, 
 
 /// Unknown `/api` routes.
 pub async fn no_route() -> ApiError {
-    ApiError::NotFound("no such API route; see the README's API section for the routes".into())
+    ApiError::NotFound("no such API route; see docs/api.md for the routes".into())
 }
 
 /// A known `/api` route with the wrong method.
 pub async fn bad_method() -> Response {
     let body = serde_json::json!({"error": {"code": "method_not_allowed",
-        "message": "this route does not take that method; see the README's API section"}});
+        "message": "this route does not take that method; see docs/api.md"}});
     (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }

@@ -7,6 +7,8 @@
 
 mod access;
 mod behaviors;
+// The bench is built only with `--features bench` (as `.ci/run` runs the tests).
+#[cfg(feature = "bench")]
 mod bench;
 mod capture;
 mod chat;
