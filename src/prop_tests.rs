@@ -160,7 +160,7 @@ proptest! {
         if let Ok(v) = s.parse() {
             headers.insert(axum::http::header::COOKIE, v);
         }
-        let _ = crate::web::guard::cookie(&headers, crate::web::guard::WS_COOKIE);
+        let _ = crate::web::caller::cookie(&headers, crate::web::caller::SESSION_COOKIE);
         let _ = crate::web::guard::check_host_for_tests(&g, &s);
     }
 }

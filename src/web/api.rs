@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::bad_query;
-use super::guard::Scope;
+use super::caller::Scope;
 use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 

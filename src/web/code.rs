@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::bad_query;
-use super::guard::Scope;
+use super::caller::Scope;
 use crate::code::{self, Lang, Program};
 use crate::error::ApiError;
 

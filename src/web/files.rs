@@ -13,9 +13,9 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::bad_query;
-use super::guard::Scope;
+use super::caller::Owner;
 use crate::error::ApiError;
-use crate::files::{FileMeta, check_name};
+use crate::files::{FileMeta, check_file_name};
 
 /// Query of `POST /api/files`.
 #[derive(Debug, Deserialize)]
@@ -25,18 +25,18 @@ pub struct UploadQuery {
 }
 
 /// `GET /api/files`
-pub async fn list(Scope(ws): Scope) -> Json<Vec<FileMeta>> {
+pub async fn list(Owner(ws): Owner) -> Json<Vec<FileMeta>> {
     Json(ws.files().list())
 }
 
 /// `POST /api/files?name=report.pdf`: the body is the file.
 pub async fn upload(
-    Scope(ws): Scope,
+    Owner(ws): Owner,
     q: Result<Query<UploadQuery>, QueryRejection>,
     req: Request,
 ) -> Result<Response, ApiError> {
     let Query(q) = q.map_err(bad_query)?;
-    let name = check_name(q.name.as_deref().unwrap_or("upload"))?;
+    let name = check_file_name(q.name.as_deref().unwrap_or("upload"))?;
     let files = ws.files();
     let declared = req
         .headers()
@@ -94,7 +94,7 @@ fn disposition(name: &str) -> String {
 }
 
 /// `GET /api/files/{id}`: the file, as an attachment, streamed from disk.
-pub async fn download(Scope(ws): Scope, Id(id): Id<FileId>) -> Result<Response, ApiError> {
+pub async fn download(Owner(ws): Owner, Id(id): Id<FileId>) -> Result<Response, ApiError> {
     let files = ws.files();
     let meta = files.get(id)?;
     let file = tokio::fs::File::open(files.path(&meta))
@@ -117,7 +117,7 @@ pub async fn download(Scope(ws): Scope, Id(id): Id<FileId>) -> Result<Response, 
 }
 
 /// `DELETE /api/files/{id}`
-pub async fn remove(Scope(ws): Scope, Id(id): Id<FileId>) -> Result<StatusCode, ApiError> {
+pub async fn remove(Owner(ws): Owner, Id(id): Id<FileId>) -> Result<StatusCode, ApiError> {
     ws.files().remove(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

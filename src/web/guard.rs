@@ -7,36 +7,29 @@
 //!    request, or any `/api` request that carries an `Origin` must carry exactly this
 //!    dashboard's own (`http://` + the Host it was asked for, or `--public-url`'s origin),
 //!    compared whole, never by prefix; `Sec-Fetch-Site: cross-site` is refused outright.
-//! 3. **Who is asking** (the one place roles are decided): the access token, a student's
-//!    session secret or a watch id, as `Authorization: Bearer` or the cookie its page set.
-//!    `/api` and `/ws` need one (but `POST /api/join`). Then the role's rules: instructor
-//!    routes for the instructor only, watchers read only, `?workspace=ID` for the instructor
-//!    to look into another workspace (read-only), and another workspace's ids answered `404`.
-//!    The result, a [`Caller`], goes into the request for the [`Scope`] extractor; a handler
-//!    has no other way to reach a workspace, so a new route cannot forget the rules.
+//! 3. **Who is asking** (the one place roles are decided, in [`super::caller`]): the access
+//!    token, a student's session secret or a watch id, as `Authorization: Bearer` or the
+//!    cookie its page set. `/api` and `/ws` need one (but `POST /api/join`). Watchers read
+//!    only, `?workspace=ID` lets the instructor look into another workspace (read-only), and
+//!    another workspace's ids answer `404`. The result, a [`Caller`], goes into the request;
+//!    handlers take it by type ([`super::caller::Scope`], `Owner` where watchers may not
+//!    come, `Instructor` for the class's routes), so a route's rules are in its signature.
 //! 4. **Pace** (class mode): a student's requests keep to `--ws-requests-per-sec` (its
 //!    watchers to as many again, apart): a second's worth at once, then they wait their
 //!    turn, and past a second's wait `429` (after that second, so a loop cannot spin).
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, Uri, header};
+use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use super::caller::{Caller, authorize, identify, unauthorized};
 use crate::error::ApiError;
-use crate::workspace::{Role, Workspace, Workspaces};
-
-/// The cookie that carries the access token for the page's own requests.
-pub const COOKIE: &str = "socketlab_token";
-/// The cookie that carries a student's session secret.
-pub const WS_COOKIE: &str = "socketlab_ws";
-/// The cookie that carries a watch id.
-pub const WATCH_COOKIE: &str = "socketlab_watch";
+use crate::workspace::Workspaces;
 
 /// What the guard needs to know.
 #[derive(Debug, Clone)]
@@ -47,45 +40,6 @@ pub struct Guard {
     secure: bool,
     /// Peers whose `X-Forwarded-For` is believed (`--trusted-proxy`).
     trusted: Vec<crate::config::Cidr>,
-}
-
-/// Who a request acts as, and in which workspace.
-#[derive(Clone)]
-pub struct Caller {
-    /// The role the credential gives.
-    pub role: Role,
-    /// The credential's own workspace.
-    pub home: Arc<Workspace>,
-    /// The workspace this request acts on (another one only for the instructor, read-only).
-    pub ws: Arc<Workspace>,
-    /// Whether this request may only look.
-    pub read_only: bool,
-    /// Cancelled when the credential is revoked (a replaced watch link, a signed-out session,
-    /// a removed workspace): the streams opened with it end.
-    pub revoked: tokio_util::sync::CancellationToken,
-}
-
-/// The workspace a request acts on, as the guard decided it.
-pub struct Scope(pub Arc<Workspace>);
-
-impl<S: Send + Sync> FromRequestParts<S> for Scope {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        Caller::from_request_parts(parts, &())
-            .await
-            .map(|c| Scope(c.ws))
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
-            ApiError::Internal("a route that needs a workspace is not behind the guard".into())
-        })
-    }
 }
 
 impl Guard {
@@ -181,28 +135,6 @@ pub fn check_host_for_tests(g: &Guard, value: &str) -> Option<String> {
 
 fn is_port(p: &str) -> bool {
     !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// The value of cookie `name`, if sent; `400 invalid_credential` if it is sent twice (a
-/// cookie tossed in beside ours with another path: neither is served).
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
-    let mut found = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .filter(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim());
-    let first = found.next();
-    if first.is_some() && found.next().is_some() {
-        return Err(ApiError::InvalidCredential(format!(
-            "this request carries two {name} cookies, so it is not served as either; another \
-             page on this host may have set one: clear this site's cookies (or close the \
-             browser), then open your link again"
-        )));
-    }
-    Ok(first)
 }
 
 /// The middleware.
@@ -326,184 +258,6 @@ fn verdict(g: &Guard, set: &Workspaces, req: &mut Request) -> Result<(), ApiErro
     Ok(())
 }
 
-/// Who a credential makes the caller: its role, workspace, and revocation.
-type Identity = (Role, Arc<Workspace>, tokio_util::sync::CancellationToken);
-
-/// The bearer values of a request, then its cookies, each with the role it must give;
-/// `400` for a credential cookie sent twice.
-fn identify(
-    g: &Guard,
-    set: &Workspaces,
-    headers: &HeaderMap,
-) -> Result<Option<Identity>, ApiError> {
-    let bearers = headers
-        .get_all(header::AUTHORIZATION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    for b in bearers {
-        if let Some(found) = set.authenticate(b) {
-            return Ok(Some(found));
-        }
-    }
-    // Each cookie opens only what its page set it for, so a student's cookie is never
-    // mistaken for the token or the other way round.
-    let by_cookie = [
-        (COOKIE, None),
-        (WS_COOKIE, Some(Role::Student)),
-        (WATCH_COOKIE, Some(Role::Watcher)),
-    ];
-    let mut values = Vec::with_capacity(3);
-    for (name, must_be) in by_cookie {
-        values.push((cookie(headers, &g.cookie_name(name))?, must_be));
-    }
-    for (value, must_be) in values {
-        if let Some(value) = value
-            && let Some((role, ws, revoked)) = set.authenticate(value)
-            && must_be.is_none_or(|r| r == role)
-            && (must_be.is_some() || role == set.token_role())
-        {
-            return Ok(Some((role, ws, revoked)));
-        }
-    }
-    Ok((!set.token_required()).then(|| {
-        let home = set.home().clone();
-        let never = home.revocation(set.token_role(), &[0; 32]);
-        (set.token_role(), home, never)
-    }))
-}
-
-fn unauthorized(g: &Guard, set: &Workspaces, headers: &HeaderMap) -> ApiError {
-    let sent = |name: &str| matches!(cookie(headers, &g.cookie_name(name)), Ok(Some(_)));
-    if sent(WS_COOKIE) {
-        return ApiError::Unauthorized(
-            "your workspace no longer exists (the instructor removed it, or it expired after a \
-             long time unused); join again with your class's join link"
-                .into(),
-        );
-    }
-    if sent(WATCH_COOKIE) {
-        return ApiError::Unauthorized(
-            "this watch link no longer works (its owner made a new one, or the workspace was \
-             removed); ask for the new link"
-                .into(),
-        );
-    }
-    let how = if set.is_class() {
-        "students: open your class's join link (http://HOST:PORT/join/CODE); the instructor: \
-         open the instructor URL socketlab printed at startup, or send Authorization: Bearer TOKEN"
-    } else {
-        "open the URL socketlab printed at startup (http://HOST:PORT/?token=...), or send the \
-         header Authorization: Bearer TOKEN"
-    };
-    ApiError::Unauthorized(format!("this dashboard needs an access credential: {how}"))
-}
-
-/// The role's rules, and `?workspace=ID` (taken out of the URI, so handlers never see it).
-fn authorize(
-    set: &Workspaces,
-    role: Role,
-    home: Arc<Workspace>,
-    revoked: tokio_util::sync::CancellationToken,
-    req: &mut Request,
-) -> Result<Caller, ApiError> {
-    let path = req.uri().path();
-    let reads = matches!(*req.method(), Method::GET | Method::HEAD);
-    if (path == "/api/workspaces" || path.starts_with("/api/workspaces/"))
-        && role != Role::Instructor
-    {
-        return Err(ApiError::Forbidden(if set.is_class() {
-            "only the instructor may list, make, reset or remove workspaces".into()
-        } else {
-            "this socketlab is not a class server; start it with --class to have workspaces".into()
-        }));
-    }
-    if role == Role::Watcher && !reads {
-        return Err(ApiError::Forbidden(
-            "a watch link is read-only: it shows a workspace's engines and events but changes \
-             nothing; the workspace's owner can act on it"
-                .into(),
-        ));
-    }
-    let owners_only = ["/api/files", "/api/labs"]
-        .iter()
-        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
-    if role == Role::Watcher && owners_only {
-        return Err(ApiError::Forbidden(
-            "a watch link shows a workspace's engines, events, code and captures; its files \
-             and labs are its owner's alone"
-                .into(),
-        ));
-    }
-    let mut caller = Caller {
-        role,
-        home: home.clone(),
-        ws: home.clone(),
-        read_only: role == Role::Watcher,
-        revoked,
-    };
-    let Some(wanted) = take_query_param(req, "workspace") else {
-        return Ok(caller);
-    };
-    if wanted == *home.id {
-        return Ok(caller);
-    }
-    let other = (role == Role::Instructor)
-        .then(|| set.get(&wanted))
-        .flatten();
-    let Some(other) = other else {
-        let shown: String = wanted.chars().take(40).collect();
-        return Err(ApiError::NotFound(format!("no workspace {shown}")));
-    };
-    if !reads {
-        return Err(ApiError::Forbidden(
-            "the instructor looks into a student's workspace read-only; to act in it, reset or \
-             remove it from the class list"
-                .into(),
-        ));
-    }
-    caller.ws = other;
-    caller.read_only = true;
-    Ok(caller)
-}
-
-/// Removes `name=VALUE` from the request's query string; returns VALUE (the last, if several).
-fn take_query_param(req: &mut Request, name: &str) -> Option<String> {
-    let query = req.uri().query()?;
-    let mut found = None;
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| match pair.split_once('=') {
-            Some((k, v)) if k == name => {
-                found = Some(v.to_string());
-                false
-            }
-            None if *pair == name => {
-                found = Some(String::new());
-                false
-            }
-            _ => true,
-        })
-        .collect();
-    let found = found?;
-    let path = req.uri().path();
-    let pq = if kept.is_empty() {
-        path.to_string()
-    } else {
-        format!("{path}?{}", kept.join("&"))
-    };
-    let mut parts = req.uri().clone().into_parts();
-    parts.path_and_query = pq.parse().ok();
-    if let Ok(uri) = Uri::from_parts(parts) {
-        *req.uri_mut() = uri;
-    }
-    Some(found)
-}
-
 /// The client's address: the peer, or behind the reverse proxy (`--public-url`, the peer one
 /// of `--trusted-proxy`) the address the proxy put last in `X-Forwarded-For`.
 pub fn client_ip(g: &Guard, parts: &Parts) -> IpAddr {
@@ -526,25 +280,6 @@ pub fn client_ip(g: &Guard, parts: &Parts) -> IpAddr {
         }
     }
     peer
-}
-
-/// `Set-Cookie` values that set `name` and clear the other two credential cookies, so a
-/// browser acts as one role at a time.
-pub fn cookies_for(g: &Guard, name: &str, value: &str) -> Vec<String> {
-    let secure = if g.secure { "; Secure" } else { "" };
-    let mut out = vec![format!(
-        "{}={value}; HttpOnly; SameSite=Strict; Path=/{secure}",
-        g.cookie_name(name)
-    )];
-    for other in [COOKIE, WS_COOKIE, WATCH_COOKIE] {
-        if other != name {
-            out.push(format!(
-                "{}=; Max-Age=0; HttpOnly; SameSite=Strict; Path=/{secure}",
-                g.cookie_name(other)
-            ));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -590,67 +325,5 @@ mod tests {
         ] {
             assert!(g.host_ok(bad).is_none(), "{bad}");
         }
-    }
-
-    #[test]
-    fn constant_time_compare_and_cookies() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            "a=1; socketlab_token=t0k; b=2".parse().unwrap(),
-        );
-        assert_eq!(cookie(&h, COOKIE), Ok(Some("t0k")));
-        assert_eq!(cookie(&h, WS_COOKIE), Ok(None));
-        // A second cookie of the name (tossed in with another path): neither is served.
-        h.append(header::COOKIE, "socketlab_token=other".parse().unwrap());
-        assert!(matches!(
-            cookie(&h, COOKIE),
-            Err(ApiError::InvalidCredential(_))
-        ));
-    }
-
-    #[test]
-    fn setting_one_credential_cookie_clears_the_others() {
-        let g = Guard::new(None, &[], None);
-        let c = cookies_for(&g, WS_COOKIE, "s3cret");
-        assert_eq!(
-            c[0],
-            "socketlab_ws=s3cret; HttpOnly; SameSite=Strict; Path=/"
-        );
-        assert!(c[1..].iter().all(|c| c.contains("Max-Age=0")), "{c:?}");
-        assert!(c.iter().any(|c| c.starts_with("socketlab_token=;")));
-        assert!(c.iter().any(|c| c.starts_with("socketlab_watch=;")));
-        let public: crate::config::PublicUrl = "https://lab.example/".parse().unwrap();
-        let secure = Guard::new(None, &[], Some(&public));
-        let c = cookies_for(&secure, COOKIE, "t");
-        assert!(c.iter().all(|c| c.ends_with("; Path=/; Secure")), "{c:?}");
-        assert!(c[0].starts_with("__Host-socketlab_token=t;"), "{c:?}");
-        assert!(
-            c.iter()
-                .all(|c| c.starts_with("__Host-") && !c.contains("Domain"))
-        );
-    }
-
-    #[test]
-    fn the_workspace_query_parameter_is_taken_out() {
-        let mut req = Request::builder()
-            .uri("/api/events?since=3&workspace=wab12&limit=5")
-            .body(axum::body::Body::empty())
-            .unwrap();
-        assert_eq!(
-            take_query_param(&mut req, "workspace").as_deref(),
-            Some("wab12")
-        );
-        assert_eq!(req.uri().to_string(), "/api/events?since=3&limit=5");
-        let mut alone = Request::builder()
-            .uri("/ws?workspace=w1")
-            .body(axum::body::Body::empty())
-            .unwrap();
-        assert_eq!(
-            take_query_param(&mut alone, "workspace").as_deref(),
-            Some("w1")
-        );
-        assert_eq!(alone.uri().to_string(), "/ws");
-        assert_eq!(take_query_param(&mut alone, "workspace"), None);
     }
 }

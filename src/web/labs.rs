@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::guard::Scope;
+use super::caller::Owner;
 use crate::error::ApiError;
 use crate::labs::{self, Lab, builtin};
 use crate::workspace::Workspace;
@@ -54,7 +54,7 @@ fn not_builtin(id: &str) -> Result<(), ApiError> {
 
 /// `GET /api/labs`: the built-in labs, then those saved here. Sent from JSON made once per
 /// change and shared (a workspace's labs may be 16 MiB), never built per request.
-pub async fn list(Scope(ws): Scope) -> Response {
+pub async fn list(Owner(ws): Owner) -> Response {
     let (builtins, saved) = (builtin::json_items(), ws.labs().json_items());
     let sep = if builtins.is_empty() || saved.is_empty() {
         ""
@@ -79,14 +79,14 @@ pub async fn list(Scope(ws): Scope) -> Response {
 }
 
 /// `GET /api/labs/{id}`: one lab; its body is the export.
-pub async fn get_one(Scope(ws): Scope, Path(id): Path<String>) -> Result<Json<Lab>, ApiError> {
+pub async fn get_one(Owner(ws): Owner, Path(id): Path<String>) -> Result<Json<Lab>, ApiError> {
     find(&ws, &id).map(Json)
 }
 
 /// `POST /api/labs`: `{"name","from_current": true}` saves the current engines; any other
 /// body is a lab to import.
 pub async fn create(
-    Scope(ws): Scope,
+    Owner(ws): Owner,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = lab_body(b)?;
@@ -123,7 +123,7 @@ pub async fn create(
 
 /// `PUT /api/labs/{id}`: replaces a saved lab.
 pub async fn replace(
-    Scope(ws): Scope,
+    Owner(ws): Owner,
     Path(id): Path<String>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Lab>, ApiError> {
@@ -139,7 +139,7 @@ pub async fn replace(
 }
 
 /// `DELETE /api/labs/{id}`
-pub async fn remove(Scope(ws): Scope, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn remove(Owner(ws): Owner, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     not_builtin(&id)?;
     ws.labs().remove(&id).ok_or_else(|| {
         ApiError::NotFound(format!("no lab {id}; GET /api/labs lists those saved here"))
@@ -149,7 +149,7 @@ pub async fn remove(Scope(ws): Scope, Path(id): Path<String>) -> Result<StatusCo
 }
 
 /// `POST /api/labs/{id}/load`: creates the lab's engines, servers first; all or nothing.
-pub async fn load_one(Scope(ws): Scope, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn load_one(Owner(ws): Owner, Path(id): Path<String>) -> Result<Response, ApiError> {
     let lab = find(&ws, &id)?;
     let mut loaded = load::load(&ws, &lab).await?;
     if let Some(e) = loaded.unsaved.take() {

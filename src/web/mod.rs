@@ -1,10 +1,11 @@
 //! The HTTP face: REST API, WebSocket event stream, pages and embedded static files.
 //!
 //! Every request passes [`guard::check`] first; it decides who is asking and in which
-//! workspace, and handlers take that workspace through the [`guard::Scope`] extractor.
+//! workspace, and handlers take that workspace through [`caller`]'s extractors.
 
 mod api;
 mod assets;
+pub mod caller;
 mod code;
 pub mod conns;
 mod files;

@@ -12,7 +12,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::AppState;
-use super::guard::{COOKIE, Caller, WATCH_COOKIE, client_ip, cookies_for};
+use super::caller::{COOKIE, Caller, WATCH_COOKIE, cookies_for};
+use super::guard::client_ip;
 use crate::engine::EngineView;
 use crate::error::ApiError;
 use crate::workspace::Role;

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::bad_query;
-use super::guard::Scope;
+use super::caller::Scope;
 use super::params::Id;
 use crate::capture::Filter;
 use crate::capture::pcap::{self, Ev};
@@ -67,9 +67,11 @@ async fn build_pcap(ws: &Arc<Workspace>, filter: Filter) -> Result<Vec<u8>, ApiE
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let events = gather(ws, filter).await;
-    crate::engine::pool::run(move || pcap::write_pcap(&pcap::reconstruct(&events)))
-        .await
-        .ok_or_else(|| ApiError::Internal("building the pcap failed".into()))
+    crate::engine::pool::run(move || {
+        crate::capture::render::write_pcap(&pcap::reconstruct(&events))
+    })
+    .await
+    .ok_or_else(|| ApiError::Internal("building the pcap failed".into()))
 }
 
 /// `?conn=c2` for one connection's packets.
@@ -141,5 +143,5 @@ pub async fn layers(Scope(ws): Scope, Path(seq): Path<String>) -> Result<Json<Va
     }
     let frames = pcap::frames_of(&ev);
     let frame = frames.first().ok_or_else(gone)?;
-    Ok(Json(pcap::layers(frame, &ev)))
+    Ok(Json(crate::capture::render::layers(frame, &ev)))
 }

@@ -12,10 +12,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::guard::{Caller, WS_COOKIE, client_ip, cookies_for};
+use super::caller::{Caller, Instructor, SESSION_COOKIE, cookies_for};
+use super::guard::client_ip;
 use crate::engine::spec::parse_json;
 use crate::error::ApiError;
-use crate::workspace::set::check_name;
+use crate::workspace::names::check_display_name;
 use crate::workspace::{Role, WorkspaceSummary, WorkspaceView};
 
 /// The largest body a workspace route reads.
@@ -43,7 +44,7 @@ pub async fn new_watch(
 }
 
 /// `GET /api/workspaces` (instructor): every workspace with live counters.
-pub async fn list(State(s): State<AppState>) -> Json<Vec<WorkspaceSummary>> {
+pub async fn list(_: Instructor, State(s): State<AppState>) -> Json<Vec<WorkspaceSummary>> {
     let base = s.workspaces.base_url();
     Json(
         s.workspaces
@@ -63,11 +64,12 @@ struct NewWorkspace {
 /// `POST /api/workspaces` (instructor): a workspace for one student, with a join link that
 /// opens it.
 pub async fn create(
+    _: Instructor,
     State(s): State<AppState>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let req: NewWorkspace = parse_json(&super::api::body(b)?, "{\"name\": \"Ada\"}")?;
-    let name = check_name("name", req.name.as_deref().unwrap_or(""))?;
+    let name = check_display_name("name", req.name.as_deref().unwrap_or(""))?;
     let (ws, invite) = s.workspaces.create_student(&name, true).await?;
     let invite = invite.unwrap_or_default();
     let body = json!({
@@ -87,6 +89,7 @@ pub async fn create(
 
 /// `POST /api/workspaces/{id}/reset` (instructor): stops and deletes its engines.
 pub async fn reset(
+    _: Instructor,
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<WorkspaceSummary>, ApiError> {
@@ -98,6 +101,7 @@ pub async fn reset(
 
 /// `DELETE /api/workspaces/{id}` (instructor): stops its engines and removes it.
 pub async fn remove(
+    _: Instructor,
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -148,7 +152,7 @@ pub async fn join(State(s): State<AppState>, req: Request) -> Result<Response, A
         Ok(()) => (StatusCode::CREATED, Json(view)).into_response(),
         Err(e) => super::not_saved_with(e, view),
     };
-    for c in cookies_for(&s.guard, WS_COOKIE, &secret) {
+    for c in cookies_for(&s.guard, SESSION_COOKIE, &secret) {
         if let Ok(v) = c.parse() {
             response.headers_mut().append(header::SET_COOKIE, v);
         }

@@ -23,7 +23,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 
 use super::bad_query;
-use super::guard::Caller;
+use super::caller::Caller;
 use super::viewer::{Mode, Viewer};
 use crate::capture::Filter;
 use crate::capture::live::{DEFAULT_RATE, MAX_RATE};
