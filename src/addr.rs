@@ -73,7 +73,7 @@ pub fn parse_host_port(field: &str, s: &str) -> Result<HostPort, ApiError> {
         _ => return Err(bad(format!("port {port} is out of range 0-65535"))),
     };
     if host.parse::<IpAddr>().is_err() {
-        check_name(host).map_err(bad)?;
+        check_host_name(host).map_err(bad)?;
     }
     Ok(HostPort {
         host: host.to_string(),
@@ -83,7 +83,7 @@ pub fn parse_host_port(field: &str, s: &str) -> Result<HostPort, ApiError> {
 
 /// Refuses names that are not plain DNS names, and numeric forms the resolver would read in
 /// surprising ways (octal `0177.0.0.1`, a bare `2130706433`, `10.0.2.555`).
-fn check_name(host: &str) -> Result<(), String> {
+fn check_host_name(host: &str) -> Result<(), String> {
     let numeric_like = host.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         || host.split('.').all(|l| {
             l.starts_with("0x") || l.starts_with("0X") || l.bytes().all(|b| b.is_ascii_digit())

@@ -12,9 +12,15 @@
 
 pub mod join;
 pub mod labs;
+mod maker;
+pub mod names;
+mod save;
+mod secrets;
 pub mod set;
 pub mod startup;
 pub mod store;
+pub use save::SAVE_RETRY;
+use secrets::Secrets;
 mod view;
 
 use crate::ids::EngineId;
@@ -28,10 +34,10 @@ use tokio_util::sync::CancellationToken;
 use crate::capture::Capture;
 use crate::engine::{Engine, EngineSpec, EngineView};
 use crate::error::ApiError;
-use crate::event::format_time;
+
 use crate::registry::Registry;
 pub use set::Workspaces;
-use store::{SavedWorkspace, Store};
+use store::Store;
 pub use view::{CaptureView, ClassView, LimitsView, WorkspaceSummary, WorkspaceView};
 
 /// Who a request acts as.
@@ -107,23 +113,6 @@ fn time_of_ms(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 
-/// The credentials that open a workspace, kept only as digests (but the watch id, which its
-/// owner is shown).
-#[derive(Debug, Clone)]
-struct Secrets {
-    /// One per device that joined (a one-person link may be opened on a laptop and a phone).
-    sessions: Vec<Digest>,
-    invite: Option<Digest>,
-    watch: String,
-    /// Cancelled when the watch id is replaced: ends the streams opened with it.
-    watch_revoked: CancellationToken,
-    /// Per session, cancelled when it is signed out: ends the streams opened with it.
-    session_revoked: std::collections::HashMap<Digest, CancellationToken>,
-}
-
-/// Sessions kept per workspace; past it the oldest is signed out.
-const MAX_SESSIONS: usize = 8;
-
 /// When a workspace was last used, and how busy it is.
 #[derive(Debug, Default)]
 struct Activity {
@@ -141,9 +130,6 @@ struct Activity {
     /// Unix ms of the last save tried, so the janitor retries every [`SAVE_RETRY`].
     save_tried: AtomicU64,
 }
-
-/// How often a workspace whose last save failed is written again.
-pub const SAVE_RETRY: Duration = Duration::from_secs(10);
 
 /// One workspace.
 pub struct Workspace {
@@ -293,10 +279,6 @@ impl Workspace {
             })
     }
 
-    fn secrets(&self) -> std::sync::MutexGuard<'_, Secrets> {
-        self.secrets.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Display name.
     pub fn name(&self) -> String {
         self.name
@@ -443,143 +425,9 @@ impl Workspace {
         self.closing.cancel();
     }
 
-    /// Replaces the watch id, so the old link stops working (and the streams opened with
-    /// it end); returns the old one.
-    pub(crate) fn set_watch(&self, watch: String) -> String {
-        let mut s = self.secrets();
-        std::mem::replace(&mut s.watch_revoked, CancellationToken::new()).cancel();
-        std::mem::replace(&mut s.watch, watch)
-    }
-
-    /// What ends the streams opened with a credential of `role` (`session`: a student's
-    /// session's digest) when that credential is revoked: a replaced watch id, a signed-out
-    /// session, a removed workspace. The token holder's is never revoked.
-    pub(crate) fn revocation(&self, role: Role, session: &Digest) -> CancellationToken {
-        let mut s = self.secrets();
-        let token = match role {
-            Role::Watcher => s.watch_revoked.clone(),
-            Role::Student => s.session_revoked.entry(*session).or_default().clone(),
-            Role::Owner | Role::Instructor => CancellationToken::new(),
-        };
-        if self.removed.load(Relaxed) {
-            token.cancel();
-        }
-        token
-    }
-
-    /// Ends every stream opened with one of this workspace's credentials.
-    fn revoke_all(&self) {
-        let s = self.secrets();
-        s.watch_revoked.cancel();
-        for t in s.session_revoked.values() {
-            t.cancel();
-        }
-    }
-
     /// Whether the workspace was removed (its streams end as revoked, not as a shutdown).
     pub fn is_removed(&self) -> bool {
         self.removed.load(Relaxed)
-    }
-
-    /// Session digests, the invite's digest and the watch id.
-    pub(crate) fn credentials(&self) -> (Vec<Digest>, Option<Digest>, String) {
-        let s = self.secrets();
-        (s.sessions.clone(), s.invite, s.watch.clone())
-    }
-
-    /// Adds a session; returns the one signed out to make room, if any (its streams end).
-    pub(crate) fn add_session(&self, d: Digest) -> Option<Digest> {
-        let mut s = self.secrets();
-        s.sessions.push(d);
-        let out = (s.sessions.len() > MAX_SESSIONS).then(|| s.sessions.remove(0))?;
-        if let Some(t) = s.session_revoked.remove(&out) {
-            t.cancel();
-        }
-        Some(out)
-    }
-
-    /// The file as it would be written now.
-    fn snapshot(&self) -> SavedWorkspace {
-        let (sessions, invite, watch) = self.credentials();
-        SavedWorkspace {
-            version: store::VERSION,
-            id: self.id.to_string(),
-            name: self.name(),
-            kind: self.kind.name().into(),
-            created: format_time(self.created),
-            last_active: format_time(self.last_active()),
-            secrets_sha256: sessions.iter().map(|d| to_hex(d)).collect(),
-            invite_sha256: invite.map(|d| to_hex(&d)),
-            watch,
-            block: self.block,
-            next_engine: u64::from(self.registry.next_id()),
-            engines: self.registry.saved(),
-            labs: self.labs.snapshot().0,
-            next_lab: self.labs.snapshot().1,
-        }
-    }
-
-    /// Writes the workspace to disk (when there is a data directory). On failure the change
-    /// stands in memory, the workspace is marked unsaved, the janitor tries again every
-    /// [`SAVE_RETRY`], and the caller gets `507 not_saved` to tell the user.
-    pub async fn save(&self) -> Result<(), ApiError> {
-        let Some(store) = self.store.clone() else {
-            return Ok(());
-        };
-        let _one_at_a_time = self.saving.lock().await;
-        // A save racing the removal must not bring the file back.
-        if self.removed.load(Relaxed) {
-            return Ok(());
-        }
-        let doc = self.snapshot();
-        let active = self.activity.last_active.load(Relaxed);
-        self.activity.save_tried.store(now_ms(), Relaxed);
-        let written = tokio::task::spawn_blocking(move || store.save(&doc)).await;
-        let why = match written {
-            Ok(Ok(())) => {
-                self.activity.saved_active.store(active, Relaxed);
-                if self.activity.unsaved.swap(false, Relaxed) {
-                    tracing::info!(workspace = %self.id, "the workspace is saved again");
-                }
-                return Ok(());
-            }
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => e.to_string(),
-        };
-        if !self.activity.unsaved.swap(true, Relaxed) {
-            tracing::error!(workspace = %self.id, error = %why, "saving the workspace failed; retrying every 10 s");
-        }
-        Err(ApiError::NotSaved(format!(
-            "the change was made but could not be written to disk ({why}); it is lost if the \
-             server stops before a save succeeds. socketlab tries again every {} s; whoever \
-             runs the server should check its data directory (free space, permissions). \
-             GET /api/workspace shows \"unsaved\": true until a save succeeds",
-            SAVE_RETRY.as_secs()
-        )))
-    }
-
-    /// Whether the last save failed and none has succeeded since.
-    pub fn unsaved(&self) -> bool {
-        self.activity.unsaved.load(Relaxed)
-    }
-
-    /// Writes the workspace again if its last save failed at least [`SAVE_RETRY`] ago.
-    pub(crate) async fn retry_save(&self) {
-        let tried = self.activity.save_tried.load(Relaxed);
-        if self.unsaved() && now_ms().saturating_sub(tried) >= SAVE_RETRY.as_millis() as u64 {
-            let _ = self.save().await;
-        }
-    }
-
-    /// Writes the workspace if its activity time moved by more than `slack` since the last
-    /// write (so expiry counts across restarts without a write per request).
-    pub(crate) async fn save_if_active_since(&self, slack: Duration) {
-        let now = self.activity.last_active.load(Relaxed);
-        let saved = self.activity.saved_active.load(Relaxed);
-        if now.saturating_sub(saved) > slack.as_millis() as u64 {
-            // A failure marks the workspace unsaved; the retry takes it from there.
-            let _ = self.save().await;
-        }
     }
 
     /// Samples the bus: events per second since the last call `dt` ago; traffic is activity.

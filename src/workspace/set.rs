@@ -10,14 +10,11 @@ use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use super::join::{Attempts, normalize};
-use super::store::Store;
-use super::{ClassView, Digest, Kind, Parts, Role, Workspace, digest, random_hex};
+
+use super::{ClassView, Digest, Kind, Role, Workspace, digest, random_hex};
 use crate::config::{ClassConfig, Config};
 use crate::error::ApiError;
 use crate::secret::ct_eq;
-
-/// Longest display name.
-pub const MAX_NAME: usize = 60;
 
 /// How often the janitor writes a workspace's activity time, at most.
 const ACTIVITY_SAVE_SLACK: Duration = Duration::from_secs(60);
@@ -37,22 +34,19 @@ pub(super) struct Class {
 }
 
 pub(super) struct Inner {
-    pub(super) config: Arc<Config>,
     pub(super) class: Option<Class>,
     pub(super) token: Option<String>,
     pub(super) home: Arc<Workspace>,
     pub(super) map: Mutex<BTreeMap<Arc<str>, Arc<Workspace>>>,
     pub(super) creds: Mutex<HashMap<Digest, (Arc<str>, Grant)>>,
-    pub(super) store: Option<Arc<Store>>,
-    pub(super) root: CancellationToken,
-    pub(super) closing: CancellationToken,
     pub(super) base_url: String,
-    pub(super) files_root: std::path::PathBuf,
     /// Whether the files are this run's alone (no data directory): removed at shutdown.
     pub(super) temp_files: bool,
     /// Student workspace files that did not load, moved aside: their port blocks stay
     /// reserved until the instructor removes them.
     pub(super) broken: Mutex<Vec<super::store::Broken>>,
+    /// Builds each workspace (config, capture, files, registry) the same way.
+    pub(super) maker: super::maker::Maker,
 }
 
 /// Every workspace; a cheap-to-clone handle.
@@ -65,78 +59,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Checks a display name: 1 to 60 characters, no control characters.
-pub fn check_name(field: &str, name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(ApiError::InvalidSpec(format!(
-            "field {field}: give a display name, e.g. your first name"
-        )));
-    }
-    if name.chars().count() > MAX_NAME {
-        return Err(ApiError::InvalidSpec(format!(
-            "field {field}: at most {MAX_NAME} characters, please"
-        )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::InvalidSpec(format!(
-            "field {field}: control characters are not allowed in a name"
-        )));
-    }
-    if name.chars().any(invisible) {
-        return Err(ApiError::InvalidSpec(format!(
-            "field {field}: invisible or direction-changing characters are not allowed in a name (they make one name look like another)"
-        )));
-    }
-    Ok(name.to_string())
-}
-
-/// Characters that show nothing or turn text around: with them "ada" and "ada" could be two
-/// names, or a name could read backwards in the instructor's list.
-fn invisible(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
-        | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}'
-        | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}')
-}
-
-/// A display name as names are compared: case and spaces ignored, so "Ada", "ada" and
-/// " A da" are one name.
-fn name_key(name: &str) -> String {
-    name.chars()
-        .filter(|c| !c.is_whitespace())
-        // Full-width forms (ａｄａ) are the same letters.
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            c => c,
-        })
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
 impl Workspaces {
-    /// `409 name_taken` if a workspace of the class has `name` already, with a free one.
-    fn check_name_free(
-        map: &BTreeMap<Arc<str>, Arc<Workspace>>,
-        name: &str,
-    ) -> Result<(), ApiError> {
-        let taken: std::collections::HashSet<String> =
-            map.values().map(|w| name_key(&w.name())).collect();
-        if !taken.contains(&name_key(name)) {
-            return Ok(());
-        }
-        let suggestion = (2..)
-            .map(|n| format!("{name} {n}"))
-            .find(|s| !taken.contains(&name_key(s)))
-            .unwrap_or_default();
-        Err(ApiError::NameTaken {
-            message: format!(
-                "field name: someone in this class is called {name:?} already; pick another name, e.g. {suggestion:?}"
-            ),
-            suggestion,
-        })
-    }
-
     pub(super) fn insert(&self, ws: Arc<Workspace>) {
         let (sessions, invite, watch) = ws.credentials();
         {
@@ -159,7 +82,7 @@ impl Workspaces {
 
     /// The server's configuration.
     pub fn config(&self) -> &Arc<Config> {
-        &self.inner.config
+        &self.inner.maker.config
     }
 
     /// The base of every URL socketlab prints or returns.
@@ -316,7 +239,7 @@ impl Workspaces {
         let ws = match self.check_code(code, ip)? {
             Some(ws) => ws,
             None => {
-                self.create_student(&check_name("name", name)?, false)
+                self.create_student(&super::names::check_display_name("name", name)?, false)
                     .await?
                     .0
             }
@@ -349,7 +272,7 @@ impl Workspaces {
             // One lock for the count, the id and the block, so two joins at once cannot take
             // the same block or both squeeze under the limit.
             let mut map = lock(&self.inner.map);
-            Self::check_name_free(&map, name)?;
+            super::names::check_name_free(&map, name)?;
             let students = map.values().filter(|w| w.kind == Kind::Student).count();
             let max = class.config.max_workspaces;
             if students >= max {
@@ -379,36 +302,14 @@ impl Workspaces {
                     break id.into();
                 }
             };
-            let ws = Self::build(
-                &self.inner.store,
-                Parts {
-                    id: id.clone(),
-                    kind: Kind::Student,
-                    name: name.to_string(),
-                    created: SystemTime::now(),
-                    last_active: SystemTime::now(),
-                    registry: Self::registry(
-                        &self.inner.config,
-                        &self.inner.root,
-                        Kind::Student,
-                        class.config.block(block),
-                        super::startup::files_for(
-                            &self.inner.files_root,
-                            &id,
-                            &self.inner.config,
-                            Kind::Student,
-                        ),
-                    ),
-                    closing: self.inner.closing.child_token(),
-                    block: Some(block),
-                    sessions: Vec::new(),
-                    invite: invite_code.as_deref().map(digest),
-                    watch: random_hex(16)?,
-                    store: None,
-                    labs: Vec::new(),
-                    next_lab: 1,
-                },
-            );
+            let ws = self.inner.maker.fresh(super::maker::Fresh {
+                id: id.clone(),
+                kind: Kind::Student,
+                name,
+                block: Some(block),
+                invite: invite_code.as_deref().map(digest),
+                watch: random_hex(16)?,
+            });
             map.insert(id, ws.clone());
             ws
         };
@@ -468,7 +369,7 @@ impl Workspaces {
                 .map(|at| broken.remove(at))
         };
         if let Some(b) = gone {
-            if let Some(store) = self.inner.store.clone() {
+            if let Some(store) = self.inner.maker.store.clone() {
                 let done = tokio::task::spawn_blocking(move || store.dismiss(&b)).await;
                 if !matches!(done, Ok(Ok(()))) {
                     tracing::error!(workspace = %id, "marking the moved-aside file removed failed");
@@ -492,7 +393,7 @@ impl Workspaces {
         lock(&self.inner.creds).retain(|_, (id, _)| *id != ws.id);
         ws.close().await;
         ws.files().remove_all().await;
-        if let Some(store) = self.inner.store.clone() {
+        if let Some(store) = self.inner.maker.store.clone() {
             // Taking the save lock waits out a save already writing.
             let _no_save_now = ws.saving.lock().await;
             let id = ws.id.to_string();
@@ -554,7 +455,7 @@ impl Workspaces {
             }
         }
         if self.inner.temp_files {
-            let _ = tokio::fs::remove_dir_all(&self.inner.files_root).await;
+            let _ = tokio::fs::remove_dir_all(&self.inner.maker.files_root).await;
         }
     }
 }

@@ -4,19 +4,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
 
 use super::join::{Attempts, new_code};
+use super::maker::{Fresh, Maker};
 use super::set::{Class, Inner};
-use super::store::{OpenError, SavedClass, SavedWorkspace, Store};
-use super::{Kind, Parts, Workspace, Workspaces, from_hex, random_hex};
-use crate::capture::Capture;
+use super::store::{OpenError, SavedClass, Store};
+use super::{Kind, Workspaces, random_hex};
 use crate::config::Config;
-use crate::engine::Env;
-use crate::files::Files;
-use crate::registry::Registry;
 
 /// What startup found, for the lines printed at startup.
 #[derive(Debug, Default)]
@@ -29,21 +25,6 @@ pub struct Startup {
     pub problems: Vec<String>,
     /// Why nothing is kept on disk, when a data directory was asked for and is unusable.
     pub not_kept: Option<String>,
-}
-
-/// A workspace's files, in `root/ID`.
-pub(super) fn files_for(
-    root: &std::path::Path,
-    id: &str,
-    config: &Config,
-    kind: Kind,
-) -> Arc<Files> {
-    let bytes = match (&config.class, kind) {
-        (Some(class), Kind::Student) => class.ws_files_bytes,
-        _ => config.limits.files_bytes,
-    };
-    let quota = crate::files::Quota::new(config.limits.max_files, bytes);
-    Arc::new(Files::open(root.join(id), config.limits.max_file, quota))
 }
 
 impl Workspaces {
@@ -135,7 +116,9 @@ impl Workspaces {
                 random_hex(4).map_err(|e| e.to_string())?
             )),
         };
-        let (saved, broken, problems) = match &store {
+        let maker = Maker::new(config.clone(), root, closing, store, files_root);
+        let store = &maker.store;
+        let (saved, broken, problems) = match store {
             Some(s) => s.load(),
             None => (Vec::new(), Vec::new(), Vec::new()),
         };
@@ -179,17 +162,7 @@ impl Workspaces {
                 ));
                 continue;
             };
-            let ws = Self::restore(
-                &config,
-                &root,
-                &closing,
-                &store,
-                &files_root,
-                &w,
-                kind,
-                &mut startup,
-            )
-            .await;
+            let ws = maker.restore(&w, kind, &mut startup.problems).await;
             if *ws.id == *home_id {
                 home = Some(ws);
             } else if kind == Kind::Student && class.is_some() {
@@ -223,31 +196,14 @@ impl Workspaces {
                 } else {
                     "My workspace"
                 };
-                let ws = Self::build(
-                    &store,
-                    Parts {
-                        id: home_id.into(),
-                        kind,
-                        name: name.into(),
-                        created: SystemTime::now(),
-                        last_active: SystemTime::now(),
-                        registry: Self::registry(
-                            &config,
-                            &root,
-                            kind,
-                            None,
-                            files_for(&files_root, home_id, &config, kind),
-                        ),
-                        closing: closing.child_token(),
-                        block: None,
-                        sessions: Vec::new(),
-                        invite: None,
-                        watch: random_hex(16).map_err(|e| e.to_string())?,
-                        store: None,
-                        labs: Vec::new(),
-                        next_lab: 1,
-                    },
-                );
+                let ws = maker.fresh(Fresh {
+                    id: home_id.into(),
+                    kind,
+                    name,
+                    block: None,
+                    invite: None,
+                    watch: random_hex(16).map_err(|e| e.to_string())?,
+                });
                 if let Err(e) = ws.save().await {
                     startup.problems.push(format!("workspace {home_id}: {e}"));
                 }
@@ -258,21 +214,17 @@ impl Workspaces {
         startup.class_code = class.as_ref().map(|c| c.code.clone());
         let set = Workspaces {
             inner: Arc::new(Inner {
-                config,
                 class,
                 token,
                 home: home.clone(),
                 map: Mutex::new(BTreeMap::new()),
                 creds: Mutex::new(HashMap::new()),
-                store,
-                root,
-                closing,
                 base_url,
-                files_root,
                 temp_files: store_is_none,
                 // The home workspace's own file, if it was the broken one, was moved aside
                 // like the rest: a fresh one takes its place (said above), nothing is lost.
                 broken: Mutex::new(broken.into_iter().filter(|b| b.id != home_id).collect()),
+                maker,
             }),
         };
         set.insert(home);
@@ -280,103 +232,5 @@ impl Workspaces {
             set.insert(ws);
         }
         Ok((set, startup))
-    }
-
-    /// The config a workspace of `kind` runs under: the server's, or a student's limits and
-    /// port block.
-    pub(super) fn config_for(base: &Config, kind: Kind, block: Option<(u16, u16)>) -> Config {
-        let mut c = base.clone();
-        if let (Kind::Student, Some(class)) = (kind, &base.class) {
-            c.limits.max_engines = class.ws_max_engines;
-            c.limits.history_bytes = class.ws_history_bytes.min(c.limits.history_bytes);
-            c.policy.port_block = block;
-            c.policy.class_ports = Some(class.ports);
-        }
-        c
-    }
-
-    pub(super) fn registry(
-        base: &Config,
-        root: &CancellationToken,
-        kind: Kind,
-        block: Option<(u16, u16)>,
-        files: Arc<Files>,
-    ) -> Registry {
-        let config = Self::config_for(base, kind, block);
-        let l = &config.limits;
-        let capture = Capture::new(l.history, l.history_bytes, l.preview);
-        let mut env = Env::new(capture, files, Arc::new(config.clone()), root.clone());
-        if let (Kind::Student, Some(class)) = (kind, &config.class) {
-            env = env.with_budgets(class.ws_bytes_per_sec, class.ws_max_connections);
-        }
-        Registry::new(Arc::new(env))
-    }
-
-    pub(super) fn build(store: &Option<Arc<Store>>, mut parts: Parts) -> Arc<Workspace> {
-        parts.store = store.clone();
-        Arc::new(Workspace::new(parts))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn restore(
-        config: &Arc<Config>,
-        root: &CancellationToken,
-        closing: &CancellationToken,
-        store: &Option<Arc<Store>>,
-        files_root: &std::path::Path,
-        w: &SavedWorkspace,
-        kind: Kind,
-        startup: &mut Startup,
-    ) -> Arc<Workspace> {
-        let block_range = match (kind, w.block, &config.class) {
-            (Kind::Student, Some(n), Some(class)) => class.block(n),
-            _ => None,
-        };
-        if kind == Kind::Student && block_range.is_none() {
-            startup.problems.push(format!(
-                "workspace {} ({}): its port block {:?} is outside --ports now; it has no ports until the instructor resets it",
-                w.id, w.name, w.block
-            ));
-        }
-        // A student whose block no longer exists gets an empty one: nothing to bind until the
-        // instructor removes the workspace.
-        let empty = (kind == Kind::Student).then_some((1, 0));
-        let registry = Self::registry(
-            config,
-            root,
-            kind,
-            block_range.or(empty),
-            files_for(files_root, &w.id, config, kind),
-        );
-        let next = u32::try_from(w.next_engine).unwrap_or(u32::MAX);
-        for p in registry.restore(&w.engines, next).await {
-            startup
-                .problems
-                .push(format!("workspace {} ({}): {p}", w.id, w.name));
-        }
-        let time = |s: &str| humantime::parse_rfc3339(s).unwrap_or_else(|_| SystemTime::now());
-        Self::build(
-            store,
-            Parts {
-                id: w.id.clone().into(),
-                kind,
-                name: w.name.clone(),
-                created: time(&w.created),
-                last_active: time(&w.last_active),
-                registry,
-                closing: closing.child_token(),
-                block: w.block,
-                sessions: w
-                    .secrets_sha256
-                    .iter()
-                    .filter_map(|h| from_hex(h))
-                    .collect(),
-                invite: w.invite_sha256.as_deref().and_then(from_hex),
-                watch: w.watch.clone(),
-                store: None,
-                labs: w.labs.clone(),
-                next_lab: w.next_lab,
-            },
-        )
     }
 }
