@@ -10,9 +10,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::SystemTime;
 
-use base64::Engine as _;
 use etherparse::PacketBuilder;
-use serde_json::{Value, json};
 
 use super::record::{Stream, View};
 use crate::event::{Call, EventKind};
@@ -21,16 +19,16 @@ use crate::ids::ConnId;
 /// One event as the reconstruction reads it, taken from its record (no JSON in between).
 #[derive(Debug, Clone)]
 pub struct Ev {
-    seq: u64,
+    pub(super) seq: u64,
     time: SystemTime,
     /// The connection and its leg: a flow's key.
     key: Option<ConnId>,
     kind: EventKind,
-    call: Option<Call>,
+    pub(super) call: Option<Call>,
     local: Option<SocketAddr>,
     peer: Option<SocketAddr>,
-    bytes: u64,
-    data: Vec<u8>,
+    pub(super) bytes: u64,
+    pub(super) data: Vec<u8>,
     message: Option<String>,
     stream: Option<Stream>,
 }
@@ -81,14 +79,14 @@ impl Ev {
 /// IP and TCP headers. A larger `send()` or `recv()` becomes several segments.
 pub const MAX_SEGMENT: usize = 65_535 - 20 - 20;
 
-const WINDOW: u16 = 65_535;
-const TTL: u8 = 64;
+pub(super) const WINDOW: u16 = 65_535;
+pub(super) const TTL: u8 = 64;
 const MAC_LOCAL: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const MAC_PEER: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 
 /// TCP flag bits as the layer view names them.
 #[derive(Debug, Clone, Copy, Default)]
-struct Flags {
+pub(super) struct Flags {
     syn: bool,
     ack: bool,
     psh: bool,
@@ -97,7 +95,7 @@ struct Flags {
 }
 
 impl Flags {
-    fn names(self) -> Vec<&'static str> {
+    pub(super) fn names(self) -> Vec<&'static str> {
         [
             (self.syn, "SYN"),
             (self.ack, "ACK"),
@@ -113,7 +111,7 @@ impl Flags {
 
 /// What a frame was built from, kept beside its bytes for the layer view.
 #[derive(Debug, Clone)]
-enum Transport {
+pub(super) enum Transport {
     Tcp { seq: u32, ack: u32, flags: Flags },
     Udp,
 }
@@ -129,12 +127,12 @@ pub struct Frame {
     pub bytes: Vec<u8>,
     /// Its length on the wire, with the whole payload.
     pub wire_len: usize,
-    src: SocketAddr,
-    dst: SocketAddr,
-    transport: Transport,
-    payload_len: usize,
+    pub(super) src: SocketAddr,
+    pub(super) dst: SocketAddr,
+    pub(super) transport: Transport,
+    pub(super) payload_len: usize,
     /// This frame's place among its event's segments, and how many there are.
-    segment: (usize, usize),
+    pub(super) segment: (usize, usize),
 }
 
 /// A TCP connection's two directions: the next sequence number each side sends.
@@ -490,79 +488,4 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
 
 fn push_all(frames: &mut Vec<Frame>, more: Vec<Frame>) {
     frames.extend(more);
-}
-
-/// The frames as a classic pcap file (microsecond times, Ethernet link type).
-pub fn write_pcap(frames: &[Frame]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(24 + frames.iter().map(|f| f.bytes.len() + 16).sum::<usize>());
-    out.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&0i32.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&262_144u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
-    for f in frames {
-        let t = f
-            .time
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
-        out.extend_from_slice(&(t.as_secs() as u32).to_le_bytes());
-        out.extend_from_slice(&t.subsec_micros().to_le_bytes());
-        out.extend_from_slice(&(f.bytes.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(f.wire_len as u32).to_le_bytes());
-        out.extend_from_slice(&f.bytes);
-    }
-    out
-}
-
-/// A data event's first frame as the layers carry it: the application bytes, the TCP
-/// segment (and how many segments the event took) or UDP datagram header, the IP header;
-/// checksums read from the frame itself.
-pub fn layers(frame: &Frame, ev: &Ev) -> Value {
-    let b = &frame.bytes;
-    let v4 = frame.src.is_ipv4();
-    let ip_len = if v4 { 20 } else { 40 };
-    let t_at = 14 + ip_len;
-    let be16 = |at: usize| b.get(at..at + 2).map(|x| u16::from_be_bytes([x[0], x[1]]));
-    let app = json!({
-        "bytes": ev.bytes,
-        "data": base64::engine::general_purpose::STANDARD.encode(&ev.data),
-        "text": String::from_utf8_lossy(&ev.data),
-        "truncated": (ev.data.len() as u64) < ev.bytes,
-        "call": ev.call.map(Call::name),
-    });
-    let transport = match &frame.transport {
-        Transport::Tcp { seq, ack, flags } => json!({
-            "proto": "tcp", "src_port": frame.src.port(), "dst_port": frame.dst.port(),
-            "seq": seq, "ack": ack, "flags": flags.names(), "window": WINDOW,
-            "header_len": 20, "len": frame.payload_len, "checksum": be16(t_at + 16),
-            "segments": frame.segment.1,
-        }),
-        Transport::Udp => json!({
-            "proto": "udp", "src_port": frame.src.port(), "dst_port": frame.dst.port(),
-            "len": frame.payload_len + 8, "checksum": be16(t_at + 6),
-        }),
-    };
-    let ip = if v4 {
-        json!({
-            "version": 4, "src": frame.src.ip(), "dst": frame.dst.ip(), "ttl": TTL,
-            "len": be16(14 + 2), "checksum": be16(14 + 10),
-            "proto": if matches!(frame.transport, Transport::Tcp { .. }) { 6 } else { 17 },
-        })
-    } else {
-        json!({
-            "version": 6, "src": frame.src.ip(), "dst": frame.dst.ip(), "hop_limit": TTL,
-            "len": be16(14 + 4), "next_header": if matches!(frame.transport, Transport::Tcp { .. }) { 6 } else { 17 },
-        })
-    };
-    let note = if frame.segment.1 > 1 {
-        format!(
-            "rebuilt from the socket calls, not captured on the wire; this send() of {} bytes is {} segments of at most {MAX_SEGMENT}, the first shown",
-            ev.bytes, frame.segment.1
-        )
-    } else {
-        "rebuilt from the socket calls, not captured on the wire".to_string()
-    };
-    json!({ "seq": ev.seq, "app": app, "transport": transport, "ip": ip, "note": note })
 }

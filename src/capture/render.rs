@@ -4,6 +4,9 @@
 //! The cache is bounded by bytes and keeps the newest renderings (readers mostly read the
 //! newest records); it is not part of the history's byte budget, so a viewer reading every
 //! event never costs the history a record.
+//!
+//! The other outward shapes of the capture are here too: a data event's layers (as the page's
+//! layer view reads them) and the classic pcap file, both from [`super::pcap`]'s frames.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -12,6 +15,9 @@ use axum::body::Bytes;
 use axum::extract::ws::Utf8Bytes;
 use base64::Engine as _;
 
+use serde_json::{Value, json};
+
+use super::pcap;
 use super::record::View;
 use super::ring::ConnAddrs;
 use crate::event::{Extra, family_name, type_name};
@@ -230,6 +236,83 @@ impl Cache {
         }
         json
     }
+}
+
+/// A data event's first frame as the layers carry it: the application bytes, the TCP
+/// segment (and how many segments the event took) or UDP datagram header, the IP header;
+/// checksums read from the frame itself.
+pub fn layers(frame: &pcap::Frame, ev: &pcap::Ev) -> Value {
+    let b = &frame.bytes;
+    let v4 = frame.src.is_ipv4();
+    let ip_len = if v4 { 20 } else { 40 };
+    let t_at = 14 + ip_len;
+    let be16 = |at: usize| b.get(at..at + 2).map(|x| u16::from_be_bytes([x[0], x[1]]));
+    let app = json!({
+        "bytes": ev.bytes,
+        "data": base64::engine::general_purpose::STANDARD.encode(&ev.data),
+        "text": String::from_utf8_lossy(&ev.data),
+        "truncated": (ev.data.len() as u64) < ev.bytes,
+        "call": ev.call.map(crate::event::Call::name),
+    });
+    let transport = match &frame.transport {
+        pcap::Transport::Tcp { seq, ack, flags } => json!({
+            "proto": "tcp", "src_port": frame.src.port(), "dst_port": frame.dst.port(),
+            "seq": seq, "ack": ack, "flags": flags.names(), "window": pcap::WINDOW,
+            "header_len": 20, "len": frame.payload_len, "checksum": be16(t_at + 16),
+            "segments": frame.segment.1,
+        }),
+        pcap::Transport::Udp => json!({
+            "proto": "udp", "src_port": frame.src.port(), "dst_port": frame.dst.port(),
+            "len": frame.payload_len + 8, "checksum": be16(t_at + 6),
+        }),
+    };
+    let ip = if v4 {
+        json!({
+            "version": 4, "src": frame.src.ip(), "dst": frame.dst.ip(), "ttl": pcap::TTL,
+            "len": be16(14 + 2), "checksum": be16(14 + 10),
+            "proto": if matches!(frame.transport, pcap::Transport::Tcp { .. }) { 6 } else { 17 },
+        })
+    } else {
+        json!({
+            "version": 6, "src": frame.src.ip(), "dst": frame.dst.ip(), "hop_limit": pcap::TTL,
+            "len": be16(14 + 4), "next_header": if matches!(frame.transport, pcap::Transport::Tcp { .. }) { 6 } else { 17 },
+        })
+    };
+    let note = if frame.segment.1 > 1 {
+        format!(
+            "rebuilt from the socket calls, not captured on the wire; this send() of {} bytes is {} segments of at most {}, the first shown",
+            ev.bytes,
+            frame.segment.1,
+            pcap::MAX_SEGMENT
+        )
+    } else {
+        "rebuilt from the socket calls, not captured on the wire".to_string()
+    };
+    json!({ "seq": ev.seq, "app": app, "transport": transport, "ip": ip, "note": note })
+}
+
+/// The frames as a classic pcap file (microsecond times, Ethernet link type).
+pub fn write_pcap(frames: &[pcap::Frame]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24 + frames.iter().map(|f| f.bytes.len() + 16).sum::<usize>());
+    out.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&262_144u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    for f in frames {
+        let t = f
+            .time
+            .duration_since(std::time::SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        out.extend_from_slice(&(t.as_secs() as u32).to_le_bytes());
+        out.extend_from_slice(&t.subsec_micros().to_le_bytes());
+        out.extend_from_slice(&(f.bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(f.wire_len as u32).to_le_bytes());
+        out.extend_from_slice(&f.bytes);
+    }
+    out
 }
 
 #[cfg(test)]
