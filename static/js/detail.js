@@ -6,8 +6,10 @@ import { LogView } from './log.js';
 import { title } from './engines.js';
 import { CodePanel } from './code.js';
 import { ImpairPanel } from './impair.js';
+import { Composer, talksToChat } from './composer.js';
+import { renderConns, renderPairs, renderPeers } from './conns.js';
 import { scoped } from './scope.js';
-import { el, fmtBytes, fmtTime, replaceKids } from './util.js';
+import { el, fmtBytes, replaceKids } from './util.js';
 
 const GROUPS = {
   all: null,
@@ -66,7 +68,7 @@ export class Detail {
     this.conns = el('div', { class: 'conns' });
     this.transfers = el('div', { class: 'transfers', hidden: true, 'aria-label': 'file transfers' });
     this.transferRows = new Map();
-    this.composer = this.buildComposer();
+    this.composer = new Composer(() => this.view);
     this.toolbar = this.buildToolbar();
     const logBox = el('div', { class: 'log', tabindex: 0, 'aria-label': 'event log' });
     this.jump = el('button', { type: 'button', class: 'jump', hidden: true, text: '↓ latest', onclick: () => this.log.scrollToEnd() });
@@ -81,14 +83,14 @@ export class Detail {
     this.codeBox = el('div', { class: 'code-box', hidden: true });
     this.section = el('section', { class: 'engine-detail', 'data-engine-id': id },
       this.head,
-      el('div', { class: 'd-left' }, this.conns, this.composer, this.transfers,
+      el('div', { class: 'd-left' }, this.conns, this.composer.form, this.transfers,
         view.kind.startsWith('udp') ? new ImpairPanel(id, view.options?.impair ?? null).box : null),
       el('div', { class: 'd-right' }, this.buildTabs(), this.toolbar, this.views, this.codeBox));
     replaceKids(this.main, this.section);
     this.update(view);
     // A chat member sends lines, as nc does, so the others' screens break where it meant:
     // Enter alone sends "hi all\n". Elsewhere the lecture's clients send no newline.
-    this.composer.elements.newline.checked = this.talksToChat(view);
+    this.composer.form.elements.newline.checked = talksToChat(view, this.engines());
     this.rerender();
   }
 
@@ -117,94 +119,6 @@ export class Detail {
     this.codeBox.hidden = !code;
     // Loaded each time it is opened: a restarted engine may have a new port.
     if (code && this.view) new CodePanel(this.codeBox, this.view.id).load();
-  }
-
-  /** Whether a client's peer is a chat room (one of ours, or one it is named for). */
-  talksToChat(v) {
-    if (v.kind !== 'tcp-client') return false;
-    const room = this.engines().some((e) => e.kind === 'tcp-server' && e.behavior === 'chat' && e.local && e.local === v.peer);
-    return room || /chat/i.test(v.name ?? '');
-  }
-
-  buildComposer() {
-    const f = el('form', { class: 'composer act', 'aria-label': 'send bytes', autocomplete: 'off' },
-      el('div', { class: 'c-data' },
-        el('label', { for: 'c-data', text: 'Send' }),
-        el('textarea', { id: 'c-data', name: 'data', rows: 2, spellcheck: 'false', placeholder: 'hello   (Enter sends, Shift+Enter adds a line)' })),
-      el('div', { class: 'c-opts' },
-        el('label', {}, 'encoding ', el('select', { name: 'encoding' },
-          el('option', { value: 'text', text: 'text' }), el('option', { value: 'hex', text: 'hex' }), el('option', { value: 'base64', text: 'base64' }))),
-        el('label', { class: 'c-conn' }, 'to ', el('select', { name: 'conn', 'aria-label': 'connection' })),
-        el('label', { class: 'c-to' }, 'to ', el('input', { name: 'to', placeholder: '127.0.0.1:50000', list: 'udp-peers', spellcheck: 'false', 'aria-label': 'destination host:port' })),
-        el('datalist', { id: 'udp-peers' }),
-        el('label', { class: 'c-nl' }, el('input', { type: 'checkbox', name: 'newline' }), ' add \\n'),
-        el('label', { class: 'c-rep', title: 'send it this many times (each is its own send() and event)' }, 'repeat ',
-          el('input', { name: 'repeat', type: 'number', min: 1, max: 10000, value: 1, 'aria-label': 'repeat count' })),
-        el('label', { class: 'c-every', title: 'milliseconds between repeats' }, 'every ',
-          el('input', { name: 'interval', type: 'number', min: 0, max: 3600000, value: 1000, 'aria-label': 'interval in milliseconds' }), ' ms'),
-        el('button', { type: 'button', class: 'c-stop', text: 'Stop repeating', hidden: true }),
-        el('button', { type: 'submit', class: 'primary', text: 'Send' }),
-        el('button', { type: 'button', class: 'c-half', 'data-shutdown': 'write', text: 'Send + shutdown(SHUT_WR)', title: 'half-close: send, then say "no more from me"; still receive' })),
-      el('p', { class: 'c-result', role: 'status' }));
-    const data = f.elements.data;
-    data.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
-        e.preventDefault();
-        f.requestSubmit();
-      }
-    });
-    f.addEventListener('submit', (e) => {
-      e.preventDefault();
-      this.send(false);
-    });
-    f.querySelector('.c-half').addEventListener('click', () => this.send(true));
-    const rep = f.elements.repeat;
-    const every = f.querySelector('.c-every');
-    const syncRepeat = () => { every.hidden = !(Number(rep.value) > 1); };
-    rep.addEventListener('input', syncRepeat);
-    syncRepeat();
-    f.querySelector('.c-stop').addEventListener('click', () => this.stopRepeats());
-    return f;
-  }
-
-  async send(halfClose) {
-    const f = this.composer;
-    const v = this.view;
-    const out = f.querySelector('.c-result');
-    const body = { data: f.elements.data.value, encoding: f.elements.encoding.value };
-    if (body.encoding === 'text' && f.elements.newline.checked) body.data += '\n';
-    if (v.kind === 'tcp-server') body.conn = f.elements.conn.value;
-    if (v.kind.startsWith('udp') && f.elements.to.value.trim()) body.to = f.elements.to.value.trim();
-    if (halfClose) body.shutdown = 'write';
-    const repeat = Number(f.elements.repeat.value);
-    if (repeat > 1) {
-      body.repeat = repeat;
-      body.interval_ms = Number(f.elements.interval.value);
-    }
-    out.classList.remove('bad');
-    try {
-      const r = await api('POST', `/api/engines/${encodeURIComponent(v.id)}/send`, body);
-      const to = r.sent_to.length ? r.sent_to.join(', ') : 'nobody (no open connection)';
-      out.textContent = repeat > 1 ? `sending ${repeat} × ${r.bytes} B to ${to}, every ${body.interval_ms} ms` : `sent ${r.bytes} B to ${to}`;
-      f.querySelector('.c-stop').hidden = !(repeat > 1);
-      if (repeat <= 1) f.elements.data.value = '';
-    } catch (err) {
-      out.classList.add('bad');
-      out.textContent = err.message;
-    }
-    f.elements.data.focus();
-  }
-
-  async stopRepeats() {
-    const out = this.composer.querySelector('.c-result');
-    try {
-      await api('POST', `/api/engines/${encodeURIComponent(this.view.id)}/send/stop`);
-      out.textContent = 'repeats stopped';
-      this.composer.querySelector('.c-stop').hidden = true;
-    } catch (err) {
-      out.classList.add('bad');
-      out.textContent = err.message;
-    }
   }
 
   buildToolbar() {
@@ -444,79 +358,9 @@ export class Detail {
       el('p', { class: 'd-meta', text: meta }),
       el('p', { class: `d-state s-${v.state}`, text: v.error ? (v.error.startsWith(v.state) ? v.error : `${v.state}: ${v.error}`) : v.state }));
     this.section.dataset.state = v.state;
-    const tcp = v.kind.startsWith('tcp');
-    const f = this.composer;
-    f.querySelector('.c-conn').hidden = v.kind !== 'tcp-server';
-    f.querySelector('.c-to').hidden = tcp;
-    f.querySelector('.c-half').hidden = v.kind !== 'tcp-client';
-    f.elements.to.placeholder = v.kind === 'udp-client' ? `default ${v.peer ?? v.target ?? ''}` : '127.0.0.1:50000 (a sender, from the log)';
-    for (const b of f.querySelectorAll('button')) b.disabled = v.state !== 'running';
-    if (v.kind === 'tcp-server') {
-      const sel = f.elements.conn;
-      const cur = sel.value;
-      const opts = [el('option', { value: '*', text: `all open (${v.connections.length})` }),
-        ...v.connections.map((c) => el('option', { value: c.id, text: `${c.id} ${c.peer}` }))];
-      replaceKids(sel, opts);
-      sel.value = [...sel.options].some((o) => o.value === cur) ? cur : (v.connections.length === 1 ? v.connections[0].id : '*');
-    }
-    // A proxy relays; it has nothing of its own to send.
-    this.composer.hidden = v.kind.endsWith('proxy');
-    if (v.kind.endsWith('proxy')) this.renderPairs(v);
-    else if (tcp) this.renderConns(v);
-    else this.renderPeers(v);
-  }
-
-  /** A proxy's pairs: each client, socketlab's socket to the server for it, and the bytes
-   *  each way on each leg. */
-  renderPairs(v) {
-    const rows = v.connections.map((c) => el('tr', { 'data-conn': c.id },
-      el('td', { text: c.id }), el('td', { class: 'mono', text: c.peer }),
-      el('td', { text: `${fmtBytes(c.bytes_in)} → ${fmtBytes(c.upstream?.bytes_out ?? 0)}` }),
-      el('td', { class: 'mono', text: c.upstream ? c.upstream.local : 'connecting…' }),
-      el('td', { text: `${fmtBytes(c.upstream?.bytes_in ?? 0)} → ${fmtBytes(c.bytes_out)}` })));
-    replaceKids(this.conns,
-      el('h3', { text: `Pairs relayed (${v.connections.length} open, ${v.stats.connections_total} total) to ${v.target}` }),
-      rows.length
-        ? el('table', { class: 'conn-table' },
-          el('thead', {}, el('tr', {}, ...['id', 'client', 'client → server', 'socketlab’s socket', 'server → client'].map((h) => el('th', { text: h })))),
-          el('tbody', {}, rows))
-        : el('p', { class: 'empty', text: `No client yet. Point a program at ${v.local ?? 'the bind address'}; socketlab relays it to ${v.target}.` }));
-  }
-
-  renderConns(v) {
-    const server = v.kind === 'tcp-server';
-    const rows = v.connections.map((c) => el('tr', { 'data-conn': c.id },
-      el('td', { text: c.id }), el('td', { class: 'mono', text: c.peer }), el('td', { text: fmtTime(c.opened).slice(0, 8) }),
-      el('td', { text: fmtBytes(c.bytes_in) }), el('td', { text: fmtBytes(c.bytes_out) }),
-      el('td', {}, server ? el('button', {
-        type: 'button', class: 'small act', text: 'Close', 'aria-label': `close ${c.id}`,
-        onclick: async (e) => {
-          e.target.disabled = true;
-          try { await api('DELETE', `/api/engines/${encodeURIComponent(v.id)}/connections/${encodeURIComponent(c.id)}`); } catch (err) { e.target.title = err.message; }
-          this.onChanged();
-        },
-      }) : null)));
-    replaceKids(this.conns,
-      el('h3', { text: server ? `Connections (${v.connections.length} open, ${v.stats.connections_total} total)` : 'Connection' }),
-      rows.length
-        ? el('table', { class: 'conn-table' },
-          el('thead', {}, el('tr', {}, ...['id', 'peer', 'opened', 'in', 'out', ''].map((h) => el('th', { text: h })))),
-          el('tbody', {}, rows))
-        : el('p', { class: 'empty', text: server ? 'No client connected. Start a matching client, or: nc ' + (v.local ?? '').replace(/:(\d+)$/, ' $1') : 'Not connected.' }));
-  }
-
-  renderPeers(v) {
-    const peers = new Map();
-    for (const ev of this.store.get(v.id) ?? []) {
-      if (ev.peer && (ev.kind === 'received' || ev.kind === 'sent')) peers.set(ev.peer, (peers.get(ev.peer) ?? 0) + 1);
-    }
-    replaceKids(this.composer.querySelector('#udp-peers'), [...peers.keys()].map((p) => el('option', { value: p })));
-    replaceKids(this.conns,
-      el('h3', { text: 'Peers seen (UDP has no connections)' }),
-      peers.size
-        ? el('ul', { class: 'peers' }, [...peers].map(([p, n]) => el('li', {},
-          el('button', { type: 'button', class: 'small linklike', text: p, title: 'send to this address', onclick: () => { this.composer.elements.to.value = p; this.composer.elements.data.focus(); } }),
-          ` ${n} datagrams`)))
-        : el('p', { class: 'empty', text: `No datagrams yet. Try: echo hi | nc -u -w1 ${(v.local ?? '').replace(/:(\d+)$/, ' $1')}` }));
+    this.composer.update(v);
+    if (v.kind.endsWith('proxy')) renderPairs(this.conns, v);
+    else if (v.kind.startsWith('tcp')) renderConns(this.conns, v, this.onChanged);
+    else renderPeers(this.conns, v, this.store.get(v.id) ?? [], this.composer);
   }
 }

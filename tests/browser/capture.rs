@@ -81,13 +81,19 @@ async fn under_a_flood_the_page_says_it_shows_a_sample_and_fetches_every_event_o
         "the summary replaced by its events",
     )
     .await;
-    // Its events now stand where it stood, its last one some views further down: each look
-    // that does not find it scrolls down most of a view.
+    // Its events now stand where it stood, and the log draws only the rows in view: each
+    // look that does not find the last one halves the part of the log it can be in (rows
+    // are in seq order), so it is found in a few looks wherever the view was left.
     b.wait_js(
         &format!("(() => {{ \
-           if (document.querySelector('.engine-detail .log-rows .row.k-received[data-seq=\"{last}\"], .engine-detail .log-rows .row.k-sent[data-seq=\"{last}\"]')) return true; \
            const log = document.querySelector('.engine-detail .log'); \
-           log.scrollTop += Math.max(20, log.clientHeight - 40); \
+           const rows = [...document.querySelectorAll('.engine-detail .log-rows .row')]; \
+           if (rows.some((r) => Number(r.dataset.seq) === {last} && (r.classList.contains('k-received') || r.classList.contains('k-sent')))) return true; \
+           const seqs = rows.map((r) => Number(r.dataset.seq)).filter((n) => n > 0); \
+           const w = window.__seek ??= {{ lo: 0, hi: log.scrollHeight }}; \
+           if (seqs.length && Math.min(...seqs) > {last}) w.hi = log.scrollTop; \
+           else if (seqs.length && Math.max(...seqs) < {last}) w.lo = log.scrollTop; \
+           log.scrollTop = Math.floor((w.lo + w.hi) / 2); \
            return false; }})()"),
         "the summary's last event, fetched and drawn",
     )
