@@ -41,33 +41,22 @@ const MODULES: &[&str] = &[
     "workspace",
 ];
 
+/// What the record of calls must never use: everything that makes or shows calls.
+const ABOVE_CAPTURE: &[&str] = &[
+    "workspace",
+    "web",
+    "registry",
+    "engine",
+    "files",
+    "labs",
+    "code",
+];
+
 /// What each module must never use.
 const FORBIDDEN: &[(&str, &[&str])] = &[
     ("engine", &["workspace", "web", "registry", "labs", "code"]),
-    (
-        "capture",
-        &[
-            "workspace",
-            "web",
-            "registry",
-            "engine",
-            "files",
-            "labs",
-            "code",
-        ],
-    ),
-    (
-        "event",
-        &[
-            "workspace",
-            "web",
-            "registry",
-            "engine",
-            "files",
-            "labs",
-            "code",
-        ],
-    ),
+    ("capture", ABOVE_CAPTURE),
+    ("event", ABOVE_CAPTURE),
     (
         "files",
         &["workspace", "web", "registry", "engine", "labs", "code"],
@@ -91,20 +80,14 @@ fn used_modules(src: &str, module: &str, nested: bool) -> Vec<(usize, String)> {
             while let Some(r) = after.strip_prefix("super::") {
                 after = r;
             }
-            if let Some(list) = after.strip_prefix('{') {
-                let list = list.split('}').next().unwrap_or("");
-                for item in list.split(',') {
-                    let name: String = item
-                        .trim()
-                        .chars()
-                        .take_while(|c| c.is_alphanumeric() || *c == '_')
-                        .collect();
-                    if !name.is_empty() && name != module {
-                        out.push((n + 1, name));
-                    }
-                }
-            } else {
-                let name: String = after
+            // `crate::{a, b::c}` names a and b; `crate::a::b` names a.
+            let items: Vec<&str> = match after.strip_prefix('{') {
+                Some(list) => list.split('}').next().unwrap_or("").split(',').collect(),
+                None => vec![after],
+            };
+            for item in items {
+                let name: String = item
+                    .trim()
                     .chars()
                     .take_while(|c| c.is_alphanumeric() || *c == '_')
                     .collect();

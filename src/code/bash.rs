@@ -5,7 +5,6 @@
 
 use super::builder::Code;
 use super::{Lang, Program};
-use crate::engine::Kind;
 use crate::engine::behavior::Behavior;
 
 /// A Bash word quoted so the shell takes it as it is: single quotes, with `'` written as
@@ -294,16 +293,7 @@ pub fn program(p: &Program) -> String {
         c.line(format!("# {h}"));
     }
     c.line("set -u");
-    match p.kind {
-        Kind::TcpServer => tcp_server(p, &mut c),
-        Kind::UdpServer => udp_server(p, &mut c),
-        Kind::TcpClient => tcp_client(p, &mut c),
-        Kind::UdpClient => udp_client(p, &mut c),
-        // The route refuses proxies before asking; a comment rather than a panic all the same.
-        Kind::TcpProxy | Kind::UdpProxy => {
-            c.line("# a proxy relays between two programs; it has none of its own");
-        }
-    }
+    super::by_kind(p, &mut c, [tcp_server, udp_server, tcp_client, udp_client]);
     c.finish()
 }
 

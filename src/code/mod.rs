@@ -215,6 +215,67 @@ impl Program {
     }
 }
 
+impl Program {
+    /// The one setting a server of this behavior starts with, named by the language's
+    /// `names` (greeting, file name, chat's most members) and its value written by `quote`
+    /// where it is text.
+    pub(crate) fn setting(
+        &self,
+        names: [&'static str; 3],
+        quote: fn(&str) -> String,
+    ) -> Option<(&'static str, String)> {
+        let [greeting, file_name, max_clients] = names;
+        match self.behavior {
+            Behavior::Greet => Some((greeting, quote(&self.greeting))),
+            Behavior::File => Some((
+                file_name,
+                quote(self.file_name.as_deref().unwrap_or("file.bin")),
+            )),
+            Behavior::Chat => Some((max_clients, self.max_clients.to_string())),
+            _ => None,
+        }
+    }
+}
+
+/// A generator's program for each kind of engine: TCP server, UDP server, TCP client, UDP
+/// client.
+pub(crate) type ByKind = [fn(&Program, &mut builder::Code); 4];
+
+/// Writes the program for `p`'s kind from a generator's four (a proxy, which has no program
+/// of its own, gets a comment saying so).
+pub(crate) fn by_kind(p: &Program, c: &mut builder::Code, programs: ByKind) {
+    let [tcp_server, udp_server, tcp_client, udp_client] = programs;
+    match p.kind {
+        Kind::TcpServer => tcp_server(p, c),
+        Kind::UdpServer => udp_server(p, c),
+        Kind::TcpClient => tcp_client(p, c),
+        Kind::UdpClient => udp_client(p, c),
+        // The route refuses proxies before asking; a comment rather than a panic all the same.
+        Kind::TcpProxy | Kind::UdpProxy => {
+            c.line("# a proxy relays between two programs; it has none of its own");
+        }
+    }
+}
+
+/// A whole program: the interpreter line if any, the header as `#` comments, the program
+/// for `p`'s kind.
+pub(crate) fn with_header(
+    p: &Program,
+    lang: Lang,
+    interpreter: Option<&str>,
+    programs: ByKind,
+) -> String {
+    let mut c = builder::Code::new("    ");
+    if let Some(line) = interpreter {
+        c.line(line);
+    }
+    for h in p.header(lang) {
+        c.line(format!("# {h}"));
+    }
+    by_kind(p, &mut c, programs);
+    c.finish()
+}
+
 /// The program behind an engine in `lang`.
 pub fn generate(lang: Lang, p: &Program) -> String {
     match lang {

@@ -5,7 +5,6 @@
 
 use super::builder::Code;
 use super::{Lang, Program};
-use crate::engine::Kind;
 use crate::engine::behavior::Behavior;
 
 /// A PowerShell string literal: single quotes take everything as it is but `'` (doubled);
@@ -126,20 +125,8 @@ fn preamble(p: &Program, c: &mut Code) {
     c.line(format!("$HostName = {}", string(&p.host())))
         .line(format!("$Port = {}", p.addr.port()))
         .line("$Utf8 = [System.Text.Encoding]::UTF8");
-    match p.behavior {
-        Behavior::Greet => {
-            c.line(format!("$Greeting = {}", string(&p.greeting)));
-        }
-        Behavior::File => {
-            c.line(format!(
-                "$FileName = {}",
-                string(p.file_name.as_deref().unwrap_or("file.bin"))
-            ));
-        }
-        Behavior::Chat => {
-            c.line(format!("$MaxClients = {}", p.max_clients));
-        }
-        _ => {}
+    if let Some((name, value)) = p.setting(["$Greeting", "$FileName", "$MaxClients"], string) {
+        c.line(format!("{name} = {value}"));
     }
     c.blank();
     if p.behavior == Behavior::Add {
@@ -350,21 +337,12 @@ fn udp_client(p: &Program, c: &mut Code) {
 
 /// The program.
 pub fn program(p: &Program) -> String {
-    let mut c = Code::new("    ");
-    for h in p.header(Lang::Powershell) {
-        c.line(format!("# {h}"));
-    }
-    match p.kind {
-        Kind::TcpServer => tcp_server(p, &mut c),
-        Kind::UdpServer => udp_server(p, &mut c),
-        Kind::TcpClient => tcp_client(p, &mut c),
-        Kind::UdpClient => udp_client(p, &mut c),
-        // The route refuses proxies before asking; a comment rather than a panic all the same.
-        Kind::TcpProxy | Kind::UdpProxy => {
-            c.line("# a proxy relays between two programs; it has none of its own");
-        }
-    }
-    c.finish()
+    super::with_header(
+        p,
+        Lang::Powershell,
+        None,
+        [tcp_server, udp_server, tcp_client, udp_client],
+    )
 }
 
 #[cfg(test)]

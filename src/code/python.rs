@@ -3,7 +3,6 @@
 
 use super::builder::Code;
 use super::{Lang, Program};
-use crate::engine::Kind;
 use crate::engine::behavior::Behavior;
 
 /// A Python string literal (double-quoted, escaped).
@@ -175,20 +174,8 @@ fn tcp_server(p: &Program, c: &mut Code) {
         string(&p.host()),
         p.addr.port()
     ));
-    match p.behavior {
-        Behavior::Greet => {
-            c.line(format!("GREETING = {}", string(&p.greeting)));
-        }
-        Behavior::File => {
-            c.line(format!(
-                "FILENAME = {}",
-                string(p.file_name.as_deref().unwrap_or("file.bin"))
-            ));
-        }
-        Behavior::Chat => {
-            c.line(format!("MAX_CLIENTS = {}", p.max_clients));
-        }
-        _ => {}
+    if let Some((name, value)) = p.setting(["GREETING", "FILENAME", "MAX_CLIENTS"], string) {
+        c.line(format!("{name} = {value}"));
     }
     c.blank();
     name_fn(c);
@@ -394,7 +381,8 @@ fn udp_server(p: &Program, c: &mut Code) {
         .close(None);
 }
 
-fn tcp_client(p: &Program, c: &mut Code) {
+/// A client's imports and address; whether it is the manual one (which reads the keyboard).
+fn client_head(p: &Program, c: &mut Code) -> bool {
     let manual = p.behavior == Behavior::Manual;
     imports(p, c, if manual { &["sys", "threading"] } else { &[] });
     c.line(format!(
@@ -403,6 +391,11 @@ fn tcp_client(p: &Program, c: &mut Code) {
         p.addr.port()
     ))
     .blank();
+    manual
+}
+
+fn tcp_client(p: &Program, c: &mut Code) {
+    let manual = client_head(p, c);
     if p.behavior == Behavior::Add || !p.rules.is_empty() {
         messages_fn(c);
     }
@@ -470,14 +463,7 @@ fn tcp_client(p: &Program, c: &mut Code) {
 }
 
 fn udp_client(p: &Program, c: &mut Code) {
-    let manual = p.behavior == Behavior::Manual;
-    imports(p, c, if manual { &["sys", "threading"] } else { &[] });
-    c.line(format!(
-        "HOST, PORT = {}, {}",
-        string(&p.host()),
-        p.addr.port()
-    ))
-    .blank();
+    let manual = client_head(p, c);
     if p.behavior == Behavior::Add {
         messages_fn(c);
         add_fn(c);
@@ -526,22 +512,12 @@ fn udp_client(p: &Program, c: &mut Code) {
 
 /// The program.
 pub fn program(p: &Program) -> String {
-    let mut c = Code::new("    ");
-    c.line("#!/usr/bin/env python3");
-    for h in p.header(Lang::Python) {
-        c.line(format!("# {h}"));
-    }
-    match p.kind {
-        Kind::TcpServer => tcp_server(p, &mut c),
-        Kind::UdpServer => udp_server(p, &mut c),
-        Kind::TcpClient => tcp_client(p, &mut c),
-        Kind::UdpClient => udp_client(p, &mut c),
-        // The route refuses proxies before asking; a comment rather than a panic all the same.
-        Kind::TcpProxy | Kind::UdpProxy => {
-            c.line("# a proxy relays between two programs; it has none of its own");
-        }
-    }
-    c.finish()
+    super::with_header(
+        p,
+        Lang::Python,
+        Some("#!/usr/bin/env python3"),
+        [tcp_server, udp_server, tcp_client, udp_client],
+    )
 }
 
 #[cfg(test)]

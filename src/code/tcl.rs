@@ -4,7 +4,6 @@
 
 use super::builder::Code;
 use super::{Lang, Program};
-use crate::engine::Kind;
 use crate::engine::behavior::Behavior;
 
 /// A Tcl string literal: double quotes, with `\ " $ [ ]` escaped (they would otherwise be
@@ -215,19 +214,12 @@ fn binary(c: &mut Code, chan: &str) {
 fn tcp_server(p: &Program, c: &mut Code) {
     c.line(format!("set HOST {}", string(&p.host())))
         .line(format!("set PORT {}", p.addr.port()));
+    if let Some((name, value)) = p.setting(["GREETING", "FILENAME", "MAX_CLIENTS"], string) {
+        c.line(format!("set {name} {value}"));
+    }
     match p.behavior {
-        Behavior::Greet => {
-            c.line(format!("set GREETING {}", string(&p.greeting)));
-        }
-        Behavior::File => {
-            c.line(format!(
-                "set FILENAME {}",
-                string(p.file_name.as_deref().unwrap_or("file.bin"))
-            ));
-        }
         Behavior::Chat => {
-            c.line(format!("set MAX_CLIENTS {}", p.max_clients))
-                .line("set members [dict create]   ;# each member's channel, and its name");
+            c.line("set members [dict create]   ;# each member's channel, and its name");
         }
         Behavior::Receive => {
             c.line("set count 0");
@@ -499,16 +491,7 @@ pub fn program(p: &Program) -> String {
         // A trailing backslash would continue the comment onto the next line.
         c.line(format!("# {}", h.trim_end_matches('\\')));
     }
-    match p.kind {
-        Kind::TcpServer => tcp_server(p, &mut c),
-        Kind::UdpServer => udp_server(p, &mut c),
-        Kind::TcpClient => tcp_client(p, &mut c),
-        Kind::UdpClient => udp_client(p, &mut c),
-        // The route refuses proxies before asking; a comment rather than a panic all the same.
-        Kind::TcpProxy | Kind::UdpProxy => {
-            c.line("# a proxy relays between two programs; it has none of its own");
-        }
-    }
+    super::by_kind(p, &mut c, [tcp_server, udp_server, tcp_client, udp_client]);
     c.finish()
 }
 

@@ -91,23 +91,9 @@ pub(crate) async fn attack_child(key: &str, at: &str, cred: &str) {
 
 /// Runs `attack` from the workspace of `cred` in a process of its own, once it is ready.
 async fn spawn_attack(addr: SocketAddr, cred: &str, attack: Attack) -> tokio::process::Child {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--attack",
-            attack.key(),
-            "--at",
-            &addr.to_string(),
-            "--cred",
-            cred,
-        ])
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).await.unwrap();
+    let at = addr.to_string();
+    let (child, line) =
+        crate::servers::this_bench(&["--attack", attack.key(), "--at", &at, "--cred", cred]).await;
     assert_eq!(line.trim(), "ready", "the {} attack started", attack.key());
     child
 }

@@ -73,6 +73,23 @@ pub(crate) async fn tcp_bulk(addr: SocketAddr, run: Duration) -> f64 {
     got as f64 * 8.0 / secs / 1e9
 }
 
+/// One 64-byte datagram numbered `seq` sent to `addr`: whether its echo came back within
+/// 100 ms (older echoes that arrive meanwhile are passed over).
+async fn ping(s: &UdpSocket, addr: SocketAddr, seq: u64) -> bool {
+    let mut msg = [b'u'; 64];
+    let mut back = [0u8; 128];
+    msg[..8].copy_from_slice(&seq.to_le_bytes());
+    s.send_to(&msg, addr).await.unwrap();
+    let wait = tokio::time::Instant::now() + Duration::from_millis(100);
+    loop {
+        match tokio::time::timeout_at(wait, s.recv_from(&mut back)).await {
+            Ok(Ok((n, _))) if n >= 8 && back[..8] == seq.to_le_bytes() => return true,
+            Ok(Ok(_)) => continue,
+            _ => return false,
+        }
+    }
+}
+
 /// 64-byte datagrams ping-ponged on `sockets` sockets for `run`: datagrams/s echoed, and
 /// the fraction lost (no echo within 100 ms).
 pub(crate) async fn udp_echo(addr: SocketAddr, sockets: usize, run: Duration) -> (f64, f64) {
@@ -83,26 +100,13 @@ pub(crate) async fn udp_echo(addr: SocketAddr, sockets: usize, run: Duration) ->
         tasks.push(tokio::spawn(async move {
             let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
             let (mut ok, mut lost) = (0u64, 0u64);
-            let mut msg = [b'u'; 64];
-            let mut back = [0u8; 128];
             let mut seq = 0u64;
             while Instant::now() < deadline {
                 seq += 1;
-                msg[..8].copy_from_slice(&seq.to_le_bytes());
-                s.send_to(&msg, addr).await.unwrap();
-                let wait = tokio::time::Instant::now() + Duration::from_millis(100);
-                loop {
-                    match tokio::time::timeout_at(wait, s.recv_from(&mut back)).await {
-                        Ok(Ok((n, _))) if n >= 8 && back[..8] == seq.to_le_bytes() => {
-                            ok += 1;
-                            break;
-                        }
-                        Ok(Ok(_)) => continue,
-                        _ => {
-                            lost += 1;
-                            break;
-                        }
-                    }
+                if ping(&s, addr, seq).await {
+                    ok += 1;
+                } else {
+                    lost += 1;
                 }
             }
             (ok, lost)
@@ -190,23 +194,11 @@ pub(crate) async fn udp_echo_count(addr: SocketAddr, total: u64) -> u64 {
         let done = done.clone();
         tasks.push(tokio::spawn(async move {
             let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-            let mut msg = [b'u'; 64];
-            let mut back = [0u8; 128];
             let mut seq = 0u64;
             while done.load(std::sync::atomic::Ordering::Relaxed) < total {
                 seq += 1;
-                msg[..8].copy_from_slice(&seq.to_le_bytes());
-                s.send_to(&msg, addr).await.unwrap();
-                let wait = tokio::time::Instant::now() + Duration::from_millis(100);
-                loop {
-                    match tokio::time::timeout_at(wait, s.recv_from(&mut back)).await {
-                        Ok(Ok((n, _))) if n >= 8 && back[..8] == seq.to_le_bytes() => {
-                            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            break;
-                        }
-                        Ok(Ok(_)) => continue,
-                        _ => break,
-                    }
+                if ping(&s, addr, seq).await {
+                    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
             }
         }));

@@ -220,19 +220,26 @@ pub(crate) struct Child {
     pub(crate) addr: SocketAddr,
 }
 
+/// This bench's binary run again with `args` (a server or an attack in a process of its own),
+/// and the first line it prints once it is ready.
+pub(crate) async fn this_bench(args: &[&str]) -> (tokio::process::Child, String) {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = tokio::process::Command::new(exe)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).await.unwrap();
+    (child, line)
+}
+
 impl Child {
     pub(crate) async fn start(what: &str) -> Child {
-        let exe = std::env::current_exe().unwrap();
-        let mut child = tokio::process::Command::new(exe)
-            .args(["--serve", what])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).await.unwrap();
+        let (child, line) = this_bench(&["--serve", what]).await;
         let addr = line
             .trim()
             .parse()
