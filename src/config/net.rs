@@ -1,73 +1,7 @@
-//! Run-time settings: where the dashboard listens, the limits from API.md, and the address
-//! policy engines must stay inside.
+//! Where engines may bind and send (the address policy, in address blocks), and where users
+//! reach the dashboard through a reverse proxy.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use std::time::Duration;
-
-/// Limits from API.md's Limits table; each is a command-line flag.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Engines that may exist at once (`409 limit_reached` past it).
-    pub max_engines: usize,
-    /// Open connections per server engine, unless its `max_clients` is lower.
-    pub max_connections: usize,
-    /// Bytes in one TCP send (`413 too_large` past it).
-    pub max_message: usize,
-    /// WebSocket viewers at once (`409 limit_reached` past it).
-    pub max_viewers: usize,
-    /// Events kept in the capture ring for replay.
-    pub history: usize,
-    /// Bytes of data carried in one event; the rest is cut and `truncated` set.
-    pub preview: usize,
-    /// How long a client's `connect()` may take.
-    pub connect_timeout: Duration,
-    /// Events a live viewer may fall behind before it is told it lagged.
-    pub viewer_buffer: usize,
-    /// Bytes of records kept in the capture ring; the oldest events go first past it, so a
-    /// flood of large binary previews cannot grow memory beyond this.
-    pub history_bytes: usize,
-    /// How long a viewer's socket may take no bytes before the viewer is closed.
-    pub viewer_stall: Duration,
-    /// The most bytes one file may have (an upload, or one an engine receives).
-    pub max_file: u64,
-    /// Files one workspace may keep (`--ws-max-files`).
-    pub max_files: usize,
-    /// Bytes personal mode's and the instructor's files may take together (`--files-bytes`;
-    /// a student's are `ClassConfig::ws_files_bytes`).
-    pub files_bytes: u64,
-    /// Watch links' WebSocket streams per workspace (`--max-watchers`), counted apart from
-    /// the owner's `max_viewers` so watchers never take the owner's place.
-    pub max_watchers: usize,
-    /// Connections to the dashboard itself at once (`--max-http-connections`), further capped
-    /// at start to half the open-file limit.
-    pub max_http_connections: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_engines: 64,
-            max_connections: 1024,
-            max_message: 1024 * 1024,
-            max_viewers: 64,
-            history: 2_000_000,
-            preview: 4096,
-            connect_timeout: Duration::from_secs(5),
-            viewer_buffer: 2048,
-            history_bytes: 160 * 1024 * 1024,
-            viewer_stall: Duration::from_secs(60),
-            max_file: 64 * 1024 * 1024,
-            max_files: 256,
-            files_bytes: 4 << 30,
-            max_watchers: 64,
-            max_http_connections: 1024,
-        }
-    }
-}
-
-/// The largest payload of one UDP datagram over IPv4 (65535 - 8 - 20).
-pub const MAX_UDP_PAYLOAD: usize = 65_507;
 
 /// An address block like `127.0.0.0/8` or `::1/128`; a bare address is a block of one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,83 +206,6 @@ impl Policy {
     }
 }
 
-/// Who may use the dashboard: the Host names it answers to and the access token.
-#[derive(Debug, Clone, Default)]
-pub struct Access {
-    /// The token every `/api` and `/ws` request must carry; `None` turns the check off.
-    pub token: Option<String>,
-    /// Extra Host names to answer to (`--allow-host`), besides localhost, 127.0.0.1, [::1]
-    /// and the listen host.
-    pub allowed_hosts: Vec<String>,
-}
-
-/// Class mode (`--class`): one server, a workspace per student, each with these limits.
-#[derive(Debug, Clone)]
-pub struct ClassConfig {
-    /// Engines one student workspace may have (`--ws-max-engines`).
-    pub ws_max_engines: usize,
-    /// Open connections over all of one workspace's engines (`--ws-max-connections`).
-    pub ws_max_connections: usize,
-    /// Bytes per second one workspace's engines may receive, together (`--ws-bytes-per-sec`).
-    pub ws_bytes_per_sec: u64,
-    /// Bytes of event history one student workspace keeps (`--ws-history-bytes`).
-    pub ws_history_bytes: usize,
-    /// Bytes one student workspace's files may take together (`--ws-files-bytes`).
-    pub ws_files_bytes: u64,
-    /// Requests a second one student's credentials may make, and as many again for its
-    /// watchers (`--ws-requests-per-sec`); a second's worth may come at once.
-    pub ws_requests_per_sec: u64,
-    /// The ports cut into blocks, one block per workspace (`--ports LO-HI`).
-    pub ports: (u16, u16),
-    /// Ports in one block (`--ports-per-workspace`).
-    pub ports_per_workspace: u16,
-    /// A workspace with no request, viewer or traffic for this long has its engines stopped.
-    pub idle: Duration,
-    /// A student workspace idle for this long is removed.
-    pub expire: Duration,
-    /// Workspaces that may exist at once, the instructor's included (`--max-workspaces`).
-    pub max_workspaces: usize,
-    /// Wrong join codes one client address may try per minute before `429`.
-    pub join_attempts_per_minute: u32,
-}
-
-impl Default for ClassConfig {
-    fn default() -> Self {
-        Self {
-            ws_max_engines: 16,
-            ws_max_connections: 256,
-            ws_bytes_per_sec: 50_000_000,
-            ws_history_bytes: 8 * 1024 * 1024,
-            ws_files_bytes: 512 << 20,
-            ws_requests_per_sec: 100,
-            ports: (20_000, 29_999),
-            ports_per_workspace: 100,
-            idle: Duration::from_secs(2 * 3600),
-            expire: Duration::from_secs(7 * 24 * 3600),
-            max_workspaces: 200,
-            join_attempts_per_minute: 10,
-        }
-    }
-}
-
-impl ClassConfig {
-    /// How many port blocks `ports` holds.
-    pub fn blocks(&self) -> usize {
-        let span = usize::from(self.ports.1.saturating_sub(self.ports.0)) + 1;
-        span / usize::from(self.ports_per_workspace.max(1))
-    }
-
-    /// Block `n` as `(LO, HI)`.
-    pub fn block(&self, n: usize) -> Option<(u16, u16)> {
-        if n >= self.blocks() {
-            return None;
-        }
-        let size = self.ports_per_workspace.max(1);
-        let lo = self.ports.0 + (n as u16) * size;
-        Some((lo, lo + size - 1))
-    }
-}
-
 /// `--public-url`: where users reach socketlab through a reverse proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicUrl {
@@ -410,26 +267,6 @@ impl std::str::FromStr for PublicUrl {
             authority: authority.to_ascii_lowercase(),
         })
     }
-}
-
-/// Everything the server needs to run.
-#[derive(Debug, Clone, Default)]
-pub struct Config {
-    /// Limits from API.md.
-    pub limits: Limits,
-    /// The address policy for engines.
-    pub policy: Policy,
-    /// Host check and access token.
-    pub access: Access,
-    /// Class mode, when on: workspaces for students and an instructor.
-    pub class: Option<ClassConfig>,
-    /// Where workspaces, their engines' specs and (later) labs and files are kept; `None`
-    /// keeps nothing on disk.
-    pub data_dir: Option<PathBuf>,
-    /// The address users reach socketlab by, behind a reverse proxy.
-    pub public_url: Option<PublicUrl>,
-    /// Peers whose `X-Forwarded-For` is believed (`--trusted-proxy`; loopback when empty).
-    pub trusted_proxies: Vec<Cidr>,
 }
 
 #[cfg(test)]
