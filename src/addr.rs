@@ -18,7 +18,7 @@ pub struct HostPort {
 
 /// Splits `host:port`, `[v6]:port` or `name:port`. `field` names the spec field for messages.
 pub fn parse_host_port(field: &str, s: &str) -> Result<HostPort, ApiError> {
-    let bad = |why: String| ApiError::InvalidAddress(format!("{field} \"{s}\": {why}"));
+    let bad = |why: String| ApiError::invalid_address(format!("{field} \"{s}\": {why}")).at(field);
     let s_trim = s.trim();
     if s_trim.is_empty() {
         return Err(bad("empty; write host:port, e.g. 127.0.0.1:12345".into()));
@@ -132,27 +132,32 @@ pub async fn resolve(
                 v
             }
             Ok(Err(e)) => {
-                return Err(ApiError::InvalidAddress(format!(
+                return Err(ApiError::invalid_address(format!(
                     "{field}: cannot resolve \"{}\" ({e}); try 127.0.0.1 or localhost",
                     hp.host
-                )));
+                ))
+                .at(field));
             }
             Err(_) => {
-                return Err(ApiError::InvalidAddress(format!(
+                return Err(ApiError::invalid_address(format!(
                     "{field}: resolving \"{}\" timed out; use an IP address such as 127.0.0.1",
                     hp.host
-                )));
+                ))
+                .at(field));
             }
         }
     };
     if addrs.is_empty() {
-        return Err(ApiError::InvalidAddress(format!(
+        return Err(ApiError::invalid_address(format!(
             "{field}: \"{}\" resolves to no address; try 127.0.0.1",
             hp.host
-        )));
+        ))
+        .at(field));
     }
     for a in &addrs {
-        policy.check(field, *a).map_err(ApiError::Forbidden)?;
+        policy
+            .check(field, *a)
+            .map_err(|m| ApiError::forbidden(m).at(field))?;
     }
     Ok(addrs)
 }
@@ -176,7 +181,9 @@ mod tests {
 
     fn err(s: &str) -> String {
         match parse_host_port("bind", s) {
-            Err(ApiError::InvalidAddress(m)) => m,
+            Err(e) if e.kind() == crate::error::ErrorKind::InvalidAddress => {
+                e.message().to_string()
+            }
             other => panic!("{s}: expected invalid_address, got {other:?}"),
         }
     }

@@ -10,9 +10,10 @@ pub fn decode(encoding: Option<&str>, data: &str) -> Result<Vec<u8>, ApiError> {
         "text" => Ok(data.as_bytes().to_vec()),
         "hex" => decode_hex(data),
         "base64" => decode_base64(data),
-        other => Err(ApiError::InvalidSpec(format!(
+        other => Err(ApiError::invalid_spec(format!(
             "field encoding: unknown encoding \"{other}\"; use text, hex or base64"
-        ))),
+        ))
+        .at("encoding")),
     }
 }
 
@@ -33,7 +34,7 @@ pub fn decode_hex(s: &str) -> Result<Vec<u8>, ApiError> {
         }
         let Some(v) = (c as char).to_digit(16) else {
             let shown: String = s[i..].chars().next().map(String::from).unwrap_or_default();
-            return Err(ApiError::InvalidData(format!(
+            return Err(ApiError::invalid_data(format!(
                 "hex data has \"{shown}\" at position {i}, which is not a hex digit; write bytes like 48 65 6c 6c 6f"
             )));
         };
@@ -41,7 +42,7 @@ pub fn decode_hex(s: &str) -> Result<Vec<u8>, ApiError> {
         i += 1;
     }
     if digits.len() % 2 == 1 {
-        return Err(ApiError::InvalidData(format!(
+        return Err(ApiError::invalid_data(format!(
             "hex data has {} digits, an odd number; each byte needs two digits, like 0a rather than a",
             digits.len()
         )));
@@ -63,7 +64,7 @@ pub fn decode_base64(s: &str) -> Result<Vec<u8>, ApiError> {
             Err(err) => last = Some(err),
         }
     }
-    Err(ApiError::InvalidData(format!(
+    Err(ApiError::invalid_data(format!(
         "data is not valid base64 ({}); encode it with e.g. `base64` or btoa(), like aGVsbG8=",
         last.map(|e| e.to_string()).unwrap_or_default()
     )))
@@ -95,11 +96,11 @@ mod tests {
         assert_eq!(decode_base64("aGVs\nbG8=").unwrap(), b"hello");
         assert!(matches!(
             decode_base64("!!!"),
-            Err(ApiError::InvalidData(_))
+            Err(e) if e.kind() == crate::error::ErrorKind::InvalidData
         ));
         assert!(matches!(
             decode(Some("rot13"), "x"),
-            Err(ApiError::InvalidSpec(_))
+            Err(e) if e.kind() == crate::error::ErrorKind::InvalidSpec
         ));
         assert_eq!(decode(None, "hé").unwrap(), "hé".as_bytes());
     }

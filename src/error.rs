@@ -5,173 +5,236 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-/// An error a request can end in. Each variant is one `code` of API.md's error table; the
-/// string is the message shown to the user, so it must say what to do next.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum ApiError {
+/// Which error of API.md's table an [`ApiError`] is: its `code` and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
     /// Malformed JSON, an unknown field, or a field value the spec does not allow.
-    #[error("{0}")]
-    InvalidSpec(String),
+    InvalidSpec,
     /// A `host:port` that cannot be parsed or resolved.
-    #[error("{0}")]
-    InvalidAddress(String),
+    InvalidAddress,
     /// Send data that does not decode (bad hex or base64).
-    #[error("{0}")]
-    InvalidData(String),
+    InvalidData,
     /// Missing or wrong access token.
-    #[error("{0}")]
-    Unauthorized(String),
+    Unauthorized,
     /// An address, port or origin outside the configured policy.
-    #[error("{0}")]
-    Forbidden(String),
+    Forbidden,
     /// Unknown engine or connection.
-    #[error("{0}")]
-    NotFound(String),
+    NotFound,
     /// The port is already taken.
-    #[error("{0}")]
-    AddressInUse(String),
+    AddressInUse,
     /// The engine is stopped (or its connection is gone).
-    #[error("{0}")]
-    NotRunning(String),
+    NotRunning,
     /// A configured limit (engines, viewers) is reached.
-    #[error("{0}")]
-    LimitReached(String),
+    LimitReached,
     /// Send data over the message size limit.
-    #[error("{0}")]
-    TooLarge(String),
+    TooLarge,
     /// A client's connect was refused, unreachable or timed out.
-    #[error("{0}")]
-    ConnectFailed(String),
-    /// Too many attempts from one client (wrong join codes).
-    #[error("{message}")]
-    TooManyRequests {
-        /// What to do.
-        message: String,
-        /// Seconds until another attempt is taken.
-        retry_after: u64,
-    },
+    ConnectFailed,
+    /// Too many attempts from one client (wrong join codes, a flood of requests).
+    TooManyRequests,
     /// A socket call failed for a reason of the network's, not the request's (a `sendto()`
     /// the OS refused); the message names the call and the OS's reason.
-    #[error("{0}")]
-    SendFailed(String),
+    SendFailed,
     /// A workspace's files are over their quota (`--ws-max-files`, `--ws-files-bytes`).
-    #[error("{0}")]
-    QuotaExceeded(String),
+    QuotaExceeded,
     /// The change is live but could not be written to disk; socketlab retries.
-    #[error("{0}")]
-    NotSaved(String),
+    NotSaved,
     /// Two credential cookies of one name, or a malformed credential.
-    #[error("{0}")]
-    InvalidCredential(String),
+    InvalidCredential,
     /// A display name someone in the class has already (case and spaces ignored).
-    #[error("{message}")]
-    NameTaken {
-        /// What to do.
-        message: String,
-        /// A name that is free.
-        suggestion: String,
-    },
+    NameTaken,
     /// Something that should not happen; logged, and reported without internals.
-    #[error("{0}")]
-    Internal(String),
+    Internal,
+}
+
+/// An error a request can end in: its kind (API.md's `code`), the message shown to the user
+/// (which must say what to do next), and the JSON path of the one field it is about, when
+/// there is one, so clients read `field` instead of the English.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    kind: ErrorKind,
+    message: String,
+    field: Option<String>,
+    /// Seconds until another attempt is taken (`too_many_requests`).
+    retry_after: Option<u64>,
+    /// A name that is free (`name_taken`).
+    suggestion: Option<String>,
+}
+
+macro_rules! constructors {
+    ($($(#[$doc:meta])* $name:ident => $kind:ident),* $(,)?) => {
+        impl ApiError {
+            $(
+                $(#[$doc])*
+                pub fn $name(message: String) -> Self {
+                    Self::new(ErrorKind::$kind, message)
+                }
+            )*
+        }
+    };
+}
+
+constructors! {
+    /// `400 invalid_spec`.
+    invalid_spec => InvalidSpec,
+    /// `400 invalid_address`.
+    invalid_address => InvalidAddress,
+    /// `400 invalid_data`.
+    invalid_data => InvalidData,
+    /// `401 unauthorized`.
+    unauthorized => Unauthorized,
+    /// `403 forbidden`.
+    forbidden => Forbidden,
+    /// `404 not_found`.
+    not_found => NotFound,
+    /// `409 address_in_use`.
+    address_in_use => AddressInUse,
+    /// `409 not_running`.
+    not_running => NotRunning,
+    /// `409 limit_reached`.
+    limit_reached => LimitReached,
+    /// `413 too_large`.
+    too_large => TooLarge,
+    /// `502 connect_failed`.
+    connect_failed => ConnectFailed,
+    /// `502 send_failed`.
+    send_failed => SendFailed,
+    /// `507 quota_exceeded`.
+    quota_exceeded => QuotaExceeded,
+    /// `507 not_saved`.
+    not_saved => NotSaved,
+    /// `400 invalid_credential`.
+    invalid_credential => InvalidCredential,
+    /// `500 internal`: the message is logged, never shown.
+    internal => Internal,
 }
 
 impl ApiError {
-    /// The same error, its message rewritten (to say which part of a larger request failed).
-    pub fn map_message(self, f: impl FnOnce(String) -> String) -> Self {
-        match self {
-            Self::InvalidSpec(m) => Self::InvalidSpec(f(m)),
-            Self::InvalidAddress(m) => Self::InvalidAddress(f(m)),
-            Self::InvalidData(m) => Self::InvalidData(f(m)),
-            Self::Unauthorized(m) => Self::Unauthorized(f(m)),
-            Self::Forbidden(m) => Self::Forbidden(f(m)),
-            Self::NotFound(m) => Self::NotFound(f(m)),
-            Self::AddressInUse(m) => Self::AddressInUse(f(m)),
-            Self::NotRunning(m) => Self::NotRunning(f(m)),
-            Self::LimitReached(m) => Self::LimitReached(f(m)),
-            Self::TooLarge(m) => Self::TooLarge(f(m)),
-            Self::ConnectFailed(m) => Self::ConnectFailed(f(m)),
-            Self::TooManyRequests {
-                message,
-                retry_after,
-            } => Self::TooManyRequests {
-                message: f(message),
-                retry_after,
-            },
-            Self::SendFailed(m) => Self::SendFailed(f(m)),
-            Self::QuotaExceeded(m) => Self::QuotaExceeded(f(m)),
-            Self::NotSaved(m) => Self::NotSaved(f(m)),
-            Self::InvalidCredential(m) => Self::InvalidCredential(f(m)),
-            Self::NameTaken {
-                message,
-                suggestion,
-            } => Self::NameTaken {
-                message: f(message),
-                suggestion,
-            },
-            Self::Internal(m) => Self::Internal(f(m)),
+    /// An error of `kind` saying `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+            suggestion: None,
         }
+    }
+
+    /// `400 invalid_spec` about `field` (a JSON path), its message "field PATH: why".
+    pub fn bad_field(field: impl Into<String>, why: impl std::fmt::Display) -> Self {
+        let field = field.into();
+        Self::invalid_spec(format!("field {field}: {why}")).at(field)
+    }
+
+    /// `429 too_many_requests`, to be tried again after `retry_after` seconds.
+    pub fn too_many_requests(message: impl Into<String>, retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(ErrorKind::TooManyRequests, message)
+        }
+    }
+
+    /// `409 name_taken`, with a name that is free.
+    pub fn name_taken(message: impl Into<String>, suggestion: impl Into<String>) -> Self {
+        Self {
+            suggestion: Some(suggestion.into()),
+            ..Self::new(ErrorKind::NameTaken, message)
+        }
+    }
+
+    /// The same error, about the field at JSON path `field`.
+    pub fn at(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// Which error it is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message shown to the user.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The JSON path of the field it is about, if one.
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
+    /// Seconds until another attempt is taken, for `too_many_requests`.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
+    /// The same error, its message rewritten (to say which part of a larger request failed).
+    pub fn map_message(mut self, f: impl FnOnce(String) -> String) -> Self {
+        self.message = f(self.message);
+        self
+    }
+
+    /// The same error said of a part of a larger document: its field goes under `prefix`
+    /// (`engines[2]` and `target` make `engines[2].target`), and so does the path its
+    /// message names.
+    pub fn under(mut self, prefix: &str) -> Self {
+        if let Some(f) = self.field.take() {
+            let named = format!("field {f}");
+            if let Some(rest) = self.message.strip_prefix(&named) {
+                self.message = format!("field {prefix}.{f}{rest}");
+            }
+            self.field = Some(format!("{prefix}.{f}"));
+        }
+        self
     }
 
     /// The HTTP status API.md gives this error.
     pub fn status(&self) -> StatusCode {
-        match self {
-            Self::InvalidSpec(_)
-            | Self::InvalidAddress(_)
-            | Self::InvalidData(_)
-            | Self::InvalidCredential(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::AddressInUse(_)
-            | Self::NotRunning(_)
-            | Self::LimitReached(_)
-            | Self::NameTaken { .. } => StatusCode::CONFLICT,
-            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::ConnectFailed(_) | Self::SendFailed(_) => StatusCode::BAD_GATEWAY,
-            Self::QuotaExceeded(_) | Self::NotSaved(_) => StatusCode::INSUFFICIENT_STORAGE,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        match self.kind {
+            ErrorKind::InvalidSpec
+            | ErrorKind::InvalidAddress
+            | ErrorKind::InvalidData
+            | ErrorKind::InvalidCredential => StatusCode::BAD_REQUEST,
+            ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::AddressInUse
+            | ErrorKind::NotRunning
+            | ErrorKind::LimitReached
+            | ErrorKind::NameTaken => StatusCode::CONFLICT,
+            ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::ConnectFailed | ErrorKind::SendFailed => StatusCode::BAD_GATEWAY,
+            ErrorKind::QuotaExceeded | ErrorKind::NotSaved => StatusCode::INSUFFICIENT_STORAGE,
+            ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The stable machine-readable code API.md gives this error.
     pub fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidSpec(_) => "invalid_spec",
-            Self::InvalidAddress(_) => "invalid_address",
-            Self::InvalidData(_) => "invalid_data",
-            Self::Unauthorized(_) => "unauthorized",
-            Self::Forbidden(_) => "forbidden",
-            Self::NotFound(_) => "not_found",
-            Self::AddressInUse(_) => "address_in_use",
-            Self::NotRunning(_) => "not_running",
-            Self::LimitReached(_) => "limit_reached",
-            Self::TooLarge(_) => "too_large",
-            Self::ConnectFailed(_) => "connect_failed",
-            Self::TooManyRequests { .. } => "too_many_requests",
-            Self::SendFailed(_) => "send_failed",
-            Self::QuotaExceeded(_) => "quota_exceeded",
-            Self::NotSaved(_) => "not_saved",
-            Self::InvalidCredential(_) => "invalid_credential",
-            Self::NameTaken { .. } => "name_taken",
-            Self::Internal(_) => "internal",
+        match self.kind {
+            ErrorKind::InvalidSpec => "invalid_spec",
+            ErrorKind::InvalidAddress => "invalid_address",
+            ErrorKind::InvalidData => "invalid_data",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::AddressInUse => "address_in_use",
+            ErrorKind::NotRunning => "not_running",
+            ErrorKind::LimitReached => "limit_reached",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::ConnectFailed => "connect_failed",
+            ErrorKind::TooManyRequests => "too_many_requests",
+            ErrorKind::SendFailed => "send_failed",
+            ErrorKind::QuotaExceeded => "quota_exceeded",
+            ErrorKind::NotSaved => "not_saved",
+            ErrorKind::InvalidCredential => "invalid_credential",
+            ErrorKind::NameTaken => "name_taken",
+            ErrorKind::Internal => "internal",
         }
     }
-}
-
-/// The JSON path an error is about, when its message names one the way every field error
-/// here does (`field options.rules[0].pattern: ...`), so clients read `field` instead of the
-/// English.
-pub fn field_of(message: &str) -> Option<&str> {
-    let rest = message.strip_prefix("field ")?;
-    let end = rest.find([':', ' ', ';', ','])?;
-    let field = &rest[..end];
-    let ok = !field.is_empty()
-        && field
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.[]".contains(&b));
-    ok.then_some(field)
 }
 
 /// The error body for a status that came from outside the handlers (axum's own rejections,
@@ -214,21 +277,19 @@ pub fn error_body(status: StatusCode, detail: &str) -> serde_json::Value {
 impl ApiError {
     /// The JSON body API.md gives this error: `{"error": {"code", "message", "field"?}}`.
     pub fn into_body(self) -> serde_json::Value {
-        let message = if let Self::Internal(detail) = &self {
+        let message = if self.kind == ErrorKind::Internal {
             // The detail may name internals; it goes to the log, the user gets a next step.
-            tracing::error!(%detail, "internal error");
+            tracing::error!(detail = %self.message, "internal error");
             "internal error; the server logged the details and keeps running, try again".into()
         } else {
-            self.to_string()
+            self.message.clone()
         };
-        let mut body = match field_of(&message) {
-            Some(field) => {
-                json!({"error": {"code": self.code(), "message": message, "field": field}})
-            }
-            None => json!({"error": {"code": self.code(), "message": message}}),
-        };
-        if let Self::NameTaken { suggestion, .. } = &self {
-            body["error"]["suggestion"] = suggestion.clone().into();
+        let mut body = json!({"error": {"code": self.code(), "message": message}});
+        if let Some(field) = self.field {
+            body["error"]["field"] = field.into();
+        }
+        if let Some(suggestion) = self.suggestion {
+            body["error"]["suggestion"] = suggestion.into();
         }
         body
     }
@@ -237,10 +298,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let retry = match &self {
-            Self::TooManyRequests { retry_after, .. } => Some(*retry_after),
-            _ => None,
-        };
+        let retry = self.retry_after;
         let mut response = (status, Json(self.into_body())).into_response();
         if let Some(retry_after) = retry {
             response

@@ -105,7 +105,7 @@ impl Quota {
             })
             .map(|_| ())
             .map_err(|n| {
-                ApiError::QuotaExceeded(format!(
+                ApiError::quota_exceeded(format!(
                     "this workspace has {n} files, the most it may keep (--ws-max-files {}); delete some (DELETE /api/files/ID, or the Files panel) and try again",
                     self.max_files
                 ))
@@ -119,7 +119,7 @@ impl Quota {
             })
             .map(|_| ())
             .map_err(|used| {
-                ApiError::QuotaExceeded(format!(
+                ApiError::quota_exceeded(format!(
                     "this workspace's files may take {} bytes together and take {used}; this one does not fit (nothing of it was kept): delete some files and try again",
                     self.max_bytes
                 ))
@@ -143,7 +143,7 @@ pub fn check_file_name(name: &str) -> Result<String, ApiError> {
             .chars()
             .any(|c| c == '/' || c == '\\' || c.is_control());
     if bad {
-        return Err(ApiError::InvalidSpec(format!(
+        return Err(ApiError::invalid_spec(format!(
             "name: \"{}\" is not a file name; give 1 to {MAX_NAME} characters without / or \\, e.g. ?name=report.pdf",
             name.chars().take(40).collect::<String>()
         )));
@@ -229,7 +229,7 @@ impl Files {
         self.lock()
             .get(&id.number())
             .cloned()
-            .ok_or_else(|| ApiError::NotFound(FileId::missing(&id.to_string())))
+            .ok_or_else(|| ApiError::not_found(FileId::missing(&id.to_string())))
     }
 
     /// Where a file's bytes are.
@@ -254,7 +254,7 @@ impl Files {
         };
         create_private_dir(&self.dir)
             .await
-            .map_err(|e| ApiError::Internal(format!("cannot make {}: {e}", self.dir.display())))?;
+            .map_err(|e| ApiError::internal(format!("cannot make {}: {e}", self.dir.display())))?;
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let tmp = self.dir.join(format!(".f{n}.part"));
         let mut opts = tokio::fs::OpenOptions::new();
@@ -264,7 +264,7 @@ impl Files {
         let file = opts
             .open(&tmp)
             .await
-            .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", tmp.display())))?;
+            .map_err(|e| ApiError::internal(format!("cannot write {}: {e}", tmp.display())))?;
         Ok(Writer {
             n,
             name,
@@ -360,7 +360,7 @@ impl Writer {
     /// quota_exceeded` the moment the workspace's files would pass theirs.
     pub async fn write(&mut self, data: &[u8]) -> Result<(), ApiError> {
         if self.bytes + data.len() as u64 > self.max {
-            return Err(ApiError::TooLarge(format!(
+            return Err(ApiError::too_large(format!(
                 "the file passed the limit of {} bytes (--max-file); nothing was kept",
                 self.max
             )));
@@ -370,10 +370,10 @@ impl Writer {
         let file = self
             .file
             .as_mut()
-            .ok_or_else(|| ApiError::Internal("write after finish".into()))?;
+            .ok_or_else(|| ApiError::internal("write after finish".into()))?;
         file.write_all(data)
             .await
-            .map_err(|e| ApiError::Internal(format!("writing a file: {e}")))?;
+            .map_err(|e| ApiError::internal(format!("writing a file: {e}")))?;
         self.hash.update(data);
         self.bytes += data.len() as u64;
         Ok(())
@@ -389,16 +389,16 @@ impl Writer {
         let file = self
             .file
             .take()
-            .ok_or_else(|| ApiError::Internal("finished twice".into()))?;
+            .ok_or_else(|| ApiError::internal("finished twice".into()))?;
         file.sync_all()
             .await
-            .map_err(|e| ApiError::Internal(format!("saving a file: {e}")))?;
+            .map_err(|e| ApiError::internal(format!("saving a file: {e}")))?;
         drop(file);
         let id = self.id();
         let tmp = self.tmp.take().unwrap_or_default();
         tokio::fs::rename(&tmp, files.dir().join(id.to_string()))
             .await
-            .map_err(|e| ApiError::Internal(format!("saving a file: {e}")))?;
+            .map_err(|e| ApiError::internal(format!("saving a file: {e}")))?;
         let meta = FileMeta {
             id,
             name: std::mem::take(&mut self.name),
@@ -408,12 +408,12 @@ impl Writer {
             from: self.from.take(),
         };
         let described =
-            serde_json::to_vec_pretty(&meta).map_err(|e| ApiError::Internal(e.to_string()))?;
+            serde_json::to_vec_pretty(&meta).map_err(|e| ApiError::internal(e.to_string()))?;
         let (dir, name) = (files.dir().to_path_buf(), format!("{}.json", meta.id));
         tokio::task::spawn_blocking(move || crate::disk::write_atomic(&dir, &name, &described))
             .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .map_err(|e| ApiError::Internal(format!("saving a file's description: {e}")))?;
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(|e| ApiError::internal(format!("saving a file's description: {e}")))?;
         files.add(meta.clone(), self.n, reserved);
         Ok(meta)
     }

@@ -34,6 +34,7 @@ const MODULES: &[&str] = &[
     "event",
     "files",
     "ids",
+    "json",
     "labs",
     "registry",
     "secret",
@@ -65,6 +66,18 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("code", &["workspace", "web", "registry", "labs"]),
     ("registry", &["workspace", "web"]),
     ("codec", &["workspace", "web"]),
+    (
+        "json",
+        &[
+            "workspace",
+            "web",
+            "engine",
+            "capture",
+            "files",
+            "labs",
+            "code",
+        ],
+    ),
     ("addr", &["workspace", "web"]),
     ("workspace", &["web"]),
 ];

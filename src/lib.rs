@@ -36,6 +36,7 @@ pub mod error;
 pub mod event;
 pub mod files;
 pub mod ids;
+pub mod json;
 pub mod labs;
 #[cfg(test)]
 mod layers;

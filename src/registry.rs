@@ -49,7 +49,7 @@ impl Registry {
 
     fn limit_error(&self) -> ApiError {
         let max = self.shared.env.config.limits.max_engines;
-        ApiError::LimitReached(format!(
+        ApiError::limit_reached(format!(
             "{max} engines exist, the most allowed (--max-engines); delete one you no longer need"
         ))
     }
@@ -76,7 +76,7 @@ impl Registry {
             .next_id
             .fetch_update(Relaxed, Relaxed, |n| n.checked_add(1))
         else {
-            return Err(ApiError::LimitReached(
+            return Err(ApiError::limit_reached(
                 "this workspace has used up its engine ids; start afresh with a new workspace"
                     .into(),
             ));
@@ -146,7 +146,7 @@ impl Registry {
         self.engines()
             .get(&id)
             .cloned()
-            .ok_or_else(|| ApiError::NotFound(EngineId::missing(&id.to_string())))
+            .ok_or_else(|| ApiError::not_found(EngineId::missing(&id.to_string())))
     }
 
     /// Stops and removes an engine.

@@ -3,23 +3,23 @@
 use std::net::SocketAddr;
 
 use super::Engine;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 
 /// Describes a failed `bind()` so a student knows what to do.
 pub(super) fn bind_error(addr: SocketAddr, e: &std::io::Error) -> ApiError {
     use std::io::ErrorKind::*;
     match e.kind() {
-        AddrInUse => ApiError::AddressInUse(format!(
+        AddrInUse => ApiError::address_in_use(format!(
             "{addr} is already in use (another program or engine is bound there); pick another \
              port, or use port 0 to let the OS choose a free one"
         )),
-        AddrNotAvailable => ApiError::InvalidAddress(format!(
+        AddrNotAvailable => ApiError::invalid_address(format!(
             "cannot bind {addr}: this machine has no such address; use 127.0.0.1 or [::1]"
         )),
-        PermissionDenied => ApiError::Forbidden(format!(
+        PermissionDenied => ApiError::forbidden(format!(
             "binding {addr} needs privileges socketlab does not have; use a port of 1024 or more"
         )),
-        _ => ApiError::InvalidAddress(format!("cannot bind {addr}: {e}")),
+        _ => ApiError::invalid_address(format!("cannot bind {addr}: {e}")),
     }
 }
 
@@ -53,15 +53,15 @@ impl Engine {
     pub(super) fn no_bind(&self, last: Option<ApiError>) -> ApiError {
         let picked = self.bind_addrs.first().is_some_and(|a| a.port() == 0);
         match (self.env.config.policy.port_block, last) {
-            (Some((lo, hi)), Some(ApiError::AddressInUse(_))) if picked => {
-                ApiError::AddressInUse(format!(
+            (Some((lo, hi)), Some(e)) if picked && e.kind() == ErrorKind::AddressInUse => {
+                ApiError::address_in_use(format!(
                     "every port of your workspace's ports {lo}-{hi} is in use; stop or delete an \
                      engine you no longer need, then try again"
                 ))
             }
             (_, Some(e)) => e,
             (_, None) => {
-                ApiError::InvalidAddress("no address to bind; give bind as host:port".into())
+                ApiError::invalid_address("no address to bind; give bind as host:port".into())
             }
         }
     }

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ApiError;
+
 /// Longest delay or jitter, in milliseconds.
 pub const MAX_DELAY_MS: u64 = 10_000;
 
@@ -30,22 +32,24 @@ pub struct Impair {
 
 impl Impair {
     /// Checks the ranges; the error names the field and says what fits.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ApiError> {
         for (name, v) in [
             ("loss", self.loss),
             ("duplicate", self.duplicate),
             ("reorder", self.reorder),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(format!(
-                    "field options.impair.{name}: {v} is out of range 0-1 (a share: 0.1 loses one datagram in ten)"
+                return Err(ApiError::bad_field(
+                    format!("options.impair.{name}"),
+                    format!("{v} is out of range 0-1 (a share: 0.1 loses one datagram in ten)"),
                 ));
             }
         }
         for (name, v) in [("delay_ms", self.delay_ms), ("jitter_ms", self.jitter_ms)] {
             if v > MAX_DELAY_MS {
-                return Err(format!(
-                    "field options.impair.{name}: {v} is out of range 0-{MAX_DELAY_MS} milliseconds"
+                return Err(ApiError::bad_field(
+                    format!("options.impair.{name}"),
+                    format!("{v} is out of range 0-{MAX_DELAY_MS} milliseconds"),
                 ));
             }
         }
@@ -187,13 +191,13 @@ mod tests {
         }
         .check()
         .unwrap_err();
-        assert!(e.contains("options.impair.loss"), "{e}");
+        assert_eq!(e.field(), Some("options.impair.loss"), "{e}");
         let e = Impair {
             jitter_ms: 10_001,
             ..Impair::default()
         }
         .check()
         .unwrap_err();
-        assert!(e.contains("options.impair.jitter_ms"), "{e}");
+        assert_eq!(e.field(), Some("options.impair.jitter_ms"), "{e}");
     }
 }

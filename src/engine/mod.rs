@@ -239,7 +239,7 @@ impl Engine {
                 State::Failed { error } => error.clone(),
                 _ => "its addresses are unknown".into(),
             };
-            return Err(ApiError::Forbidden(why));
+            return Err(ApiError::forbidden(why));
         }
         *generation += 1;
         let starting = Starting {
@@ -428,7 +428,7 @@ impl Engine {
     }
 
     fn not_running(&self) -> ApiError {
-        ApiError::NotRunning(format!(
+        ApiError::not_running(format!(
             "engine {} is not running; start it with POST /api/engines/{}/start",
             self.id, self.id
         ))

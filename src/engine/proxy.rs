@@ -80,21 +80,21 @@ async fn upstream(engine: &Engine, cancel: &CancellationToken) -> Result<TcpStre
             }
         };
         let attempt = tokio::select! {
-            _ = cancel.cancelled() => return Err(ApiError::NotRunning("the proxy was stopped".into())),
+            _ = cancel.cancelled() => return Err(ApiError::not_running("the proxy was stopped".into())),
             r = tokio::time::timeout(timeout, sock.connect(target)) => r,
         };
         match attempt {
             Ok(Ok(s)) => return Ok(s),
             Ok(Err(e)) => last = Some(connect_error(target, &e)),
             Err(_) => {
-                last = Some(ApiError::ConnectFailed(format!(
+                last = Some(ApiError::connect_failed(format!(
                     "connect() to {target} timed out after {:.1} s: no answer",
                     timeout.as_secs_f64()
                 )))
             }
         }
     }
-    Err(last.unwrap_or_else(|| ApiError::ConnectFailed("no address to connect to".into())))
+    Err(last.unwrap_or_else(|| ApiError::connect_failed("no address to connect to".into())))
 }
 
 /// How one direction ended.

@@ -17,6 +17,8 @@ use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::ApiError;
+
 /// Rules a server may have.
 pub const MAX_RULES: usize = 32;
 /// The longest pattern, in bytes.
@@ -74,24 +76,33 @@ fn trimmed(msg: &[u8]) -> &[u8] {
 
 impl Rules {
     /// Checks and compiles rules; an error names the rule and field (`options.rules[2].pattern`).
-    pub fn compile(specs: &[RuleSpec]) -> Result<Self, String> {
+    pub fn compile(specs: &[RuleSpec]) -> Result<Self, ApiError> {
         if specs.len() > MAX_RULES {
-            return Err(format!(
-                "field options.rules: at most {MAX_RULES} rules, not {}",
-                specs.len()
+            return Err(ApiError::bad_field(
+                "options.rules",
+                format!("at most {MAX_RULES} rules, not {}", specs.len()),
             ));
         }
         let mut rules = Vec::with_capacity(specs.len());
         for (i, s) in specs.iter().enumerate() {
-            let field = |f: &str| format!("field options.rules[{i}].{f}");
+            let field = |f: &str| format!("options.rules[{i}].{f}");
             if s.pattern.is_empty() {
-                return Err(format!("{}: give something to look for", field("pattern")));
+                return Err(ApiError::bad_field(
+                    field("pattern"),
+                    "give something to look for",
+                ));
             }
             if s.pattern.len() > MAX_PATTERN {
-                return Err(format!("{}: at most {MAX_PATTERN} bytes", field("pattern")));
+                return Err(ApiError::bad_field(
+                    field("pattern"),
+                    format!("at most {MAX_PATTERN} bytes"),
+                ));
             }
             if s.reply.len() > MAX_REPLY {
-                return Err(format!("{}: at most {MAX_REPLY} bytes", field("reply")));
+                return Err(ApiError::bad_field(
+                    field("reply"),
+                    format!("at most {MAX_REPLY} bytes"),
+                ));
             }
             let matcher = match s.kind.as_str() {
                 "exact" => Matcher::Exact,
@@ -103,24 +114,23 @@ impl Rules {
                         .build()
                         .map_err(|e| {
                             let why = e.to_string();
-                            if why.contains("size limit") {
+                            let why = if why.contains("size limit") {
                                 format!(
-                                    "{}: this regular expression compiles to more than {MAX_COMPILED} bytes (a repetition like {{1000}} of a group multiplies it); write a smaller one",
-                                    field("pattern")
+                                    "this regular expression compiles to more than {MAX_COMPILED} bytes (a repetition like {{1000}} of a group multiplies it); write a smaller one"
                                 )
                             } else {
                                 format!(
-                                    "{}: not a regular expression ({}); write one like ^HELLO (\\\\w+)$",
-                                    field("pattern"),
+                                    "not a regular expression ({}); write one like ^HELLO (\\\\w+)$",
                                     why.lines().last().unwrap_or("invalid")
                                 )
-                            }
+                            };
+                            ApiError::bad_field(field("pattern"), why)
                         })?,
                 ),
                 other => {
-                    return Err(format!(
-                        "{}: \"{other}\" is not a kind of match; use exact, contains or regex",
-                        field("match")
+                    return Err(ApiError::bad_field(
+                        field("match"),
+                        format!("\"{other}\" is not a kind of match; use exact, contains or regex"),
                     ));
                 }
             };
@@ -309,21 +319,31 @@ mod tests {
     fn bad_rules_are_named_by_their_index() {
         let e = Rules::compile(&[rule("exact", "a", "b"), rule("regex", "(unclosed", "x")])
             .unwrap_err();
-        assert!(e.starts_with("field options.rules[1].pattern"), "{e}");
+        assert_eq!(e.field(), Some("options.rules[1].pattern"), "{e}");
+        assert!(
+            e.message().starts_with("field options.rules[1].pattern"),
+            "{e}"
+        );
         let e = Rules::compile(&[rule("glob", "*", "x")]).unwrap_err();
-        assert!(e.starts_with("field options.rules[0].match"), "{e}");
+        assert_eq!(e.field(), Some("options.rules[0].match"), "{e}");
         let e = Rules::compile(&[rule("exact", "", "x")]).unwrap_err();
-        assert!(e.contains("rules[0].pattern"), "{e}");
+        assert_eq!(e.field(), Some("options.rules[0].pattern"), "{e}");
         let many: Vec<RuleSpec> = (0..33).map(|_| rule("exact", "a", "b")).collect();
-        assert!(Rules::compile(&many).unwrap_err().contains("at most 32"));
+        assert!(
+            Rules::compile(&many)
+                .unwrap_err()
+                .message()
+                .contains("at most 32")
+        );
         // A small pattern that compiles to something huge is refused by its compiled size.
         let e = Rules::compile(&[rule("regex", "(.*){10000}Q", "x")]).unwrap_err();
         assert!(
-            e.starts_with("field options.rules[0].pattern") && e.contains("compiles to more"),
+            e.field() == Some("options.rules[0].pattern")
+                && e.message().contains("compiles to more"),
             "{e}"
         );
         let e = Rules::compile(&[rule("regex", &"(".repeat(100), "x")]).unwrap_err();
-        assert!(e.starts_with("field options.rules[0].pattern"), "{e}");
+        assert_eq!(e.field(), Some("options.rules[0].pattern"), "{e}");
     }
 
     #[test]

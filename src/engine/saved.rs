@@ -60,7 +60,7 @@ impl Engine {
             ));
         };
         let spec = serde_json::to_vec(&s.spec)
-            .map_err(|e| ApiError::InvalidSpec(e.to_string()))
+            .map_err(|e| ApiError::invalid_spec(e.to_string()))
             .and_then(|b| EngineSpec::from_json(&b))
             .map_err(|e| {
                 format!(

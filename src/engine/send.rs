@@ -103,7 +103,7 @@ impl Engine {
         let run = self.running().ok_or_else(|| self.not_running())?;
         let n = data.len();
         if self.kind.is_proxy() {
-            return Err(ApiError::InvalidSpec(format!(
+            return Err(ApiError::invalid_spec(format!(
                 "engine {} is a {}: it relays what its client and server send and sends nothing of its own; send from the client or the server",
                 self.id,
                 self.kind.name()
@@ -112,7 +112,7 @@ impl Engine {
         match self.kind {
             Kind::UdpServer | Kind::UdpClient => {
                 if target.conn.is_some() || target.shutdown_write {
-                    return Err(ApiError::InvalidSpec(
+                    return Err(ApiError::invalid_spec(
                         "UDP has no connections: leave out conn and shutdown, and use to for the destination".into(),
                     ));
                 }
@@ -122,14 +122,15 @@ impl Engine {
                         .peer
                         .or(self.target_addrs.first().copied())
                         .ok_or_else(|| {
-                            ApiError::InvalidSpec(
+                            ApiError::invalid_spec(
                                 "field to is missing; give the destination host:port".into(),
                             )
+                            .at("to")
                         })?,
                     (None, _) => {
-                        return Err(ApiError::InvalidSpec(
+                        return Err(ApiError::invalid_spec(
                             "field to is missing: a udp-server sends with sendto(), so say where, e.g. \"to\": \"127.0.0.1:50000\" (a sender's address from the log)".into(),
-                        ));
+                        ).at("to"));
                     }
                 };
                 let tx = run.udp.clone().ok_or_else(|| self.not_running())?;
@@ -141,7 +142,7 @@ impl Engine {
                 let sent = rx
                     .await
                     .map_err(|_| self.not_running())?
-                    .map_err(ApiError::SendFailed)?;
+                    .map_err(ApiError::send_failed)?;
                 Ok(SendOutcome {
                     bytes: sent,
                     sent_to: vec![to.to_string()],
@@ -151,9 +152,10 @@ impl Engine {
             }
             Kind::TcpServer | Kind::TcpClient | Kind::TcpProxy | Kind::UdpProxy => {
                 if target.to.is_some() {
-                    return Err(ApiError::InvalidSpec(
+                    return Err(ApiError::invalid_spec(
                         "field to is for UDP; a TCP engine sends on a connection (use conn)".into(),
-                    ));
+                    )
+                    .at("to"));
                 }
                 let conns: Vec<Arc<Conn>> = {
                     let all = &run.live().conns;
@@ -162,17 +164,17 @@ impl Engine {
                         (_, Some(ConnPick::All)) => all.values().cloned().collect(),
                         (_, Some(ConnPick::One(id))) => vec![self.find_conn(all, id)?],
                         (_, None) => {
-                            return Err(ApiError::InvalidSpec(format!(
+                            return Err(ApiError::invalid_spec(format!(
                                 "field conn is missing: say which connection, e.g. \"conn\": \"c2\", or \"*\" for all; open now: {}",
                                 open_list(all)
-                            )));
+                            )).at("conn"));
                         }
                     }
                 };
                 if target.shutdown_write && self.kind != Kind::TcpClient {
-                    return Err(ApiError::InvalidSpec(
+                    return Err(ApiError::invalid_spec(
                         "field shutdown is for a tcp-client; a server closes a connection with DELETE /api/engines/{id}/connections/{conn}".into(),
-                    ));
+                    ).at("shutdown"));
                 }
                 if self.kind == Kind::TcpClient && conns.is_empty() {
                     return Err(self.not_running());
@@ -216,7 +218,7 @@ impl Engine {
         id: ConnId,
     ) -> Result<Arc<Conn>, ApiError> {
         all.get(&id).cloned().ok_or_else(|| {
-            ApiError::NotFound(format!(
+            ApiError::not_found(format!(
                 "engine {} has no open connection {id}; open now: {}",
                 self.id,
                 open_list(all)
@@ -237,10 +239,10 @@ fn open_list(all: &BTreeMap<ConnId, Arc<Conn>>) -> String {
 }
 
 async fn send_on(conn: &Conn, data: Bytes, shutdown_write: bool) -> Result<usize, ApiError> {
-    let gone = || ApiError::NotRunning(format!("connection {} is closed", conn.id));
+    let gone = || ApiError::not_running(format!("connection {} is closed", conn.id));
     let (reply, rx) = oneshot::channel();
     let timed_out = || {
-        ApiError::NotRunning(format!(
+        ApiError::not_running(format!(
             "send on {} timed out after {} s: the peer {} is not reading, so its receive window is full",
             conn.id,
             SEND_TIMEOUT.as_secs(),
@@ -255,5 +257,5 @@ async fn send_on(conn: &Conn, data: Bytes, shutdown_write: bool) -> Result<usize
         .await
         .map_err(|_| timed_out())?
         .map_err(|_| gone())?
-        .map_err(ApiError::NotRunning)
+        .map_err(ApiError::not_running)
 }

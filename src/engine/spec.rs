@@ -172,47 +172,17 @@ pub struct EngineSpec {
 }
 
 fn invalid(msg: impl Into<String>) -> ApiError {
-    ApiError::InvalidSpec(msg.into())
+    ApiError::invalid_spec(msg.into())
 }
 
 fn names<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> String {
     all.iter().map(|x| name(*x)).collect::<Vec<_>>().join(", ")
 }
 
-/// Reads a JSON body strictly: malformed JSON, an unknown field, or a value of the wrong type
-/// is `invalid_spec` with the field's path in the message.
-pub fn parse_json<'de, T: Deserialize<'de>>(body: &'de [u8], what: &str) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(invalid(format!(
-            "the request body is empty; send {what} as JSON"
-        )));
-    }
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(invalid(format!(
-            "the request body is not a JSON object; send {what}"
-        )));
-    }
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let detail = inner.to_string();
-        if inner.is_syntax() || inner.is_eof() {
-            invalid(format!(
-                "malformed JSON ({detail}); send {what} as a JSON object"
-            ))
-        } else if path == "." {
-            invalid(format!("{detail}; send {what} as a JSON object"))
-        } else {
-            invalid(format!("field {path}: {detail}"))
-        }
-    })
-}
-
 impl EngineSpec {
     /// Parses and validates a JSON EngineSpec.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
-        let raw: RawSpec = parse_json(
+        let raw: RawSpec = crate::json::parse_json(
             body,
             "an EngineSpec like {\"kind\":\"tcp-server\",\"bind\":\"127.0.0.1:0\",\"behavior\":\"echo\"}",
         )?;
@@ -231,13 +201,14 @@ impl EngineSpec {
             ],
             Kind::name,
         );
-        let kind_s = raw
-            .kind
-            .ok_or_else(|| invalid(format!("field kind is missing; use one of {kinds}")))?;
+        let kind_s = raw.kind.ok_or_else(|| {
+            invalid(format!("field kind is missing; use one of {kinds}")).at("kind")
+        })?;
         let kind = Kind::parse(&kind_s).ok_or_else(|| {
             invalid(format!(
                 "field kind: unknown kind \"{kind_s}\"; use one of {kinds}"
             ))
+            .at("kind")
         })?;
         let behavior = match raw.behavior.as_deref() {
             // A proxy relays; "manual" is the only behavior it has, and the default.
@@ -247,7 +218,8 @@ impl EngineSpec {
                     "field behavior is missing; a {} needs one of {}",
                     kind.name(),
                     names(&allowed_behaviors(kind), Behavior::name)
-                )));
+                ))
+                .at("behavior"));
             }
             None => Behavior::Manual,
             Some(b) => Behavior::parse(b).ok_or_else(|| {
@@ -255,6 +227,7 @@ impl EngineSpec {
                     "field behavior: unknown behavior \"{b}\"; use one of {}",
                     names(&Behavior::ALL, Behavior::name)
                 ))
+                .at("behavior")
             })?,
         };
         if !allowed_behaviors(kind).contains(&behavior) {
@@ -263,7 +236,8 @@ impl EngineSpec {
                 behavior.name(),
                 kind.name(),
                 names(&allowed_behaviors(kind), Behavior::name)
-            )));
+            ))
+            .at("behavior"));
         }
         let bind_hp = match (&raw.bind, kind.is_server() || kind.is_proxy()) {
             (Some(b), _) => Some(parse_host_port("bind", b)?),
@@ -276,7 +250,7 @@ impl EngineSpec {
                     } else {
                         ""
                     }
-                )));
+                )).at("bind"));
             }
             (None, false) => None,
         };
@@ -285,13 +259,14 @@ impl EngineSpec {
                 return Err(invalid(format!(
                     "field target is missing; a {} needs the real server's address like 127.0.0.1:12345",
                     kind.name()
-                )));
+                )).at("target"));
             }
             (Some(_), true) => {
                 return Err(invalid(format!(
                     "field target is for clients; a {} only binds (use bind)",
                     kind.name()
-                )));
+                ))
+                .at("target"));
             }
             (Some(t), false) => Some(parse_host_port("target", t)?),
             (None, true) => None,
@@ -299,20 +274,19 @@ impl EngineSpec {
                 return Err(invalid(format!(
                     "field target is missing; a {} needs the server's address like 127.0.0.1:12345",
                     kind.name()
-                )));
+                ))
+                .at("target"));
             }
         };
         if target_hp.as_ref().is_some_and(|t| t.port == 0) {
-            return Err(ApiError::InvalidAddress(
+            return Err(ApiError::invalid_address(
                 "target: port 0 cannot be connected or sent to; give the server's port".into(),
             ));
         }
         if let Some(n) = &raw.name
             && n.chars().count() > MAX_NAME
         {
-            return Err(invalid(format!(
-                "field name: at most {MAX_NAME} characters"
-            )));
+            return Err(invalid(format!("field name: at most {MAX_NAME} characters")).at("name"));
         }
         let o = raw.options;
         // A proxy reads bigger chunks by default: it relays, and each read is two events.
@@ -322,7 +296,7 @@ impl EngineSpec {
         if !(1..=MAX_RECV_SIZE).contains(&recv_size) {
             return Err(invalid(format!(
                 "field options.recv_size: {recv_size} is out of range 1-{MAX_RECV_SIZE} (the lecture uses 1024)"
-            )));
+            )).at("options.recv_size"));
         }
         let tcp_server = matches!(kind, Kind::TcpServer | Kind::TcpProxy);
         let only_tcp_server = |field: &str| {
@@ -330,13 +304,14 @@ impl EngineSpec {
                 "field options.{field} is for a tcp-server or tcp-proxy; a {} has no such option",
                 kind.name()
             ))
+            .at(format!("options.{field}"))
         };
         let backlog = match o.backlog {
             Some(_) if !tcp_server => return Err(only_tcp_server("backlog")),
             Some(b) if !(1..=MAX_BACKLOG).contains(&b) => {
                 return Err(invalid(format!(
                     "field options.backlog: {b} is out of range 1-{MAX_BACKLOG} (the lecture uses 5)"
-                )));
+                )).at("options.backlog"));
             }
             Some(b) => Some(b as u32),
             // A proxy stands in for a real server that may take many clients at once; the
@@ -348,7 +323,8 @@ impl EngineSpec {
         let max_clients = match o.max_clients {
             Some(_) if !tcp_server => return Err(only_tcp_server("max_clients")),
             Some(0) => {
-                return Err(invalid("field options.max_clients: must be at least 1"));
+                return Err(invalid("field options.max_clients: must be at least 1")
+                    .at("options.max_clients"));
             }
             Some(m) => Some(usize::try_from(m).unwrap_or(usize::MAX)),
             None if tcp_server && behavior == Behavior::Chat => Some(10),
@@ -357,14 +333,16 @@ impl EngineSpec {
         };
         let greeting = match o.greeting {
             Some(_) if behavior != Behavior::Greet => {
-                return Err(invalid(
-                    "field options.greeting is used only by behavior greet",
-                ));
+                return Err(
+                    invalid("field options.greeting is used only by behavior greet")
+                        .at("options.greeting"),
+                );
             }
             Some(g) if g.len() > MAX_GREETING => {
                 return Err(invalid(format!(
                     "field options.greeting: at most {MAX_GREETING} bytes"
-                )));
+                ))
+                .at("options.greeting"));
             }
             Some(g) => Some(g),
             None if behavior == Behavior::Greet => Some(DEFAULT_GREETING.to_string()),
@@ -374,18 +352,18 @@ impl EngineSpec {
             Some(_) if behavior != Behavior::File => {
                 return Err(invalid(
                     "field options.file is for behavior file (a tcp-server sending a file)",
-                ));
+                ).at("options.file"));
             }
             Some(f) => Some(f.parse::<FileId>().map_err(|_| {
                 invalid(format!(
                     "field options.file: \"{}\" is not a file id; upload one (POST /api/files) and give its id, e.g. f1",
                     f.chars().take(40).collect::<String>()
-                ))
+                )).at("options.file")
             })?),
             None if behavior == Behavior::File => {
                 return Err(invalid(
                     "field options.file is missing: behavior file sends a file; upload one (POST /api/files) and give its id, e.g. \"file\": \"f1\"",
-                ));
+                ).at("options.file"));
             }
             None => None,
         };
@@ -394,7 +372,7 @@ impl EngineSpec {
                 return Err(invalid(format!(
                     "field options.save is for a tcp-client; a tcp-server keeps files with behavior receive, a {} cannot",
                     kind.name()
-                )));
+                )).at("options.save"));
             }
             s => s,
         };
@@ -403,10 +381,10 @@ impl EngineSpec {
                 return Err(invalid(format!(
                     "field options.impair is for UDP (udp-server, udp-client, udp-proxy); TCP repairs loss itself, so a {} cannot show it",
                     kind.name()
-                )));
+                )).at("options.impair"));
             }
             Some(i) => {
-                i.check().map_err(invalid)?;
+                i.check()?;
                 Some(i)
             }
             None => None,
@@ -416,12 +394,12 @@ impl EngineSpec {
                 return Err(invalid(format!(
                     "field options.idle_secs is for a udp-proxy (how long a silent client keeps its pair); a {} has no such option",
                     kind.name()
-                )));
+                )).at("options.idle_secs"));
             }
             Some(s) if !(1..=MAX_IDLE_SECS).contains(&s) => {
                 return Err(invalid(format!(
                     "field options.idle_secs: {s} is out of range 1-{MAX_IDLE_SECS} (default {DEFAULT_IDLE_SECS})"
-                )));
+                )).at("options.idle_secs"));
             }
             Some(s) => Some(s),
             None if kind == Kind::UdpProxy => Some(DEFAULT_IDLE_SECS),
@@ -432,9 +410,10 @@ impl EngineSpec {
                 return Err(invalid(format!(
                     "field options.rules is for servers; a {} replies with its behavior",
                     kind.name()
-                )));
+                ))
+                .at("options.rules"));
             }
-            Some(r) => Arc::new(Rules::compile(r).map_err(invalid)?),
+            Some(r) => Arc::new(Rules::compile(r)?),
             None => Arc::default(),
         };
         Ok(Self {

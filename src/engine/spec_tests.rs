@@ -1,10 +1,13 @@
 //! Tests of `spec.rs`.
 
 use super::*;
+use crate::error::ErrorKind;
 
 fn err(json: &str) -> String {
     match EngineSpec::from_json(json.as_bytes()) {
-        Err(ApiError::InvalidSpec(m)) | Err(ApiError::InvalidAddress(m)) => m,
+        Err(e) if matches!(e.kind(), ErrorKind::InvalidSpec | ErrorKind::InvalidAddress) => {
+            e.message().to_string()
+        }
         other => panic!("{json}: expected an error, got {other:?}"),
     }
 }

@@ -29,7 +29,7 @@ pub(super) async fn start(engine: &Arc<Engine>, starting: Starting) -> Result<Ar
             .target_addrs
             .first()
             .copied()
-            .ok_or_else(|| ApiError::Internal("udp client without target".into()))?;
+            .ok_or_else(|| ApiError::internal("udp client without target".into()))?;
         let route = if target.ip().is_loopback() {
             None
         } else {
@@ -55,11 +55,11 @@ pub(super) async fn start(engine: &Arc<Engine>, starting: Starting) -> Result<Ar
     if let Some(t) = connect_to {
         sock.connect(t)
             .await
-            .map_err(|e| ApiError::ConnectFailed(format!("connect() to {t}: {e}")))?;
+            .map_err(|e| ApiError::connect_failed(format!("connect() to {t}: {e}")))?;
     }
     let local = sock
         .local_addr()
-        .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("local_addr: {e}")))?;
     let peer = (engine.kind == Kind::UdpClient)
         .then(|| engine.target_addrs.first().copied())
         .flatten();
@@ -104,13 +104,13 @@ pub(super) fn client_bind(
         return Ok(SocketAddr::new(loopback_like(&target), 0));
     }
     let Some(src) = route.filter(|ip| !ip.is_unspecified()) else {
-        return Err(ApiError::ConnectFailed(format!(
+        return Err(ApiError::connect_failed(format!(
             "no route to {target} from this host"
         )));
     };
     let bind = SocketAddr::new(src, 0);
     policy.check("bind", bind).map_err(|e| {
-        ApiError::Forbidden(format!(
+        ApiError::forbidden(format!(
             "{e} (a client with no bind would send from {src}, the address the route to {target} leaves from; give bind, or start socketlab with --allow-bind {src})"
         ))
     })?;
@@ -250,7 +250,8 @@ mod tests {
         // The route's address is outside the default --allow-bind (loopback): refused.
         let e = client_bind(far, route, &policy).unwrap_err();
         assert!(
-            matches!(&e, ApiError::Forbidden(m) if m.contains("--allow-bind 198.51.100.2")),
+            e.kind() == crate::error::ErrorKind::Forbidden
+                && e.message().contains("--allow-bind 198.51.100.2"),
             "{e:?}"
         );
         // Allowed, it binds that address alone, never 0.0.0.0.

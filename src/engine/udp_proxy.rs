@@ -42,7 +42,7 @@ pub(super) async fn start(engine: &Arc<Engine>, starting: Starting) -> Result<Ar
     };
     let local = sock
         .local_addr()
-        .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("local_addr: {e}")))?;
     let run = Arc::new(starting.run(local, None));
     engine.emit(NewSocket::new(local, false).draft().leg(Leg::Client));
     engine.emit(

@@ -8,11 +8,11 @@ use crate::engine::EngineSpec;
 use crate::error::ApiError;
 
 pub(super) fn bad(field: &str, why: impl std::fmt::Display) -> ApiError {
-    ApiError::InvalidSpec(format!("field {field}: {why}"))
+    ApiError::bad_field(field, why)
 }
 
 pub(super) fn too_large(field: &str, why: impl std::fmt::Display) -> ApiError {
-    ApiError::TooLarge(format!("field {field}: {why}"))
+    ApiError::too_large(format!("field {field}: {why}")).at(field)
 }
 
 /// How deep `json` nests (`{}` is 1), counted over the bytes before anything is parsed, so a
@@ -48,7 +48,7 @@ pub fn json_depth(json: &[u8]) -> usize {
 pub fn check_depth(json: &[u8]) -> Result<(), ApiError> {
     let depth = json_depth(json);
     if depth > MAX_DEPTH {
-        return Err(ApiError::TooLarge(format!(
+        return Err(ApiError::too_large(format!(
             "a lab nests at most {MAX_DEPTH} levels deep; this one nests {depth}: flatten it"
         )));
     }
@@ -128,10 +128,11 @@ pub fn at_index(s: &str) -> Option<usize> {
 
 /// An engine's error, said of the lab's engine `i` (`field engines[2].target: ...`).
 pub(crate) fn engine_error(i: usize, e: ApiError) -> ApiError {
-    e.map_message(|m| match m.strip_prefix("field ") {
-        Some(rest) => format!("field engines[{i}].{rest}"),
-        None => format!("engines[{i}]: {m}"),
-    })
+    if e.field().is_some() {
+        e.under(&format!("engines[{i}]"))
+    } else {
+        e.map_message(|m| format!("engines[{i}]: {m}"))
+    }
 }
 
 pub(super) fn kind_of(spec: &Value) -> &str {

@@ -118,7 +118,7 @@ impl Lab {
     pub fn parse(body: &[u8], max_message: usize) -> Result<Self, ApiError> {
         check_depth(body)?;
         let v: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::InvalidSpec(format!(
+            ApiError::invalid_spec(format!(
                 "a lab must be JSON like {{\"name\":\"Echo\",\"engines\":[...],\"steps\":[...]}}: {e}"
             ))
         })?;
@@ -139,7 +139,7 @@ impl Lab {
     /// `max_message` bytes.
     pub fn from_value(v: Value, max_message: usize) -> Result<Self, ApiError> {
         let Value::Object(obj) = v else {
-            return Err(ApiError::InvalidSpec(
+            return Err(ApiError::invalid_spec(
                 "a lab must be a JSON object with name, engines and steps".into(),
             ));
         };
@@ -228,7 +228,7 @@ impl Lab {
         };
         let bytes = lab.json_bytes();
         if bytes > MAX_LAB_BYTES {
-            return Err(ApiError::TooLarge(format!(
+            return Err(ApiError::too_large(format!(
                 "a lab is at most {MAX_LAB_BYTES} bytes of JSON without its files; this one is {bytes}: make its steps and engines smaller"
             )));
         }
@@ -239,10 +239,13 @@ impl Lab {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     fn err(v: Value) -> String {
         match Lab::from_value(v, 1 << 20) {
-            Err(ApiError::InvalidSpec(m)) | Err(ApiError::InvalidAddress(m)) => m,
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidSpec | ErrorKind::InvalidAddress) => {
+                e.message().to_string()
+            }
             other => panic!("expected an error, got {other:?}"),
         }
     }
@@ -255,6 +258,12 @@ mod tests {
         assert!(Lab::from_value(ok, 1 << 20).is_ok());
         assert!(err(serde_json::json!({"engines": [server.clone()]})).starts_with("field name"));
         assert!(err(serde_json::json!({"name": "x", "engines": [server.clone(), {"kind": "tcp-client", "target": "@5"}]})).starts_with("field engines[1].target"));
+        // The field is the error's own, not read back from its message.
+        let sing = serde_json::json!({"name": "x", "engines": [server.clone(), {"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "sing"}]});
+        assert_eq!(
+            Lab::from_value(sing, 1 << 20).unwrap_err().field(),
+            Some("engines[1].behavior")
+        );
         assert!(err(serde_json::json!({"name": "x", "engines": [server.clone(), {"kind": "udp-client", "target": "@0"}]})).contains("not a udp-server"));
         assert!(err(serde_json::json!({"name": "x", "engines": [server.clone(), {"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "sing"}]})).starts_with("field engines[1].behavior"));
         assert!(err(serde_json::json!({"name": "x", "engines": [server.clone()], "steps": [{"text": "go", "engine": 3}]})).starts_with("field steps[0].engine"));
@@ -275,7 +284,7 @@ mod tests {
         );
         let deep = format!("{}{}", "[".repeat(33), "]".repeat(33));
         let e = check_depth(deep.as_bytes()).unwrap_err();
-        assert!(matches!(e, ApiError::TooLarge(_)), "{e:?}");
+        assert_eq!(e.kind(), ErrorKind::TooLarge, "{e:?}");
         check_depth(format!("{}{}", "[".repeat(32), "]".repeat(32)).as_bytes()).unwrap();
         let server =
             serde_json::json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo"});
@@ -285,7 +294,10 @@ mod tests {
         };
         Lab::from_value(step("41 42"), 2).unwrap();
         match Lab::from_value(step("41 42 43"), 2) {
-            Err(ApiError::TooLarge(m)) => assert!(m.starts_with("field steps[0].send.data"), "{m}"),
+            Err(e) if e.kind() == ErrorKind::TooLarge => {
+                assert_eq!(e.field(), Some("steps[0].send.data"), "{e:?}");
+                assert!(e.message().starts_with("field steps[0].send.data"), "{e:?}");
+            }
             other => panic!("{other:?}"),
         }
         assert!(err(step("4")).starts_with("field steps[0].send.data"));
@@ -296,7 +308,7 @@ mod tests {
             "steps": (0..40).map(|_| serde_json::json!({"text": "t", "run": "r".repeat(2000), "input": "i".repeat(10_000), "engine": 0, "send": {"data": "d".repeat(20_000)}})).collect::<Vec<_>>()});
         assert!(matches!(
             Lab::from_value(big, 1 << 20),
-            Err(ApiError::TooLarge(_))
+            Err(e) if e.kind() == ErrorKind::TooLarge
         ));
         // Files do not count toward the megabyte: they have their own bound.
         let with_files = serde_json::json!({"name": "x", "engines": [server],

@@ -86,7 +86,7 @@ impl Shelf {
             .sum();
         let this = serde_json::to_vec(new).map_or(usize::MAX, |v| v.len());
         if others.saturating_add(this) > MAX_SAVED_BYTES {
-            return Err(ApiError::TooLarge(format!(
+            return Err(ApiError::too_large(format!(
                 "this workspace's saved labs may take {MAX_SAVED_BYTES} bytes together; they take {others} and this one {this}: delete one first (DELETE /api/labs/ID)"
             )));
         }
@@ -97,7 +97,7 @@ impl Shelf {
     pub fn add(&self, mut lab: Lab) -> Result<Lab, ApiError> {
         let mut g = self.lock();
         if g.labs.len() >= MAX_SAVED {
-            return Err(ApiError::LimitReached(format!(
+            return Err(ApiError::limit_reached(format!(
                 "this workspace keeps at most {MAX_SAVED} labs; delete one first (DELETE /api/labs/ID)"
             )));
         }

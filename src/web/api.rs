@@ -6,7 +6,7 @@ use crate::ids::{ConnId, ConnPick, EngineId};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::Query;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -16,29 +16,13 @@ use super::caller::Scope;
 use axum::extract::ws::Utf8Bytes;
 use futures_util::StreamExt;
 
+use super::body::{JsonBody, from_json_by_serde};
 use crate::addr::{parse_host_port, resolve};
 use crate::capture::Filter;
 use crate::codec::decode;
 use crate::config::MAX_UDP_PAYLOAD;
-use crate::engine::spec::parse_json;
 use crate::engine::{EngineSpec, EngineView, MAX_REPEAT, SendOutcome, SendTarget};
 use crate::error::ApiError;
-
-/// The request body, or the API's error for one too large or unreadable.
-pub(super) fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    b.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(
-                "the request body is too large; send at most --max-message bytes of data".into(),
-            )
-        } else {
-            ApiError::InvalidSpec(format!(
-                "could not read the request body: {}",
-                e.body_text()
-            ))
-        }
-    })
-}
 
 /// `GET /api/engines`
 pub async fn list(Scope(ws): Scope) -> Json<Vec<EngineView>> {
@@ -48,13 +32,12 @@ pub async fn list(Scope(ws): Scope) -> Json<Vec<EngineView>> {
 /// `POST /api/engines`
 pub async fn create(
     Scope(ws): Scope,
-    b: Result<Bytes, BytesRejection>,
+    JsonBody(spec): JsonBody<EngineSpec>,
 ) -> Result<Response, ApiError> {
-    let spec = EngineSpec::from_json(&body(b)?)?;
     let (view, saved) = ws.create_engine(spec).await?;
     // Not on disk, the engine runs all the same: the page gets it, and the banner.
     if let Err(e) = saved {
-        let v = serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let v = serde_json::to_value(&view).map_err(|e| ApiError::internal(e.to_string()))?;
         return Ok(super::not_saved_with(e, v));
     }
     Ok((StatusCode::CREATED, Json(view)).into_response())
@@ -84,22 +67,18 @@ struct PatchOptions {
 pub async fn patch(
     Scope(ws): Scope,
     Id(id): Id<EngineId>,
-    b: Result<Bytes, BytesRejection>,
+    JsonBody(p): JsonBody<Patch>,
 ) -> Result<Json<EngineView>, ApiError> {
     let engine = ws.engine(id)?;
-    let b = body(b)?;
-    let p: Patch = parse_json(
-        &b,
-        "{\"options\": {\"impair\": {\"loss\": 0.2, \"seed\": 1}}}",
-    )?;
     if engine.kind().is_tcp() {
-        return Err(ApiError::InvalidSpec(format!(
+        return Err(ApiError::invalid_spec(format!(
             "field options.impair is for UDP engines; {id} is a {} (TCP repairs loss itself)",
             engine.kind().name()
-        )));
+        ))
+        .at("options.impair"));
     }
     if let Some(i) = &p.options.impair {
-        i.check().map_err(ApiError::InvalidSpec)?;
+        i.check()?;
     }
     engine.set_impair(p.options.impair);
     Ok(Json(engine.view()))
@@ -127,7 +106,7 @@ pub async fn delete_one(Scope(ws): Scope, Id(id): Id<EngineId>) -> Result<Status
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SendBody {
+pub struct SendBody {
     #[serde(default)]
     data: String,
     encoding: Option<String>,
@@ -138,6 +117,11 @@ struct SendBody {
     interval_ms: Option<u64>,
 }
 
+from_json_by_serde! {
+    Patch => r#"{"options": {"impair": {"loss": 0.2, "seed": 1}}}"#,
+    SendBody => r#"{"data": "hello\n", "conn": "c2"}"#,
+}
+
 /// The longest pause between repeated sends: an hour.
 const MAX_INTERVAL_MS: u64 = 3_600_000;
 
@@ -145,10 +129,9 @@ const MAX_INTERVAL_MS: u64 = 3_600_000;
 pub async fn send(
     Scope(ws): Scope,
     Id(id): Id<EngineId>,
-    b: Result<Bytes, BytesRejection>,
+    JsonBody(req): JsonBody<SendBody>,
 ) -> Result<Json<SendOutcome>, ApiError> {
     let engine = ws.engine(id)?;
-    let req: SendBody = parse_json(&body(b)?, "{\"data\": \"hello\\n\", \"conn\": \"c2\"}")?;
     let data = decode(req.encoding.as_deref(), &req.data)?;
     let limits = &ws.config().limits;
     let udp = !engine.kind().is_tcp();
@@ -163,7 +146,7 @@ pub async fn send(
         } else {
             "the message size limit (--max-message)".to_string()
         };
-        return Err(ApiError::TooLarge(format!(
+        return Err(ApiError::too_large(format!(
             "{} bytes is over {why}: {max} bytes; send it in smaller pieces",
             data.len()
         )));
@@ -172,13 +155,13 @@ pub async fn send(
         None => false,
         Some("write") => true,
         Some(other) => {
-            return Err(ApiError::InvalidSpec(format!(
+            return Err(ApiError::invalid_spec(format!(
                 "field shutdown: \"{other}\" is not supported; use \"write\" to half-close after sending"
-            )));
+            )).at("shutdown"));
         }
     };
     if data.is_empty() && !shutdown_write {
-        return Err(ApiError::InvalidData(
+        return Err(ApiError::invalid_data(
             "data is empty; give the bytes to send in data (or \"shutdown\": \"write\" to only half-close)".into(),
         ));
     }
@@ -186,7 +169,7 @@ pub async fn send(
         Some(t) => {
             let hp = parse_host_port("to", t)?;
             if hp.port == 0 {
-                return Err(ApiError::InvalidAddress(
+                return Err(ApiError::invalid_address(
                     "to: port 0 cannot be sent to; give the receiver's port".into(),
                 ));
             }
@@ -197,20 +180,23 @@ pub async fn send(
     };
     let times = req.repeat.unwrap_or(1);
     if !(1..=MAX_REPEAT).contains(&times) {
-        return Err(ApiError::InvalidSpec(format!(
+        return Err(ApiError::invalid_spec(format!(
             "field repeat: {times} is out of range; send 1 to {MAX_REPEAT} times"
-        )));
+        ))
+        .at("repeat"));
     }
     let interval = req.interval_ms.unwrap_or(0);
     if interval > MAX_INTERVAL_MS {
-        return Err(ApiError::InvalidSpec(format!(
+        return Err(ApiError::invalid_spec(format!(
             "field interval_ms: at most {MAX_INTERVAL_MS} (an hour)"
-        )));
+        ))
+        .at("interval_ms"));
     }
     if times > 1 && shutdown_write {
-        return Err(ApiError::InvalidSpec(
+        return Err(ApiError::invalid_spec(
             "field shutdown: a half-close cannot be repeated; send it once".into(),
-        ));
+        )
+        .at("shutdown"));
     }
     let out = engine
         .send_repeated(
@@ -288,7 +274,7 @@ pub async fn events(
     let mut ring = ws.capture().lock();
     let (records, next) = match (q.before, q.since) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::InvalidSpec(
+            return Err(ApiError::invalid_spec(
                 "give since (newer events) or before (older events), not both".into(),
             ));
         }
@@ -308,7 +294,7 @@ pub(super) const EXPORT_STEP: usize = 2048;
 pub async fn export(Scope(ws): Scope, Id(id): Id<EngineId>) -> Result<Response, ApiError> {
     let engine = ws.engine(id)?;
     let view =
-        serde_json::to_string(&engine.view()).map_err(|e| ApiError::Internal(e.to_string()))?;
+        serde_json::to_string(&engine.view()).map_err(|e| ApiError::internal(e.to_string()))?;
     let filter = Filter {
         engine: Some(engine.id),
         ..Filter::default()
@@ -358,7 +344,7 @@ pub async fn export(Scope(ws): Scope, Id(id): Id<EngineId>) -> Result<Response, 
 
 /// Unknown `/api` routes.
 pub async fn no_route() -> ApiError {
-    ApiError::NotFound("no such API route; see docs/api.md for the routes".into())
+    ApiError::not_found("no such API route; see docs/api.md for the routes".into())
 }
 
 /// A known `/api` route with the wrong method.

@@ -31,7 +31,7 @@ fn content_type(path: &str) -> &'static str {
 /// `GET /static/{*path}`
 pub async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let Some(file) = Static::get(&path) else {
-        return Err(ApiError::NotFound(format!(
+        return Err(ApiError::not_found(format!(
             "no file /static/{}",
             path.chars().take(80).collect::<String>()
         )));
@@ -52,7 +52,7 @@ pub async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Result<Respo
     let cache = (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     let tag = (
         header::ETAG,
-        HeaderValue::from_str(&etag).map_err(|e| ApiError::Internal(e.to_string()))?,
+        HeaderValue::from_str(&etag).map_err(|e| ApiError::internal(e.to_string()))?,
     );
     if matches {
         return Ok((StatusCode::NOT_MODIFIED, [tag, cache]).into_response());

@@ -56,7 +56,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
-            ApiError::Internal("a route that needs a workspace is not behind the guard".into())
+            ApiError::internal("a route that needs a workspace is not behind the guard".into())
         })
     }
 }
@@ -73,7 +73,7 @@ impl FromRequestParts<AppState> for Instructor {
         if caller.role == Role::Instructor {
             return Ok(Instructor(caller));
         }
-        Err(ApiError::Forbidden(if s.workspaces.is_class() {
+        Err(ApiError::forbidden(if s.workspaces.is_class() {
             "only the instructor may list, make, reset or remove workspaces".into()
         } else {
             "this socketlab is not a class server; start it with --class to have workspaces".into()
@@ -91,7 +91,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Owner {
     async fn from_request_parts(parts: &mut Parts, s: &S) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, s).await?;
         if caller.role == Role::Watcher {
-            return Err(ApiError::Forbidden(
+            return Err(ApiError::forbidden(
                 "a watch link shows a workspace's engines, events, code and captures; its files \
                  and labs are its owner's alone"
                     .into(),
@@ -114,7 +114,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>,
         .map(|(_, v)| v.trim());
     let first = found.next();
     if first.is_some() && found.next().is_some() {
-        return Err(ApiError::InvalidCredential(format!(
+        return Err(ApiError::invalid_credential(format!(
             "this request carries two {name} cookies, so it is not served as either; another \
              page on this host may have set one: clear this site's cookies (or close the \
              browser), then open your link again"
@@ -177,14 +177,14 @@ pub(super) fn identify(
 pub(super) fn unauthorized(g: &Guard, set: &Workspaces, headers: &HeaderMap) -> ApiError {
     let sent = |name: &str| matches!(cookie(headers, &g.cookie_name(name)), Ok(Some(_)));
     if sent(SESSION_COOKIE) {
-        return ApiError::Unauthorized(
+        return ApiError::unauthorized(
             "your workspace no longer exists (the instructor removed it, or it expired after a \
              long time unused); join again with your class's join link"
                 .into(),
         );
     }
     if sent(WATCH_COOKIE) {
-        return ApiError::Unauthorized(
+        return ApiError::unauthorized(
             "this watch link no longer works (its owner made a new one, or the workspace was \
              removed); ask for the new link"
                 .into(),
@@ -197,7 +197,7 @@ pub(super) fn unauthorized(g: &Guard, set: &Workspaces, headers: &HeaderMap) -> 
         "open the URL socketlab printed at startup (http://HOST:PORT/?token=...), or send the \
          header Authorization: Bearer TOKEN"
     };
-    ApiError::Unauthorized(format!("this dashboard needs an access credential: {how}"))
+    ApiError::unauthorized(format!("this dashboard needs an access credential: {how}"))
 }
 
 /// The role's rules, and `?workspace=ID` (taken out of the URI, so handlers never see it).
@@ -210,7 +210,7 @@ pub(super) fn authorize(
 ) -> Result<Caller, ApiError> {
     let reads = matches!(*req.method(), Method::GET | Method::HEAD);
     if role == Role::Watcher && !reads {
-        return Err(ApiError::Forbidden(
+        return Err(ApiError::forbidden(
             "a watch link is read-only: it shows a workspace's engines and events but changes \
              nothing; the workspace's owner can act on it"
                 .into(),
@@ -234,10 +234,10 @@ pub(super) fn authorize(
         .flatten();
     let Some(other) = other else {
         let shown: String = wanted.chars().take(40).collect();
-        return Err(ApiError::NotFound(format!("no workspace {shown}")));
+        return Err(ApiError::not_found(format!("no workspace {shown}")));
     };
     if !reads {
-        return Err(ApiError::Forbidden(
+        return Err(ApiError::forbidden(
             "the instructor looks into a student's workspace read-only; to act in it, reset or \
              remove it from the class list"
                 .into(),
@@ -317,7 +317,7 @@ mod tests {
         h.append(header::COOKIE, "socketlab_token=other".parse().unwrap());
         assert!(matches!(
             cookie(&h, COOKIE),
-            Err(ApiError::InvalidCredential(_))
+            Err(e) if e.kind() == crate::error::ErrorKind::InvalidCredential
         ));
     }
 

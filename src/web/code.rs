@@ -36,13 +36,13 @@ pub async fn code(
         .and_then(|f| ws.files().get(f).ok())
         .map(|m| m.name);
     if view.kind.is_proxy() {
-        return Err(ApiError::InvalidSpec(format!(
+        return Err(ApiError::invalid_spec(format!(
             "engine {id} is a {}: it relays between a client and a server and has no program of its own; the Code tab of either engine shows theirs",
             view.kind.name()
         )));
     }
     let program = Program::of(&view, file_name).ok_or_else(|| {
-        ApiError::InvalidSpec(format!(
+        ApiError::invalid_spec(format!(
             "engine {id} has no address to write into a program yet; start it first"
         ))
     })?;
@@ -50,9 +50,10 @@ pub async fn code(
         return Ok(Json(code::languages(&program)).into_response());
     };
     let lang = Lang::parse(&lang).ok_or_else(|| {
-        ApiError::InvalidSpec(format!(
+        ApiError::invalid_spec(format!(
             "field lang: \"{lang}\" is not a language here; use python, bash, tcl or powershell"
         ))
+        .at("lang")
     })?;
     let file = format!("{}.{}", program.stem(), lang.extension());
     Ok((

@@ -46,7 +46,7 @@ pub async fn upload(
     if let Some(len) = declared
         && len > files.max()
     {
-        return Err(ApiError::TooLarge(format!(
+        return Err(ApiError::too_large(format!(
             "{len} bytes is over the file size limit of {} bytes (--max-file); nothing was kept",
             files.max()
         )));
@@ -56,7 +56,7 @@ pub async fn upload(
     let mut body = req.into_body().into_data_stream();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
-            ApiError::InvalidData(format!(
+            ApiError::invalid_data(format!(
                 "the upload broke off ({e}); nothing was kept, send the file again"
             ))
         })?;
@@ -99,7 +99,7 @@ pub async fn download(Owner(ws): Owner, Id(id): Id<FileId>) -> Result<Response, 
     let meta = files.get(id)?;
     let file = tokio::fs::File::open(files.path(&meta))
         .await
-        .map_err(|e| ApiError::Internal(format!("opening file {}: {e}", meta.id)))?;
+        .map_err(|e| ApiError::internal(format!("opening file {}: {e}", meta.id)))?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     Ok((
         [

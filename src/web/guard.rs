@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::caller::{Caller, authorize, identify, unauthorized};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::workspace::Workspaces;
 
 /// What the guard needs to know.
@@ -181,13 +181,13 @@ fn verdict(g: &Guard, set: &Workspaces, req: &mut Request) -> Result<(), ApiErro
         .map(str::to_string)
         .or_else(|| req.uri().authority().map(|a| a.to_string()));
     let Some(raw_host) = raw_host else {
-        return Err(ApiError::Forbidden(
+        return Err(ApiError::forbidden(
             "the request has no Host header; socketlab answers only requests addressed to it by name".into(),
         ));
     };
     let Some(host) = g.host_ok(&raw_host) else {
         let shown: String = raw_host.chars().take(80).collect();
-        return Err(ApiError::Forbidden(format!(
+        return Err(ApiError::forbidden(format!(
             "Host \"{shown}\" is not a name this dashboard serves (a DNS rebinding defence); open it as \
              http://127.0.0.1:PORT/ or http://localhost:PORT/, or start socketlab with --allow-host NAME"
         )));
@@ -214,7 +214,7 @@ fn verdict(g: &Guard, set: &Workspaces, req: &mut Request) -> Result<(), ApiErro
                     .chars()
                     .take(80)
                     .collect();
-                return Err(ApiError::Forbidden(format!(
+                return Err(ApiError::forbidden(format!(
                     "cross-origin request refused: Origin {shown} is not this dashboard ({own}); \
                      use the dashboard's own page, or a client that sends no Origin (curl, scripts)"
                 )));
@@ -225,7 +225,7 @@ fn verdict(g: &Guard, set: &Workspaces, req: &mut Request) -> Result<(), ApiErro
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"));
         if cross_site {
-            return Err(ApiError::Forbidden(
+            return Err(ApiError::forbidden(
                 "cross-site request refused (Sec-Fetch-Site: cross-site); use the dashboard's own page".into(),
             ));
         }
@@ -239,7 +239,7 @@ fn verdict(g: &Guard, set: &Workspaces, req: &mut Request) -> Result<(), ApiErro
     // A page (the join page above all) still opens with a tossed cookie beside ours: it is
     // served as no one, and its own form replaces them.
     let identity = match identify(g, set, headers) {
-        Err(ApiError::InvalidCredential(_)) if public => None,
+        Err(e) if public && e.kind() == ErrorKind::InvalidCredential => None,
         other => other?,
     };
     let Some((role, home, revoked)) = identity else {

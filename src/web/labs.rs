@@ -4,11 +4,12 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::extract::rejection::BytesRejection;
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use super::body::{FromJson, JsonBody};
 use super::caller::Owner;
 use crate::error::ApiError;
 use crate::labs::{self, Lab, builtin};
@@ -20,32 +21,40 @@ fn find(ws: &Workspace, id: &str) -> Result<Lab, ApiError> {
         .cloned()
         .or_else(|| ws.labs().get(id))
         .ok_or_else(|| {
-            ApiError::NotFound(format!(
+            ApiError::not_found(format!(
                 "no lab {id}; GET /api/labs lists the built-in ones and those saved here"
             ))
         })
 }
 
 /// A lab's body, or the API's error for one over the route's limit or unreadable.
-fn lab_body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    b.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge(format!(
-                "a lab is at most {} bytes of JSON without its files; export a smaller one",
-                labs::MAX_LAB_BYTES
+/// A lab's JSON, bounded in depth before it is parsed; checked as a lab by the handler,
+/// which knows the workspace's `--max-message`.
+pub struct LabJson(Value);
+
+impl FromJson for LabJson {
+    const EXAMPLE: &'static str = r#"{"name": "My lab", "from_current": true}"#;
+
+    fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        labs::check_depth(body)?;
+        serde_json::from_slice(body).map(LabJson).map_err(|e| {
+            ApiError::invalid_spec(format!(
+                "a lab must be JSON: {{\"name\":\"My lab\",\"from_current\":true}} to save the current engines, or a lab's JSON to import: {e}"
             ))
-        } else {
-            ApiError::InvalidSpec(format!(
-                "could not read the request body: {}",
-                e.body_text()
-            ))
-        }
-    })
+        })
+    }
+
+    fn too_large() -> ApiError {
+        ApiError::too_large(format!(
+            "a lab is at most {} bytes of JSON without its files; export a smaller one",
+            labs::MAX_LAB_BYTES
+        ))
+    }
 }
 
 fn not_builtin(id: &str) -> Result<(), ApiError> {
     if builtin::get(id).is_some() {
-        return Err(ApiError::InvalidSpec(format!(
+        return Err(ApiError::invalid_spec(format!(
             "lab {id} is built in and cannot be changed or deleted; import a copy (POST /api/labs with its JSON) and change that"
         )));
     }
@@ -87,29 +96,23 @@ pub async fn get_one(Owner(ws): Owner, Path(id): Path<String>) -> Result<Json<La
 /// body is a lab to import.
 pub async fn create(
     Owner(ws): Owner,
-    b: Result<Bytes, BytesRejection>,
+    JsonBody(LabJson(v)): JsonBody<LabJson>,
 ) -> Result<Response, ApiError> {
-    let body = lab_body(b)?;
-    labs::check_depth(&body)?;
-    let v: Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::InvalidSpec(format!(
-            "a lab must be JSON: {{\"name\":\"My lab\",\"from_current\":true}} to save the current engines, or a lab's JSON to import: {e}"
-        ))
-    })?;
     let lab = if v.get("from_current").and_then(Value::as_bool) == Some(true) {
         let obj = v.as_object().cloned().unwrap_or_default();
         for k in obj.keys() {
             if !["name", "description", "from_current"].contains(&k.as_str()) {
-                return Err(ApiError::InvalidSpec(format!(
+                return Err(ApiError::invalid_spec(format!(
                     "field {k}: unknown with from_current; give name and, if you like, description"
-                )));
+                ))
+                .at(k.as_str()));
             }
         }
         let name = v.get("name").and_then(Value::as_str).unwrap_or("").trim();
         if name.is_empty() {
-            return Err(ApiError::InvalidSpec(
+            return Err(ApiError::invalid_spec(
                 "field name: missing; name the lab, e.g. {\"name\":\"My echo lab\",\"from_current\":true}".into(),
-            ));
+            ).at("name"));
         }
         let description = v.get("description").and_then(Value::as_str).unwrap_or("");
         load::from_current(&ws, name.to_string(), description.to_string()).await?
@@ -125,15 +128,15 @@ pub async fn create(
 pub async fn replace(
     Owner(ws): Owner,
     Path(id): Path<String>,
-    b: Result<Bytes, BytesRejection>,
+    JsonBody(LabJson(v)): JsonBody<LabJson>,
 ) -> Result<Json<Lab>, ApiError> {
     not_builtin(&id)?;
     find(&ws, &id)?;
-    let lab = Lab::parse(&lab_body(b)?, ws.config().limits.max_message)?;
+    let lab = Lab::from_value(v, ws.config().limits.max_message)?;
     let saved = ws
         .labs()
         .put(&id, lab)?
-        .ok_or_else(|| ApiError::NotFound(format!("no lab {id}")))?;
+        .ok_or_else(|| ApiError::not_found(format!("no lab {id}")))?;
     ws.save().await?;
     Ok(Json(saved))
 }
@@ -142,7 +145,7 @@ pub async fn replace(
 pub async fn remove(Owner(ws): Owner, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     not_builtin(&id)?;
     ws.labs().remove(&id).ok_or_else(|| {
-        ApiError::NotFound(format!("no lab {id}; GET /api/labs lists those saved here"))
+        ApiError::not_found(format!("no lab {id}; GET /api/labs lists those saved here"))
     })?;
     ws.save().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -153,7 +156,7 @@ pub async fn load_one(Owner(ws): Owner, Path(id): Path<String>) -> Result<Respon
     let lab = find(&ws, &id)?;
     let mut loaded = load::load(&ws, &lab).await?;
     if let Some(e) = loaded.unsaved.take() {
-        let v = serde_json::to_value(&loaded).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let v = serde_json::to_value(&loaded).map_err(|e| ApiError::internal(e.to_string()))?;
         return Ok(super::not_saved_with(e, v));
     }
     Ok(Json(loaded).into_response())

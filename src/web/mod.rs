@@ -5,6 +5,7 @@
 
 mod api;
 mod assets;
+pub mod body;
 pub mod caller;
 mod code;
 pub mod conns;
@@ -159,7 +160,7 @@ async fn declared_too_long(
         && n > limit as u64
         && !upload
     {
-        return axum::response::IntoResponse::into_response(ApiError::TooLarge(format!(
+        return axum::response::IntoResponse::into_response(ApiError::too_large(format!(
             "the request body is {n} bytes, over this route's limit of {limit}; send less"
         )));
     }
@@ -198,5 +199,5 @@ async fn json_errors(res: axum::response::Response) -> axum::response::Response 
 
 /// Maps a query-string rejection to `invalid_spec` with axum's own description.
 fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
-    ApiError::InvalidSpec(format!("bad query string: {}", e.body_text()))
+    ApiError::invalid_spec(format!("bad query string: {}", e.body_text()))
 }

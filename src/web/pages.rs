@@ -15,7 +15,7 @@ use super::AppState;
 use super::caller::{COOKIE, Caller, WATCH_COOKIE, cookies_for};
 use super::guard::client_ip;
 use crate::engine::EngineView;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::workspace::Role;
 
 /// The dashboard page.
@@ -107,7 +107,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Caller {
 
 fn render(t: &impl Template) -> Result<String, ApiError> {
     t.render()
-        .map_err(|e| ApiError::Internal(format!("template: {e}")))
+        .map_err(|e| ApiError::internal(format!("template: {e}")))
 }
 
 const NO_STORE: (header::HeaderName, &str) = (header::CACHE_CONTROL, "no-store");
@@ -214,10 +214,12 @@ pub async fn join(
             })?;
             Ok(([NO_STORE], Html(page)).into_response())
         }
-        Err(ApiError::TooManyRequests { message: m, .. }) => {
-            message(StatusCode::TOO_MANY_REQUESTS, "Too many tries", &m)
+        Err(e) if e.kind() == ErrorKind::TooManyRequests => {
+            message(StatusCode::TOO_MANY_REQUESTS, "Too many tries", e.message())
         }
-        Err(ApiError::NotFound(m)) => message(StatusCode::NOT_FOUND, "Not a class server", &m),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            message(StatusCode::NOT_FOUND, "Not a class server", e.message())
+        }
         Err(e) => message(
             StatusCode::FORBIDDEN,
             "This join link is not valid",

@@ -21,15 +21,15 @@ async fn param<T: Named, S: Send + Sync>(
 ) -> Result<T, ApiError> {
     let raw = RawPathParams::from_request_parts(parts, state)
         .await
-        .map_err(|e| ApiError::Internal(format!("path parameters: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("path parameters: {e}")))?;
     let value = raw
         .iter()
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
-        .ok_or_else(|| ApiError::Internal(format!("the route has no {{{name}}}")))?;
+        .ok_or_else(|| ApiError::internal(format!("the route has no {{{name}}}")))?;
     value
         .parse()
-        .map_err(|_| ApiError::NotFound(T::missing(value)))
+        .map_err(|_| ApiError::not_found(T::missing(value)))
 }
 
 impl<T: Named, S: Send + Sync> FromRequestParts<S> for Id<T> {
@@ -51,5 +51,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Conn {
 /// An id given in a query string (`?engine=e7`): a malformed one is a `404` like an absent
 /// one, as in the path.
 pub fn named<T: Named>(raw: &str) -> Result<T, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound(T::missing(raw)))
+    raw.parse()
+        .map_err(|_| ApiError::not_found(T::missing(raw)))
 }

@@ -65,13 +65,13 @@ async fn build_pcap(ws: &Arc<Workspace>, filter: Filter) -> Result<Vec<u8>, ApiE
         .export_turn()
         .acquire()
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let events = gather(ws, filter).await;
     crate::engine::pool::run(move || {
         crate::capture::render::write_pcap(&pcap::reconstruct(&events))
     })
     .await
-    .ok_or_else(|| ApiError::Internal("building the pcap failed".into()))
+    .ok_or_else(|| ApiError::internal("building the pcap failed".into()))
 }
 
 /// `?conn=c2` for one connection's packets.
@@ -118,13 +118,13 @@ pub async fn capture(
 /// `GET /api/events/{seq}/layers`
 pub async fn layers(Scope(ws): Scope, Path(seq): Path<String>) -> Result<Json<Value>, ApiError> {
     let seq: u64 = seq.parse().map_err(|_| {
-        ApiError::InvalidSpec(format!(
+        ApiError::invalid_spec(format!(
             "\"{}\" is not an event's seq; use the number the event carries, e.g. /api/events/42/layers",
             seq.chars().take(40).collect::<String>()
         ))
     })?;
     let gone = || {
-        ApiError::NotFound(format!(
+        ApiError::not_found(format!(
             "no event {seq} is kept (it may have left the history); GET /api/events lists those kept"
         ))
     };
@@ -136,7 +136,7 @@ pub async fn layers(Scope(ws): Scope, Path(seq): Path<String>) -> Result<Json<Va
         Ev::from_view(seq, &v, ring.conn_addrs(&v))
     };
     if !ev.is_data() {
-        return Err(ApiError::InvalidSpec(format!(
+        return Err(ApiError::invalid_spec(format!(
             "event {seq} is a {}; only data events (send()/recv(), sendto()/recvfrom()) travel in packets",
             ev.describe()
         )));

@@ -3,8 +3,6 @@
 //! the guard; these only act.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,9 +10,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
+use super::body::{FromJson, JsonBody, from_json_by_serde};
 use super::caller::{Caller, Instructor, SESSION_COOKIE, cookies_for};
 use super::guard::client_ip;
-use crate::engine::spec::parse_json;
 use crate::error::ApiError;
 use crate::workspace::names::check_display_name;
 use crate::workspace::{Role, WorkspaceSummary, WorkspaceView};
@@ -57,8 +55,13 @@ pub async fn list(_: Instructor, State(s): State<AppState>) -> Json<Vec<Workspac
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewWorkspace {
+pub struct NewWorkspace {
     name: Option<String>,
+}
+
+from_json_by_serde! {
+    NewWorkspace => r#"{"name": "Ada"}"#,
+    JoinBody => r#"{"code": "abcd-efgh", "name": "Ada"}"#,
 }
 
 /// `POST /api/workspaces` (instructor): a workspace for one student, with a join link that
@@ -66,9 +69,8 @@ struct NewWorkspace {
 pub async fn create(
     _: Instructor,
     State(s): State<AppState>,
-    b: Result<Bytes, BytesRejection>,
+    JsonBody(req): JsonBody<NewWorkspace>,
 ) -> Result<Response, ApiError> {
-    let req: NewWorkspace = parse_json(&super::api::body(b)?, "{\"name\": \"Ada\"}")?;
     let name = check_display_name("name", req.name.as_deref().unwrap_or(""))?;
     let (ws, invite) = s.workspaces.create_student(&name, true).await?;
     let invite = invite.unwrap_or_default();
@@ -111,7 +113,7 @@ pub async fn remove(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JoinBody {
+pub struct JoinBody {
     code: Option<String>,
     name: Option<String>,
 }
@@ -124,14 +126,15 @@ pub async fn join(State(s): State<AppState>, req: Request) -> Result<Response, A
     let ip = client_ip(&s.guard, &parts);
     let body = axum::body::to_bytes(body, MAX_BODY)
         .await
-        .map_err(|_| ApiError::TooLarge(format!("a join request is at most {MAX_BODY} bytes")))?;
-    let req: JoinBody = parse_json(&body, "{\"code\": \"abcd-efgh\", \"name\": \"Ada\"}")?;
+        .map_err(|_| ApiError::too_large(format!("a join request is at most {MAX_BODY} bytes")))?;
+    let req = JoinBody::from_json(&body)?;
     let Some(code) = req.code.filter(|c| !c.trim().is_empty()) else {
         // Still counted: an empty code is a wrong guess like any other.
         s.workspaces.check_code("", ip)?;
-        return Err(ApiError::InvalidSpec(
+        return Err(ApiError::invalid_spec(
             "field code is missing: give the class code your instructor shows".into(),
-        ));
+        )
+        .at("code"));
     };
     let (ws, secret, saved) = s
         .workspaces
@@ -145,7 +148,7 @@ pub async fn join(State(s): State<AppState>, req: Request) -> Result<Response, A
         revoked: tokio_util::sync::CancellationToken::new(),
     };
     let mut view = serde_json::to_value(view_of(&s, &caller))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     view["credential"] = secret.clone().into();
     // Not saved, the student still gets in (the workspace is live) and is told why.
     let mut response = match saved {
@@ -161,7 +164,7 @@ pub async fn join(State(s): State<AppState>, req: Request) -> Result<Response, A
         header::CACHE_CONTROL,
         "no-store"
             .parse()
-            .map_err(|_| ApiError::Internal("header".into()))?,
+            .map_err(|_| ApiError::internal("header".into()))?,
     );
     Ok(response)
 }

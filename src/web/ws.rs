@@ -69,7 +69,7 @@ pub async fn upgrade(
         None | Some("all") => Mode::All,
         Some("live") => Mode::Live,
         Some(other) => {
-            return Err(ApiError::InvalidSpec(format!(
+            return Err(ApiError::invalid_spec(format!(
                 "mode: \"{}\" is not a stream mode; use all (every event) or live (events, and summaries when there are too many to read)",
                 other.chars().take(20).collect::<String>()
             )));
@@ -77,7 +77,7 @@ pub async fn upgrade(
     };
     let rate = q.rate.unwrap_or(DEFAULT_RATE);
     if !(1..=MAX_RATE).contains(&rate) {
-        return Err(ApiError::InvalidSpec(format!(
+        return Err(ApiError::invalid_spec(format!(
             "rate: {rate} is out of range; give 1 to {MAX_RATE} events a second (default {DEFAULT_RATE})"
         )));
     }
@@ -102,7 +102,7 @@ pub async fn upgrade(
         } else {
             "viewers"
         };
-        return Err(ApiError::LimitReached(format!(
+        return Err(ApiError::limit_reached(format!(
             "{max} {who} are watching already, the most allowed ({flag}); close another tab or viewer"
         )));
     }

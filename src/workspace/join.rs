@@ -28,7 +28,7 @@ const MAX_TRACKED: usize = 10_000;
 pub fn new_code() -> Result<String, ApiError> {
     let mut raw = [0u8; 8];
     getrandom::fill(&mut raw)
-        .map_err(|e| ApiError::Internal(format!("the OS random source failed: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("the OS random source failed: {e}")))?;
     let chars: String = raw
         .iter()
         .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
@@ -103,15 +103,15 @@ impl Attempts {
         let wait = times
             .front()
             .map_or(WINDOW, |t| WINDOW.saturating_sub(now.duration_since(*t)));
-        Err(ApiError::TooManyRequests {
-            message: format!(
+        Err(ApiError::too_many_requests(
+            format!(
                 "too many wrong join codes from your address ({} in a minute); wait {} s, then \
                  check the code (or the whole join link) your instructor gave",
                 self.per_minute,
                 wait.as_secs().max(1)
             ),
-            retry_after: wait.as_secs().max(1),
-        })
+            wait.as_secs().max(1),
+        ))
     }
 
     /// Counts a wrong attempt from `ip`.
@@ -178,13 +178,7 @@ mod tests {
         }
         let e = a.check_at(ip, t0 + Duration::from_secs(30)).unwrap_err();
         assert!(
-            matches!(
-                e,
-                ApiError::TooManyRequests {
-                    retry_after: 30,
-                    ..
-                }
-            ),
+            e.kind() == crate::error::ErrorKind::TooManyRequests && e.retry_after() == Some(30),
             "{e:?}"
         );
         assert!(

@@ -161,9 +161,10 @@ async fn load_into(
                 .and_then(|v| v.as_ref())
                 .and_then(|v| v.local)
                 .ok_or_else(|| {
-                    ApiError::InvalidSpec(format!(
+                    ApiError::invalid_spec(format!(
                         "field engines[{i}].target: @{n} is not a server of this lab"
                     ))
+                    .at(format!("engines[{i}].target"))
                 })?;
             spec["target"] = Value::from(addr.to_string());
         }
@@ -173,9 +174,10 @@ async fn load_into(
             .and_then(at_index)
         {
             let id = file_ids.get(n).cloned().ok_or_else(|| {
-                ApiError::InvalidSpec(format!(
+                ApiError::invalid_spec(format!(
                     "field engines[{i}].options.file: the lab has no file @{n}"
                 ))
+                .at(format!("engines[{i}].options.file"))
             })?;
             spec["options"]["file"] = Value::from(id.to_string());
         }
@@ -230,7 +232,7 @@ pub async fn from_current(
 ) -> Result<Lab, ApiError> {
     let views = ws.engines();
     if views.is_empty() {
-        return Err(ApiError::InvalidSpec(
+        return Err(ApiError::invalid_spec(
             "there are no engines to save; start some (a preset, or the form), then save them as a lab".into(),
         ));
     }

@@ -100,7 +100,7 @@ pub use crate::secret::{Digest, digest, from_hex, to_hex};
 
 /// `bytes` random bytes from the OS, as hex.
 pub fn random_hex(bytes: usize) -> Result<String, ApiError> {
-    crate::secret::random_hex(bytes).map_err(ApiError::Internal)
+    crate::secret::random_hex(bytes).map_err(ApiError::internal)
 }
 
 fn now_ms() -> u64 {
@@ -253,13 +253,13 @@ impl Workspace {
             _ => return Ok(None),
         };
         b.take_within(1, MAX_REQUEST_WAIT).map_err(|wait| {
-            ApiError::TooManyRequests {
-                message: format!(
+            ApiError::too_many_requests(
+                format!(
                     "{who} made more than {} requests a second (--ws-requests-per-sec); wait a moment and try again",
                     b.rate()
                 ),
-                retry_after: wait.as_secs().max(1),
-            }
+                wait.as_secs().max(1),
+            )
         })
     }
 
@@ -271,11 +271,13 @@ impl Workspace {
         self.big_answers[side]
             .clone()
             .try_acquire_owned()
-            .map_err(|_| ApiError::TooManyRequests {
-                message: format!(
-                    "{BIG_ANSWERS} large answers are being sent to this workspace already and not yet read; read them (or close those connections), then ask again"
-                ),
-                retry_after: 1,
+            .map_err(|_| {
+                ApiError::too_many_requests(
+                    format!(
+                        "{BIG_ANSWERS} large answers are being sent to this workspace already and not yet read; read them (or close those connections), then ask again"
+                    ),
+                    1,
+                )
             })
     }
 
@@ -364,7 +366,7 @@ impl Workspace {
     }
 
     fn gone(&self) -> ApiError {
-        ApiError::NotFound(format!("workspace {} was removed", self.id))
+        ApiError::not_found(format!("workspace {} was removed", self.id))
     }
 
     /// Creates and starts an engine, and keeps its spec on disk. The engine made, and
@@ -378,9 +380,9 @@ impl Workspace {
         }
         if let Some(f) = spec.options.file {
             self.files().get(f).map_err(|_| {
-                ApiError::InvalidSpec(format!(
+                ApiError::invalid_spec(format!(
                     "field options.file: no file {f} in this workspace; upload one (POST /api/files, or the Files panel) and give its id"
-                ))
+                )).at("options.file")
             })?;
         }
         let view = self.registry.create(spec).await?;

@@ -12,24 +12,27 @@ use crate::error::ApiError;
 pub fn check_display_name(field: &str, name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(ApiError::InvalidSpec(format!(
+        return Err(ApiError::invalid_spec(format!(
             "field {field}: give a display name, e.g. your first name"
-        )));
+        ))
+        .at(field));
     }
     if name.chars().count() > MAX_NAME {
-        return Err(ApiError::InvalidSpec(format!(
+        return Err(ApiError::invalid_spec(format!(
             "field {field}: at most {MAX_NAME} characters, please"
-        )));
+        ))
+        .at(field));
     }
     if name.chars().any(char::is_control) {
-        return Err(ApiError::InvalidSpec(format!(
+        return Err(ApiError::invalid_spec(format!(
             "field {field}: control characters are not allowed in a name"
-        )));
+        ))
+        .at(field));
     }
     if name.chars().any(invisible) {
-        return Err(ApiError::InvalidSpec(format!(
+        return Err(ApiError::invalid_spec(format!(
             "field {field}: invisible or direction-changing characters are not allowed in a name (they make one name look like another)"
-        )));
+        )).at(field));
     }
     Ok(name.to_string())
 }
@@ -74,10 +77,11 @@ pub(super) fn check_name_free(
         .map(|n| format!("{name} {n}"))
         .find(|s| !taken.contains(&name_key(s)))
         .unwrap_or_default();
-    Err(ApiError::NameTaken {
-        message: format!(
+    Err(ApiError::name_taken(
+        format!(
             "field name: someone in this class is called {name:?} already; pick another name, e.g. {suggestion:?}"
         ),
         suggestion,
-    })
+    )
+    .at("name"))
 }

@@ -65,7 +65,7 @@ impl Workspace {
         if !self.activity.unsaved.swap(true, Relaxed) {
             tracing::error!(workspace = %self.id, error = %why, "saving the workspace failed; retrying every 10 s");
         }
-        Err(ApiError::NotSaved(format!(
+        Err(ApiError::not_saved(format!(
             "the change was made but could not be written to disk ({why}); it is lost if the \
              server stops before a save succeeds. socketlab tries again every {} s; whoever \
              runs the server should check its data directory (free space, permissions). \

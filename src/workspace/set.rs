@@ -191,7 +191,7 @@ impl Workspaces {
 
     fn class(&self) -> Result<&Class, ApiError> {
         self.inner.class.as_ref().ok_or_else(|| {
-            ApiError::NotFound(
+            ApiError::not_found(
                 "this socketlab is not a class server (start it with --class to let students join)"
                     .into(),
             )
@@ -221,7 +221,7 @@ impl Workspaces {
             return Ok(Some(ws));
         }
         class.attempts.wrong(ip);
-        Err(ApiError::Forbidden(
+        Err(ApiError::forbidden(
             "that join code is not this class's; check the code, or open the whole join link \
              your instructor gave"
                 .into(),
@@ -276,7 +276,7 @@ impl Workspaces {
             let students = map.values().filter(|w| w.kind == Kind::Student).count();
             let max = class.config.max_workspaces;
             if students >= max {
-                return Err(ApiError::LimitReached(format!(
+                return Err(ApiError::limit_reached(format!(
                     "this class has {max} workspaces, the most allowed (--max-workspaces); ask \
                      the instructor to remove unused ones"
                 )));
@@ -290,7 +290,7 @@ impl Workspaces {
                 .find(|n| !used.contains(n))
                 .ok_or_else(|| {
                     let (lo, hi) = class.config.ports;
-                    ApiError::LimitReached(format!(
+                    ApiError::limit_reached(format!(
                         "every port block of --ports {lo}-{hi} ({} ports each) is taken; the \
                      instructor can widen --ports or remove unused workspaces",
                         class.config.ports_per_workspace
@@ -341,7 +341,7 @@ impl Workspaces {
 
     fn not_found(id: &str) -> ApiError {
         let shown: String = id.chars().take(40).collect();
-        ApiError::NotFound(format!(
+        ApiError::not_found(format!(
             "no workspace {shown}; GET /api/workspaces lists the workspaces there are"
         ))
     }
@@ -379,7 +379,7 @@ impl Workspaces {
         }
         let ws = self.find(id)?;
         if Arc::ptr_eq(&ws, &self.inner.home) {
-            return Err(ApiError::InvalidSpec(
+            return Err(ApiError::invalid_spec(
                 "the instructor's own workspace cannot be removed; reset it instead".into(),
             ));
         }

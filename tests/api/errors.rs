@@ -428,3 +428,102 @@ async fn every_error_is_json_whatever_made_it() {
     assert_error(st, &v, 400, "invalid_spec");
     assert_eq!(v["error"]["field"], "options.recv_size", "{v}");
 }
+
+/// Every route that takes JSON names the field an error is about in `field`, a JSON path
+/// the error carries from where it was found (not read back from its message): engine
+/// specs, a rule of a spec, a PATCH, a send, a lab (an engine of it), a join.
+#[tokio::test]
+async fn every_json_route_names_the_field_of_its_error() {
+    let app = spawn_app().await;
+    let cases: Vec<(&str, &str, serde_json::Value, &str)> = vec![
+        (
+            "POST",
+            "/api/engines",
+            json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "sing"}),
+            "behavior",
+        ),
+        (
+            "POST",
+            "/api/engines",
+            json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo", "colour": 1}),
+            "colour",
+        ),
+        (
+            "POST",
+            "/api/engines",
+            json!({"kind": "tcp-server", "bind": "127.0.0.1:99999", "behavior": "echo"}),
+            "bind",
+        ),
+        (
+            "POST",
+            "/api/engines",
+            json!({"kind": "tcp-client", "target": "127.0.0.1:port"}),
+            "target",
+        ),
+        (
+            "POST",
+            "/api/engines",
+            json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo",
+            "options": {"rules": [{"match": "exact", "pattern": "a", "reply": "b"}, {"match": "regex", "pattern": "(", "reply": "x"}]}}),
+            "options.rules[1].pattern",
+        ),
+        (
+            "POST",
+            "/api/labs",
+            json!({"name": "x", "engines": [
+            {"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo"},
+            {"kind": "tcp-client", "target": "@5"}]}),
+            "engines[1].target",
+        ),
+        (
+            "POST",
+            "/api/labs",
+            json!({"name": "x", "engines": [
+            {"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo", "options": {"backlog": 0}}]}),
+            "engines[0].options.backlog",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let r = app
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", app.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let st = r.status();
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(st, 400, "{method} {path} {body}: {v}");
+        assert_eq!(v["error"]["field"], field, "{method} {path} {body}: {v}");
+    }
+    let udp = app.post("/api/engines", udp_spec("echo")).await.1;
+    let id = udp["id"].as_str().unwrap().to_string();
+    let r = app
+        .http
+        .patch(format!("{}/api/engines/{id}", app.base))
+        .json(&json!({"options": {"impair": {"loss": 2.0}}}))
+        .send()
+        .await
+        .unwrap();
+    let st = r.status();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_error(st, &v, 400, "invalid_spec");
+    assert_eq!(v["error"]["field"], "options.impair.loss", "{v}");
+    let (st, v) = app
+        .post(
+            &format!("/api/engines/{id}/send"),
+            json!({"data": "hi", "encoding": "rot13"}),
+        )
+        .await;
+    assert_error(st, &v, 400, "invalid_spec");
+    assert_eq!(v["error"]["field"], "encoding", "{v}");
+    let (st, v) = app
+        .post(&format!("/api/engines/{id}/send"), json!({"data": "hi"}))
+        .await;
+    assert_error(st, &v, 400, "invalid_spec");
+    assert_eq!(v["error"]["field"], "to", "{v}");
+    // An error about no one field has none.
+    let (st, v) = app.post("/api/engines/e999/stop", json!({})).await;
+    assert_error(st, &v, 404, "not_found");
+    assert!(v["error"].get("field").is_none(), "{v}");
+}

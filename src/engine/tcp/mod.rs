@@ -50,7 +50,7 @@ pub(in crate::engine) fn bind_listener(
             Ok(l) => {
                 let local = l
                     .local_addr()
-                    .map_err(|e| ApiError::Internal(format!("local_addr: {e}")))?;
+                    .map_err(|e| ApiError::internal(format!("local_addr: {e}")))?;
                 return Ok((l, local));
             }
             Err(e) => last_err = Some(e),
@@ -170,7 +170,7 @@ pub(in crate::engine) async fn accept_each<T>(
 
 pub(super) fn connect_error(addr: SocketAddr, e: &std::io::Error) -> ApiError {
     use std::io::ErrorKind::*;
-    ApiError::ConnectFailed(match e.kind() {
+    ApiError::connect_failed(match e.kind() {
         ConnectionRefused => format!(
             "connect() to {addr} was refused: nothing is listening there; start the server first or check the port"
         ),
@@ -187,7 +187,7 @@ pub(super) async fn start_client(
     starting: Starting,
 ) -> Result<Arc<Run>, ApiError> {
     if !engine.env.take_conn_place() {
-        return Err(ApiError::LimitReached(engine.env.conn_budget_message()));
+        return Err(ApiError::limit_reached(engine.env.conn_budget_message()));
     }
     let connected = connect(engine, &starting.cancel).await;
     let (stream, peer) = match connected {
@@ -202,7 +202,7 @@ pub(super) async fn start_client(
         Ok(l) => l,
         Err(e) => {
             engine.env.give_conn_place();
-            return Err(ApiError::Internal(format!("local_addr: {e}")));
+            return Err(ApiError::internal(format!("local_addr: {e}")));
         }
     };
     let run = Arc::new(starting.run(local, Some(peer)));
@@ -241,7 +241,7 @@ async fn connect(
         .filter(|t| binds.first().is_none_or(|b| b.is_ipv4() == t.is_ipv4()))
         .collect();
     if targets.is_empty() {
-        return Err(ApiError::InvalidAddress(
+        return Err(ApiError::invalid_address(
             "bind and target must be the same IP version (both IPv4 or both IPv6)".into(),
         ));
     }
@@ -263,7 +263,7 @@ async fn connect(
             bound.map_err(|e| engine.no_bind(e))?;
         }
         let attempt = tokio::select! {
-            _ = cancel.cancelled() => return Err(ApiError::NotRunning("socketlab is shutting down".into())),
+            _ = cancel.cancelled() => return Err(ApiError::not_running("socketlab is shutting down".into())),
             r = tokio::time::timeout(timeout, sock.connect(target)) => r,
         };
         match attempt {
@@ -273,7 +273,7 @@ async fn connect(
             }
             Ok(Err(e)) => last_err = Some(connect_error(target, &e)),
             Err(_) => {
-                last_err = Some(ApiError::ConnectFailed(format!(
+                last_err = Some(ApiError::connect_failed(format!(
                     "connect() to {target} timed out after {:.1} s: no answer; is the address right?",
                     timeout.as_secs_f64()
                 )))
@@ -281,6 +281,6 @@ async fn connect(
         }
     }
     connected.ok_or_else(|| {
-        last_err.unwrap_or_else(|| ApiError::ConnectFailed("no address to connect to".into()))
+        last_err.unwrap_or_else(|| ApiError::connect_failed("no address to connect to".into()))
     })
 }
