@@ -1,6 +1,6 @@
 // The REST API, as API.md defines it. Errors carry the API's code and message.
 
-import { scoped } from './scope.js';
+import { scopedRequest } from './scope.js';
 
 export class ApiError extends Error {
   constructor(status, code, message, body) {
@@ -14,7 +14,7 @@ export class ApiError extends Error {
 /** Calls the API; resolves to the parsed JSON (or null), rejects with ApiError. Reads of
  *  engines, events, files and labs go to the workspace being looked into, if any. */
 export async function api(method, path, body) {
-  if (method === 'GET' && /^\/api\/(engines|events|files|labs)(\/|\?|$)/.test(path)) path = scoped(path);
+  path = scopedRequest(method, path);
   const init = { method, headers: {}, credentials: 'same-origin' };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';

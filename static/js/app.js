@@ -2,6 +2,7 @@
 // event stream together. No framework, no build step.
 
 import { api } from './api.js';
+import { LIFECYCLE } from './kinds.js';
 import { ClassView } from './classview.js';
 import { Detail } from './detail.js';
 import { EngineList } from './engines.js';
@@ -33,7 +34,6 @@ window.addEventListener('unhandledrejection', (e) => {
 
 const KEEP = 5000; // events kept in memory per engine; older ones stay fetchable
 const SCENE_MAX = 3000; // the newest events the scene lays out (older ones: Load older, the API)
-const LIFECYCLE = new Set(['created', 'bound', 'listening', 'connected', 'accepted', 'closed', 'refused', 'stopped', 'shutdown', 'error']);
 
 const store = new Map(); // engine id -> events, oldest first
 const views = new Map(); // engine id -> Engine from the API

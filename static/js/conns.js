@@ -3,6 +3,7 @@
 // seen (each one click from being the composer's destination).
 
 import { api } from './api.js';
+import { isData } from './kinds.js';
 import { el, fmtBytes, fmtTime, replaceKids } from './util.js';
 
 /** A proxy's pairs: each client, socketlab's socket to the server for it, and the bytes
@@ -47,7 +48,7 @@ export function renderConns(box, v, onChanged) {
 export function renderPeers(box, v, events, composer) {
   const peers = new Map();
   for (const ev of events) {
-    if (ev.peer && (ev.kind === 'received' || ev.kind === 'sent')) peers.set(ev.peer, (peers.get(ev.peer) ?? 0) + 1);
+    if (ev.peer && isData(ev)) peers.set(ev.peer, (peers.get(ev.peer) ?? 0) + 1);
   }
   replaceKids(composer.form.querySelector('#udp-peers'), [...peers.keys()].map((p) => el('option', { value: p })));
   replaceKids(box,

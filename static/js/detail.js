@@ -3,6 +3,7 @@
 
 import { api } from './api.js';
 import { LogView } from './log.js';
+import { FILTERS } from './kinds.js';
 import { title } from './engines.js';
 import { CodePanel } from './code.js';
 import { ImpairPanel } from './impair.js';
@@ -11,14 +12,6 @@ import { renderConns, renderPairs, renderPeers } from './conns.js';
 import { scoped } from './scope.js';
 import { el, fmtBytes, replaceKids } from './util.js';
 
-const GROUPS = {
-  all: null,
-  data: ['received', 'sent', 'summary'],
-  received: ['received'],
-  sent: ['sent'],
-  connections: ['accepted', 'connected', 'closed', 'refused', 'shutdown'],
-  problems: ['error', 'refused', 'lagged', 'stopped'],
-};
 
 /** How long the sampling notice stays after the last summary. */
 const SAMPLING_SHOWN_MS = 1500;
@@ -48,7 +41,7 @@ export class Detail {
     if (ev.kind === 'lagged' || ev.kind === 'history') return true;
     const f = this.filter;
     if (f.conn && ev.conn !== f.conn) return false;
-    const group = GROUPS[f.kind];
+    const group = FILTERS[f.kind];
     if (group && !group.includes(ev.kind)) return false;
     if (f.text) {
       const hay = `${ev.text ?? ''} ${ev.peer ?? ''} ${ev.message ?? ''} ${ev.call ?? ''} ${ev.conn ?? ''}`.toLowerCase();
@@ -133,7 +126,7 @@ export class Detail {
     this.connFilter = el('select', { name: 'filter-conn', 'aria-label': 'filter by connection' }, el('option', { value: '', text: 'all connections' }));
     this.connFilter.addEventListener('change', () => { this.filter.conn = this.connFilter.value; this.rerender(); });
     const kind = el('select', { name: 'filter-kind', 'aria-label': 'filter by kind' },
-      ...Object.keys(GROUPS).map((k) => el('option', { value: k, text: k === 'all' ? 'all kinds' : k })));
+      ...Object.keys(FILTERS).map((k) => el('option', { value: k, text: k === 'all' ? 'all kinds' : k })));
     kind.addEventListener('change', () => { this.filter.kind = kind.value; this.rerender(); });
     const text = el('input', { type: 'search', name: 'filter-text', placeholder: 'filter text', 'aria-label': 'filter by text' });
     text.addEventListener('input', () => { this.filter.text = text.value.toLowerCase(); this.rerender(); });

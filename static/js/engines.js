@@ -43,6 +43,8 @@ export class EngineList {
     });
   }
 
+  /** A row, in the markup the page's template renders too (so the first paint is the
+   *  same list, filled in place). */
   create(v) {
     const li = el('li', { class: 'engine', 'data-engine-id': v.id, tabindex: 0 },
       el('div', { class: 'e-head' },
@@ -83,7 +85,7 @@ export class EngineList {
   render(views, samplesOf, selectedId) {
     const keep = new Set(views.map((v) => v.id));
     for (const li of [...this.ul.children]) {
-      if (!keep.has(li.dataset.engineId) || !li.querySelector('.e-head')) li.remove();
+      if (!keep.has(li.dataset.engineId)) li.remove();
     }
     let prev = null;
     for (const v of views) {

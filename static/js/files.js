@@ -46,7 +46,7 @@ export class FilesPanel {
 
   async refresh() {
     try {
-      this.list = await api('GET', scoped('/api/files'));
+      this.list = await api('GET', '/api/files');
     } catch {
       return;
     }

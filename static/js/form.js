@@ -59,16 +59,15 @@ function ruleRow(rule = {}) {
   return row;
 }
 
-/** Which field an API error is about, from its code and the message's first words. */
+/** Which of the form's fields an API error is about: the error's own `field` (a JSON path;
+ *  a rule's `options.rules[2].pattern` is the rules box), else what its code implies. */
 export function fieldOf(err, kind) {
-  const msg = err.message || '';
-  const named = /^field ([a-z_.]+)/.exec(msg);
+  const named = err.body?.error?.field;
   if (named) {
-    const f = named[1].replace(/\.$/, '');
-    if (FIELDS.includes(f)) return f;
-    if (f.startsWith('options')) return null;
+    const f = named.startsWith('options.rules') ? 'options.rules' : named;
+    return FIELDS.includes(f) ? f : null;
   }
-  const lead = /^(bind|target)\b/.exec(msg);
+  const lead = /^(bind|target)\b/.exec(err.message || '');
   if (lead) return lead[1];
   if (err.code === 'address_in_use') return 'bind';
   if (err.code === 'connect_failed') return 'target';

@@ -14,10 +14,19 @@ export function viewingOther() {
   return viewing;
 }
 
-/** `path` with ?workspace=ID when looking into another workspace. */
+/** `path` with ?workspace=ID when looking into another workspace; a path that names a
+ *  workspace already is left as it is, so scoping twice is scoping once. */
 export function scoped(path) {
-  if (!viewing) return path;
+  if (!viewing || /[?&]workspace=/.test(path)) return path;
   return `${path}${path.includes('?') ? '&' : '?'}workspace=${encodeURIComponent(viewing)}`;
+}
+
+/** The reads that belong to the workspace shown (its engines, events, files and labs), as
+ *  `api()` sends them: scoped. Everything else (one's own workspace, the class list,
+ *  every change) is one's own. */
+export function scopedRequest(method, path) {
+  const shown = method === 'GET' && /^\/api\/(engines|events|files|labs)(\/|\?|$)/.test(path);
+  return shown ? scoped(path) : path;
 }
 
 let epoch = ''; // the numbering's run the stream's hello named (a restart starts a new one)

@@ -3,6 +3,7 @@
 // redrawn on scroll once per frame, so 1,000 events cost what 40 do. Received bytes reach the
 // DOM as text nodes only.
 
+import { ENDS } from '../kinds.js';
 import { perFrame, svgEl } from '../util.js';
 
 const OVERSCAN = 4;
@@ -142,7 +143,7 @@ export class SceneDrawing {
     }
     for (const l of s.lanes) {
       if (l.first === null || l.first > last) continue;
-      const closed = l.items.some((it) => it.ev.kind === 'closed' || it.ev.kind === 'stopped');
+      const closed = l.items.some((it) => ENDS.has(it.ev.kind));
       const end = closed ? Math.min(l.last, last) : last;
       out.push(svgEl('line', { x1: x(l.column), x2: x(l.column), y1: y(l.first), y2: closed ? y(end) : y(end) + m.row, class: `lifeline r-${l.role}` }));
     }

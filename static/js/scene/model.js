@@ -5,11 +5,11 @@
 // accept() it completed. No DOM: `node --test tests/js` checks it.
 
 import { Lanes, engineKinds } from './lanes.js';
+import { SENDS } from '../kinds.js';
 import { visible } from '../util.js';
 
 const SKIP = new Set(['progress', 'history']);
 /** The calls that put bytes on the way: a send, and a datagram's impaired fates. */
-const SENDS = new Set(['sent', 'duplicated', 'reordered', 'dropped']);
 
 /** The short label of a socket call on its lane. */
 function label(ev) {

@@ -6,6 +6,7 @@ import { buildScene } from './model.js';
 import { SceneDrawing } from './draw.js';
 import { Player, SPEEDS } from './player.js';
 import { layerView, layersOf } from './layers.js';
+import { isData } from '../kinds.js';
 import { b64ToBytes, el, fmtTime, hex, replaceKids, visible } from '../util.js';
 
 /** How often the scene is rebuilt while events pour in. */
@@ -165,7 +166,7 @@ export class Stage {
       lines.push(el('pre', { class: 'sd-hex', text: hex(b64ToBytes(ev.data), 64) }));
     }
     // The event stepped to (not merely hovered): its packet, layer by layer.
-    const layered = this.hover === null && (ev.kind === 'sent' || ev.kind === 'received') && typeof ev.seq === 'number';
+    const layered = this.hover === null && isData(ev) && typeof ev.seq === 'number';
     const slot = layered ? el('div', { class: 'sd-layers-slot' }) : null;
     replaceKids(this.details, ...lines, slot);
     this.details.hidden = false;
