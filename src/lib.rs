@@ -6,10 +6,11 @@
 //! ```text
 //! browser ─HTTP─▶ web (api, ws, pages) ─▶ registry ─▶ engines (tokio tasks, real sockets)
 //!    ▲                                                        │
-//!    └──────── WebSocket ◀── event bus (history ring + broadcast) ◀┘
+//!    └──────── WebSocket ◀── capture (records in a ring, read by viewers) ◀┘
 //! ```
 //!
-//! - [`config`]: limits and the address policy.
+//! - [`config`]: limits, the address policy and the command line.
+//! - [`ids`], [`secret`], [`disk`], [`json`]: typed ids, secrets, atomic writes, strict JSON.
 //! - [`error`]: the one error type, mapped to API.md's codes.
 //! - [`addr`], [`codec`]: parsing what users type (`host:port`, hex, base64).
 //! - [`engine`]: specs, behaviors, the chat room, and the TCP/UDP engines.
@@ -22,6 +23,9 @@
 //! - [`workspace`]: the unit that owns engines and events; class mode, roles' credentials,
 //!   files on disk.
 //! - [`web`]: the axum router, and the guard that decides who is asking.
+//!
+//! The modules are layers, checked by a test (`layers.rs`): nothing below `web` uses it,
+//! nothing below `workspace` uses that.
 
 #![warn(missing_docs)]
 

@@ -1,4 +1,4 @@
-//! What every engine of one workspace shares: the event bus, the configuration, id counters,
+//! What every engine of one workspace shares: the capture, the configuration, id counters,
 //! the workspace's budgets, and the shutdown token.
 
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::files::Files;
 use crate::ids::{ConnId, MAX_CONN};
 
-/// What every engine of one workspace shares: the event bus, the configuration, id
+/// What every engine of one workspace shares: the capture, the configuration, id
 /// counters, the workspace's budgets, and the shutdown token every run's token is a child of.
 pub struct Env {
     /// Where events go.

@@ -263,7 +263,7 @@ impl Engine {
                     run.set_impair(kept.spec.options.impair);
                 }
                 // A run can end by itself before we get here (a client whose server closes
-                // at once); `finish` then ran already and left its reason.
+                // at once); `end_run` then ran already and left its reason.
                 let ended = run.live().ended.take();
                 kept.state = match ended {
                     None => State::Running(run),
@@ -311,7 +311,7 @@ impl Engine {
     }
 
     /// Called by a run's main task as it ends, whether stopped or ended by itself.
-    fn finish(&self, run: &Run, reason: &str) {
+    fn end_run(&self, run: &Run, reason: &str) {
         let asked = run.live().stop_reason.take();
         let why = if let Some(asked) = asked {
             format!("stopped: {asked}")

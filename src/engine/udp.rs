@@ -223,7 +223,7 @@ async fn datagram_loop(
     }
     drop(sock);
     run.settle().await;
-    engine.finish(&run, "socket closed");
+    engine.end_run(&run, "socket closed");
 }
 
 #[cfg(test)]

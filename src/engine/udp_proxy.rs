@@ -207,7 +207,7 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
         );
     }
     drop(sock);
-    engine.finish(&run, "socket closed");
+    engine.end_run(&run, "socket closed");
 }
 
 /// Closes the pairs that have been silent both ways for `idle`, giving back their places.

@@ -148,13 +148,13 @@ pub(super) async fn sendto(
         Fate::Sent { delay, .. } if leg.once && delay.is_zero() => {
             let r = sock.send_to(data, to).await;
             let n = record(engine, local, data, to, leg, EventKind::Sent, None, r)?;
-            finish(engine, run, sock, local, data, to, leg, 1, &cfg).await;
+            after_sent(engine, run, sock, local, data, to, leg, 1, &cfg).await;
             Ok(n)
         }
         Fate::Sent { copies, delay } if delay.is_zero() => {
             let r = sock.send_to(data, to).await;
             let n = record(engine, local, data, to, leg, EventKind::Sent, None, r)?;
-            finish(engine, run, sock, local, data, to, leg, copies, &cfg).await;
+            after_sent(engine, run, sock, local, data, to, leg, copies, &cfg).await;
             Ok(n)
         }
         Fate::Sent { .. }
@@ -202,7 +202,7 @@ pub(super) async fn sendto(
                 }
                 let r = sock.send_to(&data, to).await;
                 if record(&engine, local, &data, to, leg, EventKind::Sent, None, r).is_ok() {
-                    finish(&engine, &run2, &sock, local, &data, to, leg, copies, &cfg).await;
+                    after_sent(&engine, &run2, &sock, local, &data, to, leg, copies, &cfg).await;
                 }
             });
             Ok(n)
@@ -212,7 +212,7 @@ pub(super) async fn sendto(
 
 /// After a datagram went: its duplicate, then the one held back, if any.
 #[allow(clippy::too_many_arguments)]
-async fn finish(
+async fn after_sent(
     engine: &Arc<Engine>,
     run: &Run,
     sock: &Arc<UdpSocket>,

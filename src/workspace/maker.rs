@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use tokio_util::sync::CancellationToken;
 
 use super::store::{SavedWorkspace, Store};
-use super::{Digest, Kind, Parts, Workspace, from_hex};
+use super::{Digest, Parts, Workspace, WorkspaceKind, from_hex};
 use crate::capture::Capture;
 use crate::config::Config;
 use crate::engine::Env;
@@ -34,7 +34,7 @@ pub(super) struct Maker {
 /// What a new workspace starts with (the rest is fresh).
 pub(super) struct Fresh<'a> {
     pub id: Arc<str>,
-    pub kind: Kind,
+    pub kind: WorkspaceKind,
     pub name: &'a str,
     /// Its port block's number (a student's).
     pub block: Option<usize>,
@@ -86,14 +86,14 @@ impl Maker {
     pub async fn restore(
         &self,
         w: &SavedWorkspace,
-        kind: Kind,
+        kind: WorkspaceKind,
         problems: &mut Vec<String>,
     ) -> Arc<Workspace> {
         let range = match (kind, w.block) {
-            (Kind::Student, Some(n)) => self.block_range(n),
+            (WorkspaceKind::Student, Some(n)) => self.block_range(n),
             _ => None,
         };
-        if kind == Kind::Student && range.is_none() {
+        if kind == WorkspaceKind::Student && range.is_none() {
             problems.push(format!(
                 "workspace {} ({}): its port block {:?} is outside --ports now; it has no ports until the instructor resets it",
                 w.id, w.name, w.block
@@ -101,7 +101,7 @@ impl Maker {
         }
         // A student whose block no longer exists gets an empty one: nothing to bind until the
         // instructor removes the workspace.
-        let empty = (kind == Kind::Student).then_some((1, 0));
+        let empty = (kind == WorkspaceKind::Student).then_some((1, 0));
         let registry = self.registry(kind, range.or(empty), &w.id);
         let next = u32::try_from(w.next_engine).unwrap_or(u32::MAX);
         for p in registry.restore(&w.engines, next).await {
@@ -141,9 +141,9 @@ impl Maker {
 
     /// The config a workspace of `kind` runs under: the server's, or a student's limits and
     /// port block.
-    fn config_for(&self, kind: Kind, block: Option<(u16, u16)>) -> Config {
+    fn config_for(&self, kind: WorkspaceKind, block: Option<(u16, u16)>) -> Config {
         let mut c = Config::clone(&self.config);
-        if let (Kind::Student, Some(class)) = (kind, &self.config.class) {
+        if let (WorkspaceKind::Student, Some(class)) = (kind, &self.config.class) {
             c.limits.max_engines = class.ws_max_engines;
             c.limits.history_bytes = class.ws_history_bytes.min(c.limits.history_bytes);
             c.policy.port_block = block;
@@ -152,23 +152,23 @@ impl Maker {
         c
     }
 
-    fn registry(&self, kind: Kind, block: Option<(u16, u16)>, id: &str) -> Registry {
+    fn registry(&self, kind: WorkspaceKind, block: Option<(u16, u16)>, id: &str) -> Registry {
         let config = self.config_for(kind, block);
         let l = &config.limits;
         let capture = Capture::new(l.history, l.history_bytes, l.preview);
         let files = self.files_for(id, kind);
         let mut env = Env::new(capture, files, Arc::new(config.clone()), self.root.clone());
-        if let (Kind::Student, Some(class)) = (kind, &config.class) {
+        if let (WorkspaceKind::Student, Some(class)) = (kind, &config.class) {
             env = env.with_budgets(class.ws_bytes_per_sec, class.ws_max_connections);
         }
         Registry::new(Arc::new(env))
     }
 
     /// A workspace's files, in `files_root/ID`.
-    fn files_for(&self, id: &str, kind: Kind) -> Arc<Files> {
+    fn files_for(&self, id: &str, kind: WorkspaceKind) -> Arc<Files> {
         let config = &self.config;
         let bytes = match (&config.class, kind) {
-            (Some(class), Kind::Student) => class.ws_files_bytes,
+            (Some(class), WorkspaceKind::Student) => class.ws_files_bytes,
             _ => config.limits.files_bytes,
         };
         let quota = crate::files::Quota::new(config.limits.max_files, bytes);

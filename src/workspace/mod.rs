@@ -1,5 +1,5 @@
 //! Workspaces: the unit that owns engines and events. Each has its own registry of engines,
-//! its own event bus (its own `seq`, history and viewers), its own limits and budgets, and,
+//! its own capture (its own `seq`, history and viewers), its own limits and budgets, and,
 //! with a data directory, its own file on disk.
 //!
 //! - [`set`]: every workspace of the server; credentials, joining, removal, the janitor.
@@ -68,7 +68,7 @@ impl Role {
 
 /// What a workspace is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum WorkspaceKind {
     /// Personal mode's `default`.
     Personal,
     /// Class mode's `instructor`.
@@ -77,7 +77,7 @@ pub enum Kind {
     Student,
 }
 
-impl Kind {
+impl WorkspaceKind {
     fn name(self) -> &'static str {
         match self {
             Self::Personal => "personal",
@@ -118,7 +118,7 @@ fn time_of_ms(ms: u64) -> SystemTime {
 struct Activity {
     /// Unix ms of the last request, viewer or event seen.
     last_active: AtomicU64,
-    /// The bus's published count when the janitor last looked.
+    /// The capture's published count when the janitor last looked.
     seen_published: AtomicU64,
     /// Events per second over the janitor's last interval, times 1000.
     rate_milli: AtomicU64,
@@ -136,7 +136,7 @@ pub struct Workspace {
     /// `default`, `instructor`, or a student's random id.
     pub id: Arc<str>,
     /// What it is for.
-    pub kind: Kind,
+    pub kind: WorkspaceKind,
     name: Mutex<String>,
     created: SystemTime,
     registry: Registry,
@@ -172,7 +172,7 @@ pub const MAX_REQUEST_WAIT: Duration = Duration::from_secs(1);
 /// How to make a workspace; see [`Workspace::new`].
 pub(crate) struct Parts {
     pub id: Arc<str>,
-    pub kind: Kind,
+    pub kind: WorkspaceKind,
     pub name: String,
     pub created: SystemTime,
     pub last_active: SystemTime,
@@ -194,7 +194,7 @@ impl Workspace {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let requests = match (&p.registry.env().config.class, p.kind) {
-            (Some(class), Kind::Student) => {
+            (Some(class), WorkspaceKind::Student) => {
                 let b = || {
                     crate::engine::budget::Throttle::with_burst(
                         class.ws_requests_per_sec,
@@ -432,7 +432,7 @@ impl Workspace {
         self.removed.load(Relaxed)
     }
 
-    /// Samples the bus: events per second since the last call `dt` ago; traffic is activity.
+    /// Samples the capture: events per second since the last call `dt` ago; traffic is activity.
     pub(crate) fn sample(&self, dt: Duration) {
         let published = self.capture().published();
         let before = self.activity.seen_published.swap(published, Relaxed);

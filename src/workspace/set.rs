@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::join::{Attempts, normalize};
 
-use super::{ClassView, Digest, Kind, Role, Workspace, digest, random_hex};
+use super::{ClassView, Digest, Role, Workspace, WorkspaceKind, digest, random_hex};
 use crate::config::{ClassConfig, Config};
 use crate::error::ApiError;
 use crate::secret::ct_eq;
@@ -156,7 +156,7 @@ impl Workspaces {
         let mut all: Vec<Arc<Workspace>> = lock(&self.inner.map).values().cloned().collect();
         all.sort_by_cached_key(|w| {
             (
-                w.kind == Kind::Student,
+                w.kind == WorkspaceKind::Student,
                 w.name().to_lowercase(),
                 w.id.clone(),
             )
@@ -273,7 +273,10 @@ impl Workspaces {
             // the same block or both squeeze under the limit.
             let mut map = lock(&self.inner.map);
             super::names::check_name_free(&map, name)?;
-            let students = map.values().filter(|w| w.kind == Kind::Student).count();
+            let students = map
+                .values()
+                .filter(|w| w.kind == WorkspaceKind::Student)
+                .count();
             let max = class.config.max_workspaces;
             if students >= max {
                 return Err(ApiError::limit_reached(format!(
@@ -304,7 +307,7 @@ impl Workspaces {
             };
             let ws = self.inner.maker.fresh(super::maker::Fresh {
                 id: id.clone(),
-                kind: Kind::Student,
+                kind: WorkspaceKind::Student,
                 name,
                 block: Some(block),
                 invite: invite_code.as_deref().map(digest),
@@ -415,7 +418,7 @@ impl Workspaces {
                 continue;
             };
             let idle_for = now.duration_since(ws.last_active()).unwrap_or_default();
-            if ws.kind == Kind::Student && idle_for >= class.config.expire {
+            if ws.kind == WorkspaceKind::Student && idle_for >= class.config.expire {
                 tracing::info!(workspace = %ws.id, "removing a workspace idle past --expire");
                 self.drop_workspace(&ws).await;
                 continue;

@@ -11,7 +11,7 @@ use super::join::{Attempts, new_code};
 use super::maker::{Fresh, Maker};
 use super::set::{Class, Inner};
 use super::store::{OpenError, SavedClass, Store};
-use super::{Kind, Workspaces, random_hex};
+use super::{WorkspaceKind, Workspaces, random_hex};
 use crate::config::Config;
 
 /// What startup found, for the lines printed at startup.
@@ -155,7 +155,7 @@ impl Workspaces {
             }
         }
         for w in saved {
-            let Some(kind) = Kind::parse(&w.kind) else {
+            let Some(kind) = WorkspaceKind::parse(&w.kind) else {
                 startup.problems.push(format!(
                     "workspace {}: unknown kind {:?}; not loaded",
                     w.id, w.kind
@@ -165,7 +165,7 @@ impl Workspaces {
             let ws = maker.restore(&w, kind, &mut startup.problems).await;
             if *ws.id == *home_id {
                 home = Some(ws);
-            } else if kind == Kind::Student && class.is_some() {
+            } else if kind == WorkspaceKind::Student && class.is_some() {
                 loaded.push(ws);
             } else {
                 startup.problems.push(format!(
@@ -187,9 +187,9 @@ impl Workspaces {
             Some(h) => h,
             None => {
                 let kind = if class.is_some() {
-                    Kind::Instructor
+                    WorkspaceKind::Instructor
                 } else {
-                    Kind::Personal
+                    WorkspaceKind::Personal
                 };
                 let name = if class.is_some() {
                     "Instructor"

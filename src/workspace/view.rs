@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use serde::Serialize;
 
-use super::{Kind, Role, Workspace};
+use super::{Role, Workspace, WorkspaceKind};
 use crate::event::format_time;
 
 /// What `GET /api/workspace` returns.
@@ -150,7 +150,7 @@ impl Workspace {
             id: self.id.clone(),
             name: self.name(),
             role,
-            mode: if self.kind == Kind::Personal {
+            mode: if self.kind == WorkspaceKind::Personal {
                 "personal"
             } else {
                 "class"

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedWriteHalf;
 
-use super::conn::{ConnTask, Flow};
+use super::conn_task::{ConnTask, Flow};
 use crate::event::{Call, EventKind, Extra};
 use crate::files::{FileMeta, Source, Writer};
 use crate::ids::FileId;

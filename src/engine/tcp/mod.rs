@@ -2,7 +2,7 @@
 //! share is in [`conn`], file transfers over a connection in [`file`]. Socket I/O only; what
 //! to reply comes from `behavior`.
 
-mod conn;
+mod conn_task;
 mod file;
 
 use std::net::SocketAddr;
@@ -20,7 +20,7 @@ use super::{Conn, ConnCmd, Engine, Run, Starting, bind_error};
 use crate::error::ApiError;
 use crate::event::{Call, Draft, EventKind, NewSocket};
 use crate::ids::Leg;
-use conn::ConnTask;
+use conn_task::ConnTask;
 
 fn new_socket(addr: &SocketAddr) -> std::io::Result<TcpSocket> {
     if addr.is_ipv4() {
@@ -165,7 +165,7 @@ pub(in crate::engine) async fn accept_each<T>(
     drop(listener);
     conns.close();
     conns.wait().await;
-    engine.finish(run, "listening socket closed");
+    engine.end_run(run, "listening socket closed");
 }
 
 pub(super) fn connect_error(addr: SocketAddr, e: &std::io::Error) -> ApiError {
@@ -222,7 +222,7 @@ pub(super) async fn start_client(
     let run2 = run.clone();
     run.tracker.spawn(async move {
         let reason = task.run(stream, rx).await;
-        engine.finish(&run2, &reason);
+        engine.end_run(&run2, &reason);
     });
     Ok(run)
 }
