@@ -2,7 +2,7 @@
 // event stream together. No framework, no build step.
 
 import { api } from './api.js';
-import { LIFECYCLE } from './kinds.js';
+import { EngineViews } from './views.js';
 import { ClassView } from './classview.js';
 import { Detail } from './detail.js';
 import { EngineList } from './engines.js';
@@ -36,8 +36,7 @@ const KEEP = 5000; // events kept in memory per engine; older ones stay fetchabl
 const SCENE_MAX = 3000; // the newest events the scene lays out (older ones: Load older, the API)
 
 const store = new Map(); // engine id -> events, oldest first
-const views = new Map(); // engine id -> Engine from the API
-const rates = new Map(); // engine id -> { total, samples: bytes/s }
+const views = new EngineViews((countChanged) => { render(); if (countChanged) stage.changed(); });
 let selected = null;
 
 // Who this page acts as, and in which workspace (GET /api/workspace).
@@ -66,7 +65,7 @@ function allEvents() {
 
 const stage = new Stage(document.getElementById('stage'), {
   events: allEvents,
-  engines: () => [...views.values()],
+  engines: () => views.all(),
   // Stepping through the scene: the log of the event's engine shows the same event. While
   // playing, the engine shown stays (switching at every event would flicker); its own
   // events are still marked as they come.
@@ -81,8 +80,8 @@ const pageLayout = new Layout({ onPresent: (on) => stage.presenting(on) });
 
 const detail = new Detail(document.getElementById('detail'), {
   store,
-  onChanged: () => refresh(),
-  engines: () => [...views.values()],
+  onChanged: () => views.fetch(),
+  engines: () => views.all(),
   onPick: (seq) => stage.seekSeq(seq),
 });
 const list = new EngineList(document.getElementById('engines'), document.getElementById('no-engines'), {
@@ -98,7 +97,7 @@ const list = new EngineList(document.getElementById('engines'), document.getElem
       if (li) li.querySelector('.e-error').textContent = err.message;
     } finally {
       button.disabled = false;
-      refresh();
+      views.fetch();
     }
   },
 });
@@ -115,7 +114,6 @@ function select(id) {
 function forget() {
   store.clear();
   views.clear();
-  rates.clear();
   selected = null;
   detail.hide();
   replaceKids(document.getElementById('detail'), el('div', { class: 'placeholder' },
@@ -125,8 +123,7 @@ function forget() {
 }
 
 function render() {
-  const all = [...views.values()];
-  list.render(all, (id) => rates.get(id)?.samples ?? [], selected);
+  list.render(views.all(), (id) => views.samples(id), selected);
   if (selected && !views.has(selected)) {
     selected = null;
     detail.hide();
@@ -136,38 +133,8 @@ function render() {
   }
 }
 
-let refreshing = false;
-async function refresh() {
-  if (refreshing) return;
-  refreshing = true;
-  try {
-    const all = await api('GET', '/api/engines');
-    const before = views.size;
-    views.clear();
-    for (const v of all) views.set(v.id, v);
-    render();
-    if (views.size !== before) stage.changed();
-  } catch {
-    // The stream's status line already says the server is unreachable.
-  } finally {
-    refreshing = false;
-  }
-}
-const refreshSoon = debounce(refresh, 120);
-
-// Throughput samples: bytes in+out per second, from the counters.
-setInterval(async () => {
-  await refresh();
-  for (const v of views.values()) {
-    const total = v.stats.bytes_in + v.stats.bytes_out;
-    const r = rates.get(v.id) ?? { total, samples: [] };
-    r.samples.push(Math.max(0, total - r.total));
-    if (r.samples.length > 60) r.samples.shift();
-    r.total = total;
-    rates.set(v.id, r);
-  }
-  render();
-}, 1000);
+// The counters once a second (and the sparklines' samples from them).
+setInterval(() => views.poll(), 1000);
 
 const live = document.getElementById('live');
 const stream = new EventStream({
@@ -190,15 +157,13 @@ const stream = new EventStream({
   // The server restarted (its numbering began again): what the page holds is another run's.
   onRestarted: () => {
     store.clear();
-    rates.clear();
+    views.restarted();
     const v = selected && views.get(selected);
     if (v) detail.show(v);
     stage.rebuild();
-    refreshSoon();
   },
   onEvents: (evs) => {
     const mine = [];
-    let lifecycle = false;
     for (const ev of evs) {
       if (ev.kind === 'lagged' || ev.kind === 'history') {
         for (const arr of store.values()) arr.push(ev);
@@ -210,22 +175,20 @@ const stream = new EventStream({
       arr.push(ev);
       if (arr.length > KEEP * 1.2) arr.splice(0, arr.length - KEEP);
       if (ev.engine === selected) mine.push(ev);
-      if (LIFECYCLE.has(ev.kind) || !views.has(ev.engine)) lifecycle = true;
     }
     if (mine.length && detail.id === selected) detail.push(mine);
     stage.changed();
-    if (lifecycle) refreshSoon();
+    views.apply(evs);
     if (evs.some((ev) => ev.kind === 'file' && ev.call === 'recv()')) filesSoon();
   },
 });
 
 const form = new EngineForm(document.getElementById('new-engine'), {
-  engines: () => [...views.values()],
+  engines: () => views.all(),
   ports: me.port_range,
   onCreated: async (engine) => {
-    views.set(engine.id, engine);
+    views.put(engine);
     select(engine.id);
-    refreshSoon();
   },
 });
 
@@ -247,12 +210,11 @@ const filesSoon = debounce(() => { if (!watcher) files.refresh(); }, 200);
 
 const labs = new LabsPanel(document.getElementById('labs-panel'), document.getElementById('lab-steps'), {
   onLoaded: async (loaded) => {
-    for (const v of loaded.engines) views.set(v.id, v);
+    views.put(...loaded.engines);
     // The first step's engine, else the lab's first client: where the action starts.
     const first = loaded.steps.find((s) => s.engine)?.engine
       ?? loaded.engines.find((v) => v.kind.endsWith('client'))?.id ?? loaded.engines[0]?.id;
     if (first) select(first);
-    refreshSoon();
     filesSoon();
   },
   select: (id) => { if (views.has(id)) select(id); },
@@ -355,7 +317,7 @@ async function enter(ws) {
   } else {
     showBanner();
   }
-  await refresh();
+  await views.fetch();
   refreshPanels();
   stream.restart();
 }
@@ -390,7 +352,7 @@ if (readOnlyOwn) {
   empty.textContent = 'No engines yet.';
 }
 
-await refresh();
+await views.fetch();
 refreshPanels();
 selectFromHash();
 stream.start();
