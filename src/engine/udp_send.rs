@@ -111,30 +111,30 @@ pub(super) async fn sendto(
         let r = sock.send_to(data, to).await;
         return record(engine, local, data, to, leg, EventKind::Sent, None, r);
     };
+    // What impairment did with the datagram, said with its bytes.
+    let say = |kind: EventKind, msg: String| {
+        engine.emit(draft(kind, local, to, leg).data(data).message(&msg));
+    };
     match fate {
         Fate::Dropped => {
-            let msg = format!(
-                "lost on purpose (impair.loss {}): this datagram never left",
-                cfg.loss
-            );
-            engine.emit(
-                draft(EventKind::Dropped, local, to, leg)
-                    .data(data)
-                    .message(&msg),
+            say(
+                EventKind::Dropped,
+                format!(
+                    "lost on purpose (impair.loss {}): this datagram never left",
+                    cfg.loss
+                ),
             );
             Ok(data.len())
         }
         Fate::Held => {
             // Held until the next datagram has gone: then it goes, out of order. Said now, so
             // the log shows where the datagram is meanwhile.
-            let msg = format!(
-                "held back on purpose, to go after the next datagram (impair.reorder {})",
-                cfg.reorder
-            );
-            engine.emit(
-                draft(EventKind::Delayed, local, to, leg)
-                    .data(data)
-                    .message(&msg),
+            say(
+                EventKind::Delayed,
+                format!(
+                    "held back on purpose, to go after the next datagram (impair.reorder {})",
+                    cfg.reorder
+                ),
             );
             run.hold(Held {
                 sock: sock.clone(),
