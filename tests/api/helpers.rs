@@ -173,24 +173,7 @@ impl TestApp {
 
     /// Events from the history, of one engine, every page of them.
     pub async fn events(&self, id: &str) -> Vec<Value> {
-        let mut all = Vec::new();
-        let mut since = 0;
-        loop {
-            let (st, v) = self
-                .get(&format!(
-                    "/api/events?engine={id}&since={since}&limit=10000"
-                ))
-                .await;
-            assert_eq!(st, StatusCode::OK, "{v}");
-            // A page ends at 10,000 events or 1 MiB of them; an empty one is the end.
-            let page = v["events"].as_array().unwrap();
-            if page.is_empty() {
-                break;
-            }
-            since = v["next"].as_u64().unwrap();
-            all.extend(page.iter().cloned());
-        }
-        all
+        every_event(id, |path| async move { self.get(&path).await }).await
     }
 
     /// Waits until the history holds an event of `id` matching `pred`; returns all of `id`'s.
@@ -609,24 +592,7 @@ impl User {
 
     /// This user's events of engine `id`.
     pub async fn events(&self, id: &str) -> Vec<Value> {
-        let mut all = Vec::new();
-        let mut since = 0;
-        loop {
-            let (st, v) = self
-                .get(&format!(
-                    "/api/events?engine={id}&since={since}&limit=10000"
-                ))
-                .await;
-            assert_eq!(st, StatusCode::OK, "{v}");
-            // A page ends at 10,000 events or 1 MiB of them; an empty one is the end.
-            let page = v["events"].as_array().unwrap();
-            if page.is_empty() {
-                break;
-            }
-            since = v["next"].as_u64().unwrap();
-            all.extend(page.iter().cloned());
-        }
-        all
+        every_event(id, |path| async move { self.get(&path).await }).await
     }
 
     fn ws_request(
@@ -729,4 +695,26 @@ pub fn set_cookies(r: &reqwest::Response) -> Vec<String> {
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
         .collect()
+}
+
+/// Every page of engine `id`'s events from the history, each page asked for by `get`.
+async fn every_event<F, Fut>(id: &str, get: F) -> Vec<Value>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = (StatusCode, Value)>,
+{
+    let mut all = Vec::new();
+    let mut since = 0;
+    loop {
+        let (st, v) = get(format!("/api/events?engine={id}&since={since}&limit=10000")).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        // A page ends at 10,000 events or 1 MiB of them; an empty one is the end.
+        let page = v["events"].as_array().unwrap();
+        if page.is_empty() {
+            break;
+        }
+        since = v["next"].as_u64().unwrap();
+        all.extend(page.iter().cloned());
+    }
+    all
 }

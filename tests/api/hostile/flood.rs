@@ -14,15 +14,7 @@ use crate::pcap::{clean, tshark};
 async fn half_sent_requests_are_closed_and_a_real_one_gets_in() {
     // This test process opens 1,100 sockets too.
     socketlab::web::conns::raise_open_files();
-    let mut server = Server::start(
-        "9600-9799",
-        &[],
-        Rlimits {
-            open_files: Some(1024),
-            ..Rlimits::default()
-        },
-    )
-    .await;
+    let mut server = with_1024_files("9600-9799").await;
     // 1,100 connections, each with half a request: more than the server's descriptors.
     let opened = Instant::now();
     let mut held = Vec::new();
@@ -34,37 +26,9 @@ async fn half_sent_requests_are_closed_and_a_real_one_gets_in() {
         held.push(s);
     }
     // A real request still gets in, at once: the oldest half-sent one made room.
-    let fresh = Instant::now();
-    let r = reqwest::Client::new()
-        .get(format!("{}/healthz", server.base))
-        .timeout(Duration::from_secs(20))
-        .send()
-        .await
-        .expect("a fresh request is answered during the flood");
-    assert_eq!(r.text().await.unwrap(), "ok");
-    assert!(
-        fresh.elapsed() < Duration::from_secs(5),
-        "the fresh request waited {:?}",
-        fresh.elapsed()
-    );
+    a_fresh_request_is_answered(&server).await;
     // And every half-sent one is closed by the server within 30 s of being opened.
-    for (i, mut s) in held.into_iter().enumerate() {
-        let left = Duration::from_secs(30).saturating_sub(opened.elapsed());
-        let mut buf = [0u8; 512];
-        let end = tokio::time::timeout(left, async {
-            loop {
-                match s.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                }
-            }
-        })
-        .await;
-        assert!(
-            end.is_ok(),
-            "half-sent connection {i} still open after 30 s"
-        );
-    }
+    all_closed_within_30s(held, opened, "half-sent connection").await;
     server.assert_alive();
     assert!(server.healthz().await < BYSTANDER_BOUND);
     let err = server.stop().await;
@@ -74,15 +38,7 @@ async fn half_sent_requests_are_closed_and_a_real_one_gets_in() {
 #[tokio::test]
 async fn bodies_sent_a_trickle_at_a_time_are_closed_and_a_real_request_gets_in() {
     socketlab::web::conns::raise_open_files();
-    let mut server = Server::start(
-        "11500-11599",
-        &[],
-        Rlimits {
-            open_files: Some(1024),
-            ..Rlimits::default()
-        },
-    )
-    .await;
+    let mut server = with_1024_files("11500-11599").await;
     // 1,100 joins (no credential needed) that promise 100 KB and send a few bytes: more
     // connections than the server may hold, each in the middle of its body.
     let opened = Instant::now();
@@ -112,33 +68,8 @@ async fn bodies_sent_a_trickle_at_a_time_are_closed_and_a_real_request_gets_in()
             );
         }
     });
-    let fresh = Instant::now();
-    let r = reqwest::Client::new()
-        .get(format!("{}/healthz", server.base))
-        .timeout(Duration::from_secs(20))
-        .send()
-        .await
-        .expect("a fresh request is answered during the flood");
-    assert_eq!(r.text().await.unwrap(), "ok");
-    assert!(
-        fresh.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        fresh.elapsed()
-    );
-    for (i, mut s) in held.into_iter().enumerate() {
-        let left = Duration::from_secs(30).saturating_sub(opened.elapsed());
-        let mut buf = [0u8; 512];
-        let end = tokio::time::timeout(left, async {
-            loop {
-                match s.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                }
-            }
-        })
-        .await;
-        assert!(end.is_ok(), "stalled body {i} still open after 30 s");
-    }
+    a_fresh_request_is_answered(&server).await;
+    all_closed_within_30s(held, opened, "stalled body").await;
     trickling.await.unwrap();
     server.assert_alive();
     server.stop().await;
@@ -332,4 +263,52 @@ async fn a_flood_of_requests_waits_its_turn_then_is_refused() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     server.stop().await;
+}
+
+/// A request made during the flood is answered, and soon: the flood made room for it.
+async fn a_fresh_request_is_answered(server: &Server) {
+    let fresh = Instant::now();
+    let r = reqwest::Client::new()
+        .get(format!("{}/healthz", server.base))
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await
+        .expect("a fresh request is answered during the flood");
+    assert_eq!(r.text().await.unwrap(), "ok");
+    assert!(
+        fresh.elapsed() < Duration::from_secs(5),
+        "the fresh request waited {:?}",
+        fresh.elapsed()
+    );
+}
+
+/// Every one of `held` is closed by the server within 30 s of `opened`.
+async fn all_closed_within_30s(held: Vec<TcpStream>, opened: Instant, what: &str) {
+    for (i, mut s) in held.into_iter().enumerate() {
+        let left = Duration::from_secs(30).saturating_sub(opened.elapsed());
+        let mut buf = [0u8; 512];
+        let end = tokio::time::timeout(left, async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(end.is_ok(), "{what} {i} still open after 30 s");
+    }
+}
+
+/// A server on `ports` that may open 1,024 files, fewer than a flood's connections.
+async fn with_1024_files(ports: &str) -> Server {
+    Server::start(
+        ports,
+        &[],
+        Rlimits {
+            open_files: Some(1024),
+            ..Rlimits::default()
+        },
+    )
+    .await
 }
