@@ -171,11 +171,45 @@ pub mod export {
     pub const TAIL: &str = "\n]}\n";
 }
 
+/// What a stream's first frame says.
+#[derive(Debug, Clone, Copy)]
+pub struct Hello<'a> {
+    /// The numbering's run.
+    pub epoch: &'a str,
+    /// The oldest seq kept.
+    pub first_seq: u64,
+    /// The seq the next event will have.
+    pub next_seq: u64,
+    /// The seq the stream goes on after.
+    pub after: u64,
+    /// The engine the stream shows, if one.
+    pub engine: Option<&'a str>,
+    /// Whether the client's `since` was another run's (or past the newest).
+    pub restarted: bool,
+}
+
 /// The first frame of a stream: the capture's `epoch`, the seqs kept, and whether the
 /// reader's `since` was of another run (`restarted`). `kind` first, as in every frame.
-pub fn hello(epoch: &str, first_seq: u64, next_seq: u64, restarted: bool) -> Utf8Bytes {
-    let mut buf = Vec::with_capacity(96);
-    buf.extend_from_slice(b"{\"kind\":\"hello\",\"epoch\":");
+pub fn hello(h: Hello<'_>, now: std::time::SystemTime) -> Utf8Bytes {
+    let Hello {
+        epoch,
+        first_seq,
+        next_seq,
+        after,
+        engine,
+        restarted,
+    } = h;
+    let mut buf = Vec::with_capacity(160);
+    // The keys every event has, so a client that reads each frame as an event (Part 1's
+    // shape) finds them: the seq the stream goes on after, now, the engine shown, no call.
+    let _ = write!(buf, "{{\"kind\":\"hello\",\"seq\":{after},\"time\":");
+    json_str(&mut buf, &crate::event::format_time(now));
+    buf.extend_from_slice(b",\"engine\":");
+    match engine {
+        Some(e) => json_str(&mut buf, e),
+        None => buf.extend_from_slice(b"null"),
+    }
+    buf.extend_from_slice(b",\"call\":null,\"epoch\":");
     json_str(&mut buf, epoch);
     let _ = write!(buf, ",\"first_seq\":{first_seq},\"next_seq\":{next_seq}");
     if restarted {

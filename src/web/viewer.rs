@@ -95,6 +95,16 @@ impl Viewer {
     }
 
     /// When the summaries waiting are due, if any.
+    /// The seq the stream goes on after: its first event has a larger one.
+    pub fn started_after(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// The engine this viewer shows (`?engine=`), if one.
+    pub fn engine(&self) -> Option<&str> {
+        self.engine_label.as_deref()
+    }
+
     pub fn due(&self) -> Option<Instant> {
         self.sampler.as_ref().and_then(Sampler::due)
     }

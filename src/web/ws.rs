@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
@@ -117,7 +117,6 @@ pub async fn upgrade(
             && (q.epoch.as_deref().is_some_and(|e| e != epoch)
                 || q.since.is_some_and(|s| s >= next));
         let since = if restarted { Some(0) } else { q.since };
-        let hello = crate::capture::render::hello(epoch, first, next, restarted);
         let (viewer, notice) = Viewer::new(
             &ring,
             filter,
@@ -126,6 +125,17 @@ pub async fn upgrade(
             mode,
             rate,
             limits.viewer_buffer,
+        );
+        let hello = crate::capture::render::hello(
+            crate::capture::render::Hello {
+                epoch,
+                first_seq: first,
+                next_seq: next,
+                after: viewer.started_after(),
+                engine: viewer.engine(),
+                restarted,
+            },
+            SystemTime::now(),
         );
         let frames: Vec<Utf8Bytes> = std::iter::once(hello).chain(notice).collect();
         (viewer, frames)

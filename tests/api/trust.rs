@@ -455,10 +455,26 @@ async fn a_stream_from_before_a_restart_is_told_and_gets_the_new_runs_events() {
     assert_eq!(hello["restarted"], true, "{hello}");
     assert_ne!(hello["epoch"], old_epoch.as_str());
     assert_eq!(evs[0]["seq"], 1, "from the oldest kept event");
+    // It has the keys every event has (Part 1's shape): the seq the stream goes on after
+    // (below its first event's), the time, no engine (all are shown), no call.
+    assert_eq!(hello["seq"], 0, "{hello}");
+    assert!(
+        hello["time"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{hello}"
+    );
+    assert!(
+        hello["engine"].is_null() && hello["call"].is_null(),
+        "{hello}"
+    );
     // The same since with the right epoch is an ordinary reconnect: no restart said.
     let epoch = hello["epoch"].as_str().unwrap().to_string();
     let mut normal = app.ws(&format!("?since=1&epoch={epoch}")).await;
     normal.until("an event after 1", |v| v["seq"] == 2).await;
+    assert_eq!(
+        normal.hello.as_ref().unwrap()["seq"],
+        1,
+        "it goes on after since"
+    );
     assert!(normal.hello.as_ref().unwrap().get("restarted").is_none());
     app.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
