@@ -6,12 +6,24 @@ import { el } from './util.js';
 
 const KEY = 'socketlab-layout';
 
+/** The layout this browser kept, taken only as far as it makes sense: booleans for the two
+ *  toggles, known panel ids for the folds. Anything else (an older page's keys, a hand
+ *  edit, a value that is not what it should be) is dropped, so a kept layout can never
+ *  describe a page without its scene. */
 function load() {
+  let saved;
   try {
-    return JSON.parse(localStorage.getItem(KEY)) ?? {};
+    saved = JSON.parse(localStorage.getItem(KEY));
   } catch {
     return {};
   }
+  if (!saved || typeof saved !== 'object') return {};
+  const out = {};
+  for (const k of ['side', 'detail']) if (typeof saved[k] === 'boolean') out[k] = saved[k];
+  if (Array.isArray(saved.folded)) {
+    out.folded = saved.folded.filter((id) => typeof id === 'string' && document.getElementById(id)?.matches('.side > .panel'));
+  }
+  return out;
 }
 
 export class Layout {
@@ -34,6 +46,7 @@ export class Layout {
       }
     });
     this.apply();
+    this.keepSceneInView();
     const params = new URLSearchParams(location.search);
     if (params.has('present')) this.present(true, false);
   }
@@ -82,6 +95,18 @@ export class Layout {
       const b = panel.querySelector('h2 > .fold');
       if (b) b.setAttribute('aria-expanded', String(!folded.has(panel.id)));
     }
+  }
+
+  /** A kept layout that leaves the scene no room (a narrow window, a layout from another
+   *  page) is dropped for the default one: the scene is what the page is for. */
+  keepSceneInView() {
+    const stage = document.getElementById('stage');
+    if (!stage) return;
+    const room = stage.getBoundingClientRect();
+    if (room.width >= Math.min(320, window.innerWidth / 3) && room.height >= 120) return;
+    this.state = { side: true, detail: true, folded: [] };
+    this.save();
+    this.apply();
   }
 
   /** Present mode: the scene alone, large; full screen too when asked from a click. */

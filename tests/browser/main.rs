@@ -9,6 +9,7 @@ mod class;
 mod exercises;
 mod harness;
 mod inspect;
+mod layout;
 mod stage;
 mod trust;
 
