@@ -51,10 +51,13 @@ pub enum EventKind {
     Delayed,
     /// A datagram sent after a later one on purpose (`impair.reorder`): its `sendto()`.
     Reordered,
+    /// A TCP `recv()` returned 0 bytes: the peer closed its side (its FIN arrived), the end of
+    /// the stream the lecture's loops test for; recorded before the `close()` it leads to.
+    Eof,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 18] = [
+    const ALL: [EventKind; 19] = [
         Self::Listening,
         Self::Bound,
         Self::Connected,
@@ -73,6 +76,7 @@ impl EventKind {
         Self::Duplicated,
         Self::Delayed,
         Self::Reordered,
+        Self::Eof,
     ];
 
     /// The kind a record stores as `k as u8` (an unknown byte reads as `error`).
@@ -109,6 +113,7 @@ impl EventKind {
             Self::Duplicated => "duplicated",
             Self::Delayed => "delayed",
             Self::Reordered => "reordered",
+            Self::Eof => "eof",
         }
     }
 }

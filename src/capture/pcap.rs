@@ -145,12 +145,24 @@ struct Flow {
     fin_peer: bool,
 }
 
-/// A stable initial sequence number per connection and side, so a re-export is identical.
-fn isn(key: ConnId, side: u32) -> u32 {
-    let mut h: u32 = 0x811C_9DC5 ^ side;
-    let leg = key.which_leg().map_or(0, |l| l as u8 + 1);
-    for b in key.key().to_le_bytes().into_iter().chain([leg]) {
-        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+/// The initial sequence number of the direction `from` → `to` of a connection, from its
+/// addresses alone: both ends of a connection between two of socketlab's engines (a client
+/// and a server's accepted socket, a proxy's leg and the server) rebuild the same numbers, so
+/// a segment has one `seq` and `ack` at its `send()` and at its `recv()`, as on the wire.
+/// Stable, so a re-export is identical.
+fn isn(from: SocketAddr, to: SocketAddr) -> u32 {
+    let mut h: u32 = 0x811C_9DC5;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
+        }
+    };
+    for a in [from, to] {
+        match a.ip() {
+            IpAddr::V4(ip) => eat(&ip.octets()),
+            IpAddr::V6(ip) => eat(&ip.octets()),
+        }
+        eat(&a.port().to_be_bytes());
     }
     h
 }
@@ -256,17 +268,21 @@ fn data_frames(ev: &Ev, src: SocketAddr, dst: SocketAddr, tcp: Option<(u32, u32)
     frames
 }
 
-/// The first sequence number after the SYN of each side of flow `key`.
-fn bases(key: ConnId) -> (u32, u32) {
-    (isn(key, 1).wrapping_add(1), isn(key, 2).wrapping_add(1))
+/// The first sequence number after the SYN of each side of a connection: this side's, the
+/// peer's.
+fn bases(local: SocketAddr, peer: SocketAddr) -> (u32, u32) {
+    (
+        isn(local, peer).wrapping_add(1),
+        isn(peer, local).wrapping_add(1),
+    )
 }
 
 /// Where a TCP data event's first segment starts and what it acknowledges, from the stream
 /// position its record carries.
 fn tcp_position(ev: &Ev) -> Option<(u32, u32)> {
-    let key = ev.key?;
+    ev.key?;
     let s = ev.stream?;
-    let (local, peer) = bases(key);
+    let (local, peer) = bases(ev.local?, ev.peer?);
     let sent = local.wrapping_add(s.sent);
     let received = peer.wrapping_add(s.received);
     Some(match ev.kind {
@@ -315,7 +331,7 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
         use EventKind::*;
         if !matches!(
             ev.kind,
-            Accepted | Connected | Sent | Received | Shutdown | Closed
+            Accepted | Connected | Sent | Received | Shutdown | Eof | Closed
         ) {
             continue;
         }
@@ -323,8 +339,8 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
         let f = flows.entry(key).or_insert_with(|| Flow {
             local,
             peer,
-            next_local: isn(key, 1),
-            next_peer: isn(key, 2),
+            next_local: isn(local, peer),
+            next_peer: isn(peer, local),
             fin_local: false,
             fin_peer: false,
         });
@@ -393,6 +409,27 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
                 } else {
                     (f.next_peer, f.next_local) = (seq.wrapping_add(full), ack);
                 }
+            }
+            Eof if !f.fin_peer => {
+                // The peer's FIN, which this recv() of 0 bytes saw, and this side's ACK of it.
+                let (seq, ack) = tcp_position(ev).unwrap_or((f.next_peer, f.next_local));
+                push(
+                    f.peer,
+                    f.local,
+                    tcp(
+                        seq,
+                        ack,
+                        Flags {
+                            fin: true,
+                            ack: true,
+                            ..Flags::default()
+                        },
+                    ),
+                );
+                f.next_peer = seq.wrapping_add(1);
+                f.next_local = ack;
+                f.fin_peer = true;
+                push(f.local, f.peer, tcp(f.next_local, f.next_peer, ack_only));
             }
             Shutdown if !f.fin_local => {
                 push(

@@ -200,8 +200,10 @@ pub fn encode(engine: EngineId, d: &Draft<'_>, preview: usize, now: SystemTime) 
     } else {
         (d.local, d.peer)
     };
-    let stream =
-        d.conn.is_some() && d.data.is_some() && matches!(d.call, Some(Call::Send | Call::Recv));
+    // A data call's place in its connection's streams; an eof's too (where the peer's FIN is).
+    let stream = d.conn.is_some()
+        && (d.data.is_some() || d.kind == crate::event::EventKind::Eof)
+        && matches!(d.call, Some(Call::Send | Call::Recv));
     let len = HEADER
         + if stream { STREAM } else { 0 }
         + local.as_ref().map_or(0, addr_len)

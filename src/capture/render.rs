@@ -66,7 +66,10 @@ pub fn render(seq: u64, v: &View<'_>, conn: Option<&ConnAddrs>) -> Utf8Bytes {
     if let Some(peer) = peer {
         let _ = write!(buf, ",\"peer\":\"{peer}\"");
     }
-    if v.has_data() {
+    if v.kind() == crate::event::EventKind::Eof {
+        // A recv() of 0 bytes: its count, and no data.
+        buf.extend_from_slice(b",\"bytes\":0");
+    } else if v.has_data() {
         let _ = write!(buf, ",\"bytes\":{},\"data\":\"", v.bytes());
         let at = buf.len();
         buf.resize(at + b64_len, 0);

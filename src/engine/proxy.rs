@@ -224,25 +224,29 @@ async fn relay(
             _ = closed.cancelled() => break End::Closed("the proxy closed it".into()),
             r = rd.read(&mut buf) => r,
         };
-        let n = match n {
-            Ok(0) => {
-                let _ = wr.shutdown().await;
-                let msg = if from_client {
-                    "passed on: the client finished sending (its recv() returned 0)"
-                } else {
-                    "passed on: the server finished sending (its recv() returned 0)"
-                };
-                engine.emit(
-                    Draft::new(EventKind::Shutdown, Call::Shutdown)
-                        .conn(to)
-                        .message(msg),
-                );
-                break End::Finished;
-            }
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break End::Reset,
-            Err(e) => break End::Closed(format!("recv() failed: {e}")),
-        };
+        let n =
+            match n {
+                Ok(0) => {
+                    engine.emit(Draft::new(EventKind::Eof, Call::Recv).conn(from).message(
+                        "recv() returned 0 bytes: the peer closed its side (end of stream)",
+                    ));
+                    let _ = wr.shutdown().await;
+                    let msg = if from_client {
+                        "passed on: the client finished sending (its recv() returned 0)"
+                    } else {
+                        "passed on: the server finished sending (its recv() returned 0)"
+                    };
+                    engine.emit(
+                        Draft::new(EventKind::Shutdown, Call::Shutdown)
+                            .conn(to)
+                            .message(msg),
+                    );
+                    break End::Finished;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break End::Reset,
+                Err(e) => break End::Closed(format!("recv() failed: {e}")),
+            };
         let data = &buf[..n];
         engine.stats.received(n);
         conn.count(from_client, true, n);

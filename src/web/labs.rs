@@ -151,9 +151,33 @@ pub async fn remove(Owner(ws): Owner, Path(id): Path<String>) -> Result<StatusCo
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /api/labs/{id}/load`'s query.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadQuery {
+    /// Delete the workspace's engines first, so the lab is what is shown (and its fixed
+    /// ports are free).
+    #[serde(default)]
+    replace: bool,
+}
+
 /// `POST /api/labs/{id}/load`: creates the lab's engines, servers first; all or nothing.
-pub async fn load_one(Owner(ws): Owner, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// `?replace=true` deletes the workspace's engines first.
+pub async fn load_one(
+    Owner(ws): Owner,
+    Path(id): Path<String>,
+    q: Result<axum::extract::Query<LoadQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
     let lab = find(&ws, &id)?;
+    let axum::extract::Query(q) = q.map_err(|e| {
+        ApiError::invalid_spec(format!(
+            "{}; the one option is ?replace=true (delete your engines first)",
+            e.body_text()
+        ))
+    })?;
+    if q.replace {
+        ws.reset().await?;
+    }
     let mut loaded = load::load(&ws, &lab).await?;
     if let Some(e) = loaded.unsaved.take() {
         let v = serde_json::to_value(&loaded).map_err(|e| ApiError::internal(e.to_string()))?;

@@ -211,6 +211,9 @@ const filesSoon = debounce(() => { if (!watcher) files.refresh(); }, 200);
 const labs = new LabsPanel(document.getElementById('labs-panel'), document.getElementById('lab-steps'), {
   onLoaded: async (loaded) => {
     views.put(...loaded.engines);
+    // The engines now (a replacing load deleted the others), then the lab's drawn from live.
+    await views.fetch();
+    stage.showLab(loaded.engines.map((v) => v.id));
     // The first step's engine, else the lab's first client: where the action starts.
     const first = loaded.steps.find((s) => s.engine)?.engine
       ?? loaded.engines.find((v) => v.kind.endsWith('client'))?.id ?? loaded.engines[0]?.id;

@@ -80,7 +80,10 @@ export class LabsPanel {
     button.disabled = true;
     this.say('');
     try {
-      const loaded = await api('POST', `/api/labs/${encodeURIComponent(lab.id)}/load`);
+      // Asked for, a lab replaces the engines there were (their lanes, and the fixed ports a
+      // lecture's lab needs); else the scene shows the lab's alone, saying so.
+      const replace = document.getElementById('lab-replace')?.checked ? '?replace=true' : '';
+      const loaded = await api('POST', `/api/labs/${encodeURIComponent(lab.id)}/load${replace}`);
       this.say(`loaded ${lab.name}: ${loaded.engines.length} engines`);
       this.showSteps(loaded);
       this.onLoaded(loaded);

@@ -45,6 +45,7 @@ async fn live_events_mirror_the_socket_calls() {
             "accepted",
             "received",
             "sent",
+            "eof",
             "closed"
         ]
     );
@@ -52,7 +53,7 @@ async fn live_events_mirror_the_socket_calls() {
     assert_eq!(
         calls,
         [
-            "socket()", "bind()", "listen()", "accept()", "recv()", "send()", "close()"
+            "socket()", "bind()", "listen()", "accept()", "recv()", "send()", "recv()", "close()"
         ]
     );
     // The lecture's first line: socket(AF_INET, SOCK_STREAM), on the address it then binds.

@@ -35,3 +35,4 @@ mod persist;
 mod proxy;
 mod rules;
 mod trust;
+mod truth;

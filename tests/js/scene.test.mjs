@@ -201,6 +201,43 @@ test('an orderly close is a FIN from the side that closed first', () => {
   assert.ok(fin.from < fin.to);
 });
 
+test('a half-close: each FIN its own arrow to the recv() of 0 that saw it, in causal order', () => {
+  const srv = { engine: 'e1', conn: 'c1', local: SERVER, peer: CLIENT };
+  const cli = { engine: 'e2', conn: 'c2', local: CLIENT, peer: SERVER };
+  // The server's events were published first: its eof and close come before the client's
+  // shutdown in seq, though the shutdown caused them.
+  const evs = seqd([
+    ...opening(),
+    cSend('bye'), sRecv('bye'), sSend('bye'),
+    { ...srv, kind: 'eof', call: 'recv()', bytes: 0 },
+    { ...srv, kind: 'closed', call: 'close()', message: 'peer closed the connection (recv() returned 0 bytes)' },
+    { ...cli, kind: 'shutdown', call: 'shutdown()' },
+    cRecv('bye'),
+    { ...cli, kind: 'eof', call: 'recv()', bytes: 0 },
+    { ...cli, kind: 'closed', call: 'close()', message: 'peer closed the connection (recv() returned 0 bytes)' },
+  ]);
+  const scene = buildScene(evs, ENGINES);
+  const fins = scene.arrows.filter((a) => a.type === 'fin');
+  assert.equal(fins.length, 2, 'one FIN each way');
+  const row = (engine, kind) => scene.rows.find((r) => r.ev.engine === engine && r.ev.kind === kind).row;
+  const [first, second] = fins.sort((a, b) => a.from - b.from);
+  assert.equal(first.from, row('e2', 'shutdown'), "the client's shutdown() sends the first FIN");
+  assert.equal(first.to, row('e1', 'eof'));
+  assert.equal(second.from, row('e1', 'closed'), "the server's close() sends the second");
+  assert.equal(second.to, row('e2', 'eof'));
+  assert.ok(row('e2', 'shutdown') < row('e1', 'eof'), 'the eof is drawn after the shutdown that caused it');
+  assert.ok(row('e1', 'eof') < row('e1', 'closed'), 'and before the close() it leads to');
+  assert.equal(scene.rows[row('e1', 'eof')].call, 'recv() → 0');
+});
+
+test('stopping a server draws its close()', () => {
+  const evs = seqd([...opening(), { engine: 'e1', kind: 'stopped', call: 'close()', local: SERVER, message: 'stopped by request' }]);
+  const scene = buildScene(evs, ENGINES);
+  const last = scene.rows[scene.rows.length - 1];
+  assert.equal(last.ev.kind, 'stopped');
+  assert.equal(last.call, 'close()');
+});
+
 test('summaries: counts on the lane and one bulk arrow per overlap, not an arrow per call', () => {
   const sum = (engine, conn, local, peer, bin, bout, first, last) => ({
     kind: 'summary', engine, conn, window_ms: 100, counts: { received: 50, sent: 50 },

@@ -269,6 +269,10 @@ impl ConnTask {
                 r = rd.read(&mut buf) => match r {
                     Ok(0) => {
                         peer_closed = true;
+                        self.engine
+                            .emit(self.draft(EventKind::Eof, Call::Recv).message(
+                                "recv() returned 0 bytes: the peer closed its side (end of stream)",
+                            ));
                         Flow::Close("peer closed the connection (recv() returned 0 bytes)".into())
                     }
                     Ok(n) => {

@@ -26,9 +26,11 @@ function label(ev) {
     case 'reordered': return ['sendto() ⇅', 'sent late on purpose'];
     case 'delayed': return ['delayed', ev.message ?? ''];
     case 'shutdown': return ['shutdown(SHUT_WR)', ''];
+    case 'eof': return ['recv() → 0', 'end of stream: the peer closed its side'];
     case 'closed': return ['close()', ev.message ?? ''];
     case 'refused': return ['refused', ev.message ?? 'server full'];
-    case 'stopped': return ['stopped', ev.message ?? ''];
+    // A stop is the socket's close(), as the lecture's program would call it.
+    case 'stopped': return ['close()', ev.message ?? 'stopped'];
     case 'file': return ['file ✓', ev.file ?? ''];
     case 'error': return [`${ev.call ?? ''} failed`, ev.message ?? ''];
     case 'summary': return ['Σ', summaryLine(ev)];
@@ -217,11 +219,34 @@ function matchDatagrams(s, arrows) {
   });
 }
 
-/** An orderly close (FIN) or a reset (RST) from the side that closed first to the other. */
+const isTcpLane = (l) => l && (l.role === 'accepted' || l.role === 'client' || l.role === 'upstream');
+
+/** Each FIN, as its own arrow, from the call that sent it (a `shutdown()`, else an orderly
+ *  `close()`) to the `recv()` of 0 bytes that saw it, which is drawn after it; a reset (RST)
+ *  from the side that reset to the other. Without `eof` events (a reset, an older capture), a
+ *  close to the other side's close as before. */
 function closings(items, lanes, arrows) {
+  const fin = new Map(); // lane -> the item that sent its FIN
+  const eof = new Map(); // lane -> its recv() of 0 bytes
   const closed = new Map();
   for (const it of items) {
-    if (it.ev.kind === 'closed' && it.lane && (it.lane.role === 'accepted' || it.lane.role === 'client' || it.lane.role === 'upstream')) closed.set(it.lane, it);
+    const { ev, lane } = it;
+    if (!isTcpLane(lane)) continue;
+    if (ev.kind === 'eof' && !eof.has(lane)) eof.set(lane, it);
+    if (ev.kind === 'shutdown' && !fin.has(lane)) fin.set(lane, it);
+    if (ev.kind === 'closed') {
+      closed.set(lane, it);
+      if (!fin.has(lane) && !isReset(ev)) fin.set(lane, it);
+    }
+  }
+  const drawn = new Set(); // "from>to" lane keys with a FIN arrow
+  for (const [lane, got] of eof) {
+    const other = lanes.tcpPeer(lane);
+    const sent = other && fin.get(other);
+    if (!sent) continue;
+    got.deps.push(sent);
+    arrows.push({ a: sent, b: got, type: 'fin', label: 'FIN' });
+    drawn.add(`${other.key}>${lane.key}`);
   }
   const done = new Set();
   for (const [lane, it] of closed) {
@@ -230,6 +255,7 @@ function closings(items, lanes, arrows) {
     const theirs = other ? closed.get(other) : null;
     if (!theirs) continue;
     done.add(lane).add(other);
+    if (drawn.has(`${lane.key}>${other.key}`) || drawn.has(`${other.key}>${lane.key}`)) continue;
     // The side told "peer closed" or "reset by peer" learned it from the other one.
     const told = (x) => /peer|reset by/i.test(x.ev.message ?? '');
     const [a, b] = told(it) && !told(theirs) ? [theirs, it] : [it, theirs];

@@ -58,8 +58,9 @@ export class Stage {
       this.liveBtn, this.speed, this.slider, this.pos, this.chooser, this.presentBtn);
     this.box = el('div', { class: 'scene-box', tabindex: 0, 'aria-label': 'the scene: every socket as a lane, every call on it' });
     this.details = el('aside', { class: 'scene-details', 'aria-live': 'polite', hidden: true });
+    this.filtered = el('p', { class: 'scene-filtered', role: 'status', hidden: true });
     this.empty = el('p', { class: 'scene-empty', text: 'Every socket of your engines appears here as a lane, every call on it in order, and the bytes as arrows between them. Start a server and a client (the presets above, or a lab).' });
-    replaceKids(this.section, this.controls, el('div', { class: 'scene-wrap' }, this.box, this.details, this.empty));
+    replaceKids(this.section, this.controls, this.filtered, el('div', { class: 'scene-wrap' }, this.box, this.details, this.empty));
   }
 
   /** The engines whose sockets are drawn: all, or the ones chosen. */
@@ -75,9 +76,39 @@ export class Stage {
 
   choose() {
     const ticked = [...this.chooser.querySelectorAll('input:checked')].map((i) => i.value);
-    this.chosen = ticked.length === this.engines().length ? null : new Set(ticked);
-    this.chooser.querySelector('summary').textContent = this.chosen ? `Engines (${this.chosen.size})` : 'Engines';
+    this.show(ticked.length === this.engines().length ? null : ticked);
+  }
+
+  /** Draws these engines' sockets only (`null`: all), saying so above the scene. */
+  show(ids) {
+    this.chosen = ids ? new Set(ids) : null;
     this.rebuild();
+  }
+
+  /** A lab was loaded: its engines are what is drawn (the others, if any, behind "show
+   *  all"), from the live end. */
+  showLab(ids) {
+    const others = this.engines().some((e) => !ids.includes(e.id));
+    this.show(others ? ids : null);
+    this.player.follow();
+  }
+
+  /** The filter as it stands, said: engines that no longer exist are dropped from it, and
+   *  one that shows every engine is no filter. */
+  sayFilter(engines) {
+    if (this.chosen) {
+      const ids = new Set(engines.map((e) => e.id));
+      for (const id of [...this.chosen]) if (!ids.has(id)) this.chosen.delete(id);
+      if (this.chosen.size === 0 || this.chosen.size === ids.size) this.chosen = null;
+    }
+    const summary = this.chooser.querySelector('summary');
+    summary.textContent = this.chosen ? `Engines (${this.chosen.size} of ${engines.length})` : 'Engines';
+    this.filtered.hidden = !this.chosen;
+    if (this.chosen) {
+      replaceKids(this.filtered,
+        `Showing ${this.chosen.size} of ${engines.length} engines' sockets. `,
+        el('button', { type: 'button', class: 'small', text: 'Show all', onclick: () => { this.show(null); this.renderChoices(); } }));
+    }
   }
 
   /** New events arrived: rebuild soon, at most every REBUILD_MS, and less often when a
@@ -94,6 +125,7 @@ export class Stage {
   rebuild() {
     const t0 = performance.now();
     const engines = this.engines();
+    this.sayFilter(engines);
     let evs = this.events();
     if (this.chosen) evs = evs.filter((ev) => !ev.engine || this.chosen.has(ev.engine));
     this.scene = buildScene(evs, engines);
