@@ -311,6 +311,7 @@ async function enter(ws) {
   if (other || readOnlyOwn) body.setAttribute('data-readonly', '');
   else body.removeAttribute('data-readonly');
   forget();
+  stage.setTitle(other ? other.name : me.name);
   if (other) {
     showBanner(el('span', {}, 'Watching ', el('b', { text: other.name }), '’s workspace, read-only and live. '),
       el('button', { type: 'button', class: 'small', text: 'Back to the class', onclick: () => { enter(null); setTab('class'); } }),
@@ -327,6 +328,7 @@ async function enter(ws) {
 
 const name = document.getElementById('ws-name');
 name.textContent = me.name;
+stage.setTitle(me.name);
 const role = document.getElementById('ws-role');
 role.textContent = me.read_only ? 'watching, read-only' : me.role;
 // "Instructor (instructor)" and "My workspace (owner)" say nothing twice.

@@ -95,3 +95,74 @@ async fn folding_the_panels_gives_the_scene_the_width_at_every_size() {
     );
     b.assert_no_page_errors().await;
 }
+
+/// The smallest and the call names' font sizes of the scene's texts, in px.
+const SCENE_TYPE: &str = "(() => { const px = (e) => parseFloat(getComputedStyle(e).fontSize); \
+    const all = [...document.querySelectorAll('svg.scene text, svg.scene tspan, svg.scene-head text, .scene-caption *')].filter((e) => e.textContent.trim()); \
+    const calls = [...document.querySelectorAll('svg.scene text.call-name')]; \
+    return [Math.min(...all.map(px)), Math.min(...calls.map(px)), all.length]; })()";
+
+#[tokio::test]
+async fn present_mode_is_sized_to_the_screen_and_says_whose_workspace_and_what_the_step_means() {
+    let _one_at_a_time = serial().await;
+    let app = spawn_app().await;
+    let server = app
+        .post(
+            "/api/engines",
+            json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo"}),
+        )
+        .await;
+    let client = app
+        .post(
+            "/api/engines",
+            json!({"kind": "tcp-client", "target": server["local"], "behavior": "manual"}),
+        )
+        .await;
+    let cid = client["id"].as_str().unwrap();
+    let driver = Driver::start().await;
+    let b = driver.browser().await;
+    b.goto(&format!("{}/", app.base)).await;
+    app.post(
+        &format!("/api/engines/{cid}/send"),
+        json!({"data": "hello"}),
+    )
+    .await;
+    for (w, h, call_min) in [(1920, 1080, 28.0), (1024, 768, 20.0)] {
+        b.viewport(w, h).await;
+        b.goto(&format!("{}/?present", app.base)).await;
+        b.wait_js(
+            "document.body.classList.contains('present') && document.querySelectorAll('svg.scene g.arrow.t-data').length >= 2",
+            "the echo drawn in present mode",
+        )
+        .await;
+        // Stepped back one event: the caption says what it means.
+        b.js("(document.getElementById('stage').querySelector('.s-back').click(), 1)")
+            .await;
+        let caption = b
+            .wait_js(
+                "(c => c && c.textContent.includes('workspace') && c.querySelector('.sc-what').textContent && c.textContent)(document.querySelector('.scene-caption'))",
+                "the caption",
+            )
+            .await;
+        assert!(
+            caption.as_str().unwrap().contains("My workspace"),
+            "{w}x{h}: {caption}"
+        );
+        let t = b.js(SCENE_TYPE).await;
+        let (smallest, calls) = (t[0].as_f64().unwrap(), t[1].as_f64().unwrap());
+        assert!(
+            smallest >= 18.0,
+            "{w}x{h}: the smallest text is {smallest} px"
+        );
+        assert!(calls >= call_min, "{w}x{h}: call names are {calls} px");
+        let share = b
+            .js("document.querySelector('.scene-box').getBoundingClientRect().height / innerHeight")
+            .await;
+        assert!(
+            share.as_f64().unwrap() >= if h >= 1000 { 0.85 } else { 0.8 },
+            "{w}x{h}: the scene is {share} of the height"
+        );
+        b.screenshot(&format!("present-{w}x{h}.png")).await;
+    }
+    b.assert_no_page_errors().await;
+}

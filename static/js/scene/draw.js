@@ -8,6 +8,17 @@ import { perFrame, svgEl } from '../util.js';
 
 const OVERSCAN = 4;
 
+/** A length custom property in px, in whatever units it is written (present mode sizes the
+ *  scene from the screen: `max(46px, 5vh)`), measured by a probe of that height. */
+function lengthVar(box, name, fallback) {
+  const probe = document.createElement('div');
+  probe.style.cssText = `position:absolute;visibility:hidden;width:0;height:var(${name})`;
+  box.append(probe);
+  const px = probe.getBoundingClientRect().height;
+  probe.remove();
+  return px || fallback;
+}
+
 export class SceneDrawing {
   /** `box` scrolls; `onPick(row)` when a call or an arrow is clicked, `onHover(row|null)`. */
   constructor(box, { onPick, onHover }) {
@@ -54,16 +65,17 @@ export class SceneDrawing {
   /** Sizes from the CSS (present mode makes them larger); kept until the box changes. */
   metrics() {
     if (this.m && this.m.lanes === (this.scene ? this.scene.lanes.length : 0)) return this.m;
-    const cs = getComputedStyle(this.box);
-    const row = parseFloat(cs.getPropertyValue('--scene-row')) || 28;
-    const headH = parseFloat(cs.getPropertyValue('--scene-head')) || 46;
+    const row = lengthVar(this.box, '--scene-row', 28);
+    const headH = lengthVar(this.box, '--scene-head', 46);
     const lanes = this.scene ? this.scene.lanes.length : 0;
-    const minGap = parseFloat(cs.getPropertyValue('--scene-gap')) || 150;
+    const minGap = lengthVar(this.box, '--scene-gap', 150);
     const width = this.box.clientWidth;
-    // Room on the right for the last lane's labels, which are written to the right of it.
-    const left = 90;
-    const gap = Math.max(minGap, lanes > 1 ? (width - left - 190) / (lanes - 1) : width);
-    this.m = { row, headH, gap, left: lanes > 1 ? left : width / 2 - 60, lanes, width, height: this.box.clientHeight };
+    // Room on the left for the first lane's title and address, and on the right for the last
+    // lane's labels (written to the right of it): both grow with the type.
+    const left = Math.max(90, row * 3.4);
+    const right = Math.max(190, row * 6.5);
+    const gap = Math.max(minGap, lanes > 1 ? (width - left - right) / (lanes - 1) : width);
+    this.m = { row, headH, gap, left: lanes > 1 ? left : width / 2 - 60, right, lanes, width, height: this.box.clientHeight };
     return this.m;
   }
 
@@ -107,7 +119,7 @@ export class SceneDrawing {
     }
     const x = (col) => m.left + col * m.gap;
     const y = (r) => (r + 0.5) * m.row;
-    const width = Math.max(m.width, x(Math.max(0, m.lanes - 1)) + 190);
+    const width = Math.max(m.width, x(Math.max(0, m.lanes - 1)) + m.right);
     // Rows after the cursor are not drawn yet: stepping shows the exchange as it unfolded.
     const last = Math.min(s.rows.length - 1, this.at);
     const height = Math.max((s.rows.length + 1) * m.row, m.height - m.headH);
@@ -170,10 +182,13 @@ export class SceneDrawing {
   }
 
   arrow(a, x, y, last, m) {
+    // Arrows leave and reach their calls a little under the middle of the row, so a call's
+    // name (written on the row's middle) is never struck through by its own arrow.
+    const drop = m.row * 0.24;
     const x1 = x(a.fromLane);
-    const y1 = y(a.from);
+    const y1 = y(a.from) + drop;
     let x2 = x(a.toLane);
-    let y2 = y(a.to);
+    let y2 = y(a.to) + drop;
     let cls = `arrow t-${a.type}`;
     if (a.short) {
       // A datagram that never arrived, or bytes nobody read: the arrow stops short.
@@ -216,7 +231,8 @@ export class SceneDrawing {
     }
     const cx = x(r.lane.column);
     g.append(svgEl('rect', { x: cx - 5, y: cy - m.row / 2 + 3, width: 10, height: m.row - 6, rx: 3, class: 'mk' }));
-    g.append(svgEl('text', { x: cx + 9, y: cy + 4, class: 'call-name' }, r.call,
+    // The baseline a third of the type's size below the row's middle, whatever the size.
+    g.append(svgEl('text', { x: cx + 9, y: cy, dy: '0.35em', class: 'call-name' }, r.call,
       r.note ? svgEl('tspan', { class: 'note', dx: 5 }, r.note) : null));
     return g;
   }

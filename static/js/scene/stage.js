@@ -7,6 +7,7 @@ import { SceneDrawing } from './draw.js';
 import { Player, SPEEDS } from './player.js';
 import { layerView, layersOf } from './layers.js';
 import { isData } from '../kinds.js';
+import { explain } from './explain.js';
 import { b64ToBytes, el, fmtTime, hex, replaceKids, visible } from '../util.js';
 
 /** How often the scene is rebuilt while events pour in. */
@@ -59,8 +60,11 @@ export class Stage {
     this.box = el('div', { class: 'scene-box', tabindex: 0, 'aria-label': 'the scene: every socket as a lane, every call on it' });
     this.details = el('aside', { class: 'scene-details', 'aria-live': 'polite', hidden: true });
     this.filtered = el('p', { class: 'scene-filtered', role: 'status', hidden: true });
+    // Present mode's line under the scene: whose workspace, and what the step means.
+    this.caption = el('p', { class: 'scene-caption', 'aria-live': 'polite' },
+      el('b', { class: 'sc-who' }), el('span', { class: 'sc-what' }));
     this.empty = el('p', { class: 'scene-empty', text: 'Every socket of your engines appears here as a lane, every call on it in order, and the bytes as arrows between them. Start a server and a client (the presets above, or a lab).' });
-    replaceKids(this.section, this.controls, this.filtered, el('div', { class: 'scene-wrap' }, this.box, this.details, this.empty));
+    replaceKids(this.section, this.controls, this.filtered, el('div', { class: 'scene-wrap' }, this.box, this.details, this.empty), this.caption);
   }
 
   /** The engines whose sockets are drawn: all, or the ones chosen. */
@@ -163,7 +167,14 @@ export class Stage {
     this.pos.title = `event ${at + 1} of ${n} drawn`;
     this.section.dataset.playing = String(this.player.playing);
     this.section.dataset.at = row(this.scene, at)?.seq ?? '';
+    this.caption.querySelector('.sc-what').textContent = explain(row(this.scene, at), this.scene);
     this.showDetails();
+  }
+
+  /** Whose workspace the scene shows, for present mode's caption. */
+  setTitle(name) {
+    const who = !name ? '' : /workspace/i.test(name) ? name : `${name}’s workspace`;
+    this.caption.querySelector('.sc-who').textContent = who;
   }
 
   /** Present mode on or off: the button says how to leave it. */
@@ -183,7 +194,9 @@ export class Stage {
 
   /** The event in focus: hovered, else the current one when stepping. */
   showDetails() {
-    const r = row(this.scene, this.hover ?? (this.player.live ? -1 : this.player.at));
+    // Docked under the scene while stepping (a hovered call shows there too); following live,
+    // the dock is closed, so hovering never reflows the scene under the pointer.
+    const r = this.player.live ? null : row(this.scene, this.hover ?? this.player.at);
     if (!r || !r.ev) {
       this.details.hidden = true;
       return;
@@ -202,10 +215,6 @@ export class Stage {
     const slot = layered ? el('div', { class: 'sd-layers-slot' }) : null;
     replaceKids(this.details, ...lines, slot);
     this.details.hidden = false;
-    // Out of the way of the event it describes: above it when it sits low in the view.
-    const m = this.drawing.metrics();
-    const y = m.headH + r.row * m.row - this.box.scrollTop;
-    this.details.classList.toggle('high', y > this.box.clientHeight / 2);
     if (slot) {
       layersOf(ev.seq).then((l) => {
         if (slot.isConnected) slot.replaceChildren(layerView(l));
