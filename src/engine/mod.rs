@@ -143,6 +143,8 @@ pub struct EngineView {
     pub stats: StatsView,
     /// Open connections.
     pub connections: Vec<ConnView>,
+    /// Repeated sends (`"repeat"` > 1) still going; 0 when none is.
+    pub repeating: usize,
 }
 
 impl Engine {
@@ -424,6 +426,9 @@ impl Engine {
             created: format_time(created),
             stats: self.stats.view(),
             connections,
+            repeating: run.as_ref().map_or(0, |r| {
+                r.repeating.load(std::sync::atomic::Ordering::Relaxed)
+            }),
         }
     }
 

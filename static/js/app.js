@@ -227,7 +227,13 @@ function selectFromHash() {
   const wanted = decodeURIComponent(location.hash.slice(1));
   if (wanted && wanted !== selected && views.has(wanted)) select(wanted);
 }
-window.addEventListener('hashchange', selectFromHash);
+// An engine named in the address that the page does not know yet (made a moment ago by a
+// script or another tab) is selected once the views are asked for again.
+window.addEventListener('hashchange', () => {
+  selectFromHash();
+  const wanted = decodeURIComponent(location.hash.slice(1));
+  if (wanted && !views.has(wanted)) views.fetch().then(selectFromHash);
+});
 
 // ---- Not saved: a change the server made but could not write to disk (a full disk).
 
@@ -362,3 +368,10 @@ refreshPanels();
 selectFromHash();
 stream.start();
 if (classView) setTab(sessionStorage.getItem('socketlab-tab') ?? 'class');
+
+// The skip link to the Send box: the selected engine's, else the engine list to pick one.
+document.querySelector('.skip[href="#c-data"]')?.addEventListener('click', (e) => {
+  e.preventDefault();
+  const target = document.getElementById('c-data') ?? document.querySelector('#engines li[data-engine-id]') ?? document.getElementById('new-engine');
+  target?.focus();
+});

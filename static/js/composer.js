@@ -116,6 +116,13 @@ export class Composer {
       replaceKids(sel, opts);
       sel.value = [...sel.options].some((o) => o.value === cur) ? cur : (v.connections.length === 1 ? v.connections[0].id : '*');
     }
+    // Repeats that ended (all sent, or stopped) say so, and take their Stop button along.
+    const stop = f.querySelector('.c-stop');
+    if (!stop.hidden && !v.repeating) {
+      stop.hidden = true;
+      const out = f.querySelector('.c-result');
+      if (out.textContent.startsWith('sending ')) out.textContent = out.textContent.replace(/^sending /, 'sent ').replace(/, every \d+ ms$/, '');
+    }
     // A proxy relays; it has nothing of its own to send.
     f.hidden = v.kind.endsWith('proxy');
   }

@@ -20,7 +20,9 @@ export function renderPairs(box, v) {
       ? el('table', { class: 'conn-table' },
         el('thead', {}, el('tr', {}, ...['id', 'client', 'client → server', 'socketlab’s socket', 'server → client'].map((h) => el('th', { text: h })))),
         el('tbody', {}, rows))
-      : el('p', { class: 'empty', text: `No client yet. Point a program at ${v.local ?? 'the bind address'}; socketlab relays it to ${v.target}.` }));
+      : el('p', { class: 'empty', text: v.stats.connections_total
+        ? `No client connected now (${v.stats.connections_total} so far). Point a program at ${v.local ?? 'the bind address'}; socketlab relays it to ${v.target}.`
+        : `No client yet. Point a program at ${v.local ?? 'the bind address'}; socketlab relays it to ${v.target}.` }));
 }
 
 export function renderConns(box, v, onChanged) {
@@ -42,7 +44,9 @@ export function renderConns(box, v, onChanged) {
       ? el('table', { class: 'conn-table' },
         el('thead', {}, el('tr', {}, ...['id', 'peer', 'opened', 'in', 'out', ''].map((h) => el('th', { text: h })))),
         el('tbody', {}, rows))
-      : el('p', { class: 'empty', text: server ? 'No client connected. Start a matching client, or: nc ' + (v.local ?? '').replace(/:(\d+)$/, ' $1') : 'Not connected.' }));
+      : el('p', { class: 'empty', text: server
+        ? `No client connected${v.stats.connections_total ? ` now (${v.stats.connections_total} so far)` : ''}. Start a matching client, or: nc ${(v.local ?? '').replace(/:(\d+)$/, ' $1')}`
+        : 'Not connected.' }));
 }
 
 export function renderPeers(box, v, events, composer) {

@@ -245,11 +245,12 @@ export class Detail {
           tr: el('tr', { 'data-conn': ev.conn ?? '' }),
           bar: el('progress', { max: 100, value: 0 }),
           text: el('span', { class: 'mono' }),
+          way: el('td', { text: ev.call === 'send()' ? 'sending' : 'receiving' }),
         };
         row.tr.append(
           el('td', { text: ev.conn ?? '' }),
           el('td', { class: 'mono', text: ev.peer ?? '' }),
-          el('td', { text: ev.call === 'send()' ? 'sending' : 'receiving' }),
+          row.way,
           el('td', {}, row.bar),
           el('td', {}, row.text));
         this.transferRows.set(key, row);
@@ -263,6 +264,7 @@ export class Detail {
       } else {
         row.bar.value = 100;
         row.tr.classList.add('done');
+        row.way.textContent = ev.call === 'send()' ? 'sent' : 'received';
         row.text.textContent = `${ev.file} · ${fmtBytes(ev.bytes)} · SHA-256 ${ev.sha256}`;
         row.text.title = 'the same SHA-256 on the other side means the file arrived whole';
       }

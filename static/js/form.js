@@ -85,7 +85,12 @@ export class EngineForm {
     this.engines = engines || (() => []);
     this.kind = form.elements.kind;
     this.behavior = form.elements.behavior;
-    this.kind.addEventListener('change', () => this.sync());
+    // Another kind starts from that kind's first behavior: a client keeping a server's echo
+    // would answer an echo server's every reply, for ever.
+    this.kind.addEventListener('change', () => {
+      this.behavior.value = BEHAVIORS[this.kind.value][0];
+      this.sync();
+    });
     this.behavior.addEventListener('change', () => this.sync());
     form.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -228,12 +233,32 @@ export class EngineForm {
     return found.length ? found[found.length - 1].local : null;
   }
 
+  /** Why this spec would never stop talking, if it would: a client that answers every
+   *  message, aimed at a server that answers every message, ping-pongs as fast as the
+   *  machine goes (tens of thousands of events a second) from its first send. */
+  loop(spec) {
+    const answers = (b) => ['echo', 'uppercase', 'add'].includes(b);
+    if (!spec.kind.endsWith('client') || !answers(spec.behavior)) return null;
+    const server = this.engines().find((v) => v.kind.endsWith('server') && v.local && v.local === spec.target && answers(v.behavior) && !(v.options?.rules?.length));
+    return server
+      ? `this ${spec.behavior} client would answer ${server.name ?? server.id}'s every ${server.behavior} reply, and it would answer back: a loop as fast as the machine goes. Click Start engine again to start it anyway, or pick behavior manual.`
+      : null;
+  }
+
   async submit() {
     this.clearErrors();
+    const spec = this.spec();
+    const loop = this.loop(spec);
+    if (loop && this.warned !== JSON.stringify(spec)) {
+      this.warned = JSON.stringify(spec);
+      this.showError({ message: loop, code: 'loop' });
+      return;
+    }
+    this.warned = null;
     const button = this.form.querySelector('button[type=submit]');
     button.disabled = true;
     try {
-      const engine = await api('POST', '/api/engines', this.spec());
+      const engine = await api('POST', '/api/engines', spec);
       this.onCreated(engine);
     } catch (err) {
       this.showError(err);

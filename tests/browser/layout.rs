@@ -166,3 +166,180 @@ async fn present_mode_is_sized_to_the_screen_and_says_whose_workspace_and_what_t
     }
     b.assert_no_page_errors().await;
 }
+
+/// Whether the scene shows, in its visible part (the arrow's middle on screen), an arrow of
+/// one of these engines.
+fn exchange_in_view(ids: &[String]) -> String {
+    let ids = serde_json::to_string(ids).unwrap();
+    format!(
+        "(() => {{ const ids = new Set({ids}); const box = document.querySelector('.scene-box').getBoundingClientRect(); \
+         return [...document.querySelectorAll('svg.scene g.arrow')].some((g) => {{ \
+           if (!ids.has(g.dataset.fromEngine) && !ids.has(g.dataset.toEngine)) return false; \
+           const r = g.getBoundingClientRect(); \
+           const cx = r.left + r.width / 2, cy = r.top + r.height / 2; \
+           return r.width + r.height > 0 && cx >= box.left && cx <= box.right && cy >= box.top && cy <= box.bottom; }}); }})()"
+    )
+}
+
+#[tokio::test]
+async fn every_built_in_lab_loaded_in_turn_shows_its_own_exchange_in_view() {
+    let _one_at_a_time = serial().await;
+    let app = spawn_app().await;
+    let (_, labs) = app.get("/api/labs").await;
+    let ids: Vec<(String, String)> = labs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["builtin"] == true)
+        .map(|l| {
+            (
+                l["id"].as_str().unwrap().to_string(),
+                l["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(ids.len() >= 8, "{ids:?}");
+    let driver = Driver::start().await;
+    let b = driver.browser().await;
+    b.viewport(1280, 720).await;
+    b.goto(&format!("{}/", app.base)).await;
+    // Each lab replaces the one before (the lecture's fixed ports are then free again).
+    b.js("(document.getElementById('lab-replace').checked = true, 1)")
+        .await;
+    for (lab, name) in &ids {
+        // Clicked by script: the list is redrawn as the page refreshes it.
+        b.js(&format!(
+            "(document.querySelector('.lab-status').textContent = '', document.querySelector('#labs li[data-lab-id=\"{lab}\"] button[data-load]').click(), 1)"
+        ))
+        .await;
+        b.wait_js(
+            &format!(
+                "document.querySelector('.lab-status').textContent.startsWith({})",
+                serde_json::to_string(&format!("loaded {name}:")).unwrap()
+            ),
+            &format!("lab {lab} loaded"),
+        )
+        .await;
+        let (_, engines) = app.get("/api/engines").await;
+        let mine: Vec<String> = engines
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect();
+        // Its first "Do it", where it has one; the others start talking by themselves
+        // (a greeting, a file sent on connect) or show their connect().
+        if b.js("!!document.querySelector('#lab-steps button[data-step]')")
+            .await
+            == json!(true)
+        {
+            b.js("(document.querySelector('#lab-steps button[data-step]').click(), 1)")
+                .await;
+        }
+        b.wait_js(
+            &exchange_in_view(&mine),
+            &format!("lab {lab}: its exchange in view"),
+        )
+        .await;
+        // Only this lab's engines are drawn.
+        let engines_drawn = b
+            .js("[...new Set([...document.querySelectorAll('svg.scene g.call')].map((g) => g.dataset.engine).filter(Boolean))]")
+            .await;
+        for e in engines_drawn.as_array().unwrap() {
+            assert!(
+                mine.contains(&e.as_str().unwrap().to_string()),
+                "lab {lab}: {e} is another lab's"
+            );
+        }
+    }
+    b.screenshot("labs-in-turn.png").await;
+    b.assert_no_page_errors().await;
+}
+
+#[tokio::test]
+async fn the_many_clients_lab_in_fit_mode_shows_every_lane() {
+    let _one_at_a_time = serial().await;
+    let app = spawn_app().await;
+    let loaded = app.post("/api/labs/many-clients/load", json!({})).await;
+    let server = loaded["engines"][0]["local"].as_str().unwrap().to_string();
+    // Ten more clients from outside socketlab, as the lab's terminal step has them.
+    let mut outside = Vec::new();
+    for i in 0..10u8 {
+        let mut s = tokio::net::TcpStream::connect(&server).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut s, &[b'a' + i])
+            .await
+            .unwrap();
+        outside.push(s);
+    }
+    let driver = Driver::start().await;
+    let b = driver.browser().await;
+    b.viewport(1280, 720).await;
+    b.goto(&format!("{}/", app.base)).await;
+    b.wait_js(
+        "document.querySelectorAll('svg.scene-head .lane-head').length >= 26",
+        "the lanes of the server, its connections and the clients",
+    )
+    .await;
+    let lanes_at_100 = b
+        .js("document.querySelector('.scene-box').scrollWidth > document.querySelector('.scene-box').clientWidth + 1")
+        .await;
+    assert_eq!(lanes_at_100, json!(true), "at 100% they do not fit");
+    b.select("#stage .s-zoom", "fit").await;
+    let fits = b
+        .wait_js(
+            "(b => b.scrollWidth <= b.clientWidth + 1 && [...document.querySelectorAll('svg.scene-head .lane-head')].every((g) => { const r = g.getBoundingClientRect(), x = b.getBoundingClientRect(); return r.left + r.width / 2 >= x.left && r.left + r.width / 2 <= x.right; }) && document.querySelectorAll('svg.scene-head .lane-head').length)(document.querySelector('.scene-box'))",
+            "every lane in the width",
+        )
+        .await;
+    assert!(fits.as_u64().unwrap() >= 26, "{fits}");
+    b.screenshot("many-clients-fit.png").await;
+    b.assert_no_page_errors().await;
+    drop(outside);
+}
+
+/// Pairs of the scene's texts (in view) whose boxes overlap, as "a | b". The scene's own texts count where they are seen: inside the box, below the lane titles'
+/// sticky head (which covers the rows scrolled under it).
+const OVERLAPS: &str = "(() => { const box = document.querySelector('.scene-box').getBoundingClientRect(); \
+    const head = document.querySelector('svg.scene-head').getBoundingClientRect(); \
+    const seen = (r) => r.top >= head.bottom - 1 && r.bottom <= box.bottom + 1 && r.left >= box.left - 1 && r.right <= box.right + 1; \
+    const ts = [...document.querySelectorAll('svg.scene-head text')].map((t) => [t.textContent, t.getBoundingClientRect()]) \
+      .concat([...document.querySelectorAll('svg.scene text')].map((t) => [t.textContent, t.getBoundingClientRect()]).filter(([, r]) => seen(r))) \
+      .filter(([t, r]) => t.trim() && r.width > 0); \
+    const out = []; \
+    for (let i = 0; i < ts.length; i++) for (let j = i + 1; j < ts.length; j++) { \
+      const [a, p] = ts[i], [b, q] = ts[j]; \
+      if (p.left < q.right - 1 && q.left < p.right - 1 && p.top < q.bottom - 1 && q.top < p.bottom - 1) out.push(`${a} | ${b}`); } \
+    return out; })()";
+
+#[tokio::test]
+async fn no_two_texts_of_the_scene_overlap_at_any_size() {
+    let _one_at_a_time = serial().await;
+    let app = spawn_app().await;
+    for lab in ["echo", "chat", "many-clients"] {
+        let loaded = app.post(&format!("/api/labs/{lab}/load"), json!({})).await;
+        let steps = loaded["steps"].as_array().unwrap().clone();
+        for s in steps.iter().filter(|s| s.get("send").is_some()) {
+            let id = s["engine"].as_str().unwrap();
+            app.post(&format!("/api/engines/{id}/send"), s["send"].clone())
+                .await;
+        }
+    }
+    let driver = Driver::start().await;
+    let b = driver.browser().await;
+    for (w, h) in [(1024, 768), (1280, 720), (1920, 1080)] {
+        b.viewport(w, h).await;
+        b.goto(&format!("{}/", app.base)).await;
+        b.wait_js(
+            "document.querySelectorAll('svg.scene g.arrow.t-data').length >= 4",
+            "the exchanges drawn",
+        )
+        .await;
+        // Drawn, then untangled in the same frame: two frames later it has settled.
+        b.js("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(1))))")
+            .await;
+        let overlaps = b.js(OVERLAPS).await;
+        assert_eq!(overlaps, json!([]), "{w}x{h}");
+        b.screenshot(&format!("scene-{w}x{h}.png")).await;
+    }
+    b.assert_no_page_errors().await;
+}

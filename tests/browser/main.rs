@@ -11,6 +11,7 @@ mod harness;
 mod inspect;
 mod layout;
 mod stage;
+mod traps;
 mod trust;
 
 use std::time::Duration;

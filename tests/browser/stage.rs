@@ -209,7 +209,9 @@ async fn stepping_moves_the_same_event_in_the_scene_and_the_log_and_present_mode
     // Present mode from its button: the scene alone, most of the height.
     b.click("#stage .s-present").await;
     let share = b
-        .wait_js("document.body.classList.contains('present') && document.querySelector('.scene-box').getBoundingClientRect().height / innerHeight", "present mode")
+        // Present mode may also take the screen (fullscreen), which resizes the window a moment
+        // later: the share is read once the layout has settled on it.
+        .wait_js("document.body.classList.contains('present') && (r => r >= 0.8 && r)(document.querySelector('.scene-box').getBoundingClientRect().height / innerHeight)", "present mode, the scene most of the height")
         .await;
     assert!(share.as_f64().unwrap() >= 0.8, "present mode: {share}");
     b.click("#stage .s-present").await;
@@ -221,7 +223,7 @@ async fn stepping_moves_the_same_event_in_the_scene_and_the_log_and_present_mode
     // And from the address, as the watch page opens it.
     b.goto(&format!("{}/?present", app.base)).await;
     let share = b
-        .wait_js("document.body.classList.contains('present') && document.querySelector('svg.scene g.arrow') && document.querySelector('.scene-box').getBoundingClientRect().height / innerHeight", "present mode from ?present")
+        .wait_js("document.body.classList.contains('present') && document.querySelector('svg.scene g.arrow') && (r => r >= 0.8 && r)(document.querySelector('.scene-box').getBoundingClientRect().height / innerHeight)", "present mode from ?present, the scene most of the height")
         .await;
     assert!(share.as_f64().unwrap() >= 0.8, "present mode: {share}");
     b.js("(document.getElementById('stage').querySelector('.s-back').click(), 1)")

@@ -342,3 +342,30 @@ test('a datagram dropped on purpose is drawn stopping short', () => {
   const types = scene.arrows.map((a) => [scene.rows[a.from].ev.kind, a.type, a.short]).sort();
   assert.deepEqual(types, [['dropped', 'lost', true], ['sent', 'dgram', false]]);
 });
+
+test('programs outside socketlab are drawn next to the socket they talk to: a client before the proxy, the server after it', () => {
+  const P = '127.0.0.1:6000';
+  const UP = '127.0.0.1:47000';
+  const NC = '127.0.0.1:51000'; // nc, a client outside socketlab
+  const REAL = '127.0.0.1:8000'; // a real server outside socketlab
+  const engines = [{ id: 'e3', kind: 'tcp-proxy', name: 'Proxy' }];
+  const px = (o) => ({ engine: 'e3', conn: 'c1', ...o });
+  const evs = seqd([
+    px({ kind: 'listening', call: 'listen()', conn: undefined, local: P, leg: 'client' }),
+    px({ kind: 'accepted', call: 'accept()', local: P, peer: NC, leg: 'client' }),
+    px({ kind: 'connected', call: 'connect()', local: UP, peer: REAL, leg: 'server' }),
+    data(px({ kind: 'received', call: 'recv()', local: P, peer: NC, leg: 'client' }), 'GET /'),
+    data(px({ kind: 'sent', call: 'send()', local: UP, peer: REAL, leg: 'server' }), 'GET /'),
+  ]);
+  const scene = buildScene(evs, engines);
+  const order = scene.lanes.map((l) => (l.role === 'external' ? `outside ${l.local}` : `${l.role}/${l.leg ?? ''}`));
+  assert.deepEqual(order, [`outside ${NC}`, 'listen/', 'accepted/client', 'upstream/server', `outside ${REAL}`]);
+  // So no arrow crosses a lane of anything else than its own two ends (the proxy's listening
+  // socket beside its connection is the proxy's own).
+  for (const a of dataArrows(scene)) {
+    const ends = new Set([scene.lanes[a.fromLane].engine ?? scene.lanes[a.fromLane].key, scene.lanes[a.toLane].engine ?? scene.lanes[a.toLane].key]);
+    for (let i = Math.min(a.fromLane, a.toLane) + 1; i < Math.max(a.fromLane, a.toLane); i++) {
+      assert.ok(ends.has(scene.lanes[i].engine), `arrow ${a.fromLane}->${a.toLane} crosses ${order[i]}`);
+    }
+  }
+});

@@ -41,6 +41,7 @@ export class SceneDrawing {
     this.scrolled = false;
     this.svgH = 0;
     this.svgW = 0;
+    this.zoom = 1;
     // Noted only; paint reads the box once per frame and decides whether to follow.
     box.addEventListener('scroll', () => {
       this.scrolled = true;
@@ -72,10 +73,16 @@ export class SceneDrawing {
     const width = this.box.clientWidth;
     // Room on the left for the first lane's title and address, and on the right for the last
     // lane's labels (written to the right of it): both grow with the type.
-    const left = Math.max(90, row * 3.4);
-    const right = Math.max(190, row * 6.5);
-    const gap = Math.max(minGap, lanes > 1 ? (width - left - right) / (lanes - 1) : width);
-    this.m = { row, headH, gap, left: lanes > 1 ? left : width / 2 - 60, right, lanes, width, height: this.box.clientHeight };
+    const left0 = Math.max(90, row * 3.4);
+    const right0 = Math.max(190, row * 6.5);
+    // Zoom scales everything drawn, type included; fit is the zoom that puts every lane in
+    // the width (never larger than 100%).
+    const natural = lanes > 1 ? left0 + (lanes - 1) * minGap + right0 : width;
+    const z = this.zoom === 'fit' ? Math.min(1, width / natural) : this.zoom;
+    this.box.style.setProperty('--zoom', String(z));
+    const [left, right] = [left0 * z, right0 * z];
+    const gap = Math.max(minGap * z, lanes > 1 ? (width - left - right) / (lanes - 1) : width);
+    this.m = { z, row: row * z, headH: headH * z, gap, left: lanes > 1 ? left : width / 2 - 60 * z, right, lanes, width, height: this.box.clientHeight };
     return this.m;
   }
 
@@ -98,6 +105,12 @@ export class SceneDrawing {
     const y = headH + i * row;
     const top = this.box.scrollTop;
     if (y < top + headH + row || y > top + h - 2 * row) this.box.scrollTop = Math.max(0, y - h / 2);
+  }
+
+  /** Zoom: a scale (1 is 100%), or 'fit' (every lane in the width). */
+  setZoom(z) {
+    this.zoom = z;
+    this.invalidate();
   }
 
   /** Sizes changed (present mode): measure again. */
@@ -135,6 +148,15 @@ export class SceneDrawing {
     if (this.live && this.follow) {
       view = Math.max(0, m.headH + height - m.height);
       if (scrollTop !== view) this.box.scrollTop = view;
+      // Sideways too: the newest call's lane (and the one its arrow goes to) in view.
+      const newest = s.rows[s.rows.length - 1];
+      if (newest?.lane) {
+        const cols = [newest.lane.column, ...s.arrows.filter((a) => a.to === newest.row || a.from === newest.row).map((a) => (a.from === newest.row ? a.toLane : a.fromLane))];
+        const lo = x(Math.min(...cols)) - m.left;
+        const hi = x(Math.max(...cols)) + m.right;
+        const sl = this.box.scrollLeft;
+        if (lo < sl || hi > sl + m.width) this.box.scrollLeft = Math.max(0, hi - lo <= m.width ? lo - (m.width - (hi - lo)) / 2 : lo);
+      }
     }
     const top = Math.max(0, Math.floor((view - m.headH) / m.row) - OVERSCAN);
     const bottom = Math.min(last, Math.ceil((view + m.height) / m.row) + OVERSCAN);
@@ -164,7 +186,7 @@ export class SceneDrawing {
       const to = Math.min(w.to, last);
       out.push(svgEl('g', { class: `wait${w.open ? ' open' : ''}` },
         svgEl('line', { x1: x(w.lane), x2: x(w.lane), y1: y(w.from) + 6, y2: y(to) - 6 }),
-        to - w.from >= 2 ? svgEl('text', { x: x(w.lane) + 7, y: y(w.from) + m.row, class: 'note' }, 'accept() blocks…') : null));
+        to - w.from >= 2 ? svgEl('text', { x: x(w.lane) + 7 * m.z, y: y(w.from) + m.row, class: 'note wait-note' }, 'accept() blocks…') : null));
     }
     for (const sp of s.spawns) {
       if (sp.row > last || sp.row < top || sp.row > bottom) continue;
@@ -178,7 +200,59 @@ export class SceneDrawing {
     }
     for (let r = top; r <= bottom; r++) out.push(this.mark(s.rows[r], x, y, m));
     this.g.replaceChildren(...out);
+    this.untangle();
     this.box.dataset.paintMs = String(Math.round(performance.now() - t0));
+  }
+
+  /** No text on another: the calls' names stay where they are (a call's note is cut when it
+   *  runs into another lane's text); an arrow's label moves along its arrow to a free place,
+   *  or is left out (the details and the log still have it); an "accept() blocks" note that
+   *  has no room is left out; "✕ lost" stays. Measured in the drawing itself, rows in view
+   *  only. */
+  untangle() {
+    const placed = [];
+    const hit = (b) => placed.some((p) => b.x < p.x + p.width && p.x < b.x + b.width && b.y < p.y + p.height && p.y < b.y + b.height);
+    const box = (t) => {
+      const b = t.getBBox();
+      return { x: b.x - 1, y: b.y, width: b.width + 2, height: b.height };
+    };
+    const names = [...this.g.querySelectorAll('text.call-name')];
+    // The calls' names first, each without its note: they never move.
+    for (const t of names) {
+      const note = t.querySelector('tspan.note');
+      const keep = note?.textContent ?? '';
+      if (note) note.textContent = '';
+      placed.push(box(t));
+      if (note) note.textContent = keep;
+    }
+    // A datagram's "✕ lost" is as fixed as a call's name: it is what the arrow means.
+    for (const t of this.g.querySelectorAll('text.lost-x')) placed.push(box(t));
+    // Then each note, where it fits.
+    for (const [i, t] of names.entries()) {
+      const note = t.querySelector('tspan.note');
+      if (!note || !note.textContent) continue;
+      const own = placed[i];
+      const whole = box(t);
+      const rest = { x: own.x + own.width, y: whole.y, width: Math.max(0, whole.x + whole.width - own.x - own.width), height: whole.height };
+      if (rest.width > 0 && hit(rest)) note.textContent = '';
+      else if (rest.width > 0) placed.push(rest);
+    }
+    for (const t of this.g.querySelectorAll('text.label')) {
+      const [x1, y1, x2, y2] = ['x1', 'y1', 'x2', 'y2'].map((k) => Number(t.dataset[k]));
+      let ok = !hit(box(t));
+      for (const f of [0.3, 0.7, 0.2, 0.8, 0.4, 0.6]) {
+        if (ok) break;
+        t.setAttribute('x', x1 + (x2 - x1) * f);
+        t.setAttribute('y', y1 + (y2 - y1) * f - 4 * (this.m?.z ?? 1));
+        ok = !hit(box(t));
+      }
+      if (ok) placed.push(box(t));
+      else t.remove();
+    }
+    for (const t of this.g.querySelectorAll('text.wait-note')) {
+      if (hit(box(t))) t.remove();
+      else placed.push(box(t));
+    }
   }
 
   arrow(a, x, y, last, m) {
@@ -202,7 +276,7 @@ export class SceneDrawing {
       cls += ' in-flight';
     }
     // The head stops at the lane's call mark, not under it.
-    if (!a.short && x2 !== x1) x2 -= Math.sign(x2 - x1) * 6;
+    if (!a.short && x2 !== x1) x2 -= Math.sign(x2 - x1) * 6 * m.z;
     const marker = { data: 'data', dgram: 'data', duplicate: 'data', reordered: 'data', connect: 'open', fin: 'close', rst: 'close', lost: 'lost', pending: 'lost', bulk: 'bulk' }[a.type] ?? 'data';
     const current = !this.live && (a.from === this.at || a.to === this.at);
     const g = svgEl('g', { class: `${cls}${current ? ' current' : ''}`, 'data-row': a.to <= last ? a.to : a.from, 'data-from-row': a.from, 'data-to-row': a.to, 'data-from-lane': a.fromLane, 'data-to-lane': a.toLane, 'data-type': a.type,
@@ -214,8 +288,9 @@ export class SceneDrawing {
       // Near the sender: a room's send()s fanning out to its members keep their labels apart.
       const f = a.short || Math.abs(x2 - x1) < 320 ? 0.5 : 0.35;
       const tx = x1 + (x2 - x1) * f;
-      const ty = y1 + (y2 - y1) * f - 4;
-      g.append(svgEl('text', { x: tx, y: ty, class: 'label', 'text-anchor': 'middle' }, a.label));
+      const ty = y1 + (y2 - y1) * f - 4 * m.z;
+      // Where it may move to if it lands on another text: along its arrow.
+      g.append(svgEl('text', { x: tx, y: ty, class: 'label', 'text-anchor': 'middle', 'data-x1': x1, 'data-y1': y1, 'data-x2': x2, 'data-y2': y2 }, a.label));
     }
     return g;
   }
@@ -230,9 +305,9 @@ export class SceneDrawing {
       return g;
     }
     const cx = x(r.lane.column);
-    g.append(svgEl('rect', { x: cx - 5, y: cy - m.row / 2 + 3, width: 10, height: m.row - 6, rx: 3, class: 'mk' }));
+    g.append(svgEl('rect', { x: cx - 5 * m.z, y: cy - m.row / 2 + 3 * m.z, width: 10 * m.z, height: m.row - 6 * m.z, rx: 3 * m.z, class: 'mk' }));
     // The baseline a third of the type's size below the row's middle, whatever the size.
-    g.append(svgEl('text', { x: cx + 9, y: cy, dy: '0.35em', class: 'call-name' }, r.call,
+    g.append(svgEl('text', { x: cx + 9 * m.z, y: cy, dy: '0.35em', class: 'call-name' }, r.call,
       r.note ? svgEl('tspan', { class: 'note', dx: 5 }, r.note) : null));
     return g;
   }

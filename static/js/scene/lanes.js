@@ -149,13 +149,16 @@ export class Lanes {
     return lane;
   }
 
-  /** A peer outside socketlab (a student's program), a lane named by its address. */
-  outside(addr) {
+  /** A peer outside socketlab (a student's program), a lane named by its address. `near`
+   *  is the socket it talks to, and `side` where it is drawn: `left` of a server it connects
+   *  to as a client, `right` of a client it serves. */
+  outside(addr, near = null, side = 'left') {
     let lane = this.external.get(addr);
     if (!lane) {
       lane = this.add({ key: `ext:${addr}`, engine: null, role: 'external', title: 'outside socketlab', local: addr });
       this.external.set(addr, lane);
     }
+    if (near && !lane.near) Object.assign(lane, { near, side });
     return lane;
   }
 
@@ -164,19 +167,51 @@ export class Lanes {
     if (!lane.local || !lane.peer) return null;
     // Remembered once found: the other end of a connection does not change.
     if (lane.other && lane.other.role !== 'external') return lane.other;
-    lane.other = this.pairs.get(`${lane.peer}>${lane.local}`) ?? this.outside(lane.peer);
+    // An outside peer of a connection accept() returned is a client: drawn before the server.
+    const side = lane.role === 'accepted' ? 'left' : 'right';
+    lane.other = this.pairs.get(`${lane.peer}>${lane.local}`) ?? this.outside(lane.peer, lane, side);
     return lane.other;
   }
 
   /** The UDP socket an address belongs to (for a datagram of the socket at `mine`), or an
    *  outside peer. A udp-proxy's front address is one socket but a lane per client. */
   udpPeer(addr, mine) {
-    return this.udpPairs.get(`${addr}>${mine}`) ?? this.udpAt.get(addr) ?? this.udpAt.get(`*:${port(addr)}`) ?? this.outside(addr);
+    const near = this.udpAt.get(mine) ?? null;
+    const side = near && this.kinds.get(near.engine) === 'udp-client' ? 'right' : 'left';
+    return this.udpPairs.get(`${addr}>${mine}`) ?? this.udpAt.get(addr) ?? this.udpAt.get(`*:${port(addr)}`) ?? this.outside(addr, near, side);
   }
 
   /** Left to right: clients, then each server's listening socket with its connections beside
-   *  it, then UDP servers, then peers outside. Returns the lanes in that order, numbered. */
+   *  it, then UDP servers; a peer outside socketlab next to the socket it talks to (a client
+   *  just before its server's lanes, a server just after its client's), so no arrow crosses
+   *  lanes it has nothing to do with. Returns the lanes in that order, numbered. */
   arrange() {
+    const sorted = this.arrangeOwn();
+    for (const ext of this.list.filter((l) => l.role === 'external')) {
+      const near = ext.near;
+      const at = near ? sorted.indexOf(near) : -1;
+      if (at < 0) {
+        sorted.push(ext);
+        continue;
+      }
+      // The whole group of the engine it talks to: a server's listening socket and every
+      // connection of it, a proxy's legs.
+      const same = (l) => l.engine !== null && l.engine === near.engine;
+      let i = at;
+      if (ext.side === 'left') {
+        while (i > 0 && same(sorted[i - 1])) i--;
+      } else {
+        while (i + 1 < sorted.length && same(sorted[i + 1])) i++;
+        i++;
+      }
+      sorted.splice(i, 0, ext);
+    }
+    sorted.forEach((l, i) => { l.column = i; });
+    return sorted;
+  }
+
+  /** socketlab's own lanes, in their order (see `arrange`). */
+  arrangeOwn() {
     const group = (l) => {
       if (l.role === 'external') return 4;
       if (this.kinds.get(l.engine)?.endsWith('proxy')) return 1;
@@ -186,14 +221,13 @@ export class Lanes {
     };
     const firstOfEngine = new Map();
     for (const l of this.list) if (!firstOfEngine.has(l.engine)) firstOfEngine.set(l.engine, l.index);
-    const sorted = [...this.list].sort((a, b) =>
+    const sorted = this.list.filter((l) => l.role !== 'external').sort((a, b) =>
       group(a) - group(b)
       || (firstOfEngine.get(a.engine) ?? a.index) - (firstOfEngine.get(b.engine) ?? b.index)
       || (a.role === 'listen' ? 0 : 1) - (b.role === 'listen' ? 0 : 1)
       || (a.conn ?? '').localeCompare(b.conn ?? '', 'en', { numeric: true })
       || (a.leg === 'server' ? 1 : 0) - (b.leg === 'server' ? 1 : 0)
       || a.index - b.index);
-    sorted.forEach((l, i) => { l.column = i; });
     return sorted;
   }
 }

@@ -133,7 +133,7 @@ export function buildScene(events, engines = []) {
       it.deps.push(from);
       arrows.push({ a: from, b: it, type: 'connect', label: 'connect() → accept()' });
     } else if (it.ev.peer) {
-      arrows.push({ a: null, outside: lanes.outside(it.ev.peer), b: it, type: 'connect', label: 'connect()' });
+      arrows.push({ a: null, outside: lanes.outside(it.ev.peer, it.lane, 'left'), b: it, type: 'connect', label: 'connect()' });
     }
   }
 

@@ -51,12 +51,16 @@ export class Stage {
     this.chooser = el('details', { class: 's-choose' }, el('summary', { text: 'Engines' }), el('div', { class: 's-choices' }));
     this.chooser.addEventListener('toggle', () => { if (this.chooser.open) this.renderChoices(); });
     this.presentBtn = b('s-present', 'Present', 'full screen, large type, for a projector', () => this.onPresent());
+    // Zoom: everything drawn, type included; Fit puts every lane in the width.
+    this.zoom = el('select', { class: 's-zoom', 'aria-label': 'zoom', title: 'zoom the scene; Fit shows every lane' },
+      ...[['fit', 'Fit'], ['0.5', '50%'], ['0.75', '75%'], ['1', '100%'], ['1.5', '150%']].map(([v, t]) => el('option', { value: v, text: t, selected: v === '1' })));
+    this.zoom.addEventListener('change', () => this.drawing.setZoom(this.zoom.value === 'fit' ? 'fit' : Number(this.zoom.value)));
     this.controls = el('div', { class: 'stage-controls', role: 'toolbar', 'aria-label': 'step through the exchange' },
       b('s-first', '|◀', 'the first event', () => { this.player.stop(); this.player.seek(0); }),
       b('s-back', '◀', 'one event back (←)', () => this.player.step(-1)),
       this.playBtn,
       b('s-fwd', '▶|', 'one event forward (→)', () => this.player.step(1)),
-      this.liveBtn, this.speed, this.slider, this.pos, this.chooser, this.presentBtn);
+      this.liveBtn, this.speed, this.slider, this.pos, this.zoom, this.chooser, this.presentBtn);
     this.box = el('div', { class: 'scene-box', tabindex: 0, 'aria-label': 'the scene: every socket as a lane, every call on it' });
     this.details = el('aside', { class: 'scene-details', 'aria-live': 'polite', hidden: true });
     this.filtered = el('p', { class: 'scene-filtered', role: 'status', hidden: true });
