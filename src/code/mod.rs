@@ -70,7 +70,7 @@ impl Lang {
                 "Python 3, the lecture's language: socket(), bind(), listen(), accept(), recv(), sendall(), close(); recvfrom()/sendto() for UDP."
             }
             Self::Bash => {
-                "Bash makes client sockets itself (/dev/tcp, /dev/udp) but cannot listen, so its servers run nc (netcat-openbsd) and read a line at a time; a chat room needs many connections at once, which nc cannot hold."
+                "Bash makes client sockets itself (/dev/tcp, /dev/udp) but cannot listen, so its servers run nc (netcat-openbsd) and read a line at a time: they answer a message only once its line ends (tick \"add \\n\" in the Send box, or press Enter in nc), where the engine answers every recv(). A chat room needs many connections at once, which nc cannot hold."
             }
             Self::Tcl => {
                 "Tcl: socket for clients, socket -server and fileevent for servers (many clients at once); UDP needs the tcl-udp package (package require udp)."

@@ -101,7 +101,9 @@ export class SceneDrawing {
 
   /** Scrolls so that row `i` is in view (near the middle when it was out of view). */
   reveal(i) {
-    const { row, headH, height: h } = this.metrics();
+    const { row, headH } = this.metrics();
+    // The box's height now: the docked details may have just taken some of it.
+    const h = this.box.clientHeight;
     const y = headH + i * row;
     const top = this.box.scrollTop;
     if (y < top + headH + row || y > top + h - 2 * row) this.box.scrollTop = Math.max(0, y - h / 2);

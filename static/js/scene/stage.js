@@ -161,6 +161,9 @@ export class Stage {
     const n = this.scene.rows.length;
     const at = this.player.at;
     this.drawing.show(this.scene, at, this.player.live);
+    // The details first: docked under the scene, they change its height, and the event
+    // stepped to must be in view of what is left.
+    this.showDetails();
     if (reveal && !this.player.live) this.drawing.reveal(at);
     this.slider.max = Math.max(0, n - 1);
     this.slider.value = Math.max(0, at);
@@ -172,7 +175,6 @@ export class Stage {
     this.section.dataset.playing = String(this.player.playing);
     this.section.dataset.at = row(this.scene, at)?.seq ?? '';
     this.caption.querySelector('.sc-what').textContent = explain(row(this.scene, at), this.scene);
-    this.showDetails();
   }
 
   /** Whose workspace the scene shows, for present mode's caption. */
