@@ -369,3 +369,23 @@ test('programs outside socketlab are drawn next to the socket they talk to: a cl
     }
   }
 });
+
+test('a server connection closed a while ago is folded into its server’s lane, and comes back when expanded', () => {
+  const at = (s) => `2026-11-25T10:00:${String(s).padStart(2, '0')}.000000Z`;
+  const srv = (o) => ({ engine: 'e1', conn: 'c1', local: SERVER, peer: CLIENT, ...o });
+  const evs = [...opening(), sRecv('one'), srv({ kind: 'closed', call: 'close()', message: 'peer closed' })]
+    .map((ev, i) => ({ seq: i + 1, time: at(1), ...ev }));
+  // Something else happens ten seconds later.
+  evs.push({ seq: evs.length + 1, time: at(11), engine: 'e2', kind: 'closed', call: 'close()', conn: 'c2', local: CLIENT, peer: SERVER, message: 'closed' });
+  const folded = buildScene(evs, ENGINES);
+  const listen = laneOf(folded, (l) => l.role === 'listen');
+  assert.equal(folded.lanes.filter((l) => l.role === 'accepted').length, 0, 'no lane of its own');
+  assert.equal(listen.folded, 1);
+  const recv = rowOfText(folded, 'received', 'one');
+  assert.equal(recv.lane.column, listen.column, "its calls are drawn on the server's lane");
+  const open = buildScene(evs, ENGINES, { expanded: new Set(['e1']) });
+  assert.equal(open.lanes.filter((l) => l.role === 'accepted').length, 1, 'expanded, it has its lane again');
+  // Closed a moment ago (within five seconds), it keeps its lane.
+  const recent = buildScene(evs.slice(0, -1), ENGINES);
+  assert.equal(recent.lanes.filter((l) => l.role === 'accepted').length, 1);
+});

@@ -21,10 +21,11 @@ function lengthVar(box, name, fallback) {
 
 export class SceneDrawing {
   /** `box` scrolls; `onPick(row)` when a call or an arrow is clicked, `onHover(row|null)`. */
-  constructor(box, { onPick, onHover }) {
+  constructor(box, { onPick, onHover, onLane }) {
     this.box = box;
     this.onPick = onPick;
     this.onHover = onHover;
+    this.onLane = onLane ?? (() => {});
     this.head = svgEl('svg', { class: 'scene-head', 'aria-hidden': 'true' });
     this.svg = svgEl('svg', { class: 'scene', role: 'img', 'aria-label': 'the sequence diagram of every socket of the workspace' });
     this.svg.append(svgEl('defs', {},
@@ -60,6 +61,10 @@ export class SceneDrawing {
       if (r !== null) this.onPick(r);
     });
     this.svg.addEventListener('mouseover', (e) => this.onHover(pickRow(e)));
+    this.head.addEventListener('click', (e) => {
+      const g = e.target.closest('[data-lane]');
+      if (g && this.scene) this.onLane(this.scene.lanes[Number(g.dataset.lane)]);
+    });
     this.svg.addEventListener('mouseleave', () => this.onHover(null));
   }
 
@@ -167,8 +172,9 @@ export class SceneDrawing {
     if (key === this.drawn) return;
     this.drawn = key;
 
-    const head = s.lanes.map((l) => svgEl('g', { class: `lane-head r-${l.role}`, 'data-lane': l.column, 'data-role': l.role, 'data-addr': l.local ?? '' },
-      svgEl('text', { x: x(l.column), y: m.headH * 0.4, class: 'lane-title', 'text-anchor': 'middle' }, l.title),
+    const head = s.lanes.map((l) => svgEl('g', { class: `lane-head r-${l.role}${l.folded ? ' has-folded' : ''}`, 'data-lane': l.column, 'data-role': l.role, 'data-addr': l.local ?? '', 'data-folded': l.folded ?? 0 },
+      svgEl('text', { x: x(l.column), y: m.headH * 0.4, class: 'lane-title', 'text-anchor': 'middle' },
+        l.folded ? `${l.title} (+${l.folded} closed)` : l.title),
       svgEl('text', { x: x(l.column), y: m.headH * 0.8, class: 'lane-addr', 'text-anchor': 'middle' },
         l.role === 'accepted' ? `⇄ ${l.peer ?? ''}` : (l.local ?? ''))));
     this.head.replaceChildren(...head);

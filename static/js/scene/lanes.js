@@ -186,7 +186,7 @@ export class Lanes {
    *  just before its server's lanes, a server just after its client's), so no arrow crosses
    *  lanes it has nothing to do with. Returns the lanes in that order, numbered. */
   arrange() {
-    const sorted = this.arrangeOwn();
+    const sorted = this.arrangeOwn().filter((l) => !l.foldInto);
     for (const ext of this.list.filter((l) => l.role === 'external')) {
       const near = ext.near;
       const at = near ? sorted.indexOf(near) : -1;
@@ -207,6 +207,8 @@ export class Lanes {
       sorted.splice(i, 0, ext);
     }
     sorted.forEach((l, i) => { l.column = i; });
+    // A folded connection's calls are drawn on its server's listening lane.
+    for (const l of this.list) if (l.foldInto) l.column = l.foldInto.column;
     return sorted;
   }
 

@@ -9,6 +9,10 @@ import { SENDS } from '../kinds.js';
 import { visible } from '../util.js';
 
 const SKIP = new Set(['progress', 'history']);
+
+/** A server's connection closed this long before the newest event is folded into the
+ *  server's listening lane (its calls drawn there), unless that server is expanded. */
+export const FOLD_AFTER_MS = 5000;
 /** The calls that put bytes on the way: a send, and a datagram's impaired fates. */
 
 /** The short label of a socket call on its lane. */
@@ -65,7 +69,7 @@ function stream(streams, key) {
  * rows of its own), waits `{ lane, from, to, open }` for a blocked accept(), and `rowOf`:
  * seq -> row index.
  */
-export function buildScene(events, engines = []) {
+export function buildScene(events, engines = [], { foldAfterMs = FOLD_AFTER_MS, expanded = new Set() } = {}) {
   const evs = events.filter((ev) => !SKIP.has(ev.kind));
   const key = (ev) => ev.seq ?? ev.last_seq ?? 0;
   evs.sort((a, b) => key(a) - key(b));
@@ -153,6 +157,7 @@ export function buildScene(events, engines = []) {
   }
 
   closings(items, lanes, arrows);
+  fold(lanes, evs, foldAfterMs, expanded);
   const rows = order(items);
   return finish(lanes, rows, arrows);
 }
@@ -305,6 +310,22 @@ function order(items) {
   const rest = [...queues.values()].flat().sort((a, b) => a.seq - b.seq);
   for (const it of rest) place(it);
   return rows;
+}
+
+/** Folds each server connection closed long enough ago into its server's listening lane, so
+ *  a busy server's lanes are its live connections; the listening lane's title counts them. */
+function fold(lanes, evs, after, expanded) {
+  const at = (ev) => Date.parse(ev.time ?? '') || 0;
+  const newest = evs.reduce((m, ev) => Math.max(m, at(ev)), 0);
+  for (const l of lanes.list) {
+    if (l.role !== 'accepted' || l.leg || expanded.has(l.engine)) continue;
+    const closed = l.items.find((it) => it.ev.kind === 'closed');
+    if (!closed || newest - at(closed.ev) < after) continue;
+    const listen = lanes.list.find((x) => x.engine === l.engine && x.role === 'listen');
+    if (!listen) continue;
+    l.foldInto = listen;
+    listen.folded = (listen.folded ?? 0) + 1;
+  }
 }
 
 function finish(lanes, rows, raw) {

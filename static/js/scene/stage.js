@@ -26,6 +26,7 @@ export class Stage {
     this.onCurrent = onCurrent;
     this.onPresent = onPresent;
     this.chosen = null; // null: every engine; else a Set of engine ids
+    this.expanded = new Set(); // servers whose closed connections keep their own lanes
     this.scene = buildScene([], []);
     this.player = new Player({ rows: () => this.scene.rows, onChange: () => this.moved() });
     this.cursorSeq = null;
@@ -34,6 +35,13 @@ export class Stage {
     this.drawing = new SceneDrawing(this.box, {
       onPick: (row) => { this.player.stop(); this.player.seek(row); },
       onHover: (row) => { this.hover = row; this.showDetails(); },
+      // A server's lane title: its closed connections folded in, or back on lanes of their own.
+      onLane: (lane) => {
+        if (!lane.engine || (!lane.folded && !this.expanded.has(lane.engine))) return;
+        if (this.expanded.has(lane.engine)) this.expanded.delete(lane.engine);
+        else this.expanded.add(lane.engine);
+        this.rebuild();
+      },
     });
     document.addEventListener('keydown', (e) => this.key(e));
   }
@@ -136,7 +144,7 @@ export class Stage {
     this.sayFilter(engines);
     let evs = this.events();
     if (this.chosen) evs = evs.filter((ev) => !ev.engine || this.chosen.has(ev.engine));
-    this.scene = buildScene(evs, engines);
+    this.scene = buildScene(evs, engines, { expanded: this.expanded });
     this.buildMs = performance.now() - t0;
     // Kept on the element: the tests and a curious user see what a rebuild costs.
     this.section.dataset.buildMs = String(Math.round(this.buildMs));
