@@ -109,6 +109,15 @@ impl Flags {
     }
 }
 
+/// A FIN, acknowledging what came before it.
+const FIN_ACK: Flags = Flags {
+    syn: false,
+    ack: true,
+    psh: false,
+    fin: true,
+    rst: false,
+};
+
 /// What a frame was built from, kept beside its bytes for the layer view.
 #[derive(Debug, Clone)]
 pub(super) enum Transport {
@@ -413,38 +422,14 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
             Eof if !f.fin_peer => {
                 // The peer's FIN, which this recv() of 0 bytes saw, and this side's ACK of it.
                 let (seq, ack) = tcp_position(ev).unwrap_or((f.next_peer, f.next_local));
-                push(
-                    f.peer,
-                    f.local,
-                    tcp(
-                        seq,
-                        ack,
-                        Flags {
-                            fin: true,
-                            ack: true,
-                            ..Flags::default()
-                        },
-                    ),
-                );
+                push(f.peer, f.local, tcp(seq, ack, FIN_ACK));
                 f.next_peer = seq.wrapping_add(1);
                 f.next_local = ack;
                 f.fin_peer = true;
                 push(f.local, f.peer, tcp(f.next_local, f.next_peer, ack_only));
             }
             Shutdown if !f.fin_local => {
-                push(
-                    f.local,
-                    f.peer,
-                    tcp(
-                        f.next_local,
-                        f.next_peer,
-                        Flags {
-                            fin: true,
-                            ack: true,
-                            ..Flags::default()
-                        },
-                    ),
-                );
+                push(f.local, f.peer, tcp(f.next_local, f.next_peer, FIN_ACK));
                 f.next_local = f.next_local.wrapping_add(1);
                 f.fin_local = true;
             }
@@ -486,19 +471,7 @@ pub fn reconstruct(events: &[Ev]) -> Vec<Frame> {
                         if done {
                             continue;
                         }
-                        push(
-                            s,
-                            d,
-                            tcp(
-                                seq,
-                                ack,
-                                Flags {
-                                    fin: true,
-                                    ack: true,
-                                    ..Flags::default()
-                                },
-                            ),
-                        );
+                        push(s, d, tcp(seq, ack, FIN_ACK));
                         if ours {
                             f.next_local = f.next_local.wrapping_add(1);
                             f.fin_local = true;

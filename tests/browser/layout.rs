@@ -6,6 +6,15 @@ use serde_json::json;
 
 use crate::harness::*;
 
+/// An echo server on a free port.
+async fn echo_server(app: &App) -> serde_json::Value {
+    app.post(
+        "/api/engines",
+        json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo"}),
+    )
+    .await
+}
+
 /// The scene's width and height as shares of the window's.
 const SCENE_SHARE: &str = "(r => [r.width / innerWidth, r.height / innerHeight])(document.getElementById('stage').getBoundingClientRect())";
 
@@ -18,12 +27,7 @@ async fn scene_share(b: &Browser) -> (f64, f64) {
 async fn folding_the_panels_gives_the_scene_the_width_at_every_size() {
     let _one_at_a_time = serial().await;
     let app = spawn_app().await;
-    let server = app
-        .post(
-            "/api/engines",
-            json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo"}),
-        )
-        .await;
+    let server = echo_server(&app).await;
     let id = server["id"].as_str().unwrap().to_string();
     let driver = Driver::start().await;
     let b = driver.browser().await;
@@ -106,12 +110,7 @@ const SCENE_TYPE: &str = "(() => { const px = (e) => parseFloat(getComputedStyle
 async fn present_mode_is_sized_to_the_screen_and_says_whose_workspace_and_what_the_step_means() {
     let _one_at_a_time = serial().await;
     let app = spawn_app().await;
-    let server = app
-        .post(
-            "/api/engines",
-            json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo"}),
-        )
-        .await;
+    let server = echo_server(&app).await;
     let client = app
         .post(
             "/api/engines",
