@@ -252,8 +252,9 @@ async fn every_built_in_lab_loaded_in_turn_shows_its_own_exchange_in_view() {
             .wait_js(
                 "(() => { const d = document.querySelector('.scene-details'), c = document.querySelector('svg.scene g.call.current'); \
                   if (!d || d.hidden || !c) return null; const p = d.getBoundingClientRect(), q = c.getBoundingClientRect(), box = document.querySelector('.scene-box').getBoundingClientRect(); \
-                  return [p.bottom <= q.top || q.bottom <= p.top || p.right <= q.left || q.right <= p.left, p.top >= box.bottom - 1]; })()",
-                "the details of the event stepped to",
+                  const r = [p.bottom <= q.top || q.bottom <= p.top || p.right <= q.left || q.right <= p.left, p.top >= box.bottom - 1]; \
+                  return r[0] && r[1] ? r : null; })()",
+                "the details of the event stepped to, beside it (the scene scrolls it into view)",
             )
             .await;
         assert_eq!(
