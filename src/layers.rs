@@ -213,6 +213,50 @@ mod tests {
         );
     }
 
+    /// Files about one thing stay short enough to read whole; the code generators (one
+    /// language each, every kind of program) and test files are the exceptions.
+    #[test]
+    fn no_source_file_is_over_500_lines() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let generators = ["python.rs", "tcl.rs", "bash.rs", "powershell.rs"];
+        let mut long = Vec::new();
+        for dir in ["src", "static"] {
+            for file in files_of(&root.join(dir)) {
+                let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                let generator = file.parent().is_some_and(|p| p.ends_with("code"))
+                    && generators.contains(&name);
+                if generator || name.ends_with("_tests.rs") || name == "tests.rs" {
+                    continue;
+                }
+                let lines = std::fs::read_to_string(&file).map_or(0, |t| t.lines().count());
+                if lines > 500 {
+                    long.push(format!("{}: {lines} lines", file.display()));
+                }
+            }
+        }
+        assert!(
+            long.is_empty(),
+            "split these by what they hold:\n{}",
+            long.join("\n")
+        );
+    }
+
+    fn files_of(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                out.extend(files_of(&p));
+            } else if p
+                .extension()
+                .is_some_and(|e| ["rs", "js", "css", "html"].contains(&e.to_str().unwrap_or("")))
+            {
+                out.push(p);
+            }
+        }
+        out
+    }
+
     #[test]
     fn a_forbidden_use_is_found_in_every_spelling() {
         let bad = [

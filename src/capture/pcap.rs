@@ -87,26 +87,11 @@ const MAC_PEER: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 /// TCP flag bits as the layer view names them.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Flags {
-    syn: bool,
-    ack: bool,
-    psh: bool,
-    fin: bool,
-    rst: bool,
-}
-
-impl Flags {
-    pub(super) fn names(self) -> Vec<&'static str> {
-        [
-            (self.syn, "SYN"),
-            (self.ack, "ACK"),
-            (self.psh, "PSH"),
-            (self.fin, "FIN"),
-            (self.rst, "RST"),
-        ]
-        .into_iter()
-        .filter_map(|(on, n)| on.then_some(n))
-        .collect()
-    }
+    pub(super) syn: bool,
+    pub(super) ack: bool,
+    pub(super) psh: bool,
+    pub(super) fin: bool,
+    pub(super) rst: bool,
 }
 
 /// A FIN, acknowledging what came before it.

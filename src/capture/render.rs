@@ -275,6 +275,20 @@ impl Cache {
     }
 }
 
+/// TCP flag bits as the layer view names them.
+fn flag_names(f: pcap::Flags) -> Vec<&'static str> {
+    [
+        (f.syn, "SYN"),
+        (f.ack, "ACK"),
+        (f.psh, "PSH"),
+        (f.fin, "FIN"),
+        (f.rst, "RST"),
+    ]
+    .into_iter()
+    .filter_map(|(on, n)| on.then_some(n))
+    .collect()
+}
+
 /// A data event's first frame as the layers carry it: the application bytes, the TCP
 /// segment (and how many segments the event took) or UDP datagram header, the IP header;
 /// checksums read from the frame itself.
@@ -294,7 +308,7 @@ pub fn layers(frame: &pcap::Frame, ev: &pcap::Ev) -> Value {
     let transport = match &frame.transport {
         pcap::Transport::Tcp { seq, ack, flags } => json!({
             "proto": "tcp", "src_port": frame.src.port(), "dst_port": frame.dst.port(),
-            "seq": seq, "ack": ack, "flags": flags.names(), "window": pcap::WINDOW,
+            "seq": seq, "ack": ack, "flags": flag_names(*flags), "window": pcap::WINDOW,
             "header_len": 20, "len": frame.payload_len, "checksum": be16(t_at + 16),
             "segments": frame.segment.1,
         }),
