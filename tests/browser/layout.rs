@@ -315,6 +315,15 @@ async fn the_many_clients_lab_in_fit_mode_shows_every_lane() {
         )
         .await;
     assert!(fits.as_u64().unwrap() >= 26, "{fits}");
+    // Their titles side by side, shortened where they would run into each other.
+    b.js("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(1))))")
+        .await;
+    let head_overlaps = b
+        .js("(() => { const ts = [...document.querySelectorAll('svg.scene-head text')].filter((t) => t.textContent.trim()).map((t) => [t.textContent, t.getBoundingClientRect()]); \
+             const out = []; for (let i = 0; i < ts.length; i++) for (let j = i + 1; j < ts.length; j++) { const [a, p] = ts[i], [c, q] = ts[j]; \
+             if (p.left < q.right - 1 && q.left < p.right - 1 && p.top < q.bottom - 1 && q.top < p.bottom - 1) out.push(`${a} | ${c}`); } return out; })()")
+        .await;
+    assert_eq!(head_overlaps, json!([]), "lane titles in Fit");
     b.screenshot("many-clients-fit.png").await;
     b.assert_no_page_errors().await;
     drop(outside);

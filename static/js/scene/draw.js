@@ -178,6 +178,7 @@ export class SceneDrawing {
       svgEl('text', { x: x(l.column), y: m.headH * 0.8, class: 'lane-addr', 'text-anchor': 'middle' },
         l.role === 'accepted' ? `⇄ ${l.peer ?? ''}` : (l.local ?? ''))));
     this.head.replaceChildren(...head);
+    this.untangleHead(s.lanes);
 
     const out = [];
     if (!this.live && this.at >= 0 && this.at < s.rows.length) {
@@ -260,6 +261,28 @@ export class SceneDrawing {
     for (const t of this.g.querySelectorAll('text.wait-note')) {
       if (hit(box(t))) t.remove();
       else placed.push(box(t));
+    }
+  }
+
+  /** Lane titles side by side without overlapping: one that would run into its left
+   *  neighbour is shortened (a connection to its id, an engine to its id), and its address
+   *  left out; one that still does not fit shows nothing but its lifeline. */
+  untangleHead(lanes) {
+    let right = -Infinity;
+    let rightAddr = -Infinity;
+    for (const g of this.head.children) {
+      const lane = lanes[Number(g.dataset.lane)];
+      const [title, addr] = g.querySelectorAll('text');
+      let b = title.getBBox();
+      if (b.x < right + 4) {
+        title.textContent = lane.conn ?? lane.engine ?? lane.local ?? '';
+        b = title.getBBox();
+        if (b.x < right + 4) title.textContent = '';
+      }
+      if (title.textContent) right = b.x + b.width;
+      const a = addr.getBBox();
+      if (a.x < rightAddr + 4) addr.textContent = '';
+      else rightAddr = a.x + a.width;
     }
   }
 
