@@ -154,7 +154,9 @@ export class Stage {
       const r = this.scene.rowOf.get(this.cursorSeq);
       this.player.cursor = r ?? Math.min(this.player.cursor, this.scene.rows.length - 1);
     }
-    this.render(false);
+    // Stepping, the event stepped to stays in view as rows come in around it (a late send()
+    // drawn before it moves it down); following live, the drawing follows by itself.
+    this.render(!this.player.live);
   }
 
   /** The player moved: draw, and tell the page (the log highlights the same event). */
