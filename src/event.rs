@@ -54,10 +54,13 @@ pub enum EventKind {
     /// A TCP `recv()` returned 0 bytes: the peer closed its side (its FIN arrived), the end of
     /// the stream the lecture's loops test for; recorded before the `close()` it leads to.
     Eof,
+    /// A lab step was done: `lab`, `step` (its index) and `how` (`seen`: an event matched
+    /// its `expect`; `self`: the student said so).
+    Step,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 19] = [
+    const ALL: [EventKind; 20] = [
         Self::Listening,
         Self::Bound,
         Self::Connected,
@@ -77,6 +80,7 @@ impl EventKind {
         Self::Delayed,
         Self::Reordered,
         Self::Eof,
+        Self::Step,
     ];
 
     /// The kind a record stores as `k as u8` (an unknown byte reads as `error`).
@@ -114,7 +118,13 @@ impl EventKind {
             Self::Delayed => "delayed",
             Self::Reordered => "reordered",
             Self::Eof => "eof",
+            Self::Step => "step",
         }
+    }
+
+    /// The kind named `name` in JSON, if there is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
     }
 }
 
@@ -225,6 +235,16 @@ pub enum Extra<'a> {
         bytes: u64,
         /// Its SHA-256, in hex.
         sha256: &'a str,
+    },
+    /// A lab step done: the lab's id, the step's index, and whether the student said so
+    /// (else an event was seen matching it).
+    Step {
+        /// The lab's id.
+        lab: &'a str,
+        /// The step's index.
+        step: u16,
+        /// Self-reported.
+        said: bool,
     },
 }
 

@@ -51,11 +51,19 @@ enum Msg {
     },
 }
 
+/// Something that looks at every record as it is kept, and may add one right after it (a
+/// lab's checker, which adds a `step` event when a record matches what a step expects).
+pub trait Watch: Send {
+    /// Sees a record just kept; returns a record to keep right after it.
+    fn see(&mut self, v: &View<'_>) -> Option<Box<[u8]>>;
+}
+
 /// The ring and what reads it, behind one lock that no engine takes.
 pub struct Inner {
     ring: Ring,
     rx: mpsc::UnboundedReceiver<Msg>,
     cache: render::Cache,
+    watch: Option<Box<dyn Watch>>,
 }
 
 struct Shared {
@@ -120,6 +128,7 @@ impl Capture {
                 ring: Ring::new(count, bytes),
                 rx,
                 cache: render::Cache::new((bytes / 4).min(32 << 20)),
+                watch: None,
             }),
             head,
             preview,
@@ -176,6 +185,36 @@ impl Capture {
         Locked { guard }
     }
 
+    /// Puts `watch` in place of the one there was: it sees the kept records from seq `from`
+    /// on first (what happened since a lab's load began, before its engines' ids were
+    /// known), then every new one as it is kept.
+    pub fn set_watch(&self, from: u64, watch: Option<Box<dyn Watch>>) {
+        let mut guard = self
+            .shared
+            .inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.shared.drain(&mut guard);
+        let inner = &mut *guard;
+        inner.watch = watch;
+        if let Some(w) = inner.watch.as_mut() {
+            let added: Vec<Box<[u8]>> = (from.max(inner.ring.first_seq())..inner.ring.next_seq())
+                .filter_map(|seq| inner.ring.get(seq).and_then(|v| w.see(&v)))
+                .collect();
+            if !added.is_empty() {
+                for rec in added {
+                    inner.ring.push(rec);
+                }
+                self.shared.head.send_replace(inner.ring.next_seq() - 1);
+            }
+        }
+    }
+
+    /// Keeps a record made elsewhere (a step said done), in order with the calls.
+    pub fn push_record(&self, rec: Box<[u8]>) {
+        self.send(Msg::Record(rec));
+    }
+
     /// The newest seq, and a way to wait for newer ones.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.shared.head.subscribe()
@@ -196,6 +235,13 @@ impl Shared {
                 Msg::Record(rec) => {
                     inner.ring.push(rec);
                     n += 1;
+                    let seq = inner.ring.next_seq() - 1;
+                    if let Some(w) = inner.watch.as_mut()
+                        && let Some(added) = inner.ring.get(seq).and_then(|v| w.see(&v))
+                    {
+                        inner.ring.push(added);
+                        n += 1;
+                    }
                 }
                 Msg::Conn { conn, local, peer } => inner.ring.open_conn(conn, local, peer),
             }

@@ -50,6 +50,7 @@ const F_LEG_SERVER: u8 = 64;
 const TAG_SOCKET: u8 = 1;
 const TAG_PROGRESS: u8 = 2;
 const TAG_FILE: u8 = 3;
+const TAG_STEP: u8 = 4;
 /// Bytes of a stream position.
 const STREAM: usize = 8;
 
@@ -150,6 +151,13 @@ fn put_extra(x: &Extra<'_>) -> (u8, Vec<u8>) {
             b.extend_from_slice(clip(name, u16::MAX as usize - b.len()).as_bytes());
             (TAG_FILE, b)
         }
+        Extra::Step { lab, step, said } => {
+            let mut b = Vec::with_capacity(3 + lab.len());
+            b.extend_from_slice(&step.to_le_bytes());
+            b.push(u8::from(said));
+            b.extend_from_slice(clip(lab, 255).as_bytes());
+            (TAG_STEP, b)
+        }
     }
 }
 
@@ -183,6 +191,11 @@ fn get_extra(tag: u8, b: &[u8]) -> Option<Extra<'_>> {
                 name,
             })
         }
+        TAG_STEP => Some(Extra::Step {
+            step: u16::from_le_bytes(b.get(0..2)?.try_into().ok()?),
+            said: *b.get(2)? != 0,
+            lab: std::str::from_utf8(b.get(3..)?).ok()?,
+        }),
         _ => None,
     }
 }

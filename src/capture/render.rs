@@ -128,6 +128,12 @@ fn members(buf: &mut Vec<u8>, x: &Extra<'_>) {
             let _ = write!(buf, ",\"bytes\":{bytes},\"sha256\":");
             json_str(buf, sha256);
         }
+        Extra::Step { lab, step, said } => {
+            buf.extend_from_slice(b",\"lab\":");
+            json_str(buf, lab);
+            let how = if said { "self" } else { "seen" };
+            let _ = write!(buf, ",\"step\":{step},\"how\":\"{how}\"");
+        }
     }
 }
 

@@ -67,5 +67,18 @@ mod tests {
                 "many-clients"
             ]
         );
+        // A student who follows a built-in lab sees every step ticked: each has an
+        // `expect` the server can check.
+        for lab in super::all() {
+            for (i, s) in lab.steps.iter().enumerate() {
+                assert!(
+                    s.expect
+                        .as_ref()
+                        .is_some_and(crate::labs::Expect::is_checked),
+                    "{} step {i} has no expect the server can check",
+                    lab.id
+                );
+            }
+        }
     }
 }

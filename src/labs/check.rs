@@ -295,6 +295,18 @@ pub(super) fn check_step(
         Some(Value::Object(e)) => {
             let ep = format!("{path}.expect");
             only(e, &ep, &["engine", "kind", "text", "output"])?;
+            let kind = text(e, &ep, "kind", 40, false)?;
+            if let Some(k) = kind
+                && !crate::event::EventKind::parse(k)
+                    .is_some_and(|k| k != crate::event::EventKind::Step)
+            {
+                return Err(bad(
+                    &format!("{ep}.kind"),
+                    format!(
+                        "{k:?} is not an event kind; use received, sent, accepted, connected, closed, eof, file or another kind of API.md's Events"
+                    ),
+                ));
+            }
             Some(Expect {
                 engine: index(e, &ep, "engine", engines, "engines")?,
                 kind: text(e, &ep, "kind", 40, false)?.map(str::to_string),

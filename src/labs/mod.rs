@@ -9,6 +9,7 @@
 
 pub mod builtin;
 mod check;
+pub mod run;
 mod shelf;
 
 use serde::{Deserialize, Serialize};
@@ -110,6 +111,14 @@ pub struct Expect {
     /// Text the command's output holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+}
+
+impl Expect {
+    /// Whether the server can tell the step is done: it names an engine, a kind or a text
+    /// (an `output` only a terminal shows is the student's to report).
+    pub fn is_checked(&self) -> bool {
+        self.engine.is_some() || self.kind.is_some() || self.text.is_some()
+    }
 }
 
 impl Lab {

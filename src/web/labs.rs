@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::body::{FromJson, JsonBody};
-use super::caller::Owner;
+use super::caller::{Owner, Scope};
 use crate::error::ApiError;
 use crate::labs::{self, Lab, builtin};
 use crate::workspace::Workspace;
@@ -184,4 +184,42 @@ pub async fn load_one(
         return Ok(super::not_saved_with(e, v));
     }
     Ok(Json(loaded).into_response())
+}
+
+/// `GET /api/labs/run`: the lab being done here, each step with what to do and whether it
+/// is done (`404` when none was loaded).
+pub async fn run(Scope(ws): Scope) -> Result<Json<crate::workspace::RunView>, ApiError> {
+    ws.run_view(true).map(Json).ok_or_else(no_run)
+}
+
+fn no_run() -> ApiError {
+    ApiError::not_found(
+        "no lab is loaded here; load one (POST /api/labs/{id}/load, or Load in the Labs panel)"
+            .into(),
+    )
+}
+
+/// `GET /api/labs/runs`: the current run and the earlier ones, newest first.
+pub async fn runs(Scope(ws): Scope) -> Json<Value> {
+    Json(serde_json::json!({
+        "current": ws.run_view(false),
+        "runs": ws.earlier_runs(),
+    }))
+}
+
+/// `POST /api/labs/run/steps/{n}/done`: the student says a step the server cannot check
+/// (one that shows a terminal's output) is done; it is marked self-reported.
+pub async fn step_done(
+    Owner(ws): Owner,
+    Path(n): Path<String>,
+) -> Result<Json<crate::workspace::RunView>, ApiError> {
+    let n: usize = n.parse().map_err(|_| {
+        ApiError::invalid_spec(format!(
+            "step {n:?} is not a step number: steps are counted from 0, as GET /api/labs/run lists them"
+        ))
+    })?;
+    if ws.run_view(false).is_none() {
+        return Err(no_run());
+    }
+    ws.say_step_done(n).map(Json)
 }

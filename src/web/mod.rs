@@ -87,6 +87,9 @@ pub fn app(state: AppState) -> Router {
             get(labs::get_one).put(labs::replace).delete(labs::remove),
         )
         .route("/labs/{id}/load", post(labs::load_one))
+        .route("/labs/run", get(labs::run))
+        .route("/labs/runs", get(labs::runs))
+        .route("/labs/run/steps/{n}/done", post(labs::step_done))
         .route("/workspace", get(workspaces::mine))
         .route("/workspace/watch", post(workspaces::new_watch))
         .route(

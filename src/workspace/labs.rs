@@ -11,6 +11,7 @@ use super::Workspace;
 use crate::engine::{EngineSpec, EngineView};
 use crate::error::ApiError;
 use crate::ids::{EngineId, FileId};
+pub use crate::labs::run::{LoadedExpect, LoadedStep};
 use crate::labs::{Lab, LabFile, at_index, engine_error};
 
 /// A file a saved lab carries inside it rather than by id, at most this big.
@@ -30,45 +31,6 @@ pub struct Loaded {
     /// The save that failed, if one did: the engines run, but are not on disk.
     #[serde(skip)]
     pub unsaved: Option<ApiError>,
-}
-
-/// A step as the page shows it.
-#[derive(Debug, Serialize)]
-pub struct LoadedStep {
-    /// What to do.
-    pub text: String,
-    /// The engine's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub engine: Option<String>,
-    /// The send body.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub send: Option<Value>,
-    /// The command, with real addresses.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub run: Option<String>,
-    /// What to type into it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub input: Option<String>,
-    /// What should happen.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expect: Option<LoadedExpect>,
-}
-
-/// What should happen, with the engine's id.
-#[derive(Debug, Serialize)]
-pub struct LoadedExpect {
-    /// The engine's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub engine: Option<String>,
-    /// An event of this kind.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// Text in the event's data.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    /// Text in the command's output.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub output: Option<String>,
 }
 
 /// `@0`, `@0.host` and `@0.port` in `s`, with engine 0's address.
@@ -95,7 +57,16 @@ fn resolve(s: &str, addrs: &[Option<SocketAddr>]) -> String {
 pub async fn load(ws: &Workspace, lab: &Lab) -> Result<Loaded, ApiError> {
     let mut made_files = Vec::new();
     let mut made = Vec::new();
-    let result = load_into(ws, lab, &mut made_files, &mut made).await;
+    // The load's own events count toward its steps (a client greeted as it connects).
+    let from = ws.capture().lock().next_seq();
+    let mut result = load_into(ws, lab, &mut made_files, &mut made).await;
+    if let Ok(loaded) = &mut result {
+        let ids: Vec<EngineId> = loaded.engines.iter().map(|v| v.id).collect();
+        ws.start_run(lab, &ids, loaded.steps.clone(), from);
+        if let Err(e) = ws.save().await {
+            loaded.unsaved = Some(e);
+        }
+    }
     if result.is_err() {
         for id in made.iter().rev() {
             let _ = ws.delete_engine(*id).await;
@@ -201,6 +172,10 @@ async fn load_into(
         .steps
         .iter()
         .map(|s| LoadedStep {
+            checked: s
+                .expect
+                .as_ref()
+                .is_some_and(crate::labs::Expect::is_checked),
             text: resolve(&s.text, &addrs),
             engine: id_of(s.engine),
             send: s.send.clone(),

@@ -78,6 +78,7 @@ impl Maker {
             store: None,
             labs: Vec::new(),
             next_lab: 1,
+            runs: (None, Vec::new()),
         })
     }
 
@@ -127,6 +128,7 @@ impl Maker {
             store: None,
             labs: w.labs.clone(),
             next_lab: w.next_lab,
+            runs: (w.run.clone(), w.runs.clone()),
         })
     }
 

@@ -10,15 +10,18 @@
 //! Nothing here knows about HTTP; `web` finds the caller's workspace once, in the guard, and
 //! every handler works inside it.
 
+pub mod handout;
 pub mod join;
 pub mod labs;
 mod maker;
 pub mod names;
+mod progress;
 mod save;
 mod secrets;
 pub mod set;
 pub mod startup;
 pub mod store;
+pub use progress::{RunView, StepView};
 pub use save::SAVE_RETRY;
 use secrets::Secrets;
 mod view;
@@ -152,6 +155,7 @@ pub struct Workspace {
     pub(crate) saving: tokio::sync::Mutex<()>,
     removed: std::sync::atomic::AtomicBool,
     labs: crate::labs::Shelf,
+    progress: Arc<progress::Progress>,
     /// One pcap export at a time (see `web::pcap`).
     export_turn: tokio::sync::Semaphore,
     /// A student's requests a second, and its watchers' (class mode).
@@ -185,6 +189,8 @@ pub(crate) struct Parts {
     pub store: Option<Arc<Store>>,
     pub labs: Vec<crate::labs::Lab>,
     pub next_lab: u64,
+    /// The current lab run and the earlier ones.
+    pub runs: (Option<crate::labs::run::Run>, Vec<crate::labs::run::Run>),
 }
 
 impl Workspace {
@@ -227,6 +233,7 @@ impl Workspace {
             saving: tokio::sync::Mutex::new(()),
             removed: std::sync::atomic::AtomicBool::new(false),
             labs: crate::labs::Shelf::new(p.labs, p.next_lab),
+            progress: Arc::new(progress::Progress::new(p.runs.0, p.runs.1)),
             export_turn: tokio::sync::Semaphore::new(1),
             requests,
             big_answers: [
@@ -236,6 +243,8 @@ impl Workspace {
         };
         ws.activity.last_active.store(last, Relaxed);
         ws.activity.saved_active.store(last, Relaxed);
+        // A run kept across a restart is checked again, from the new capture's start.
+        ws.watch_run(0);
         ws
     }
 

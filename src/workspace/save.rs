@@ -32,6 +32,8 @@ impl Workspace {
             engines: self.registry.saved(),
             labs: self.labs.snapshot().0,
             next_lab: self.labs.snapshot().1,
+            run: self.progress.snapshot().0,
+            runs: self.progress.snapshot().1,
         }
     }
 

@@ -31,6 +31,8 @@ pub(super) struct Class {
     pub(super) config: ClassConfig,
     pub(super) code: String,
     pub(super) attempts: Attempts,
+    /// A lab handed out to all, for those who join later.
+    pub(super) handout: Mutex<Option<super::handout::Handout>>,
 }
 
 pub(super) struct Inner {
@@ -326,7 +328,45 @@ impl Workspaces {
         }
         // A join saves again right after; the instructor's create is told by the caller.
         let _ = ws.save().await;
+        self.give_late_joiner(&ws).await;
         Ok((ws, invite_code))
+    }
+
+    /// The lab handed out to all, if any.
+    pub(super) fn handout(&self) -> Option<super::handout::Handout> {
+        self.inner
+            .class
+            .as_ref()
+            .and_then(|c| lock(&c.handout).clone())
+    }
+
+    /// Keeps `h` as the lab every student who joins gets, in the class file too.
+    pub(super) fn keep_handout(&self, h: Option<super::handout::Handout>) -> Result<(), ApiError> {
+        let class = self.class()?;
+        *lock(&class.handout) = h.clone();
+        if let Some(store) = &self.inner.maker.store {
+            let keep = super::store::SavedClass {
+                code: class.code.clone(),
+                token: self
+                    .inner
+                    .maker
+                    .config
+                    .access
+                    .token
+                    .is_none()
+                    .then(|| self.inner.token.clone())
+                    .flatten(),
+                handout: h,
+            };
+            store.save_class(&keep).map_err(|e| {
+                ApiError::not_saved(format!(
+                    "the lab was handed out, but not written to the class file ({e}): students \
+                     who join after a restart will not get it; whoever runs the server should \
+                     check its data directory"
+                ))
+            })?;
+        }
+        Ok(())
     }
 
     /// A new watch id for `ws`; the old one stops working at once.
@@ -414,6 +454,7 @@ impl Workspaces {
         for ws in self.list() {
             ws.sample(dt);
             ws.retry_save().await;
+            ws.save_if_progressed().await;
             let Some(class) = &self.inner.class else {
                 continue;
             };

@@ -91,6 +91,7 @@ impl Workspaces {
                             .is_none()
                             .then(|| token.clone())
                             .flatten(),
+                        handout: saved_class.as_ref().and_then(|c| c.handout.clone()),
                     };
                     if saved_class.as_ref() != Some(&keep) {
                         store
@@ -102,6 +103,9 @@ impl Workspaces {
                     config: cfg.clone(),
                     code,
                     attempts: Attempts::new(cfg.join_attempts_per_minute),
+                    handout: std::sync::Mutex::new(
+                        saved_class.as_ref().and_then(|c| c.handout.clone()),
+                    ),
                 })
             }
         };

@@ -59,6 +59,12 @@ pub struct SavedWorkspace {
     /// The number the next saved lab gets.
     #[serde(default)]
     pub next_lab: u64,
+    /// The lab run under way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<crate::labs::run::Run>,
+    /// Earlier lab runs, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<crate::labs::run::Run>,
 }
 
 /// Class-wide things kept across restarts: the join code and a generated instructor token.
@@ -70,6 +76,9 @@ pub struct SavedClass {
     /// a restart); absent when it came from `--token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// A lab handed out to all, given to those who join later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handout: Option<super::handout::Handout>,
 }
 
 /// The most a workspace file may be (labs are 16 MiB together at most); a larger one is

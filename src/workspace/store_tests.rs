@@ -35,6 +35,8 @@ fn ws(id: &str) -> SavedWorkspace {
         }],
         labs: Vec::new(),
         next_lab: 1,
+        run: None,
+        runs: Vec::new(),
     }
 }
 
@@ -135,6 +137,7 @@ fn class_file_round_trips() {
     let c = SavedClass {
         code: "abcd-efgh".into(),
         token: Some("t".repeat(48)),
+        handout: None,
     };
     store.save_class(&c).unwrap();
     assert_eq!(store.load_class(), Ok(Some(c)));

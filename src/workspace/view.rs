@@ -32,6 +32,8 @@ pub struct WorkspaceView {
     /// The class code and join link (the instructor only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class: Option<ClassView>,
+    /// The lab being done here (the current run), null when none was loaded.
+    pub lab: Option<super::RunView>,
     /// Whether the last save failed and none has succeeded since: what is shown is live
     /// but not on disk (the page shows a banner; socketlab retries every 10 s).
     pub unsaved: bool,
@@ -133,6 +135,8 @@ pub struct WorkspaceSummary {
     pub watch_url: String,
     /// Its port block, `[LO, HI]`.
     pub port_range: Option<[u16; 2]>,
+    /// The lab it is doing, and how far it is.
+    pub lab: Option<super::RunView>,
 }
 
 impl Workspace {
@@ -168,6 +172,7 @@ impl Workspace {
                 history_bytes: c.limits.history_bytes,
             },
             class,
+            lab: self.run_view(false),
             unsaved: self.unsaved(),
             capture: {
                 let ring = self.capture().lock();
@@ -212,6 +217,7 @@ impl Workspace {
             unsaved: self.unsaved(),
             watch_url: Self::url(base, &format!("/watch/{}", self.watch_id())),
             port_range: self.port_range().map(|(lo, hi)| [lo, hi]),
+            lab: self.run_view(false),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Labs: every built-in lab loads and its steps work as written (each one followed: its
-//! send done, its command run, its expectation checked); saving, a restart, export and
+//! send done, its command run, its expectation checked, and the step ticked by the server); saving, a restart, export and
 //! import give a lab back identical; a malformed import names the field; a load that fails
 //! leaves nothing.
 
@@ -67,6 +67,7 @@ async fn every_built_in_lab_loads_and_its_steps_work_as_written() {
         let id = lab["id"].as_str().unwrap();
         // Each lab in a fresh workspace, as a class would start it.
         let app = spawn_app().await;
+        let mut ws = app.ws("").await;
         let (st, loaded) = app.post(&format!("/api/labs/{id}/load"), json!({})).await;
         assert_eq!(st.as_u16(), 200, "{id}: {loaded}");
         let engines = loaded["engines"].as_array().unwrap();
@@ -122,6 +123,35 @@ async fn every_built_in_lab_loads_and_its_steps_work_as_written() {
                 })
                 .await;
             }
+            // The server ticked the step, seen (not said), and no other step before it.
+            let seen = ws
+                .until(&format!("{at}: its step event"), |e| e["kind"] == "step")
+                .await;
+            let tick = seen.last().unwrap();
+            assert_eq!(
+                (
+                    tick["lab"].as_str(),
+                    tick["step"].as_u64(),
+                    tick["how"].as_str()
+                ),
+                (Some(id), Some(i as u64), Some("seen")),
+                "{at}: {tick}"
+            );
+        }
+        let (_, me) = app.get("/api/workspace").await;
+        let run = &me["lab"];
+        assert_eq!(
+            (run["id"].as_str(), run["done"].as_u64()),
+            (Some(id), run["total"].as_u64()),
+            "{run}"
+        );
+        assert!(run["current"].is_null(), "{run}");
+        for s in run["steps"].as_array().unwrap() {
+            assert_eq!(
+                (s["done"].as_bool(), s["how"].as_str()),
+                (Some(true), Some("seen")),
+                "{id}: {s}"
+            );
         }
         app.shutdown().await;
     }
