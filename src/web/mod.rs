@@ -7,6 +7,7 @@ mod api;
 mod assets;
 pub mod body;
 pub mod caller;
+mod class;
 mod code;
 pub mod conns;
 mod files;
@@ -99,6 +100,8 @@ pub fn app(state: AppState) -> Router {
         .route("/workspaces/{id}", delete(workspaces::remove))
         .route("/workspaces/{id}/reset", post(workspaces::reset))
         .route("/join", post(workspaces::join))
+        .route("/class/labs", post(class::hand_out))
+        .route("/class/progress.csv", get(class::progress_csv))
         .fallback(api::no_route)
         .method_not_allowed_fallback(api::bad_method);
     Router::new()

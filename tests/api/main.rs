@@ -32,6 +32,7 @@ mod lifecycle;
 mod ownership;
 mod pcap;
 mod persist;
+mod progress;
 mod proxy;
 mod rules;
 mod trust;

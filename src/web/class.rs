@@ -1,0 +1,159 @@
+//! `/api/class`: the instructor hands a lab out to the class, and downloads the class's
+//! progress as CSV.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::body::{JsonBody, from_json_by_serde};
+use super::caller::Instructor;
+use crate::error::ApiError;
+use crate::labs::builtin;
+
+/// Who gets a lab: `"all"`, or a list of workspace ids.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum To {
+    /// `"all"`, or another word (refused).
+    Word(String),
+    /// Chosen students.
+    Some(Vec<String>),
+}
+
+/// `POST /api/class/labs`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandOut {
+    /// One of the instructor's labs (built in or saved).
+    lab: String,
+    /// `"all"` (and those who join later) or `["w1a2b3c4", ...]`.
+    to: To,
+    /// Load it in each workspace as it is given.
+    #[serde(default)]
+    load: bool,
+}
+
+from_json_by_serde! {
+    HandOut => r#"{"lab": "echo", "to": "all", "load": true}"#,
+}
+
+/// `POST /api/class/labs` (instructor): copies one of the instructor's labs into every
+/// student's labs (or the chosen ones'), loading it when asked; fixed ports outside a
+/// student's block become port 0 inside it, and the answer says so per student.
+pub async fn hand_out(
+    Instructor(caller): Instructor,
+    State(s): State<AppState>,
+    JsonBody(req): JsonBody<HandOut>,
+) -> Result<Response, ApiError> {
+    let lab = builtin::get(&req.lab)
+        .cloned()
+        .or_else(|| caller.home.labs().get(&req.lab))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no lab {}; GET /api/labs lists the built-in ones and those you saved",
+                req.lab
+            ))
+            .at("lab")
+        })?;
+    let to = match req.to {
+        To::Word(w) if w == "all" => None,
+        To::Word(w) => {
+            return Err(ApiError::bad_field(
+                "to",
+                format!("{w:?}: give \"all\" or a list of workspace ids"),
+            ));
+        }
+        To::Some(ids) if ids.is_empty() => {
+            return Err(ApiError::bad_field(
+                "to",
+                "an empty list gives the lab to no one: give \"all\" or workspace ids",
+            ));
+        }
+        To::Some(ids) => Some(ids),
+    };
+    let everyone = to.is_none();
+    let given = s.workspaces.hand_out(lab.clone(), to, req.load).await?;
+    let rewritten = given.iter().filter(|g| !g.rewritten.is_empty()).count();
+    let failed = given.iter().filter(|g| g.error.is_some()).count();
+    Ok(Json(json!({
+        "lab": {"id": lab.id, "name": lab.name},
+        "to": if everyone { json!("all") } else { json!(given.iter().map(|g| &g.workspace).collect::<Vec<_>>()) },
+        "load": req.load,
+        "late_joiners": everyone,
+        "given": given.len() - failed,
+        "failed": failed,
+        "ports_rewritten": rewritten,
+        "workspaces": given,
+    }))
+    .into_response())
+}
+
+/// A CSV field: quoted when it must be, and a leading `=`, `+`, `-` or `@` defused (a
+/// student's name must not run as a formula in the instructor's spreadsheet).
+fn field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// `GET /api/class/progress.csv` (instructor): one row per workspace and step of the lab
+/// it is doing (`workspace,name,lab,step,done,how,at`); a workspace with no lab has one row
+/// with those empty.
+pub async fn progress_csv(_: Instructor, State(s): State<AppState>) -> Response {
+    let mut out = String::from("workspace,name,lab,step,done,how,at\n");
+    for ws in s.workspaces.list() {
+        let (id, name) = (field(&ws.id), field(&ws.name()));
+        match ws.run_view(false) {
+            None => out.push_str(&format!("{id},{name},,,,,\n")),
+            Some(run) => {
+                for (i, st) in run.steps.iter().enumerate() {
+                    let how = match st.how {
+                        Some(crate::labs::run::How::Seen) => "seen",
+                        Some(crate::labs::run::How::Said) => "self",
+                        None => "",
+                    };
+                    out.push_str(&format!(
+                        "{id},{name},{},{i},{},{how},{}\n",
+                        field(&run.id),
+                        st.done,
+                        st.at.as_deref().unwrap_or("")
+                    ));
+                }
+            }
+        }
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"progress.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_csv_field_is_quoted_and_never_a_formula() {
+        assert_eq!(super::field("Ada"), "Ada");
+        assert_eq!(super::field("Lovelace, Ada"), "\"Lovelace, Ada\"");
+        assert_eq!(super::field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(super::field("=1+1"), "'=1+1");
+        assert_eq!(super::field("@SUM(A1)"), "'@SUM(A1)");
+    }
+}
