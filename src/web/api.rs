@@ -198,6 +198,26 @@ pub async fn send(
         )
         .at("shutdown"));
     }
+    // Kept for "Save as lab": the send as a step, and where its reply is to be looked for.
+    let after = ws.capture().lock().next_seq();
+    let mut step = serde_json::json!({"data": req.data});
+    if let Some(e) = &req.encoding {
+        step["encoding"] = e.as_str().into();
+    }
+    if matches!(req.conn, Some(crate::ids::ConnPick::All)) {
+        step["conn"] = "*".into();
+    }
+    if let Some(t) = &req.to {
+        step["to"] = t.as_str().into();
+    }
+    if shutdown_write {
+        step["shutdown"] = "write".into();
+    }
+    if times > 1 {
+        step["repeat"] = times.into();
+        step["interval_ms"] = interval.into();
+    }
+    let sample = data[..data.len().min(200)].to_vec();
     let out = engine
         .send_repeated(
             Bytes::from(data),
@@ -210,6 +230,7 @@ pub async fn send(
             std::time::Duration::from_millis(interval),
         )
         .await?;
+    ws.note_send(id, step, &sample, after);
     Ok(Json(out))
 }
 

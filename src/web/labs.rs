@@ -101,9 +101,9 @@ pub async fn create(
     let lab = if v.get("from_current").and_then(Value::as_bool) == Some(true) {
         let obj = v.as_object().cloned().unwrap_or_default();
         for k in obj.keys() {
-            if !["name", "description", "from_current"].contains(&k.as_str()) {
+            if !["name", "description", "from_current", "keep_ports"].contains(&k.as_str()) {
                 return Err(ApiError::invalid_spec(format!(
-                    "field {k}: unknown with from_current; give name and, if you like, description"
+                    "field {k}: unknown with from_current; give name and, if you like, description and keep_ports"
                 ))
                 .at(k.as_str()));
             }
@@ -115,7 +115,8 @@ pub async fn create(
             ).at("name"));
         }
         let description = v.get("description").and_then(Value::as_str).unwrap_or("");
-        load::from_current(&ws, name.to_string(), description.to_string()).await?
+        let keep_ports = v.get("keep_ports").and_then(Value::as_bool) == Some(true);
+        load::from_current(&ws, name.to_string(), description.to_string(), keep_ports).await?
     } else {
         Lab::from_value(v, ws.config().limits.max_message)?
     };

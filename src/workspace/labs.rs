@@ -199,11 +199,14 @@ async fn load_into(
 }
 
 /// The workspace's engines as a lab: their specs in order, clients aimed at one of these
-/// servers written `@N`, and small files a file server sends carried inside.
+/// servers written `@N`, small files a file server sends carried inside, fixed ports made 0
+/// unless `keep_ports` (so the lab loads in any workspace's block), and the sends made from
+/// the page as its steps, each expecting the reply that came back.
 pub async fn from_current(
     ws: &Workspace,
     name: String,
     description: String,
+    keep_ports: bool,
 ) -> Result<Lab, ApiError> {
     let views = ws.engines();
     if views.is_empty() {
@@ -214,6 +217,7 @@ pub async fn from_current(
     let saved = ws.saved_engines();
     let mut files: Vec<LabFile> = Vec::new();
     let mut engines = Vec::new();
+    let (mut order, mut names) = (Vec::new(), Vec::new());
     for v in &views {
         let Some(mut spec) = saved
             .iter()
@@ -247,15 +251,24 @@ pub async fn from_current(
             });
             spec["options"]["file"] = Value::from(format!("@{}", files.len() - 1));
         }
+        if !keep_ports
+            && let Some(bind) = spec.get("bind").and_then(Value::as_str)
+            && let Ok(a) = bind.parse::<SocketAddr>()
+        {
+            spec["bind"] = Value::from(SocketAddr::new(a.ip(), 0).to_string());
+        }
+        order.push(v.id);
+        names.push(v.name.clone().unwrap_or_else(|| v.id.to_string()));
         engines.push(spec);
     }
+    let steps = ws.sends_as_steps(&order, &names);
     Lab::from_value(
         serde_json::json!({
             "name": name,
             "description": description,
             "engines": engines,
             "files": files,
-            "steps": [],
+            "steps": steps,
         }),
         ws.config().limits.max_message,
     )

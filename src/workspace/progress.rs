@@ -24,6 +24,20 @@ pub(crate) struct Progress {
     runs: Mutex<Runs>,
     /// A step was done since the last write.
     moved: AtomicBool,
+    /// The sends made through the API (the page's), newest last, for "Save as lab".
+    sends: Mutex<std::collections::VecDeque<SendNote>>,
+}
+
+/// A send made through the API, kept to become a lab's step.
+#[derive(Clone)]
+struct SendNote {
+    engine: EngineId,
+    /// The send's body, as a step's `send` takes it.
+    body: serde_json::Value,
+    /// The first bytes sent, to find them where they arrived.
+    data: Vec<u8>,
+    /// The seq the capture was at before the send.
+    after: u64,
 }
 
 #[derive(Default)]
@@ -38,6 +52,7 @@ impl Progress {
         Self {
             runs: Mutex::new(Runs { current, earlier }),
             moved: AtomicBool::new(false),
+            sends: Mutex::default(),
         }
     }
 
@@ -261,5 +276,111 @@ impl Workspace {
             // A failure marks the workspace unsaved, and the retry takes it from there.
             let _ = self.save().await;
         }
+    }
+}
+
+/// The text a step expects of received bytes: their first line with text, trimmed, at most
+/// 200 bytes; none when they are not text (a check compares bytes, and a lossy
+/// replacement character never matches).
+fn expected_text(data: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(data).ok()?;
+    let line = s.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let mut end = line.len().min(200);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(line[..end].to_string())
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+impl Workspace {
+    /// Notes a send made through the API (`body` as a step's `send` takes it), made when
+    /// the capture was at seq `after`: "Save as lab" makes a step of it.
+    pub fn note_send(&self, engine: EngineId, body: serde_json::Value, data: &[u8], after: u64) {
+        // A large send would make a lab over its bound: it is left out of the steps.
+        if body["data"].as_str().is_some_and(|d| d.len() > 16 * 1024) {
+            return;
+        }
+        let mut sends = self
+            .progress
+            .sends
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if sends.len() == crate::labs::MAX_STEPS {
+            sends.pop_front();
+        }
+        sends.push_back(SendNote {
+            engine,
+            body,
+            data: data[..data.len().min(200)].to_vec(),
+            after,
+        });
+    }
+
+    /// The sends made to engines `order` (a lab's, in its order) as steps: each with its
+    /// `send`, and an `expect` from what came back (the reply the sender received before the
+    /// next send, else the same bytes received by another of the engines).
+    pub(crate) fn sends_as_steps(
+        &self,
+        order: &[EngineId],
+        names: &[String],
+    ) -> Vec<serde_json::Value> {
+        /// Records looked through for one send's reply, at most.
+        const LOOK: u64 = 5000;
+        let notes: Vec<SendNote> = self
+            .progress
+            .sends
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect();
+        let ring = self.capture().lock();
+        let end = ring.next_seq();
+        let mut steps = Vec::new();
+        for (k, note) in notes.iter().enumerate() {
+            let Some(n) = order.iter().position(|e| *e == note.engine) else {
+                continue;
+            };
+            let until = notes
+                .get(k + 1)
+                .map_or(end, |next| next.after)
+                .min(note.after.saturating_add(LOOK));
+            let received = (note.after.max(ring.first_seq())..until)
+                .filter_map(|seq| ring.view(seq))
+                .filter(|v| v.kind() == EventKind::Received);
+            let mut expect = None;
+            for v in received {
+                let at = order.iter().position(|e| *e == v.engine());
+                if v.engine() == note.engine {
+                    expect = Some(match expected_text(v.preview()) {
+                        Some(t) => serde_json::json!({"engine": n, "text": t}),
+                        None => serde_json::json!({"engine": n, "kind": "received"}),
+                    });
+                    break;
+                }
+                if let (Some(m), Some(t)) = (at, expected_text(&note.data))
+                    && expect.is_none()
+                    && contains(v.preview(), t.as_bytes())
+                {
+                    expect = Some(serde_json::json!({"engine": m, "text": t}));
+                }
+            }
+            let shown =
+                expected_text(&note.data).unwrap_or_else(|| format!("{} bytes", note.data.len()));
+            let mut step = serde_json::json!({
+                "text": format!("{} sends {shown:?}", names.get(n).map_or("the engine", String::as_str)),
+                "engine": n,
+                "send": note.body,
+            });
+            if let Some(e) = expect {
+                step["expect"] = e;
+            }
+            steps.push(step);
+        }
+        steps
     }
 }

@@ -395,3 +395,77 @@ async fn a_lab_handed_out_reaches_thirty_students_and_a_late_joiner_in_their_own
     assert_eq!(st.as_u16(), 403, "{v}");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn save_as_lab_keeps_the_sends_as_steps_that_expect_the_replies() {
+    let app = spawn_app().await;
+    // A fixed port, found free (the lab is saved with port 0 unless asked to keep it).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = app
+        .engine(json!({"kind": "tcp-server", "bind": format!("127.0.0.1:{port}"), "behavior": "add", "name": "Adder"}))
+        .await;
+    let client = app
+        .engine(json!({"kind": "tcp-client", "target": server["local"], "name": "Asker"}))
+        .await;
+    let cid = client["id"].as_str().unwrap();
+    app.wait_engine(cid, "connected", |v| v["stats"]["connections_open"] == 1)
+        .await;
+    for q in ["50,40", "2,2"] {
+        let (st, v) = app.send(cid, json!({"data": q})).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let answer = if q == "50,40" { "90" } else { "4" };
+        app.wait_event(cid, answer, |e| {
+            e["kind"] == "received" && e["text"].as_str().is_some_and(|t| t.contains(answer))
+        })
+        .await;
+    }
+    let (st, lab) = app
+        .post(
+            "/api/labs",
+            json!({"name": "My adder", "from_current": true}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{lab}");
+    assert_eq!(lab["engines"][0]["bind"], "127.0.0.1:0", "{lab}");
+    assert_eq!(lab["engines"][1]["target"], "@0");
+    assert_eq!(
+        lab["steps"],
+        json!([
+            {"text": "Asker sends \"50,40\"", "engine": 1, "send": {"data": "50,40"}, "expect": {"engine": 1, "text": "90"}},
+            {"text": "Asker sends \"2,2\"", "engine": 1, "send": {"data": "2,2"}, "expect": {"engine": 1, "text": "4"}}
+        ])
+    );
+    let (_, kept) = app
+        .post(
+            "/api/labs",
+            json!({"name": "Kept", "from_current": true, "keep_ports": true}),
+        )
+        .await;
+    assert_eq!(kept["engines"][0]["bind"], format!("127.0.0.1:{port}"));
+
+    // Loaded elsewhere and followed, its steps tick.
+    let other = spawn_app().await;
+    let mut body = lab.clone();
+    body.as_object_mut().unwrap().remove("id");
+    let (st, imported) = other.post("/api/labs", body).await;
+    assert_eq!(st, StatusCode::CREATED, "{imported}");
+    let mut ws = other.ws("").await;
+    let loaded = load(&other, imported["id"].as_str().unwrap()).await;
+    let asker = loaded["engines"][1]["id"].as_str().unwrap();
+    other
+        .wait_engine(asker, "connected", |v| v["stats"]["connections_open"] == 1)
+        .await;
+    for (i, step) in loaded["steps"].as_array().unwrap().iter().enumerate() {
+        other.send(asker, step["send"].clone()).await;
+        let tick = ws
+            .until(&format!("step {i}"), |e| e["kind"] == "step")
+            .await;
+        assert_eq!(tick.last().unwrap()["step"], i);
+    }
+    app.shutdown().await;
+    other.shutdown().await;
+}
