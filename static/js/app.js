@@ -180,6 +180,9 @@ const stream = new EventStream({
     stage.changed();
     views.apply(evs);
     if (evs.some((ev) => ev.kind === 'file' && ev.call === 'recv()')) filesSoon();
+    // A step done, or engines started (a lab the instructor handed out and loaded here):
+    // the steps shown are asked for again.
+    if (evs.some((ev) => ev.kind === 'step' || ev.kind === 'listening' || ev.kind === 'bound')) runSoon();
   },
 });
 
@@ -202,6 +205,8 @@ if (watcher) {
   document.getElementById('labs-panel').hidden = true;
 }
 function refreshPanels() {
+  // The lab being done is shown to whoever looks: its owner, a watcher, the instructor.
+  labs.showRun();
   if (watcher) return;
   files.refresh();
   labs.refresh();
@@ -221,7 +226,9 @@ const labs = new LabsPanel(document.getElementById('labs-panel'), document.getEl
     filesSoon();
   },
   select: (id) => { if (views.has(id)) select(id); },
+  name: (id) => views.get(id)?.name,
 });
+const runSoon = debounce(() => labs.showRun(), 150);
 
 function selectFromHash() {
   const wanted = decodeURIComponent(location.hash.slice(1));

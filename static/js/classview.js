@@ -1,12 +1,15 @@
 // The instructor's class view: the join link large enough to read off a projector, and
-// every workspace with live counters, sortable, each one a click from being opened
-// read-only, reset, removed, or having its watch link copied.
+// every workspace with live counters and its lab progress, sortable, each one a click from
+// being opened read-only, reset, removed, or having its watch link copied; a grid of
+// students by steps to read off a projector; a lab handed out to everyone (and late
+// joiners) or to chosen students; the progress as CSV.
 
 import { api } from './api.js';
 import { ago, copyText, el, fmtBytes, replaceKids } from './util.js';
 
 const COLUMNS = [
   { key: 'name', label: 'Name', value: (w) => w.name.toLowerCase(), show: (w) => w.name },
+  { key: 'lab', label: 'Lab', value: labProgress, show: labText },
   { key: 'engines', label: 'Engines', value: (w) => w.engines, show: (w) => `${w.engines_running} / ${w.engines}` },
   { key: 'connections', label: 'Connections', value: (w) => w.connections, show: (w) => String(w.connections) },
   { key: 'events_per_sec', label: 'Events/s', value: (w) => w.events_per_sec, show: (w) => (w.events_per_sec < 10 ? w.events_per_sec.toFixed(1) : Math.round(w.events_per_sec).toLocaleString()) },
@@ -15,6 +18,26 @@ const COLUMNS = [
   { key: 'viewers', label: 'Viewers', value: (w) => w.viewers, show: (w) => String(w.viewers) },
   { key: 'last_active', label: 'Last active', value: (w) => Date.parse(w.last_active), show: (w) => ago(w.last_active) },
 ];
+
+/** How far a workspace is in its lab (0 to 1), -1 with no lab: sorted ascending, who is
+ *  stuck comes first, the longest without a step before the others. */
+function labProgress(w) {
+  if (!w.lab) return -1;
+  return w.lab.done / Math.max(1, w.lab.total) - Math.min(w.lab.since_last_step_secs, 86400) / 1e7;
+}
+
+function secs(n) {
+  if (n < 60) return `${n} s`;
+  if (n < 3600) return `${Math.floor(n / 60)} min`;
+  return `${Math.floor(n / 3600)} h`;
+}
+
+/** `Echo · 2/3 · 40 s` (the lab, steps done of all, time since the last step). */
+function labText(w) {
+  if (!w.lab) return '—';
+  const l = w.lab;
+  return l.done === l.total ? `${l.name} · ${l.done}/${l.total} ✓` : `${l.name} · ${l.done}/${l.total} · ${secs(l.since_last_step_secs)}`;
+}
 
 /** Workspaces sorted by a column; the instructor's own stays first. Exported for tests. */
 export function sortWorkspaces(list, key, dir) {
@@ -91,16 +114,33 @@ export class ClassView {
     this.body = el('tbody');
     this.count = el('h2', { id: 'ws-count' });
     this.error = el('p', { class: 'form-error', role: 'alert' });
+    this.grid = el('div', { class: 'progress-grid-wrap', id: 'progress-grid', hidden: true });
+    this.table = el('div', { class: 'ws-scroll' },
+      el('table', { class: 'ws-table', id: 'ws-table' }, el('thead', {}, this.head), this.body));
+    const viewAs = (which) => {
+      this.view = which;
+      sessionStorage.setItem('socketlab-class-view', which);
+      this.grid.hidden = which !== 'grid';
+      this.table.hidden = which === 'grid';
+      for (const b of toggle.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.view === which));
+      this.renderGrid();
+    };
+    const toggle = el('span', { class: 'view-toggle', role: 'group', 'aria-label': 'show the class as' },
+      el('button', { type: 'button', class: 'small', 'data-view': 'table', text: 'Table', onclick: () => viewAs('table') }),
+      el('button', { type: 'button', class: 'small', 'data-view': 'grid', text: 'Progress grid', onclick: () => viewAs('grid') }),
+      el('a', { class: 'small csv', href: '/api/class/progress.csv', download: 'progress.csv', text: 'progress.csv' }));
     replaceKids(this.section,
       this.board,
       this.notLoaded(ctx.class.not_loaded ?? []),
       el('div', { class: 'class-panel' },
-        el('div', { class: 'class-panel-head' }, this.count, form),
+        el('div', { class: 'class-panel-head' }, this.count, toggle, form),
         this.invite,
+        this.handout(),
         this.error,
-        el('div', { class: 'ws-scroll' },
-          el('table', { class: 'ws-table', id: 'ws-table' }, el('thead', {}, this.head), this.body))));
+        this.table,
+        this.grid));
     this.renderHead();
+    viewAs(sessionStorage.getItem('socketlab-class-view') ?? 'table');
   }
 
   /** Workspaces whose files did not load at start: where each file is now, and the ports
@@ -135,6 +175,93 @@ export class ClassView {
       });
       return el('th', { 'aria-sort': sorted ? this.sort.dir : 'none', class: c.key === 'name' || c.key === 'last_active' ? '' : 'num' }, b);
     }), el('th', { text: '' }));
+  }
+
+  /** Hand out a lab: one of the built-in ones or the instructor's, to everyone (and whoever
+   *  joins later) or to the students ticked, loaded or only put in their labs. */
+  handout() {
+    this.labPick = el('select', { id: 'handout-lab', 'aria-label': 'lab to hand out' });
+    this.chosen = el('div', { class: 'handout-chosen', id: 'handout-chosen' });
+    const all = el('input', { type: 'radio', name: 'handout-to', value: 'all', checked: true });
+    const some = el('input', { type: 'radio', name: 'handout-to', value: 'some' });
+    const picker = el('details', { class: 'handout-pick' }, el('summary', { text: 'choose students' }), this.chosen);
+    const load = el('input', { type: 'checkbox', id: 'handout-load', checked: true });
+    const out = el('p', { class: 'handout-result', role: 'status' });
+    const form = el('form', { class: 'handout', id: 'handout', autocomplete: 'off' },
+      el('label', { for: 'handout-lab', text: 'Hand out' }), this.labPick,
+      el('label', {}, all, ' to everyone, and whoever joins later'),
+      el('label', {}, some, ' to '), picker,
+      el('label', {}, load, ' load it now'),
+      el('button', { type: 'submit', class: 'primary', text: 'Hand out' }));
+    some.addEventListener('change', () => { picker.open = true; });
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const to = some.checked ? [...this.chosen.querySelectorAll('input:checked')].map((c) => c.value) : 'all';
+      try {
+        const r = await api('POST', '/api/class/labs', { lab: this.labPick.value, to, load: load.checked });
+        const moved = r.ports_rewritten ? `; fixed ports moved into each one's block for ${r.ports_rewritten}` : '';
+        const failed = r.failed ? `; ${r.failed} could not: ${r.workspaces.filter((g) => g.error).map((g) => `${g.name} (${g.error})`).join(', ')}` : '';
+        out.textContent = `${r.lab.name} given to ${r.given}${r.load ? ', loaded' : ''}${moved}${failed}${r.late_joiners ? '; whoever joins later gets it too' : ''}.`;
+        out.classList.toggle('bad', !!r.failed);
+        this.poll();
+      } catch (err) {
+        out.textContent = err.message;
+        out.classList.add('bad');
+      }
+    });
+    this.fillLabs();
+    return el('div', { class: 'handout-box' }, form, out);
+  }
+
+  async fillLabs() {
+    try {
+      const labs = await api('GET', '/api/labs');
+      replaceKids(this.labPick, labs.map((l) => el('option', { value: l.id, text: l.builtin ? l.name : `${l.name} (yours)` })));
+    } catch (err) {
+      this.error.textContent = err.message;
+    }
+  }
+
+  /** The students to tick for a hand-out, kept ticked across polls. */
+  renderChosen() {
+    const students = this.list.filter((w) => w.kind === 'student').sort((a, b) => a.name.localeCompare(b.name));
+    const ids = students.map((w) => w.id).join();
+    if (this.chosen.dataset.ids === ids) return;
+    const ticked = new Set([...this.chosen.querySelectorAll('input:checked')].map((c) => c.value));
+    this.chosen.dataset.ids = ids;
+    replaceKids(this.chosen, students.length ? students.map((w) => el('label', {},
+      el('input', { type: 'checkbox', value: w.id, checked: ticked.has(w.id) }), ` ${w.name}`)) : [el('span', { text: 'no students yet' })]);
+  }
+
+  /** Students by steps: ✓ done, ▶ the step each is on, · not yet; large enough for a
+   *  projector. */
+  renderGrid() {
+    if (this.view !== 'grid' || !this.grid) return;
+    const rows = this.list.filter((w) => w.kind === 'student' || w.lab)
+      .sort((a, b) => a.name.localeCompare(b.name));
+    const most = Math.max(0, ...rows.map((w) => w.lab?.total ?? 0));
+    const head = el('tr', {}, el('th', { scope: 'col', text: 'Student' }), el('th', { scope: 'col', text: 'Lab' }),
+      ...Array.from({ length: most }, (_, i) => el('th', { scope: 'col', class: 'g-step', text: String(i + 1) })));
+    const body = rows.map((w) => {
+      const l = w.lab;
+      const cells = Array.from({ length: most }, (_, i) => {
+        const s = l?.steps[i];
+        if (!s) return el('td', { class: 'g-none' });
+        const state = s.done ? 'done' : i === l.current ? 'current' : 'todo';
+        const title = s.done ? `step ${i + 1}: done ${new Date(s.at).toLocaleTimeString()}${s.how === 'self' ? ' (said)' : ''}` : `step ${i + 1}: ${state === 'current' ? 'on it' : 'not yet'}`;
+        return el('td', { class: `g-${state}`, 'data-state': state, title, text: state === 'done' ? '✓' : state === 'current' ? '▶' : '○' });
+      });
+      return el('tr', { 'data-ws-id': w.id },
+        el('th', { scope: 'row', class: 'g-name', text: w.name }),
+        el('td', { class: 'g-lab', text: l ? `${l.done}/${l.total}` : '—', title: l ? l.name : 'no lab loaded' }),
+        ...cells);
+    });
+    const labs = [...new Set(rows.filter((w) => w.lab).map((w) => w.lab.name))];
+    replaceKids(this.grid, rows.length
+      ? el('table', { class: 'progress-grid' },
+        el('caption', { text: labs.length ? `${labs.join(', ')}: ✓ done · ▶ on it · ○ not yet` : 'No lab loaded yet: hand one out above.' }),
+        el('thead', {}, head), el('tbody', {}, ...body))
+      : el('p', { class: 'muted', text: 'No students yet: share the join link.' }));
   }
 
   renderRows() {
@@ -190,6 +317,8 @@ export class ClassView {
       } else {
         this.renderRows();
       }
+      this.renderGrid();
+      this.renderChosen();
     } catch (err) {
       this.error.textContent = err.message;
     }

@@ -1,17 +1,19 @@
 // The Labs panel: the lecture's exercises as built-in labs and the ones saved here; load one
-// with a click, save the current engines as one, export and import JSON. A loaded lab's
-// steps show below it, each with what to do (a send the page can do, a command to copy) and
-// what should happen.
+// with a click, save the current engines (and the sends made) as one, export and import
+// JSON. The lab being done shows its steps below, each with what to do (a send the page can
+// do, a command to copy), what should happen, and whether it did: socketlab ticks a step
+// when it sees the event the step expects, and the student ticks one only a terminal shows.
 
 import { api } from './api.js';
 import { copyText, el, replaceKids } from './util.js';
 
 export class LabsPanel {
-  constructor(section, stepsSection, { onLoaded, select }) {
+  constructor(section, stepsSection, { onLoaded, select, name }) {
     this.section = section;
     this.steps = stepsSection;
     this.onLoaded = onLoaded;
     this.select = select;
+    this.name = name;
     this.ul = section.querySelector('#labs');
     this.status = section.querySelector('.lab-status');
     section.querySelector('.save-lab').addEventListener('click', () => this.saveCurrent());
@@ -24,7 +26,11 @@ export class LabsPanel {
       input.value = '';
       if (f) await this.importFile(f);
     });
-    stepsSection.querySelector('.close-steps').addEventListener('click', () => { stepsSection.hidden = true; });
+    stepsSection.querySelector('.close-steps').addEventListener('click', () => {
+      stepsSection.hidden = true;
+      // Closed stays closed until another lab is loaded.
+      stepsSection.dataset.closed = stepsSection.dataset.run ?? '';
+    });
   }
 
   say(text, bad = false) {
@@ -85,8 +91,8 @@ export class LabsPanel {
       const replace = document.getElementById('lab-replace')?.checked ? '?replace=true' : '';
       const loaded = await api('POST', `/api/labs/${encodeURIComponent(lab.id)}/load${replace}`);
       this.say(`loaded ${lab.name}: ${loaded.engines.length} engines`);
-      this.showSteps(loaded);
       this.onLoaded(loaded);
+      await this.showRun({ reveal: true });
     } catch (err) {
       this.say(err.message, true);
     } finally {
@@ -96,10 +102,12 @@ export class LabsPanel {
 
   async saveCurrent() {
     const name = this.section.querySelector('#lab-name');
+    const keep = this.section.querySelector('#lab-keep-ports')?.checked ?? false;
     try {
-      const lab = await api('POST', '/api/labs', { name: name.value, from_current: true });
+      const lab = await api('POST', '/api/labs', { name: name.value, from_current: true, keep_ports: keep });
       name.value = '';
-      this.say(`saved lab ${lab.name} (${lab.id}) with ${lab.engines.length} engines`);
+      const steps = lab.steps.length ? ` and ${lab.steps.length} steps (your sends, each expecting its reply)` : '';
+      this.say(`saved lab ${lab.name} (${lab.id}) with ${lab.engines.length} engines${steps}`);
       await this.refresh();
     } catch (err) {
       this.say(err.message, true);
@@ -124,15 +132,38 @@ export class LabsPanel {
     }
   }
 
-  /** The loaded lab's steps, each with its action and what should happen. */
-  showSteps(loaded) {
-    this.steps.querySelector('h2').textContent = `Steps: ${loaded.name}`;
-    const names = new Map(loaded.engines.map((e) => [e.id, e.name || e.id]));
-    const items = loaded.steps.map((s, i) => {
+  /** The lab being done here (its run): each step with its action, what should happen,
+   *  and whether it is done; hidden when no lab was loaded. */
+  async showRun({ reveal = false } = {}) {
+    let run;
+    try {
+      run = await api('GET', '/api/labs/run');
+    } catch (err) {
+      if (err.status === 404) this.steps.hidden = true;
+      return;
+    }
+    this.renderRun(run);
+    if (reveal) {
+      this.steps.hidden = false;
+      this.steps.scrollIntoView({ block: 'nearest' });
+    } else if (this.steps.dataset.closed !== run.started) {
+      this.steps.hidden = false;
+    }
+  }
+
+  renderRun(run) {
+    this.run = run;
+    this.steps.dataset.run = run.started;
+    const left = run.total - run.done;
+    replaceKids(this.steps.querySelector('h2'), `Steps: ${run.name} `,
+      el('small', { class: 'run-count', text: left ? `${run.done} of ${run.total} done` : `all ${run.total} done ✓` }));
+    const nameOf = (id) => this.name(id) || id;
+    const items = run.steps.map((s, i) => {
+      const state = s.done ? 'done' : i === run.current ? 'current' : 'todo';
       const parts = [el('p', { class: 'step-text', text: s.text })];
       const actions = el('div', { class: 'step-actions' });
       if (s.engine) {
-        const b = el('button', { type: 'button', text: `Show ${names.get(s.engine) || s.engine}` });
+        const b = el('button', { type: 'button', text: `Show ${nameOf(s.engine)}` });
         b.addEventListener('click', () => this.select(s.engine));
         actions.append(b);
       }
@@ -163,15 +194,41 @@ export class LabsPanel {
       }
       const e = s.expect;
       if (e && (e.text || e.output || e.kind)) {
-        const where = e.engine ? ` at ${names.get(e.engine) || e.engine}` : '';
+        const where = e.engine ? ` at ${nameOf(e.engine)}` : '';
         const what = e.output || e.text || `a ${e.kind} event`;
         parts.push(el('p', { class: 'step-expect' }, `You should see${where}: `, el('code', { text: what })));
       }
-      return el('li', { class: 'step' }, ...parts);
+      parts.push(this.stepState(s, i, state, nameOf));
+      return el('li', { class: `step ${state}`, 'data-step-state': state, 'aria-current': state === 'current' ? 'step' : null }, ...parts);
     });
     replaceKids(this.steps.querySelector('.steps'), items);
-    this.steps.hidden = false;
-    this.steps.scrollIntoView({ block: 'nearest' });
+  }
+
+  /** Done (when, and seen or said), or what the server is waiting for, or "I saw it" for a
+   *  step only a terminal shows. */
+  stepState(s, i, state, nameOf) {
+    if (s.done) {
+      const when = new Date(s.at).toLocaleTimeString();
+      return el('p', { class: 'step-state ok' }, el('b', { text: '✓ done' }),
+        s.how === 'self' ? ` at ${when}, as you said` : ` at ${when}: socketlab saw it happen`);
+    }
+    if (s.checked) {
+      const e = s.expect || {};
+      const what = e.text ? `“${e.text}”` : `a ${e.kind || 'received'} event`;
+      const where = e.engine ? ` at ${nameOf(e.engine)}` : '';
+      return el('p', { class: 'step-state' }, state === 'current' ? 'Waiting for ' : 'Then socketlab waits for ', `${what}${where}`);
+    }
+    const b = el('button', { type: 'button', class: 'act', 'data-saw': i, text: 'I saw it' });
+    const out = el('span', { class: 'step-result', role: 'status' });
+    b.addEventListener('click', async () => {
+      try {
+        this.renderRun(await api('POST', `/api/labs/run/steps/${i}/done`, {}));
+        this.showRun();
+      } catch (err) {
+        out.textContent = err.message;
+      }
+    });
+    return el('p', { class: 'step-state' }, 'Only your terminal shows this one: ', b, out);
   }
 }
 

@@ -9,7 +9,7 @@ const ARROWS = {
   received: '←', sent: '→', accepted: '⇠', connected: '⇢', closed: '✕', refused: '⊘',
   error: '!', lagged: '⚠', listening: '●', bound: '●', stopped: '■', shutdown: '⇥',
   summary: 'Σ', history: '↑', progress: '⋯', file: '▣', created: '○',
-  dropped: '✕', duplicated: '⇉', reordered: '⇅', delayed: '⏱',
+  dropped: '✕', duplicated: '⇉', reordered: '⇅', delayed: '⏱', step: '✓',
 };
 
 /** "1,234 recv() · 1,230 send()" from a summary's counts. */
@@ -113,7 +113,8 @@ export class LogView {
     }
     const note = ev.kind === 'progress'
       ? `${ev.file}: ${ev.done} of ${ev.total ?? '?'} bytes`
-      : ev.kind === 'file' ? `${ev.message ?? ''} · SHA-256 ${ev.sha256}` : ev.message ?? '';
+      : ev.kind === 'file' ? `${ev.message ?? ''} · SHA-256 ${ev.sha256}`
+        : ev.kind === 'step' ? `lab ${ev.lab}: step ${(ev.step ?? 0) + 1} done (${ev.how === 'self' ? 'as the student said' : 'socketlab saw it'})` : ev.message ?? '';
     const hasData = ev.data !== undefined;
     return el('div', { class: cls, role: 'row', 'data-seq': ev.seq, title: note || undefined },
       el('span', { class: 'c-time', text: fmtTime(ev.time) }),

@@ -10,6 +10,7 @@ mod exercises;
 mod harness;
 mod inspect;
 mod layout;
+mod progress;
 mod stage;
 mod traps;
 mod trust;

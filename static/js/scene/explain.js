@@ -29,6 +29,9 @@ export function explain(row, scene) {
     case 'dropped': return 'This datagram was lost: UDP does not send it again.';
     case 'duplicated': return 'This datagram arrives twice: UDP does not notice.';
     case 'reordered': return 'This datagram arrives after a later one: UDP keeps no order.';
+    case 'step': return ev.how === 'self'
+      ? `Lab step ${(ev.step ?? 0) + 1} is done: the student saw what it shows.`
+      : `Lab step ${(ev.step ?? 0) + 1} is done: socketlab saw the event it expects.`;
     case 'refused': return 'The server is full: the connection is accepted and closed at once.';
     default: return '';
   }

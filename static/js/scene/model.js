@@ -36,6 +36,8 @@ function label(ev) {
     // A stop is the socket's close(), as the lecture's program would call it.
     case 'stopped': return ['close()', ev.message ?? 'stopped'];
     case 'file': return ['file ✓', ev.file ?? ''];
+    // A lab step socketlab ticked (or the student did): a milestone, not a socket call.
+    case 'step': return [`✓ step ${(ev.step ?? 0) + 1}`, ev.how === 'self' ? 'done, as the student said' : 'done: socketlab saw it'];
     case 'error': return [`${ev.call ?? ''} failed`, ev.message ?? ''];
     case 'summary': return ['Σ', summaryLine(ev)];
     case 'lagged': return ['⚠', `${ev.missed} events skipped`];
