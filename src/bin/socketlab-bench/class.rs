@@ -1,5 +1,6 @@
 //! A class on one server: many workspaces, each with an echo server, a viewer and a client
-//! doing round trips; the same beside one workspace flooding at full speed; and what an
+//! doing round trips; the same beside one workspace flooding at full speed; the same with a
+//! lab handed out to every workspace and its steps checked against every call; and what an
 //! idle workspace costs in memory. The class server runs alone in a child process, so its
 //! resident memory is its own.
 
@@ -73,6 +74,11 @@ pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
         "round trips/s (with / without)",
         true,
     );
+    let mut labbed = Figure::new(
+        format!("class: {n} workspaces with a lab handed out, its steps checked"),
+        "round trips/s (with / without)",
+        true,
+    );
     let mut rss = Figure::new("class: RSS per idle workspace", "bytes", false);
     let baseline = baseline_tcp().await;
     for r in 0..plan.rounds {
@@ -140,9 +146,58 @@ pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
         if let Some(q) = quiet {
             flood.cell(Who::Baseline).push(q, BTreeMap::new());
         }
+        // Without a lab, just before; then with one handed out to all and loaded: its echo
+        // server is where the round trips go, every call of it checked against the step
+        // awaited (a text no round trip carries, so every check runs to its end).
+        let (without, _) = tcp_pingpong_each(&servers, plan.run).await;
+        let lab_servers = hand_out_lab(addr, &students).await;
+        drop(viewers);
+        let mut viewers = Vec::with_capacity(n);
+        if plan.viewer {
+            for s in &students {
+                viewers.push(Viewer::attach_as(addr, Some(&s.cred), "e2", "live", None).await);
+            }
+        }
+        let (with, rtt) = tcp_pingpong_each(&lab_servers, plan.run).await;
+        labbed.cell(Who::Socketlab).push(with, lat_extra(rtt));
+        labbed.cell(Who::Baseline).push(without, BTreeMap::new());
         drop(viewers);
         drop(child);
         eprintln!("  class round {}/{} done", r + 1, plan.rounds);
     }
-    figures.extend([rt, flood, rss]);
+    figures.extend([rt, flood, labbed, rss]);
+}
+
+/// Hands a lab out to every student, loaded: an echo server and fifty steps, each awaiting
+/// a text on it. Returns each student's lab server (its engine `e2`).
+async fn hand_out_lab(addr: SocketAddr, students: &[Student]) -> Vec<SocketAddr> {
+    let steps: Vec<serde_json::Value> = (0..50)
+        .map(|k| json!({"text": format!("step {k}"), "expect": {"engine": 0, "text": format!("never sent {k}")}}))
+        .collect();
+    let lab = json!({"name": "Bench lab", "engines": [{"kind": "tcp-server", "bind": "127.0.0.1:0",
+        "behavior": "echo", "options": {"recv_size": 65536}}], "steps": steps});
+    let (st, saved) = http_as(addr, Some(CLASS_TOKEN), "POST", "/api/labs", Some(&lab)).await;
+    assert_eq!(st, 201, "{saved}");
+    let body = json!({"lab": saved["id"], "to": "all", "load": true});
+    let (st, out) = http_as(
+        addr,
+        Some(CLASS_TOKEN),
+        "POST",
+        "/api/class/labs",
+        Some(&body),
+    )
+    .await;
+    assert_eq!((st, out["failed"].as_u64()), (200, Some(0)), "{out}");
+    let mut servers = Vec::with_capacity(students.len());
+    for s in students {
+        let (_, e) = http_as(addr, Some(&s.cred), "GET", "/api/engines/e2", None).await;
+        servers.push(
+            e["local"]
+                .as_str()
+                .expect("the lab's server")
+                .parse()
+                .unwrap(),
+        );
+    }
+    servers
 }
