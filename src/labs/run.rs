@@ -298,8 +298,8 @@ mod tests {
             "a checked step is not ticked by hand"
         );
         assert!(run.say_done(9, 1005).is_err());
-        assert_eq!(run.say_done(1, 1006).unwrap(), true);
-        assert_eq!(run.say_done(1, 1007).unwrap(), false, "once");
+        assert!(run.say_done(1, 1006).unwrap());
+        assert!(!run.say_done(1, 1007).unwrap(), "once");
         assert_eq!(
             run.steps[1].done,
             Some(Done {
@@ -308,7 +308,7 @@ mod tests {
             })
         );
         assert_eq!((run.done(), run.current()), (3, Some(3)));
-        assert_eq!(run.say_done(3, 1008).unwrap(), true);
+        assert!(run.say_done(3, 1008).unwrap());
         assert_eq!(
             (run.done(), run.current(), run.last_step_at()),
             (4, None, 1008)

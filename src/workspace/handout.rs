@@ -121,6 +121,48 @@ pub(super) async fn give(ws: &Workspace, lab: &Lab, load: bool) -> Given {
 }
 
 impl Workspaces {
+    /// The lab handed out to all, if any.
+    pub(super) fn handout(&self) -> Option<Handout> {
+        self.inner.class.as_ref().and_then(|c| {
+            c.handout
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
+        })
+    }
+
+    /// Keeps `h` as the lab every student who joins gets, in the class file too.
+    pub(super) fn keep_handout(&self, h: Option<Handout>) -> Result<(), ApiError> {
+        let class = self.class()?;
+        *class
+            .handout
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = h.clone();
+        if let Some(store) = &self.inner.maker.store {
+            let keep = super::store::SavedClass {
+                code: class.code.clone(),
+                token: self
+                    .inner
+                    .maker
+                    .config
+                    .access
+                    .token
+                    .is_none()
+                    .then(|| self.inner.token.clone())
+                    .flatten(),
+                handout: h,
+            };
+            store.save_class(&keep).map_err(|e| {
+                ApiError::not_saved(format!(
+                    "the lab was handed out, but not written to the class file ({e}): students \
+                     who join after a restart will not get it; whoever runs the server should \
+                     check its data directory"
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
     /// Gives `lab` to the students `to` (all of them, and those who join later, when
     /// `None`), loading it when `load`. An unknown id gives nothing to anyone.
     pub async fn hand_out(

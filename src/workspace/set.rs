@@ -191,7 +191,7 @@ impl Workspaces {
         format!("{}{path}", self.inner.base_url.trim_end_matches('/'))
     }
 
-    fn class(&self) -> Result<&Class, ApiError> {
+    pub(super) fn class(&self) -> Result<&Class, ApiError> {
         self.inner.class.as_ref().ok_or_else(|| {
             ApiError::not_found(
                 "this socketlab is not a class server (start it with --class to let students join)"
@@ -330,43 +330,6 @@ impl Workspaces {
         let _ = ws.save().await;
         self.give_late_joiner(&ws).await;
         Ok((ws, invite_code))
-    }
-
-    /// The lab handed out to all, if any.
-    pub(super) fn handout(&self) -> Option<super::handout::Handout> {
-        self.inner
-            .class
-            .as_ref()
-            .and_then(|c| lock(&c.handout).clone())
-    }
-
-    /// Keeps `h` as the lab every student who joins gets, in the class file too.
-    pub(super) fn keep_handout(&self, h: Option<super::handout::Handout>) -> Result<(), ApiError> {
-        let class = self.class()?;
-        *lock(&class.handout) = h.clone();
-        if let Some(store) = &self.inner.maker.store {
-            let keep = super::store::SavedClass {
-                code: class.code.clone(),
-                token: self
-                    .inner
-                    .maker
-                    .config
-                    .access
-                    .token
-                    .is_none()
-                    .then(|| self.inner.token.clone())
-                    .flatten(),
-                handout: h,
-            };
-            store.save_class(&keep).map_err(|e| {
-                ApiError::not_saved(format!(
-                    "the lab was handed out, but not written to the class file ({e}): students \
-                     who join after a restart will not get it; whoever runs the server should \
-                     check its data directory"
-                ))
-            })?;
-        }
-        Ok(())
     }
 
     /// A new watch id for `ws`; the old one stops working at once.

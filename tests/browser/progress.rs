@@ -228,7 +228,7 @@ async fn the_instructor_sees_two_students_follow_a_handed_out_lab_live() {
     )
     .await;
     // The table says the same, and sorts the one further behind first.
-    teacher.screenshot("progress-grid-1280.png").await;
+    teacher.screenshot("progress-grid.png").await;
     teacher.viewport(1920, 1080).await;
     teacher.screenshot("progress-grid-1920.png").await;
     ada.screenshot("progress-steps-ada-1280.png").await;
