@@ -108,8 +108,8 @@ fn field(s: &str) -> String {
 }
 
 /// `GET /api/class/progress.csv` (instructor): one row per workspace and step of the lab
-/// it is doing (`workspace,name,lab,step,done,how,at`); a workspace with no lab has one row
-/// with those empty.
+/// it is doing (`workspace,name,lab,step,done,how,at`, the lab by its name, as each student's
+/// copy has an id of its own); a workspace with no lab has one row with those empty.
 pub async fn progress_csv(_: Instructor, State(s): State<AppState>) -> Response {
     let mut out = String::from("workspace,name,lab,step,done,how,at\n");
     for ws in s.workspaces.list() {
@@ -125,7 +125,7 @@ pub async fn progress_csv(_: Instructor, State(s): State<AppState>) -> Response 
                     };
                     out.push_str(&format!(
                         "{id},{name},{},{i},{},{how},{}\n",
-                        field(&run.id),
+                        field(&run.name),
                         st.done,
                         st.at.as_deref().unwrap_or("")
                     ));

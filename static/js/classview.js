@@ -173,7 +173,7 @@ export class ClassView {
         this.renderHead();
         this.renderRows();
       });
-      return el('th', { 'aria-sort': sorted ? this.sort.dir : 'none', class: c.key === 'name' || c.key === 'last_active' ? '' : 'num' }, b);
+      return el('th', { 'aria-sort': sorted ? this.sort.dir : 'none', class: ['name', 'lab', 'last_active'].includes(c.key) ? '' : 'num' }, b);
     }), el('th', { text: '' }));
   }
 

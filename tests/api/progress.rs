@@ -385,7 +385,11 @@ async fn a_lab_handed_out_reaches_thirty_students_and_a_late_joiner_in_their_own
         .filter(|l| l.starts_with(&format!("{s0},")))
         .collect();
     assert_eq!(mine.len(), 1);
-    assert!(mine[0].contains(",0,true,seen,20"), "{}", mine[0]);
+    assert!(
+        mine[0].contains(",Fixed echo,0,true,seen,20"),
+        "{}",
+        mine[0]
+    );
     assert!(
         lines
             .iter()
