@@ -63,6 +63,11 @@ pub struct Lab {
     /// What to do, in order.
     #[serde(default)]
     pub steps: Vec<Step>,
+    /// For a copy an instructor handed out, the instructor's lab it is a copy of (so handing
+    /// it out again replaces this copy, never a lab of the student's own of the same name).
+    /// Set by socketlab only: an import's is dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handed_out: Option<String>,
 }
 
 /// A file a lab brings.
@@ -164,6 +169,7 @@ impl Lab {
                 "files",
                 "steps",
                 "from_current",
+                "handed_out",
             ],
         )?;
         let name = text(&obj, "", "name", 100, true)?
@@ -234,6 +240,7 @@ impl Lab {
             engines,
             files,
             steps,
+            handed_out: None,
         };
         let bytes = lab.json_bytes();
         if bytes > MAX_LAB_BYTES {

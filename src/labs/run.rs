@@ -138,14 +138,20 @@ pub struct Run {
     /// current run only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shown: Vec<LoadedStep>,
+    /// The engines the load made, in the lab's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub engines: Vec<EngineId>,
+    /// The instructor's lab this is a copy of, when it was handed out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handed_out: Option<String>,
     /// An engine to name in a self-reported step's event, when the step names none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_engine: Option<EngineId>,
 }
 
 impl Run {
-    /// A run of `lab` loaded at `now` (Unix ms), its engines made as `ids` (in the lab's
-    /// order).
+    /// A run of `lab` whose load began at `now` (Unix ms), its engines made as `ids` (in the
+    /// lab's order).
     pub fn new(lab: &Lab, ids: &[EngineId], shown: Vec<LoadedStep>, now: u64) -> Self {
         let steps = lab
             .steps
@@ -166,6 +172,8 @@ impl Run {
             ended: None,
             steps,
             shown,
+            engines: ids.to_vec(),
+            handed_out: lab.handed_out.clone(),
             first_engine: ids.first().copied(),
         }
     }
@@ -227,9 +235,9 @@ impl Run {
         })?;
         if step.check.is_some() {
             return Err(ApiError::invalid_spec(format!(
-                "step {n} is checked by the server: do what it says and it is ticked when the \
-                 event it expects arrives; only steps that show a terminal's output are marked \
-                 done by hand"
+                "step {n} is checked by socketlab: do what it says and it is ticked when the \
+                 event it expects arrives; only a step socketlab cannot see (its expect has \
+                 only an output, or it has none) is marked done by hand"
             )));
         }
         if step.done.is_some() {

@@ -74,7 +74,8 @@ impl FromRequestParts<AppState> for Instructor {
             return Ok(Instructor(caller));
         }
         Err(ApiError::forbidden(if s.workspaces.is_class() {
-            "only the instructor may list, make, reset or remove workspaces".into()
+            "only the instructor may do this (the class's workspaces, hand-outs and progress)"
+                .into()
         } else {
             "this socketlab is not a class server; start it with --class to have workspaces".into()
         }))

@@ -78,13 +78,16 @@ pub async fn hand_out(
     let everyone = to.is_none();
     let given = s.workspaces.hand_out(lab.clone(), to, req.load).await?;
     let rewritten = given.iter().filter(|g| !g.rewritten.is_empty()).count();
+    let copied = given.iter().filter(|g| g.lab.is_some()).count();
+    let loaded = given.iter().filter(|g| g.loaded).count();
     let failed = given.iter().filter(|g| g.error.is_some()).count();
     Ok(Json(json!({
         "lab": {"id": lab.id, "name": lab.name},
         "to": if everyone { json!("all") } else { json!(given.iter().map(|g| &g.workspace).collect::<Vec<_>>()) },
         "load": req.load,
         "late_joiners": everyone,
-        "given": given.len() - failed,
+        "given": copied,
+        "loaded": loaded,
         "failed": failed,
         "ports_rewritten": rewritten,
         "workspaces": given,
@@ -108,14 +111,16 @@ fn field(s: &str) -> String {
 }
 
 /// `GET /api/class/progress.csv` (instructor): one row per workspace and step of the lab
-/// it is doing (`workspace,name,lab,step,done,how,at`, the lab by its name, as each student's
-/// copy has an id of its own); a workspace with no lab has one row with those empty.
+/// it is doing (`workspace,name,lab,step,done,how,at,handed_out`: the lab by its name, as
+/// each student's copy has an id of its own, and the instructor's lab it is a copy of, so a
+/// look-alike a student made is told apart); a workspace with no lab has one row with those
+/// empty.
 pub async fn progress_csv(_: Instructor, State(s): State<AppState>) -> Response {
-    let mut out = String::from("workspace,name,lab,step,done,how,at\n");
+    let mut out = String::from("workspace,name,lab,step,done,how,at,handed_out\n");
     for ws in s.workspaces.list() {
         let (id, name) = (field(&ws.id), field(&ws.name()));
         match ws.run_view(false) {
-            None => out.push_str(&format!("{id},{name},,,,,\n")),
+            None => out.push_str(&format!("{id},{name},,,,,,\n")),
             Some(run) => {
                 for (i, st) in run.steps.iter().enumerate() {
                     let how = match st.how {
@@ -124,10 +129,11 @@ pub async fn progress_csv(_: Instructor, State(s): State<AppState>) -> Response 
                         None => "",
                     };
                     out.push_str(&format!(
-                        "{id},{name},{},{i},{},{how},{}\n",
+                        "{id},{name},{},{i},{},{how},{},{}\n",
                         field(&run.name),
                         st.done,
-                        st.at.as_deref().unwrap_or("")
+                        st.at.as_deref().unwrap_or(""),
+                        field(run.handed_out.as_deref().unwrap_or(""))
                     ));
                 }
             }

@@ -115,7 +115,11 @@ pub async fn create(
             ).at("name"));
         }
         let description = v.get("description").and_then(Value::as_str).unwrap_or("");
-        let keep_ports = v.get("keep_ports").and_then(Value::as_bool) == Some(true);
+        let keep_ports = match v.get("keep_ports") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(ApiError::bad_field("keep_ports", "must be true or false")),
+        };
         load::from_current(&ws, name.to_string(), description.to_string(), keep_ports).await?
     } else {
         Lab::from_value(v, ws.config().limits.max_message)?
@@ -208,12 +212,27 @@ pub async fn runs(Scope(ws): Scope) -> Json<Value> {
     }))
 }
 
-/// `POST /api/labs/run/steps/{n}/done`: the student says a step the server cannot check
-/// (one that shows a terminal's output) is done; it is marked self-reported.
+/// `POST /api/labs/run/steps/{n}/done`'s query.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoneQuery {
+    /// The lab the step belongs to, as the page showed it: refused if another is loaded.
+    lab: Option<String>,
+}
+
+/// `POST /api/labs/run/steps/{n}/done[?lab=ID]`: the student says a step the server cannot
+/// check (one that shows a terminal's output) is done; it is marked self-reported.
 pub async fn step_done(
     Owner(ws): Owner,
     Path(n): Path<String>,
+    q: Result<axum::extract::Query<DoneQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<crate::workspace::RunView>, ApiError> {
+    let axum::extract::Query(q) = q.map_err(|e| {
+        ApiError::invalid_spec(format!(
+            "{}; the one option is ?lab=ID (the lab the step belongs to)",
+            e.body_text()
+        ))
+    })?;
     let n: usize = n.parse().map_err(|_| {
         ApiError::invalid_spec(format!(
             "step {n:?} is not a step number: steps are counted from 0, as GET /api/labs/run lists them"
@@ -222,5 +241,5 @@ pub async fn step_done(
     if ws.run_view(false).is_none() {
         return Err(no_run());
     }
-    ws.say_step_done(n).map(Json)
+    ws.say_step_done(n, q.lab.as_deref()).map(Json)
 }

@@ -79,8 +79,9 @@ pub fn fit_ports(lab: &Lab, block: Option<(u16, u16)>) -> (Lab, Vec<Rewrite>) {
     (out, rewritten)
 }
 
-/// Puts `lab` in `ws`'s labs (replacing one of the same name, so handing a lab out twice
-/// leaves one copy) and loads it when asked.
+/// Puts `lab` in `ws`'s labs (replacing the copy an earlier hand-out of it left, never a lab
+/// of the student's own) and loads it when asked, in place of the engines an earlier
+/// hand-out loaded (the student's own engines stay).
 pub(super) async fn give(ws: &Workspace, lab: &Lab, load: bool) -> Given {
     let (lab, rewritten) = fit_ports(lab, ws.port_range());
     let mut given = Given {
@@ -92,9 +93,14 @@ pub(super) async fn give(ws: &Workspace, lab: &Lab, load: bool) -> Given {
         error: None,
     };
     let mut copy = lab;
-    copy.id = String::new();
+    let source = std::mem::take(&mut copy.id);
     copy.builtin = false;
-    let same = ws.labs().list().into_iter().find(|l| l.name == copy.name);
+    copy.handed_out = Some(source.clone());
+    let same = ws
+        .labs()
+        .list()
+        .into_iter()
+        .find(|l| l.handed_out.as_deref() == Some(source.as_str()));
     let kept = match same {
         Some(old) => ws.labs().put(&old.id, copy).and_then(|l| {
             l.ok_or_else(|| ApiError::internal("the lab went away as it was replaced".into()))
@@ -110,6 +116,10 @@ pub(super) async fn give(ws: &Workspace, lab: &Lab, load: bool) -> Given {
     };
     given.lab = Some(kept.id.clone());
     if load {
+        for id in ws.handed_out_engines() {
+            // Gone already (the student deleted it) is as good.
+            let _ = ws.delete_engine(id).await;
+        }
         match super::labs::load(ws, &kept).await {
             Ok(_) => given.loaded = true,
             Err(e) => given.error = Some(format!("not loaded: {}", e.message())),
@@ -177,19 +187,22 @@ impl Workspaces {
                 .into_iter()
                 .filter(|w| w.kind == WorkspaceKind::Student)
                 .collect(),
-            Some(ids) => ids
-                .iter()
-                .map(|id| {
-                    self.get(id)
-                        .filter(|w| w.kind == WorkspaceKind::Student)
-                        .ok_or_else(|| {
-                            ApiError::not_found(format!(
-                                "no student workspace {id}; GET /api/workspaces lists them"
-                            ))
-                            .at("to")
-                        })
-                })
-                .collect::<Result<_, _>>()?,
+            Some(ids) => {
+                let mut seen = std::collections::HashSet::new();
+                ids.iter()
+                    .filter(|id| seen.insert(id.as_str()))
+                    .map(|id| {
+                        self.get(id)
+                            .filter(|w| w.kind == WorkspaceKind::Student)
+                            .ok_or_else(|| {
+                                ApiError::not_found(format!(
+                                    "no student workspace {id}; GET /api/workspaces lists them"
+                                ))
+                                .at("to")
+                            })
+                    })
+                    .collect::<Result<_, _>>()?
+            }
         };
         if to.is_none() {
             self.keep_handout(Some(Handout {

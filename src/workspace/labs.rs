@@ -58,7 +58,7 @@ pub async fn load(ws: &Workspace, lab: &Lab) -> Result<Loaded, ApiError> {
     let mut made_files = Vec::new();
     let mut made = Vec::new();
     // The load's own events count toward its steps (a client greeted as it connects).
-    let from = ws.capture().lock().next_seq();
+    let from = (ws.capture().lock().next_seq(), std::time::SystemTime::now());
     let mut result = load_into(ws, lab, &mut made_files, &mut made).await;
     if let Ok(loaded) = &mut result {
         let ids: Vec<EngineId> = loaded.engines.iter().map(|v| v.id).collect();

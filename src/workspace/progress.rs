@@ -141,6 +141,9 @@ pub struct RunView {
     /// When another lab replaced it (an earlier run's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ended: Option<String>,
+    /// The instructor's lab it is a copy of, when handed out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handed_out: Option<String>,
     /// Each step's state, in order.
     pub steps: Vec<StepView>,
     /// The step the student is on (the first not done), null when all are.
@@ -162,8 +165,10 @@ pub struct StepView {
     pub at: Option<String>,
     /// `seen` (an event matched) or `self` (the student said so).
     pub how: Option<How>,
-    /// Whether the server checks it (else the student says when it is done).
-    pub checked: bool,
+    /// Whether the server checks it (else the student says when it is done); with the step
+    /// as the page shows it, that carries it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked: Option<bool>,
     /// The step as the page shows it (the current run's, from `GET /api/labs/run`).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub shown: Option<LoadedStep>,
@@ -176,6 +181,7 @@ fn view(run: &Run, with_shown: bool) -> RunView {
         name: run.name.clone(),
         started: format_time(time_of_ms(run.started)),
         ended: run.ended.map(|e| format_time(time_of_ms(e))),
+        handed_out: run.handed_out.clone(),
         steps: run
             .steps
             .iter()
@@ -184,7 +190,7 @@ fn view(run: &Run, with_shown: bool) -> RunView {
                 done: s.done.is_some(),
                 at: s.done.map(|d| format_time(time_of_ms(d.at))),
                 how: s.done.map(|d| d.how),
-                checked: s.check.is_some(),
+                checked: (!with_shown || run.shown.get(i).is_none()).then_some(s.check.is_some()),
                 shown: with_shown.then(|| run.shown.get(i).cloned()).flatten(),
             })
             .collect(),
@@ -199,7 +205,13 @@ impl Workspace {
     /// Starts a run of `lab`, just loaded as engines `ids` (in the lab's order) with its
     /// steps shown as `shown`; events from seq `from` on (the load's own) count toward it.
     /// The run there was ends and is kept among the earlier ones.
-    pub(crate) fn start_run(&self, lab: &Lab, ids: &[EngineId], shown: Vec<LoadedStep>, from: u64) {
+    pub(crate) fn start_run(
+        &self,
+        lab: &Lab,
+        ids: &[EngineId],
+        shown: Vec<LoadedStep>,
+        (from, began): (u64, SystemTime),
+    ) {
         let now = ms(SystemTime::now());
         {
             let mut runs = self.progress.lock();
@@ -210,7 +222,7 @@ impl Workspace {
                 let over = runs.earlier.len().saturating_sub(MAX_RUNS);
                 runs.earlier.drain(..over);
             }
-            runs.current = Some(Run::new(lab, ids, shown, now));
+            runs.current = Some(Run::new(lab, ids, shown, ms(began)));
         }
         self.progress.moved.store(true, Relaxed);
         self.watch_run(from);
@@ -245,9 +257,20 @@ impl Workspace {
             .collect()
     }
 
+    /// The engines the current run's load made, when it is a hand-out's.
+    pub(crate) fn handed_out_engines(&self) -> Vec<EngineId> {
+        let runs = self.progress.lock();
+        runs.current
+            .as_ref()
+            .filter(|r| r.handed_out.is_some())
+            .map(|r| r.engines.clone())
+            .unwrap_or_default()
+    }
+
     /// The student says step `n` of the current run is done (a step the server cannot
-    /// check); its `step` event follows in the stream.
-    pub fn say_step_done(&self, n: usize) -> Result<RunView, ApiError> {
+    /// check); its `step` event follows in the stream. With `lab`, only if that lab is the
+    /// one loaded (a click on a page showing a lab since replaced ticks nothing).
+    pub fn say_step_done(&self, n: usize, lab: Option<&str>) -> Result<RunView, ApiError> {
         let (rec, v) = {
             let mut runs = self.progress.lock();
             let run = runs.current.as_mut().ok_or_else(|| {
@@ -256,6 +279,15 @@ impl Workspace {
                         .into(),
                 )
             })?;
+            if let Some(l) = lab
+                && l != run.lab
+            {
+                return Err(ApiError::not_found(format!(
+                    "lab {l} is no longer the one loaded here ({} is): its steps cannot be done; \
+                     GET /api/labs/run shows the lab being done",
+                    run.lab
+                )));
+            }
             let now = SystemTime::now();
             let newly = run.say_done(n, ms(now))?;
             (

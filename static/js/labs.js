@@ -222,7 +222,7 @@ export class LabsPanel {
     const out = el('span', { class: 'step-result', role: 'status' });
     b.addEventListener('click', async () => {
       try {
-        this.renderRun(await api('POST', `/api/labs/run/steps/${i}/done`, {}));
+        this.renderRun(await api('POST', `/api/labs/run/steps/${i}/done?lab=${encodeURIComponent(this.run.id)}`, {}));
         this.showRun();
       } catch (err) {
         out.textContent = err.message;

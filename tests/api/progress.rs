@@ -83,7 +83,17 @@ async fn a_wrong_action_ticks_nothing_and_the_right_one_ticks_its_step() {
     );
     assert_eq!(run["steps"][0]["how"], "seen");
     assert!(run["steps"][0]["at"].is_string());
-    // The page's view of the run carries each step's text and action.
+    // The page's view of the run carries each step's text and action, each member once.
+    let raw = app
+        .http
+        .get(format!("{}/api/labs/run", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(raw.matches("\"checked\"").count(), 3, "{raw}");
     let (_, full) = app.get("/api/labs/run").await;
     assert!(
         full["steps"][1]["run"]
@@ -124,7 +134,14 @@ async fn an_output_only_step_is_said_done_and_marked_self_reported() {
     assert_error(st, &v, 404, "not_found");
     let (st, v) = app.post("/api/labs/run/steps/x/done", json!({})).await;
     assert_error(st, &v, 400, "invalid_spec");
-    let (st, v) = app.post("/api/labs/run/steps/0/done", json!({})).await;
+    // A click on a page still showing another lab ticks nothing.
+    let (st, v) = app
+        .post("/api/labs/run/steps/0/done?lab=echo", json!({}))
+        .await;
+    assert_error(st, &v, 404, "not_found");
+    let (st, v) = app
+        .post(&format!("/api/labs/run/steps/0/done?lab={id}"), json!({}))
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(
         (v["steps"][0]["how"].as_str(), v["current"].as_u64()),
@@ -200,6 +217,11 @@ async fn a_lab_handed_out_reaches_thirty_students_and_a_late_joiner_in_their_own
         "steps": [{"text": "send hi", "engine": 1, "send": {"data": "hi"}, "expect": {"engine": 1, "text": "hi"}}]});
     let (st, saved) = teacher.post("/api/labs", lab).await;
     assert_eq!(st, StatusCode::CREATED, "{saved}");
+    // A student's own lab of the same name is never taken for the hand-out's copy.
+    let own = json!({"name": "Fixed echo", "engines": [{"kind": "udp-server", "bind": "127.0.0.1:0", "behavior": "echo"}],
+        "steps": [{"text": "my own notes"}]});
+    let (st, own) = students[1].0.post("/api/labs", own).await;
+    assert_eq!(st, StatusCode::CREATED, "{own}");
     // Students cannot hand labs out; an unknown lab or student gives nothing to anyone.
     let (st, v) = students[0]
         .0
@@ -285,6 +307,36 @@ async fn a_lab_handed_out_reaches_thirty_students_and_a_late_joiner_in_their_own
         let (_, me) = u.get("/api/workspace").await;
         check(u.clone(), me).await;
     }
+    let (_, kept) = students[1]
+        .0
+        .get(&format!("/api/labs/{}", own["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(kept["steps"][0]["text"], "my own notes", "{kept}");
+    // Handed out again, loaded: the copy is replaced, and so are the engines the first
+    // hand-out loaded; the ids given twice count once.
+    let s2 = students[2].1["id"].as_str().unwrap().to_string();
+    let (st, again) = teacher
+        .post(
+            "/api/class/labs",
+            json!({"lab": saved["id"], "to": [s2, s2], "load": true}),
+        )
+        .await;
+    assert_eq!(
+        (st, again["given"].as_u64(), again["loaded"].as_u64()),
+        (StatusCode::OK, Some(1), Some(1)),
+        "{again}"
+    );
+    let (_, list) = students[2].0.get("/api/engines").await;
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    let (_, labs) = students[2].0.get("/api/labs").await;
+    assert_eq!(
+        labs.as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["name"] == "Fixed echo")
+            .count(),
+        1
+    );
     // One who joins later gets it too, loaded, in a block of its own.
     let (late, _) = User::join(&app, &code, "Late Lucy").await;
     let (_, me) = late.get("/api/workspace").await;
@@ -377,7 +429,7 @@ async fn a_lab_handed_out_reaches_thirty_students_and_a_late_joiner_in_their_own
     );
     let csv = r.text().await.unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "workspace,name,lab,step,done,how,at");
+    assert_eq!(lines[0], "workspace,name,lab,step,done,how,at,handed_out");
     // 31 students with one step each, and the instructor with no lab: one row each.
     assert_eq!(lines.len(), 1 + 31 + 1, "{csv}");
     let mine: Vec<&&str> = lines
@@ -387,6 +439,11 @@ async fn a_lab_handed_out_reaches_thirty_students_and_a_late_joiner_in_their_own
     assert_eq!(mine.len(), 1);
     assert!(
         mine[0].contains(",Fixed echo,0,true,seen,20"),
+        "{}",
+        mine[0]
+    );
+    assert!(
+        mine[0].ends_with(&format!(",{}", saved["id"].as_str().unwrap())),
         "{}",
         mine[0]
     );
