@@ -142,7 +142,10 @@ export class LabsPanel {
       if (err.status === 404) this.steps.hidden = true;
       return;
     }
-    this.renderRun(run);
+    // Rebuilt only when something changed: a rebuild mid-click would lose the click, and a
+    // command being selected to copy.
+    const key = `${run.started}|${run.current}|${run.steps.map((s) => s.at ?? '').join()}`;
+    if (key !== this.shownKey) this.renderRun(run);
     if (reveal) {
       this.steps.hidden = false;
       this.steps.scrollIntoView({ block: 'nearest' });
@@ -153,6 +156,7 @@ export class LabsPanel {
 
   renderRun(run) {
     this.run = run;
+    this.shownKey = `${run.started}|${run.current}|${run.steps.map((s) => s.at ?? '').join()}`;
     this.steps.dataset.run = run.started;
     const left = run.total - run.done;
     replaceKids(this.steps.querySelector('h2'), `Steps: ${run.name} `,

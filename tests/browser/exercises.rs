@@ -186,7 +186,15 @@ async fn a_built_in_lab_loads_in_one_click_and_its_steps_run_from_the_page() {
         engines.iter().find(|e| e["kind"] == "tcp-server").unwrap()["local"]
     );
     // The first step's "Do it" sends 50,40; the client's log shows the server's 90.
-    b.click("#lab-steps button[data-step='0']").await;
+    // Clicked by script: the steps are drawn again as the lab's engines start, and a
+    // WebDriver click holds the element it found.
+    b.wait_js(
+        "document.querySelector(\"#lab-steps button[data-step='0']\")",
+        "the first step's button",
+    )
+    .await;
+    b.js("document.querySelector(\"#lab-steps button[data-step='0']\").click()")
+        .await;
     let cid = client["id"].as_str().unwrap();
     b.wait_js(
         &format!(
