@@ -34,6 +34,7 @@ pub mod capture;
 pub mod code;
 pub mod codec;
 pub mod config;
+pub mod ctl;
 pub mod disk;
 pub mod engine;
 pub mod error;

@@ -70,6 +70,11 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // `socketlab ctl ...`: the API from a shell (its own flags; no server is started).
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("ctl") {
+        std::process::exit(socketlab::ctl::main(args[2..].to_vec()).await);
+    }
     let cli = Cli::parse();
     // As nginx and Go do: every descriptor the system allows, for engines and the dashboard.
     match socketlab::web::conns::raise_open_files() {

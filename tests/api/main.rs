@@ -18,6 +18,7 @@ mod code;
 mod code_clients;
 mod code_harness;
 mod code_servers;
+mod ctl;
 mod deploy;
 mod errors;
 mod events;
