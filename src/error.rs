@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 /// Which error of API.md's table an [`ApiError`] is: its `code` and HTTP status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// Malformed JSON, an unknown field, or a field value the spec does not allow.
     InvalidSpec,
@@ -274,6 +275,29 @@ pub fn error_body(status: StatusCode, detail: &str) -> serde_json::Value {
     json!({"error": {"code": code, "message": message}})
 }
 
+/// Every error's body, `{"error": {...}}`: what [`ApiError::into_body`] writes, and what the
+/// OpenAPI document says of every error.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// An error: its code, what to do next, and the field it is about.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// The kind of error (API.md's table of codes).
+    pub code: ErrorKind,
+    /// What went wrong and what to do next, for a person.
+    pub message: String,
+    /// The JSON path of the field the error is about (`engines[2].target`), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// A value that would do (a free display name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+}
+
 impl ApiError {
     /// The JSON body API.md gives this error: `{"error": {"code", "message", "field"?}}`.
     pub fn into_body(self) -> serde_json::Value {
@@ -284,14 +308,16 @@ impl ApiError {
         } else {
             self.message.clone()
         };
-        let mut body = json!({"error": {"code": self.code(), "message": message}});
-        if let Some(field) = self.field {
-            body["error"]["field"] = field.into();
-        }
-        if let Some(suggestion) = self.suggestion {
-            body["error"]["suggestion"] = suggestion.into();
-        }
-        body
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.kind,
+                message,
+                field: self.field,
+                suggestion: self.suggestion,
+            },
+        };
+        serde_json::to_value(body)
+            .unwrap_or_else(|_| json!({"error": {"code": "internal", "message": "internal error"}}))
     }
 }
 

@@ -44,6 +44,7 @@ from_json_by_serde! {
 /// `POST /api/class/labs` (instructor): copies one of the instructor's labs into every
 /// student's labs (or the chosen ones'), loading it when asked; fixed ports outside a
 /// student's block become port 0 inside it, and the answer says so per student.
+#[utoipa::path(post, path = "/class/labs", tag = "Class", request_body(content = serde_json::Value, description = "{\"lab\", \"to\": \"all\" or [ids], \"load\"}"), responses((status = 200, description = "what each student was given", body = serde_json::Value), (status = 404, description = "no such lab or workspace", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn hand_out(
     Instructor(caller): Instructor,
     State(s): State<AppState>,
@@ -115,6 +116,7 @@ fn field(s: &str) -> String {
 /// each student's copy has an id of its own, and the instructor's lab it is a copy of, so a
 /// look-alike a student made is told apart); a workspace with no lab has one row with those
 /// empty.
+#[utoipa::path(get, path = "/class/progress.csv", tag = "Class", responses((status = 200, description = "workspace,name,lab,step,done,how,at,handed_out", body = String, content_type = "text/csv"), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn progress_csv(_: Instructor, State(s): State<AppState>) -> Response {
     let mut out = String::from("workspace,name,lab,step,done,how,at,handed_out\n");
     for ws in s.workspaces.list() {

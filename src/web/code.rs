@@ -23,6 +23,7 @@ pub struct CodeQuery {
 }
 
 /// `GET /api/engines/{id}/code[?lang=python|bash|tcl|powershell]`
+#[utoipa::path(get, path = "/engines/{id}/code", tag = "Engines", params(("id" = String, Path, description = "an engine id, e.g. e1"), ("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only"), ("lang" = Option<String>, Query, description = "python, bash, tcl or powershell")), responses((status = 200, description = "the program behind the engine", body = String, content_type = "text/plain"), (status = 404, description = "no such engine here", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn code(
     Scope(ws): Scope,
     Id(id): Id<EngineId>,

@@ -25,11 +25,13 @@ pub struct UploadQuery {
 }
 
 /// `GET /api/files`
+#[utoipa::path(get, path = "/files", tag = "Files", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the workspace's files", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn list(Owner(ws): Owner) -> Json<Vec<FileMeta>> {
     Json(ws.files().list())
 }
 
 /// `POST /api/files?name=report.pdf`: the body is the file.
+#[utoipa::path(post, path = "/files", tag = "Files", params(("name" = String, Query, description = "the file's name")), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file's bytes"), responses((status = 201, description = "the file", body = serde_json::Value), (status = 507, description = "quota_exceeded", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn upload(
     Owner(ws): Owner,
     q: Result<Query<UploadQuery>, QueryRejection>,
@@ -94,6 +96,7 @@ fn disposition(name: &str) -> String {
 }
 
 /// `GET /api/files/{id}`: the file, as an attachment, streamed from disk.
+#[utoipa::path(get, path = "/files/{id}", tag = "Files", params(("id" = String, Path, description = "a file id, e.g. f1"), ("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the file's bytes", body = Vec<u8>, content_type = "application/octet-stream"), (status = 404, description = "no such file here", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn download(Owner(ws): Owner, Id(id): Id<FileId>) -> Result<Response, ApiError> {
     let files = ws.files();
     let meta = files.get(id)?;
@@ -117,6 +120,7 @@ pub async fn download(Owner(ws): Owner, Id(id): Id<FileId>) -> Result<Response, 
 }
 
 /// `DELETE /api/files/{id}`
+#[utoipa::path(delete, path = "/files/{id}", tag = "Files", params(("id" = String, Path, description = "a file id, e.g. f1")), responses((status = 204, description = "removed"), (status = 404, description = "no such file here", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn remove(Owner(ws): Owner, Id(id): Id<FileId>) -> Result<StatusCode, ApiError> {
     ws.files().remove(id).await?;
     Ok(StatusCode::NO_CONTENT)

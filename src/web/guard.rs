@@ -139,6 +139,21 @@ fn is_port(p: &str) -> bool {
 
 /// The middleware.
 pub async fn check(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    // A method no route has (TRACE, OPTIONS, CONNECT) is 405 whatever else the request
+    // says: it must not first be judged by the workspace it names.
+    use axum::http::Method;
+    if ![
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ]
+    .contains(req.method())
+    {
+        return super::api::bad_method().await;
+    }
     if let Err(e) = verdict(&s.guard, &s.workspaces, &mut req) {
         return e.into_response();
     }

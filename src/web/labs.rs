@@ -63,6 +63,7 @@ fn not_builtin(id: &str) -> Result<(), ApiError> {
 
 /// `GET /api/labs`: the built-in labs, then those saved here. Sent from JSON made once per
 /// change and shared (a workspace's labs may be 16 MiB), never built per request.
+#[utoipa::path(get, path = "/labs", tag = "Labs", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the built-in labs and those saved here", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn list(Owner(ws): Owner) -> Response {
     let (builtins, saved) = (builtin::json_items(), ws.labs().json_items());
     let sep = if builtins.is_empty() || saved.is_empty() {
@@ -88,12 +89,14 @@ pub async fn list(Owner(ws): Owner) -> Response {
 }
 
 /// `GET /api/labs/{id}`: one lab; its body is the export.
+#[utoipa::path(get, path = "/labs/{id}", tag = "Labs", params(("id" = String, Path, description = "a lab id: echo, add, ... or l3"), ("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the lab (its export)", body = serde_json::Value), (status = 404, description = "no such lab", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn get_one(Owner(ws): Owner, Path(id): Path<String>) -> Result<Json<Lab>, ApiError> {
     find(&ws, &id).map(Json)
 }
 
 /// `POST /api/labs`: `{"name","from_current": true}` saves the current engines; any other
 /// body is a lab to import.
+#[utoipa::path(post, path = "/labs", tag = "Labs", request_body(content = serde_json::Value, description = "{\"name\", \"from_current\": true, \"keep_ports\"} to save the engines, or a lab's JSON to import"), responses((status = 201, description = "the lab saved", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn create(
     Owner(ws): Owner,
     JsonBody(LabJson(v)): JsonBody<LabJson>,
@@ -130,6 +133,7 @@ pub async fn create(
 }
 
 /// `PUT /api/labs/{id}`: replaces a saved lab.
+#[utoipa::path(put, path = "/labs/{id}", tag = "Labs", params(("id" = String, Path, description = "a saved lab's id")), request_body(content = serde_json::Value, description = "a lab"), responses((status = 200, description = "the lab", body = serde_json::Value), (status = 404, description = "no such lab", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn replace(
     Owner(ws): Owner,
     Path(id): Path<String>,
@@ -147,6 +151,7 @@ pub async fn replace(
 }
 
 /// `DELETE /api/labs/{id}`
+#[utoipa::path(delete, path = "/labs/{id}", tag = "Labs", params(("id" = String, Path, description = "a saved lab's id")), responses((status = 204, description = "deleted"), (status = 404, description = "no such lab", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn remove(Owner(ws): Owner, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     not_builtin(&id)?;
     ws.labs().remove(&id).ok_or_else(|| {
@@ -168,6 +173,7 @@ pub struct LoadQuery {
 
 /// `POST /api/labs/{id}/load`: creates the lab's engines, servers first; all or nothing.
 /// `?replace=true` deletes the workspace's engines first.
+#[utoipa::path(post, path = "/labs/{id}/load", tag = "Labs", params(("id" = String, Path, description = "a lab id"), ("replace" = Option<bool>, Query, description = "delete the engines first")), responses((status = 200, description = "its engines and steps; a run starts", body = serde_json::Value), (status = 404, description = "no such lab", body = crate::error::ErrorBody), (status = 409, description = "address_in_use", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn load_one(
     Owner(ws): Owner,
     Path(id): Path<String>,
@@ -193,6 +199,7 @@ pub async fn load_one(
 
 /// `GET /api/labs/run`: the lab being done here, each step with what to do and whether it
 /// is done (`404` when none was loaded).
+#[utoipa::path(get, path = "/labs/run", tag = "Labs", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the lab being done, each step with its state", body = serde_json::Value), (status = 404, description = "no lab loaded", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn run(Scope(ws): Scope) -> Result<Json<crate::workspace::RunView>, ApiError> {
     ws.run_view(true).map(Json).ok_or_else(no_run)
 }
@@ -205,6 +212,7 @@ fn no_run() -> ApiError {
 }
 
 /// `GET /api/labs/runs`: the current run and the earlier ones, newest first.
+#[utoipa::path(get, path = "/labs/runs", tag = "Labs", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "{current, runs}", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn runs(Scope(ws): Scope) -> Json<Value> {
     Json(serde_json::json!({
         "current": ws.run_view(false),
@@ -222,6 +230,7 @@ pub struct DoneQuery {
 
 /// `POST /api/labs/run/steps/{n}/done[?lab=ID]`: the student says a step the server cannot
 /// check (one that shows a terminal's output) is done; it is marked self-reported.
+#[utoipa::path(post, path = "/labs/run/steps/{n}/done", tag = "Labs", params(("n" = String, Path, description = "the step, from 0"), ("lab" = Option<String>, Query, description = "the lab the step belongs to")), responses((status = 200, description = "the run", body = serde_json::Value), (status = 404, description = "no lab loaded, no such step, or another lab", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn step_done(
     Owner(ws): Owner,
     Path(n): Path<String>,

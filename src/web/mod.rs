@@ -13,6 +13,7 @@ pub mod conns;
 mod files;
 pub mod guard;
 mod labs;
+pub mod openapi;
 mod pages;
 mod params;
 mod pcap;
@@ -24,10 +25,12 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use axum::{Router, middleware};
 use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::workspace::Workspaces;
@@ -64,51 +67,50 @@ pub fn app(state: AppState) -> Router {
         .max_message
         .saturating_mul(4)
         .saturating_add(64 * 1024);
-    let api = Router::new()
-        .route("/engines", get(api::list).post(api::create))
-        .route(
-            "/engines/{id}",
-            get(api::get_one).delete(api::delete_one).patch(api::patch),
-        )
-        .route("/engines/{id}/stop", post(api::stop))
-        .route("/engines/{id}/start", post(api::start))
-        .route("/engines/{id}/send", post(api::send))
-        .route("/engines/{id}/send/stop", post(api::stop_sending))
-        .route("/engines/{id}/connections/{conn}", delete(api::close_conn))
-        .route("/engines/{id}/export", get(api::export))
-        .route("/engines/{id}/code", get(code::code))
-        .route("/engines/{id}/capture.pcap", get(pcap::capture))
-        .route("/events", get(api::events))
-        .route("/events/{seq}/layers", get(pcap::layers))
-        .route("/files", get(files::list).post(files::upload))
-        .route("/files/{id}", get(files::download).delete(files::remove))
-        .route("/labs", get(labs::list).post(labs::create))
-        .route(
-            "/labs/{id}",
-            get(labs::get_one).put(labs::replace).delete(labs::remove),
-        )
-        .route("/labs/{id}/load", post(labs::load_one))
-        .route("/labs/run", get(labs::run))
-        .route("/labs/runs", get(labs::runs))
-        .route("/labs/run/steps/{n}/done", post(labs::step_done))
-        .route("/workspace", get(workspaces::mine))
-        .route("/workspace/watch", post(workspaces::new_watch))
-        .route(
-            "/workspaces",
-            get(workspaces::list).post(workspaces::create),
-        )
-        .route("/workspaces/{id}", delete(workspaces::remove))
-        .route("/workspaces/{id}/reset", post(workspaces::reset))
-        .route("/join", post(workspaces::join))
-        .route("/class/labs", post(class::hand_out))
-        .route("/class/progress.csv", get(class::progress_csv))
+    // Each route and its description are registered together (utoipa-axum), so neither can
+    // be added without the other; the document is built once, here.
+    let (api, doc) = OpenApiRouter::new()
+        .routes(routes!(api::list, api::create))
+        .routes(routes!(api::get_one, api::delete_one, api::patch))
+        .routes(routes!(api::stop))
+        .routes(routes!(api::start))
+        .routes(routes!(api::send))
+        .routes(routes!(api::stop_sending))
+        .routes(routes!(api::close_conn))
+        .routes(routes!(api::export))
+        .routes(routes!(code::code))
+        .routes(routes!(pcap::capture))
+        .routes(routes!(api::events))
+        .routes(routes!(pcap::layers))
+        .routes(routes!(files::list, files::upload))
+        .routes(routes!(files::download, files::remove))
+        .routes(routes!(labs::list, labs::create))
+        .routes(routes!(labs::get_one, labs::replace, labs::remove))
+        .routes(routes!(labs::load_one))
+        .routes(routes!(labs::run))
+        .routes(routes!(labs::runs))
+        .routes(routes!(labs::step_done))
+        .routes(routes!(workspaces::mine))
+        .routes(routes!(workspaces::new_watch))
+        .routes(routes!(workspaces::list, workspaces::create))
+        .routes(routes!(workspaces::remove))
+        .routes(routes!(workspaces::reset))
+        .routes(routes!(workspaces::join))
+        .routes(routes!(class::hand_out))
+        .routes(routes!(class::progress_csv))
+        .routes(routes!(openapi::document))
+        .split_for_parts();
+    let doc = openapi::finish(doc);
+    let api = api
+        .route("/docs", get(openapi::page))
+        .layer(axum::Extension(doc))
         .fallback(api::no_route)
         .method_not_allowed_fallback(api::bad_method);
     Router::new()
         .route("/", get(pages::index))
         .route("/join/{code}", get(pages::join))
         .route("/watch/{id}", get(pages::watch))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(openapi::healthz))
         // Browsers ask for it on every page; there is none, and a 404 is noise in the console.
         .route(
             "/favicon.ico",

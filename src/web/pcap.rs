@@ -82,6 +82,7 @@ pub struct PcapQuery {
 }
 
 /// `GET /api/engines/{id}/capture.pcap`
+#[utoipa::path(get, path = "/engines/{id}/capture.pcap", tag = "Events", params(("id" = String, Path, description = "an engine id, e.g. e1"), ("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only"), ("conn" = Option<String>, Query, description = "one connection's")), responses((status = 200, description = "a classic pcap file", body = Vec<u8>, content_type = "application/vnd.tcpdump.pcap"), (status = 404, description = "no such engine here", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn capture(
     Scope(ws): Scope,
     Id(id): Id<EngineId>,
@@ -116,6 +117,7 @@ pub async fn capture(
 }
 
 /// `GET /api/events/{seq}/layers`
+#[utoipa::path(get, path = "/events/{seq}/layers", tag = "Events", params(("seq" = String, Path, description = "an event's seq"), ("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "{app, transport, ip, note}", body = serde_json::Value), (status = 404, description = "no such event kept", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn layers(Scope(ws): Scope, Path(seq): Path<String>) -> Result<Json<Value>, ApiError> {
     let seq: u64 = seq.parse().map_err(|_| {
         ApiError::invalid_spec(format!(

@@ -28,11 +28,13 @@ fn view_of(s: &AppState, c: &Caller) -> WorkspaceView {
 }
 
 /// `GET /api/workspace`: the caller's workspace and role.
+#[utoipa::path(get, path = "/workspace", tag = "Workspaces", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the caller's workspace and role", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn mine(State(s): State<AppState>, caller: Caller) -> Json<WorkspaceView> {
     Json(view_of(&s, &caller))
 }
 
 /// `POST /api/workspace/watch`: a new watch id; the old link stops working at once.
+#[utoipa::path(post, path = "/workspace/watch", tag = "Workspaces", responses((status = 200, description = "{watch_url}", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn new_watch(
     State(s): State<AppState>,
     caller: Caller,
@@ -42,6 +44,7 @@ pub async fn new_watch(
 }
 
 /// `GET /api/workspaces` (instructor): every workspace with live counters.
+#[utoipa::path(get, path = "/workspaces", tag = "Class", responses((status = 200, description = "every workspace with live counters (the instructor)", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn list(_: Instructor, State(s): State<AppState>) -> Json<Vec<WorkspaceSummary>> {
     let base = s.workspaces.base_url();
     Json(
@@ -66,6 +69,7 @@ from_json_by_serde! {
 
 /// `POST /api/workspaces` (instructor): a workspace for one student, with a join link that
 /// opens it.
+#[utoipa::path(post, path = "/workspaces", tag = "Class", request_body(content = serde_json::Value, description = "{\"name\": \"Ada\"}"), responses((status = 201, description = "{id, name, join_url, watch_url, port_range}", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn create(
     _: Instructor,
     State(s): State<AppState>,
@@ -90,6 +94,7 @@ pub async fn create(
 }
 
 /// `POST /api/workspaces/{id}/reset` (instructor): stops and deletes its engines.
+#[utoipa::path(post, path = "/workspaces/{id}/reset", tag = "Class", params(("id" = String, Path, description = "a workspace id")), responses((status = 204, description = "its engines stopped and deleted"), (status = 404, description = "no such workspace", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn reset(
     _: Instructor,
     State(s): State<AppState>,
@@ -102,6 +107,7 @@ pub async fn reset(
 }
 
 /// `DELETE /api/workspaces/{id}` (instructor): stops its engines and removes it.
+#[utoipa::path(delete, path = "/workspaces/{id}", tag = "Class", params(("id" = String, Path, description = "a workspace id")), responses((status = 204, description = "removed"), (status = 404, description = "no such workspace", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn remove(
     _: Instructor,
     State(s): State<AppState>,
@@ -121,6 +127,7 @@ pub struct JoinBody {
 /// `POST /api/join`: the class code (or a one-person link's) and a display name make (or
 /// open) a workspace, and set the `socketlab_ws` cookie. The body also carries the session
 /// secret as `credential`, for scripts that send it as `Authorization: Bearer`.
+#[utoipa::path(post, path = "/join", tag = "Class", request_body(content = serde_json::Value, description = "{\"code\", \"name\"}"), responses((status = 201, description = "the new workspace and its credential", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn join(State(s): State<AppState>, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let ip = client_ip(&s.guard, &parts);

@@ -30,6 +30,7 @@ mod impair;
 mod isolation;
 mod labs;
 mod lifecycle;
+mod openapi;
 mod ownership;
 mod pcap;
 mod persist;
