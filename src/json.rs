@@ -35,3 +35,35 @@ pub fn parse_json<'de, T: Deserialize<'de>>(body: &'de [u8], what: &str) -> Resu
         }
     })
 }
+/// A whole number written either way JSON allows, `5` or `5.0` (JSON has one number type,
+/// and clients generated from a schema write an integer as a float): for
+/// `#[serde(deserialize_with = "crate::json::whole")]`.
+pub fn whole<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    let n = serde_json::Number::deserialize(d)?;
+    let whole = n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+            .map(|f| f as u64)
+    });
+    whole
+        .and_then(|w| T::try_from(w).ok())
+        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number in range")))
+}
+
+/// [`whole`] for an optional field (with `#[serde(default)]`).
+pub fn whole_opt<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => whole(serde_json::Value::Number(n))
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}

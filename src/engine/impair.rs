@@ -23,10 +23,13 @@ pub struct Impair {
     /// Share of datagrams held back and sent after the next one (0..1).
     pub reorder: f64,
     /// Delay added to each datagram, in milliseconds (0..10000).
+    #[serde(deserialize_with = "crate::json::whole")]
     pub delay_ms: u64,
     /// Up to this much more or less delay, at random (0..10000).
+    #[serde(deserialize_with = "crate::json::whole")]
     pub jitter_ms: u64,
     /// The generator's seed: the same seed, the same pattern.
+    #[serde(deserialize_with = "crate::json::whole")]
     pub seed: u64,
 }
 

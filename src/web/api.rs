@@ -120,7 +120,9 @@ pub struct SendBody {
     conn: Option<ConnPick>,
     to: Option<String>,
     shutdown: Option<String>,
+    #[serde(default, deserialize_with = "crate::json::whole_opt")]
     repeat: Option<u32>,
+    #[serde(default, deserialize_with = "crate::json::whole_opt")]
     interval_ms: Option<u64>,
 }
 
@@ -305,10 +307,14 @@ pub async fn events(
     let limit = q.limit.unwrap_or(1000).clamp(1, MAX_EVENTS_PAGE);
     let mut ring = ws.capture().lock();
     let (records, next) = match (q.before, q.since) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid_spec(
-                "give since (newer events) or before (older events), not both".into(),
-            ));
+        // Both: the events between them, oldest first.
+        (Some(before), Some(since)) => {
+            let until = before.saturating_sub(1);
+            let filter = Filter {
+                until: Some(filter.until.map_or(until, |u| u.min(until))),
+                ..filter
+            };
+            ring.history_within(filter, since, limit, MAX_PAGE_BYTES)
         }
         (Some(before), None) => ring.history_before(filter, before, limit, MAX_PAGE_BYTES),
         (None, since) => ring.history_within(filter, since.unwrap_or(0), limit, MAX_PAGE_BYTES),

@@ -55,6 +55,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        // A `?workspace=` the caller may not use is refused here, once the route matched, so
+        // a method the route does not have is 405 first.
+        if let Some(ScopeRefused(e)) = parts.extensions.get::<ScopeRefused>() {
+            return Err(e.clone());
+        }
         parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
             ApiError::internal("a route that needs a workspace is not behind the guard".into())
         })
@@ -201,7 +206,13 @@ pub(super) fn unauthorized(g: &Guard, set: &Workspaces, headers: &HeaderMap) -> 
     ApiError::unauthorized(format!("this dashboard needs an access credential: {how}"))
 }
 
-/// The role's rules, and `?workspace=ID` (taken out of the URI, so handlers never see it).
+/// A `?workspace=ID` the caller may not use (none such, or a write into another's): the
+/// error every handler that takes the caller answers with.
+#[derive(Clone)]
+pub(super) struct ScopeRefused(pub ApiError);
+
+/// The role's rules, and `?workspace=ID` (taken out of the URI, so handlers never see it);
+/// a refused `?workspace=` is put in the request as [`ScopeRefused`], for the handler.
 pub(super) fn authorize(
     set: &Workspaces,
     role: Role,
@@ -235,14 +246,20 @@ pub(super) fn authorize(
         .flatten();
     let Some(other) = other else {
         let shown: String = wanted.chars().take(40).collect();
-        return Err(ApiError::not_found(format!("no workspace {shown}")));
+        req.extensions_mut()
+            .insert(ScopeRefused(ApiError::not_found(format!(
+                "no workspace {shown}"
+            ))));
+        return Ok(caller);
     };
     if !reads {
-        return Err(ApiError::forbidden(
+        req.extensions_mut()
+            .insert(ScopeRefused(ApiError::forbidden(
             "the instructor looks into a student's workspace read-only; to act in it, reset or \
              remove it from the class list"
                 .into(),
-        ));
+        )));
+        return Ok(caller);
     }
     caller.ws = other;
     caller.read_only = true;

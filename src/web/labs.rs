@@ -117,7 +117,11 @@ pub async fn create(
                 "field name: missing; name the lab, e.g. {\"name\":\"My echo lab\",\"from_current\":true}".into(),
             ).at("name"));
         }
-        let description = v.get("description").and_then(Value::as_str).unwrap_or("");
+        let description = match v.get("description") {
+            None | Some(Value::Null) => "",
+            Some(Value::String(d)) => d.as_str(),
+            Some(_) => return Err(ApiError::bad_field("description", "must be text")),
+        };
         let keep_ports = match v.get("keep_ports") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,

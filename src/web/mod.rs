@@ -17,6 +17,7 @@ pub mod openapi;
 mod pages;
 mod params;
 mod pcap;
+mod schemas;
 mod viewer;
 mod workspaces;
 mod ws;

@@ -66,8 +66,10 @@ pub fn finish(api: OpenApi) -> Document {
         utoipa::openapi::security::SecurityRequirement::new("token", Vec::<String>::new()),
         utoipa::openapi::security::SecurityRequirement::new("cookie", Vec::<String>::new()),
     ]);
+    let mut doc = serde_json::to_value(&doc).unwrap_or_default();
+    super::schemas::describe(&mut doc);
     Document(Arc::new(
-        doc.to_pretty_json().unwrap_or_else(|_| "{}".into()),
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into()),
     ))
 }
 

@@ -138,8 +138,9 @@ pub async fn layers(Scope(ws): Scope, Path(seq): Path<String>) -> Result<Json<Va
         Ev::from_view(seq, &v, ring.conn_addrs(&v))
     };
     if !ev.is_data() {
-        return Err(ApiError::invalid_spec(format!(
-            "event {seq} is a {}; only data events (send()/recv(), sendto()/recvfrom()) travel in packets",
+        // The event is there, its layers are not: there are none to find.
+        return Err(ApiError::not_found(format!(
+            "event {seq} is a {}, which has no layers; only data events (send()/recv(), sendto()/recvfrom()) travel in packets",
             ev.describe()
         )));
     }
