@@ -175,12 +175,14 @@ async fn a_tcp_echo_exchange_reads_back_byte_for_byte_in_tshark() {
             layers["transport"]["checksum"].as_u64().unwrap()
         )
     );
-    // A call that carries no data has no layers; an unknown seq is not found.
+    // A call that carries no data has no layers (404, as the document says, naming the
+    // call); an unknown seq is not found.
     let created = evs.iter().find(|ev| ev["kind"] == "listening").unwrap();
     let (st, v) = app
         .get(&format!("/api/events/{}/layers", created["seq"]))
         .await;
-    assert_eq!(st, 400, "{v}");
+    assert_eq!(st, 404, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("listen()"), "{v}");
     let (st, _) = app.get("/api/events/999999/layers").await;
     assert_eq!(st, 404);
     let (st, _) = app.get("/api/events/first/layers").await;
