@@ -29,6 +29,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in API.md's order.
+    pub const ALL: [Kind; 6] = [
+        Self::TcpServer,
+        Self::TcpClient,
+        Self::UdpServer,
+        Self::UdpClient,
+        Self::TcpProxy,
+        Self::UdpProxy,
+    ];
+
     /// Parses a kind name.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
@@ -190,17 +200,7 @@ impl EngineSpec {
     }
 
     fn from_raw(raw: RawSpec) -> Result<Self, ApiError> {
-        let kinds = names(
-            &[
-                Kind::TcpServer,
-                Kind::TcpClient,
-                Kind::UdpServer,
-                Kind::UdpClient,
-                Kind::TcpProxy,
-                Kind::UdpProxy,
-            ],
-            Kind::name,
-        );
+        let kinds = names(&Kind::ALL, Kind::name);
         let kind_s = raw.kind.ok_or_else(|| {
             invalid(format!("field kind is missing; use one of {kinds}")).at("kind")
         })?;

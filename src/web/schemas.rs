@@ -14,15 +14,6 @@ const PORT: &str = "(0|102[4-9]|10[3-9][0-9]|1[1-9][0-9]{2}|[2-9][0-9]{3}|[1-5][
 /// A port one can connect or send to: as [`PORT`], without 0.
 const TO_PORT: &str = "(102[4-9]|10[3-9][0-9]|1[1-9][0-9]{2}|[2-9][0-9]{3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])";
 
-const KINDS: [Kind; 6] = [
-    Kind::TcpServer,
-    Kind::TcpClient,
-    Kind::UdpServer,
-    Kind::UdpClient,
-    Kind::TcpProxy,
-    Kind::UdpProxy,
-];
-
 fn label() -> Value {
     json!({"type": "string", "maxLength": crate::engine::spec::MAX_NAME, "description": "a free label"})
 }
@@ -70,7 +61,7 @@ fn spec_of(kind: Kind) -> Value {
 
 /// The described bodies, as components.
 pub fn components() -> Vec<(&'static str, Value)> {
-    let spec = json!({"oneOf": KINDS.iter().map(|k| spec_of(*k)).collect::<Vec<_>>(),
+    let spec = json!({"oneOf": Kind::ALL.iter().map(|k| spec_of(*k)).collect::<Vec<_>>(),
         "description": "What an engine is to be (API.md's EngineSpec)."});
     let send = json!({"type": "object", "additionalProperties": false, "required": ["data"],
     "properties": {

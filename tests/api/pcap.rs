@@ -182,7 +182,10 @@ async fn a_tcp_echo_exchange_reads_back_byte_for_byte_in_tshark() {
         .get(&format!("/api/events/{}/layers", created["seq"]))
         .await;
     assert_eq!(st, 404, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("listen()"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("listen()"),
+        "{v}"
+    );
     let (st, _) = app.get("/api/events/999999/layers").await;
     assert_eq!(st, 404);
     let (st, _) = app.get("/api/events/first/layers").await;
