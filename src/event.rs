@@ -60,7 +60,8 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    const ALL: [EventKind; 20] = [
+    /// Every kind.
+    pub const ALL: [EventKind; 20] = [
         Self::Listening,
         Self::Bound,
         Self::Connected,

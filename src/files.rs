@@ -29,7 +29,7 @@ use crate::ids::{ConnId, EngineId, FileId, Named};
 pub const MAX_NAME: usize = 200;
 
 /// Where a received file came from.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Source {
     /// The engine that received it.
     pub engine: EngineId,
@@ -40,7 +40,7 @@ pub struct Source {
 }
 
 /// One file, as listed.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FileMeta {
     /// `f3`.
     pub id: FileId,

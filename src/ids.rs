@@ -105,7 +105,27 @@ macro_rules! id_type {
                 s.parse().map_err(serde::de::Error::custom)
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                id_schema($prefix, $example)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
+}
+
+/// An id's schema in the API's document: its letter and digits.
+fn id_schema(
+    prefix: char,
+    example: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(format!("^{prefix}[0-9]+$")))
+        .examples([serde_json::Value::from(example)])
+        .into()
 }
 
 id_type!(
@@ -248,6 +268,14 @@ impl<'de> Deserialize<'de> for ConnId {
         s.parse().map_err(serde::de::Error::custom)
     }
 }
+
+impl utoipa::PartialSchema for ConnId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        id_schema('c', "c12")
+    }
+}
+
+impl utoipa::ToSchema for ConnId {}
 
 /// Which connections of an engine a send goes to: one, or `*` for all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -57,7 +57,7 @@ fn within(reply: Option<Cow<'_, [u8]>>, limit: usize) -> (Option<Cow<'_, [u8]>>,
 }
 
 /// A server behavior from API.md's table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Behavior {
     /// Nothing automatic; the user replies with `send`.

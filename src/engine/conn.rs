@@ -118,11 +118,13 @@ impl Outbox {
 }
 
 /// A proxied connection's server leg, as its client leg's view carries it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UpstreamView {
     /// socketlab's socket to the server (its ephemeral port).
+    #[schema(value_type = String)]
     pub local: SocketAddr,
     /// The server.
+    #[schema(value_type = String)]
     pub peer: SocketAddr,
     /// Bytes received from the server.
     pub bytes_in: u64,
@@ -131,13 +133,16 @@ pub struct UpstreamView {
 }
 
 /// A connection as API.md's Engine `connections` lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConnView {
     /// Connection id.
+    #[schema(value_type = String, pattern = "^c[0-9]+$")]
     pub id: ConnId,
     /// Remote address.
+    #[schema(value_type = String)]
     pub peer: SocketAddr,
     /// Local address.
+    #[schema(value_type = String)]
     pub local: SocketAddr,
     /// RFC 3339 time it opened.
     pub opened: String,

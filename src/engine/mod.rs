@@ -111,31 +111,39 @@ struct Kept {
 }
 
 /// An engine as API.md's Engine object shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EngineView {
     /// Engine id.
+    #[schema(value_type = String, pattern = "^e[0-9]+$")]
     pub id: EngineId,
     /// Engine kind.
     pub kind: Kind,
     /// Label.
+    #[schema(required)]
     pub name: Option<String>,
     /// Behavior.
     pub behavior: behavior::Behavior,
     /// `running`, `stopped` or `failed`.
+    #[schema(value_type = String)]
     pub state: &'static str,
     /// Why it failed, or why it stopped by itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The address actually bound (the last one, when stopped).
+    #[schema(value_type = Option<String>, required)]
     pub local: Option<SocketAddr>,
     /// The target asked for (clients).
+    #[schema(required)]
     pub target: Option<String>,
     /// The address connected to (tcp-client) or sent to by default (udp-client).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub peer: Option<SocketAddr>,
     /// The bind address asked for.
+    #[schema(required)]
     pub bind: Option<String>,
-    /// Options in force.
+    /// Options in force (API.md's EngineSpec options, defaults applied).
+    #[schema(value_type = Object)]
     pub options: spec::Options,
     /// When it was created.
     pub created: String,

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::ids::{ConnId, ConnPick};
 
 /// The result of a send, as API.md's send route returns it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SendOutcome {
     /// Bytes sent to each recipient.
     pub bytes: usize,

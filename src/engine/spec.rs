@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::ids::FileId;
 
 /// The engine kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// Listens, accepts, and serves each connection with a behavior.

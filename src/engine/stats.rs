@@ -16,7 +16,7 @@ pub struct Stats {
 }
 
 /// A snapshot of [`Stats`], as API.md's `stats` object.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StatsView {
     /// Connections open now.
     pub connections_open: u64,

@@ -42,7 +42,7 @@ pub const MAX_DEPTH: usize = 32;
 pub const MAX_SAVED_BYTES: usize = 16 << 20;
 
 /// A lab.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Lab {
     /// `l3` for a saved lab, a word for a built-in one; absent in what is imported.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -71,7 +71,7 @@ pub struct Lab {
 }
 
 /// A file a lab brings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct LabFile {
     /// Its name.
     pub name: String,
@@ -80,7 +80,7 @@ pub struct LabFile {
 }
 
 /// One step of a lab.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Step {
     /// What to do and why.
     pub text: String,
@@ -102,7 +102,7 @@ pub struct Step {
 }
 
 /// What a step should make happen.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Expect {
     /// On which engine (its index in the lab).
     #[serde(default, skip_serializing_if = "Option::is_none")]

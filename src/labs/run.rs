@@ -19,7 +19,7 @@ use crate::ids::EngineId;
 pub const MAX_RUNS: usize = 20;
 
 /// How a step came to be done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum How {
     /// An event matched its `expect`.
@@ -78,7 +78,7 @@ pub struct StepRun {
 }
 
 /// A step as the page shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoadedStep {
     /// Whether the server ticks it when it sees the event its `expect` names (else the
     /// student says when it is done).
@@ -104,7 +104,7 @@ pub struct LoadedStep {
 }
 
 /// What should happen, with the engine's id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoadedExpect {
     /// The engine's id.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -25,13 +25,13 @@ use crate::engine::{EngineSpec, EngineView, MAX_REPEAT, SendOutcome, SendTarget}
 use crate::error::ApiError;
 
 /// `GET /api/engines`
-#[utoipa::path(get, path = "/engines", tag = "Engines", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the engines of the workspace", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/engines", tag = "Engines", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the engines of the workspace", body = Vec<crate::engine::EngineView>), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn list(Scope(ws): Scope) -> Json<Vec<EngineView>> {
     Json(ws.engines())
 }
 
 /// `POST /api/engines`
-#[utoipa::path(post, path = "/engines", tag = "Engines", request_body(content = serde_json::Value, description = "an EngineSpec: {\"kind\": \"tcp-server\", \"bind\": \"127.0.0.1:0\", \"behavior\": \"echo\"} (API.md)"), responses((status = 201, description = "the engine, started", body = serde_json::Value), (status = 409, description = "address_in_use: the port is taken", body = crate::error::ErrorBody), (status = 502, description = "connect_failed: a client could not connect", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/engines", tag = "Engines", request_body(content = serde_json::Value, description = "an EngineSpec: {\"kind\": \"tcp-server\", \"bind\": \"127.0.0.1:0\", \"behavior\": \"echo\"} (API.md)"), responses((status = 201, description = "the engine, started", body = crate::engine::EngineView), (status = 409, description = "address_in_use: the port is taken", body = crate::error::ErrorBody), (status = 502, description = "connect_failed: a client could not connect", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn create(
     Scope(ws): Scope,
     JsonBody(spec): JsonBody<EngineSpec>,
@@ -46,7 +46,7 @@ pub async fn create(
 }
 
 /// `GET /api/engines/{id}`
-#[utoipa::path(get, path = "/engines/{id}", tag = "Engines", params(("id" = String, Path, description = "an engine id, e.g. e1"), ("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the engine with its live connections", body = serde_json::Value), (status = 404, description = "no such engine here", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/engines/{id}", tag = "Engines", params(("id" = String, Path, description = "an engine id, e.g. e1"), ("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the engine with its live connections", body = crate::engine::EngineView), (status = 404, description = "no such engine here", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn get_one(Scope(ws): Scope, Id(id): Id<EngineId>) -> Result<Json<EngineView>, ApiError> {
     Ok(Json(ws.engine(id)?.view()))
 }
@@ -67,7 +67,7 @@ struct PatchOptions {
 
 /// `PATCH /api/engines/{id}`: `{"options": {"impair": {...}}}` changes a UDP engine's
 /// impairment; the next datagram follows it.
-#[utoipa::path(patch, path = "/engines/{id}", tag = "Engines", params(("id" = String, Path, description = "an engine id, e.g. e1")), request_body(content = serde_json::Value, description = "{\"options\": {\"impair\": {...}}} on a UDP engine"), responses((status = 200, description = "the engine", body = serde_json::Value), (status = 404, description = "no such engine here", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(patch, path = "/engines/{id}", tag = "Engines", params(("id" = String, Path, description = "an engine id, e.g. e1")), request_body(content = serde_json::Value, description = "{\"options\": {\"impair\": {...}}} on a UDP engine"), responses((status = 200, description = "the engine", body = crate::engine::EngineView), (status = 404, description = "no such engine here", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn patch(
     Scope(ws): Scope,
     Id(id): Id<EngineId>,
@@ -89,7 +89,7 @@ pub async fn patch(
 }
 
 /// `POST /api/engines/{id}/stop`
-#[utoipa::path(post, path = "/engines/{id}/stop", tag = "Engines", params(("id" = String, Path, description = "an engine id, e.g. e1")), responses((status = 200, description = "the engine, stopped; its port is free", body = serde_json::Value), (status = 404, description = "no such engine here", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/engines/{id}/stop", tag = "Engines", params(("id" = String, Path, description = "an engine id, e.g. e1")), responses((status = 200, description = "the engine, stopped; its port is free", body = crate::engine::EngineView), (status = 404, description = "no such engine here", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn stop(Scope(ws): Scope, Id(id): Id<EngineId>) -> Result<Json<EngineView>, ApiError> {
     let e = ws.engine(id)?;
     e.stop().await;
@@ -97,7 +97,7 @@ pub async fn stop(Scope(ws): Scope, Id(id): Id<EngineId>) -> Result<Json<EngineV
 }
 
 /// `POST /api/engines/{id}/start`
-#[utoipa::path(post, path = "/engines/{id}/start", tag = "Engines", params(("id" = String, Path, description = "an engine id, e.g. e1")), responses((status = 200, description = "the engine, running", body = serde_json::Value), (status = 404, description = "no such engine here", body = crate::error::ErrorBody), (status = 409, description = "address_in_use", body = crate::error::ErrorBody), (status = 502, description = "connect_failed", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/engines/{id}/start", tag = "Engines", params(("id" = String, Path, description = "an engine id, e.g. e1")), responses((status = 200, description = "the engine, running", body = crate::engine::EngineView), (status = 404, description = "no such engine here", body = crate::error::ErrorBody), (status = 409, description = "address_in_use", body = crate::error::ErrorBody), (status = 502, description = "connect_failed", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn start(Scope(ws): Scope, Id(id): Id<EngineId>) -> Result<Json<EngineView>, ApiError> {
     let e = ws.engine(id)?;
     e.start().await?;
@@ -135,7 +135,7 @@ from_json_by_serde! {
 const MAX_INTERVAL_MS: u64 = 3_600_000;
 
 /// `POST /api/engines/{id}/send`
-#[utoipa::path(post, path = "/engines/{id}/send", tag = "Engines", params(("id" = String, Path, description = "an engine id, e.g. e1")), request_body(content = serde_json::Value, description = "{\"data\", \"encoding\": text|hex|base64, \"conn\", \"to\", \"shutdown\": \"write\", \"repeat\", \"interval_ms\"}"), responses((status = 200, description = "what was sent: {bytes, sent_to}", body = serde_json::Value), (status = 404, description = "no such engine or connection", body = crate::error::ErrorBody), (status = 409, description = "not_running", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/engines/{id}/send", tag = "Engines", params(("id" = String, Path, description = "an engine id, e.g. e1")), request_body(content = serde_json::Value, description = "{\"data\", \"encoding\": text|hex|base64, \"conn\", \"to\", \"shutdown\": \"write\", \"repeat\", \"interval_ms\"}"), responses((status = 200, description = "what was sent: {bytes, sent_to}", body = crate::engine::SendOutcome), (status = 404, description = "no such engine or connection", body = crate::error::ErrorBody), (status = 409, description = "not_running", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn send(
     Scope(ws): Scope,
     Id(id): Id<EngineId>,

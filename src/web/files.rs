@@ -25,13 +25,13 @@ pub struct UploadQuery {
 }
 
 /// `GET /api/files`
-#[utoipa::path(get, path = "/files", tag = "Files", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the workspace's files", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/files", tag = "Files", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the workspace's files", body = Vec<crate::files::FileMeta>), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn list(Owner(ws): Owner) -> Json<Vec<FileMeta>> {
     Json(ws.files().list())
 }
 
 /// `POST /api/files?name=report.pdf`: the body is the file.
-#[utoipa::path(post, path = "/files", tag = "Files", params(("name" = Option<String>, Query, description = "the file's name (default upload)")), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file's bytes"), responses((status = 201, description = "the file", body = serde_json::Value), (status = 507, description = "quota_exceeded", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/files", tag = "Files", params(("name" = Option<String>, Query, description = "the file's name (default upload)")), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file's bytes"), responses((status = 201, description = "the file", body = crate::files::FileMeta), (status = 507, description = "quota_exceeded", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn upload(
     Owner(ws): Owner,
     q: Result<Query<UploadQuery>, QueryRejection>,

@@ -54,7 +54,8 @@ impl FromJson for LabJson {
 
 fn not_builtin(id: &str) -> Result<(), ApiError> {
     if builtin::get(id).is_some() {
-        return Err(ApiError::invalid_spec(format!(
+        // Not a bad request: the lab is there for everyone, and is not this caller's to change.
+        return Err(ApiError::forbidden(format!(
             "lab {id} is built in and cannot be changed or deleted; import a copy (POST /api/labs with its JSON) and change that"
         )));
     }
@@ -63,7 +64,7 @@ fn not_builtin(id: &str) -> Result<(), ApiError> {
 
 /// `GET /api/labs`: the built-in labs, then those saved here. Sent from JSON made once per
 /// change and shared (a workspace's labs may be 16 MiB), never built per request.
-#[utoipa::path(get, path = "/labs", tag = "Labs", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the built-in labs and those saved here", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/labs", tag = "Labs", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the built-in labs and those saved here", body = Vec<crate::labs::Lab>), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn list(Owner(ws): Owner) -> Response {
     let (builtins, saved) = (builtin::json_items(), ws.labs().json_items());
     let sep = if builtins.is_empty() || saved.is_empty() {
@@ -89,14 +90,14 @@ pub async fn list(Owner(ws): Owner) -> Response {
 }
 
 /// `GET /api/labs/{id}`: one lab; its body is the export.
-#[utoipa::path(get, path = "/labs/{id}", tag = "Labs", params(("id" = String, Path, description = "a lab id: echo, add, ... or l3"), ("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the lab (its export)", body = serde_json::Value), (status = 404, description = "no such lab", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/labs/{id}", tag = "Labs", params(("id" = String, Path, description = "a lab id: echo, add, ... or l3"), ("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the lab (its export)", body = crate::labs::Lab), (status = 404, description = "no such lab", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn get_one(Owner(ws): Owner, Path(id): Path<String>) -> Result<Json<Lab>, ApiError> {
     find(&ws, &id).map(Json)
 }
 
 /// `POST /api/labs`: `{"name","from_current": true}` saves the current engines; any other
 /// body is a lab to import.
-#[utoipa::path(post, path = "/labs", tag = "Labs", request_body(content = serde_json::Value, description = "{\"name\", \"from_current\": true, \"keep_ports\"} to save the engines, or a lab's JSON to import"), responses((status = 201, description = "the lab saved", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/labs", tag = "Labs", request_body(content = serde_json::Value, description = "{\"name\", \"from_current\": true, \"keep_ports\"} to save the engines, or a lab's JSON to import"), responses((status = 201, description = "the lab saved", body = crate::labs::Lab), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn create(
     Owner(ws): Owner,
     JsonBody(LabJson(v)): JsonBody<LabJson>,
@@ -137,7 +138,7 @@ pub async fn create(
 }
 
 /// `PUT /api/labs/{id}`: replaces a saved lab.
-#[utoipa::path(put, path = "/labs/{id}", tag = "Labs", params(("id" = String, Path, description = "a saved lab's id")), request_body(content = serde_json::Value, description = "a lab"), responses((status = 200, description = "the lab", body = serde_json::Value), (status = 404, description = "no such lab", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(put, path = "/labs/{id}", tag = "Labs", params(("id" = String, Path, description = "a saved lab's id")), request_body(content = serde_json::Value, description = "a lab"), responses((status = 200, description = "the lab", body = crate::labs::Lab), (status = 404, description = "no such lab", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn replace(
     Owner(ws): Owner,
     Path(id): Path<String>,
@@ -177,7 +178,7 @@ pub struct LoadQuery {
 
 /// `POST /api/labs/{id}/load`: creates the lab's engines, servers first; all or nothing.
 /// `?replace=true` deletes the workspace's engines first.
-#[utoipa::path(post, path = "/labs/{id}/load", tag = "Labs", params(("id" = String, Path, description = "a lab id"), ("replace" = Option<bool>, Query, description = "delete the engines first")), responses((status = 200, description = "its engines and steps; a run starts", body = serde_json::Value), (status = 404, description = "no such lab", body = crate::error::ErrorBody), (status = 409, description = "address_in_use", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/labs/{id}/load", tag = "Labs", params(("id" = String, Path, description = "a lab id"), ("replace" = Option<bool>, Query, description = "delete the engines first")), responses((status = 200, description = "its engines and steps; a run starts", body = crate::workspace::labs::Loaded), (status = 404, description = "no such lab", body = crate::error::ErrorBody), (status = 409, description = "address_in_use", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn load_one(
     Owner(ws): Owner,
     Path(id): Path<String>,
@@ -203,7 +204,7 @@ pub async fn load_one(
 
 /// `GET /api/labs/run`: the lab being done here, each step with what to do and whether it
 /// is done (`404` when none was loaded).
-#[utoipa::path(get, path = "/labs/run", tag = "Labs", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the lab being done, each step with its state", body = serde_json::Value), (status = 404, description = "no lab loaded", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/labs/run", tag = "Labs", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the lab being done, each step with its state", body = crate::workspace::RunView), (status = 404, description = "no lab loaded", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn run(Scope(ws): Scope) -> Result<Json<crate::workspace::RunView>, ApiError> {
     ws.run_view(true).map(Json).ok_or_else(no_run)
 }
@@ -234,7 +235,7 @@ pub struct DoneQuery {
 
 /// `POST /api/labs/run/steps/{n}/done[?lab=ID]`: the student says a step the server cannot
 /// check (one that shows a terminal's output) is done; it is marked self-reported.
-#[utoipa::path(post, path = "/labs/run/steps/{n}/done", tag = "Labs", params(("n" = String, Path, description = "the step, from 0"), ("lab" = Option<String>, Query, description = "the lab the step belongs to")), responses((status = 200, description = "the run", body = serde_json::Value), (status = 404, description = "no lab loaded, no such step, or another lab", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/labs/run/steps/{n}/done", tag = "Labs", params(("n" = String, Path, description = "the step, from 0"), ("lab" = Option<String>, Query, description = "the lab the step belongs to")), responses((status = 200, description = "the run", body = crate::workspace::RunView), (status = 404, description = "no lab loaded, no such step, or another lab", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn step_done(
     Owner(ws): Owner,
     Path(n): Path<String>,

@@ -111,11 +111,36 @@ pub fn components() -> Vec<(&'static str, Value)> {
                        "name": {"type": "string", "maxLength": 60, "pattern": "^[ -~]*[!-~][ -~]*$"}}});
     let new_workspace = json!({"type": "object", "additionalProperties": false, "required": ["name"],
         "properties": {"name": {"type": "string", "maxLength": 60, "pattern": "^[ -~]*[!-~][ -~]*$"}}});
+    // An event as `capture::render` writes it: the members every event has, the kinds from
+    // the code's own list, and the others each kind may carry.
+    let kinds: Vec<&str> = crate::event::EventKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .collect();
+    let event = json!({"type": "object", "required": ["seq", "time", "engine", "kind"],
+        "properties": {
+            "seq": {"type": "integer", "minimum": 1},
+            "time": {"type": "string", "format": "date-time"},
+            "engine": {"type": "string", "pattern": "^e[0-9]+$"},
+            "kind": {"enum": kinds},
+            "call": {"type": "string"},
+            "conn": {"type": "string", "pattern": "^c[0-9]+$"},
+            "local": {"type": "string"}, "peer": {"type": "string"},
+            "bytes": {"type": "integer", "minimum": 0},
+            "data": {"type": "string", "contentEncoding": "base64"},
+            "text": {"type": "string"}, "truncated": {"type": "boolean"},
+            "message": {"type": "string"}, "leg": {"enum": ["client", "server"]}
+        }, "description": "One socket call (API.md's Events); rare kinds add members of their own"});
+    let page = json!({"type": "object", "required": ["events", "next"], "additionalProperties": false,
+        "properties": {"events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+                       "next": {"type": "integer", "minimum": 0}}});
     vec![
+        ("Event", event),
+        ("EventsPage", page),
         ("EngineSpec", spec),
         ("SendBody", send),
         ("Patch", patch),
-        ("Lab", lab),
+        ("LabImport", lab),
         ("SaveCurrent", from_current),
         ("HandOut", hand_out),
         ("Join", join),
@@ -128,8 +153,8 @@ pub const BODIES: [(&str, &str, &str); 8] = [
     ("/api/engines", "post", "EngineSpec"),
     ("/api/engines/{id}/send", "post", "SendBody"),
     ("/api/engines/{id}", "patch", "Patch"),
-    ("/api/labs", "post", "Lab|SaveCurrent"),
-    ("/api/labs/{id}", "put", "Lab"),
+    ("/api/labs", "post", "LabImport|SaveCurrent"),
+    ("/api/labs/{id}", "put", "LabImport"),
     ("/api/class/labs", "post", "HandOut"),
     ("/api/join", "post", "Join"),
     ("/api/workspaces", "post", "NewWorkspace"),
@@ -245,6 +270,11 @@ pub fn describe(doc: &mut Value) {
         if name != "Patch" {
             nullable(schema);
         }
+    }
+    // Answers the annotations leave as JSON that these describe.
+    if let Some(ok) = doc["paths"]["/api/events"]["get"]["responses"].get_mut("200") {
+        ok["content"]["application/json"]["schema"] =
+            json!({"$ref": "#/components/schemas/EventsPage"});
     }
     // An upload may be empty; the program behind an engine without `lang` is the list of
     // languages, as JSON.

@@ -28,7 +28,7 @@ fn view_of(s: &AppState, c: &Caller) -> WorkspaceView {
 }
 
 /// `GET /api/workspace`: the caller's workspace and role.
-#[utoipa::path(get, path = "/workspace", tag = "Workspaces", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the caller's workspace and role", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/workspace", tag = "Workspaces", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the caller's workspace and role", body = crate::workspace::WorkspaceView), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn mine(State(s): State<AppState>, caller: Caller) -> Json<WorkspaceView> {
     Json(view_of(&s, &caller))
 }
@@ -44,7 +44,7 @@ pub async fn new_watch(
 }
 
 /// `GET /api/workspaces` (instructor): every workspace with live counters.
-#[utoipa::path(get, path = "/workspaces", tag = "Class", responses((status = 200, description = "every workspace with live counters (the instructor)", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/workspaces", tag = "Class", responses((status = 200, description = "every workspace with live counters (the instructor)", body = Vec<crate::workspace::WorkspaceSummary>), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn list(_: Instructor, State(s): State<AppState>) -> Json<Vec<WorkspaceSummary>> {
     let base = s.workspaces.base_url();
     Json(

@@ -18,7 +18,7 @@ use crate::labs::{Lab, LabFile, at_index, engine_error};
 const EMBED_FILE: u64 = 256 * 1024;
 
 /// What `POST /api/labs/{id}/load` returns.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Loaded {
     /// The lab's id.
     pub lab: String,

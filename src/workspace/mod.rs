@@ -44,7 +44,7 @@ use store::Store;
 pub use view::{CaptureView, ClassView, LimitsView, WorkspaceSummary, WorkspaceView};
 
 /// Who a request acts as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Personal mode's one user: the token (or no token) opens the `default` workspace.

@@ -130,7 +130,7 @@ impl Watch for Checker {
 }
 
 /// A run as `GET /api/workspace` and the class's rows show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunView {
     /// The lab's id.
     pub id: String,
@@ -157,7 +157,7 @@ pub struct RunView {
 }
 
 /// One step's state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StepView {
     /// Whether it is done.
     pub done: bool,

@@ -10,9 +10,10 @@ use super::{Role, Workspace, WorkspaceKind};
 use crate::event::format_time;
 
 /// What `GET /api/workspace` returns.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WorkspaceView {
     /// Workspace id.
+    #[schema(value_type = String)]
     pub id: Arc<str>,
     /// Display name.
     pub name: String,
@@ -42,7 +43,7 @@ pub struct WorkspaceView {
 }
 
 /// The capture ring's state, as `GET /api/workspace` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CaptureView {
     /// This run's numbering (a `since` of another epoch means nothing here).
     pub epoch: String,
@@ -59,7 +60,7 @@ pub struct CaptureView {
 }
 
 /// A workspace's limits, as `GET /api/workspace` shows them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LimitsView {
     /// Engines at once.
     pub engines: usize,
@@ -76,7 +77,7 @@ pub struct LimitsView {
 }
 
 /// The class code and where students join.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ClassView {
     /// The code.
     pub code: String,
@@ -88,7 +89,7 @@ pub struct ClassView {
 }
 
 /// A student workspace whose file did not load.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NotLoaded {
     /// Its id (from the file's name).
     pub id: String,
@@ -101,9 +102,10 @@ pub struct NotLoaded {
 }
 
 /// One row of `GET /api/workspaces`: a workspace with live counters.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WorkspaceSummary {
     /// Workspace id.
+    #[schema(value_type = String)]
     pub id: Arc<str>,
     /// Display name.
     pub name: String,

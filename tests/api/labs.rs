@@ -229,9 +229,10 @@ async fn a_saved_lab_survives_a_restart_and_loads_back_identical() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 400);
+    // A built-in lab is everyone's and not the caller's to change: 403, saying so.
+    assert_eq!(r.status().as_u16(), 403);
     let (st, v) = app.delete("/api/labs/echo").await;
-    assert!(assert_error(st, &v, 400, "invalid_spec").contains("built in"));
+    assert!(assert_error(st, &v, 403, "forbidden").contains("built in"));
     let (st, _) = app.delete(&format!("/api/labs/{id}")).await;
     assert_eq!(st.as_u16(), 204);
     let (st, v) = app.get(&format!("/api/labs/{id}")).await;
