@@ -46,6 +46,10 @@ pub enum ErrorKind {
     NameTaken,
     /// Something that should not happen; logged, and reported without internals.
     Internal,
+    /// A route that does not take the request's method (`405`).
+    MethodNotAllowed,
+    /// A request that took too long to arrive (`408`).
+    Timeout,
 }
 
 /// An error a request can end in: its kind (API.md's `code`), the message shown to the user
@@ -210,6 +214,8 @@ impl ApiError {
             ErrorKind::QuotaExceeded | ErrorKind::NotSaved => StatusCode::INSUFFICIENT_STORAGE,
             ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -234,6 +240,8 @@ impl ApiError {
             ErrorKind::InvalidCredential => "invalid_credential",
             ErrorKind::NameTaken => "name_taken",
             ErrorKind::Internal => "internal",
+            ErrorKind::MethodNotAllowed => "method_not_allowed",
+            ErrorKind::Timeout => "timeout",
         }
     }
 }
@@ -241,30 +249,32 @@ impl ApiError {
 /// The error body for a status that came from outside the handlers (axum's own rejections,
 /// a body limit, a `405`), so every error on every route has the same shape.
 pub fn error_body(status: StatusCode, detail: &str) -> serde_json::Value {
-    let (code, next) = match status.as_u16() {
-        400 => ("invalid_spec", "fix the request and send it again"),
-        404 => ("not_found", "see docs/api.md for the routes"),
+    use ErrorKind as K;
+    // The codes are the kinds' own, so the document's list of codes is every code there is.
+    let (kind, next) = match status.as_u16() {
+        400 => (K::InvalidSpec, "fix the request and send it again"),
+        404 => (K::NotFound, "see docs/api.md for the routes"),
         405 => (
-            "method_not_allowed",
+            K::MethodNotAllowed,
             "this route does not take that method; see docs/api.md",
         ),
         408 => (
-            "timeout",
+            K::Timeout,
             "the request took too long to arrive; send it again",
         ),
         413 => (
-            "too_large",
+            K::TooLarge,
             "the request body is over the limit for this route; send less",
         ),
         415 => (
-            "invalid_spec",
+            K::InvalidSpec,
             "send the body as JSON (Content-Type: application/json)",
         ),
         s if s >= 500 => (
-            "internal",
+            K::Internal,
             "the server logged the details and keeps running; try again",
         ),
-        _ => ("invalid_spec", "fix the request and send it again"),
+        _ => (K::InvalidSpec, "fix the request and send it again"),
     };
     let detail = detail.trim();
     let message = if detail.is_empty() {
@@ -272,7 +282,15 @@ pub fn error_body(status: StatusCode, detail: &str) -> serde_json::Value {
     } else {
         format!("{detail}; {next}")
     };
-    json!({"error": {"code": code, "message": message}})
+    serde_json::to_value(ErrorBody {
+        error: ErrorDetail {
+            code: kind,
+            message,
+            field: None,
+            suggestion: None,
+        },
+    })
+    .unwrap_or_else(|_| json!({"error": {"code": "internal", "message": "internal error"}}))
 }
 
 /// Every error's body, `{"error": {...}}`: what [`ApiError::into_body`] writes, and what the

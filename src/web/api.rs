@@ -245,13 +245,20 @@ pub async fn send(
 }
 
 /// `POST /api/engines/{id}/send/stop`: ends the engine's repeated sends.
-#[utoipa::path(post, path = "/engines/{id}/send/stop", tag = "Engines", params(("id" = String, Path, description = "an engine id, e.g. e1")), responses((status = 200, description = "{stopped: N}", body = serde_json::Value), (status = 404, description = "no such engine here", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/engines/{id}/send/stop", tag = "Engines", params(("id" = String, Path, description = "an engine id, e.g. e1")), responses((status = 200, description = "how many repeated sends were ended", body = Stopped), (status = 404, description = "no such engine here", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn stop_sending(
     Scope(ws): Scope,
     Id(id): Id<EngineId>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Stopped>, ApiError> {
     let stopped = ws.engine(id)?.stop_repeats();
-    Ok(Json(serde_json::json!({ "stopped": stopped })))
+    Ok(Json(Stopped { stopped }))
+}
+
+/// `POST /api/engines/{id}/send/stop`'s answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Stopped {
+    /// Repeated sends ended.
+    pub stopped: usize,
 }
 
 /// `DELETE /api/engines/{id}/connections/{conn}`
@@ -388,7 +395,6 @@ pub async fn no_route() -> ApiError {
 
 /// A known `/api` route with the wrong method.
 pub async fn bad_method() -> Response {
-    let body = serde_json::json!({"error": {"code": "method_not_allowed",
-        "message": "this route does not take that method; see docs/api.md"}});
+    let body = crate::error::error_body(StatusCode::METHOD_NOT_ALLOWED, "");
     (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }

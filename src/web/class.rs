@@ -44,7 +44,7 @@ from_json_by_serde! {
 /// `POST /api/class/labs` (instructor): copies one of the instructor's labs into every
 /// student's labs (or the chosen ones'), loading it when asked; fixed ports outside a
 /// student's block become port 0 inside it, and the answer says so per student.
-#[utoipa::path(post, path = "/class/labs", tag = "Class", request_body(content = serde_json::Value, description = "{\"lab\", \"to\": \"all\" or [ids], \"load\"}"), responses((status = 200, description = "what each student was given", body = serde_json::Value), (status = 404, description = "no such lab or workspace", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/class/labs", tag = "Class", request_body(content = serde_json::Value, description = "{\"lab\", \"to\": \"all\" or [ids], \"load\"}"), responses((status = 200, description = "what each student was given", body = HandedOut), (status = 404, description = "no such lab or workspace", body = crate::error::ErrorBody), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn hand_out(
     Instructor(caller): Instructor,
     State(s): State<AppState>,
@@ -82,18 +82,58 @@ pub async fn hand_out(
     let copied = given.iter().filter(|g| g.lab.is_some()).count();
     let loaded = given.iter().filter(|g| g.loaded).count();
     let failed = given.iter().filter(|g| g.error.is_some()).count();
-    Ok(Json(json!({
-        "lab": {"id": lab.id, "name": lab.name},
-        "to": if everyone { json!("all") } else { json!(given.iter().map(|g| &g.workspace).collect::<Vec<_>>()) },
-        "load": req.load,
-        "late_joiners": everyone,
-        "given": copied,
-        "loaded": loaded,
-        "failed": failed,
-        "ports_rewritten": rewritten,
-        "workspaces": given,
-    }))
+    let to = if everyone {
+        json!("all")
+    } else {
+        json!(given.iter().map(|g| &g.workspace).collect::<Vec<_>>())
+    };
+    Ok(Json(HandedOut {
+        lab: LabName {
+            id: lab.id,
+            name: lab.name,
+        },
+        to,
+        load: req.load,
+        late_joiners: everyone,
+        given: copied,
+        loaded,
+        failed,
+        ports_rewritten: rewritten,
+        workspaces: given,
+    })
     .into_response())
+}
+
+/// A lab by its id and name.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct LabName {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// `POST /api/class/labs`'s answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HandedOut {
+    /// The lab handed out.
+    pub lab: LabName,
+    /// `"all"`, or the workspaces it went to.
+    pub to: serde_json::Value,
+    /// Whether it was loaded as given.
+    pub load: bool,
+    /// Whether those who join later get it too.
+    pub late_joiners: bool,
+    /// Copies made.
+    pub given: usize,
+    /// Copies loaded.
+    pub loaded: usize,
+    /// Workspaces where giving or loading failed.
+    pub failed: usize,
+    /// Workspaces whose copy had fixed ports moved into their block.
+    pub ports_rewritten: usize,
+    /// Each workspace's part.
+    pub workspaces: Vec<crate::workspace::handout::Given>,
 }
 
 /// A CSV field: quoted when it must be, and a leading `=`, `+`, `-` or `@` defused (a

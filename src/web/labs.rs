@@ -216,13 +216,22 @@ fn no_run() -> ApiError {
     )
 }
 
+/// `GET /api/labs/runs`'s answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Runs {
+    /// The lab being done, if any.
+    pub current: Option<crate::workspace::RunView>,
+    /// The earlier runs, newest first.
+    pub runs: Vec<crate::workspace::RunView>,
+}
+
 /// `GET /api/labs/runs`: the current run and the earlier ones, newest first.
-#[utoipa::path(get, path = "/labs/runs", tag = "Labs", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "{current, runs}", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
-pub async fn runs(Scope(ws): Scope) -> Json<Value> {
-    Json(serde_json::json!({
-        "current": ws.run_view(false),
-        "runs": ws.earlier_runs(),
-    }))
+#[utoipa::path(get, path = "/labs/runs", tag = "Labs", params(("workspace" = Option<String>, Query, description = "the instructor: a student workspace to read, read-only")), responses((status = 200, description = "the lab being done and the earlier runs", body = Runs), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+pub async fn runs(Scope(ws): Scope) -> Json<Runs> {
+    Json(Runs {
+        current: ws.run_view(false),
+        runs: ws.earlier_runs(),
+    })
 }
 
 /// `POST /api/labs/run/steps/{n}/done`'s query.

@@ -7,7 +7,6 @@ use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::AppState;
 use super::body::{FromJson, JsonBody, from_json_by_serde};
@@ -34,7 +33,7 @@ pub async fn mine(State(s): State<AppState>, caller: Caller) -> Json<WorkspaceVi
 }
 
 /// `POST /api/workspace/watch`: a new watch id; the old link stops working at once.
-#[utoipa::path(post, path = "/workspace/watch", tag = "Workspaces", responses((status = 200, description = "{watch_url}", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/workspace/watch", tag = "Workspaces", responses((status = 200, description = "the workspace with its new watch link", body = crate::workspace::WorkspaceView), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn new_watch(
     State(s): State<AppState>,
     caller: Caller,
@@ -67,9 +66,34 @@ from_json_by_serde! {
     JoinBody => r#"{"code": "abcd-efgh", "name": "Ada"}"#,
 }
 
+/// `POST /api/join`'s answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Joined {
+    /// The new workspace.
+    #[serde(flatten)]
+    pub view: WorkspaceView,
+    /// The session credential (also set as the `socketlab_ws` cookie), for scripts.
+    pub credential: String,
+}
+
+/// `POST /api/workspaces`'s answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Invitation {
+    /// The workspace's id.
+    pub id: String,
+    /// Its student's name.
+    pub name: String,
+    /// The link that opens it (one person's).
+    pub join_url: String,
+    /// Its read-only link.
+    pub watch_url: String,
+    /// Its ports, `[LO, HI]`.
+    pub port_range: Option<[u16; 2]>,
+}
+
 /// `POST /api/workspaces` (instructor): a workspace for one student, with a join link that
 /// opens it.
-#[utoipa::path(post, path = "/workspaces", tag = "Class", request_body(content = serde_json::Value, description = "{\"name\": \"Ada\"}"), responses((status = 201, description = "{id, name, join_url, watch_url, port_range}", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/workspaces", tag = "Class", request_body(content = serde_json::Value, description = "{\"name\": \"Ada\"}"), responses((status = 201, description = "the workspace and the one-person link that opens it", body = Invitation), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn create(
     _: Instructor,
     State(s): State<AppState>,
@@ -78,13 +102,14 @@ pub async fn create(
     let name = check_display_name("name", req.name.as_deref().unwrap_or(""))?;
     let (ws, invite) = s.workspaces.create_student(&name, true).await?;
     let invite = invite.unwrap_or_default();
-    let body = json!({
-        "id": ws.id,
-        "name": ws.name(),
-        "join_url": s.workspaces.url(&format!("/join/{invite}")),
-        "watch_url": s.workspaces.url(&format!("/watch/{}", ws.watch_id())),
-        "port_range": ws.port_range().map(|(lo, hi)| [lo, hi]),
-    });
+    let body = serde_json::to_value(Invitation {
+        id: ws.id.to_string(),
+        name: ws.name(),
+        join_url: s.workspaces.url(&format!("/join/{invite}")),
+        watch_url: s.workspaces.url(&format!("/watch/{}", ws.watch_id())),
+        port_range: ws.port_range().map(|(lo, hi)| [lo, hi]),
+    })
+    .map_err(|e| ApiError::internal(e.to_string()))?;
     if ws.unsaved()
         && let Err(e) = ws.save().await
     {
@@ -127,7 +152,7 @@ pub struct JoinBody {
 /// `POST /api/join`: the class code (or a one-person link's) and a display name make (or
 /// open) a workspace, and set the `socketlab_ws` cookie. The body also carries the session
 /// secret as `credential`, for scripts that send it as `Authorization: Bearer`.
-#[utoipa::path(post, path = "/join", tag = "Class", request_body(content = serde_json::Value, description = "{\"code\", \"name\"}"), responses((status = 201, description = "the new workspace and its credential", body = serde_json::Value), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
+#[utoipa::path(post, path = "/join", tag = "Class", request_body(content = serde_json::Value, description = "{\"code\", \"name\"}"), responses((status = 201, description = "the new workspace (as GET /api/workspace shows it) and its credential", body = Joined), (status = "default", description = "an error, in the API's shape: 400 invalid_spec and the like, 401 no credential, 403 not allowed, 413 too large, 429 too many requests, 507 not saved", body = crate::error::ErrorBody)))]
 pub async fn join(State(s): State<AppState>, req: Request) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let ip = client_ip(&s.guard, &parts);
@@ -154,9 +179,11 @@ pub async fn join(State(s): State<AppState>, req: Request) -> Result<Response, A
         read_only: false,
         revoked: tokio_util::sync::CancellationToken::new(),
     };
-    let mut view = serde_json::to_value(view_of(&s, &caller))
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    view["credential"] = secret.clone().into();
+    let view = serde_json::to_value(Joined {
+        view: view_of(&s, &caller),
+        credential: secret.clone(),
+    })
+    .map_err(|e| ApiError::internal(e.to_string()))?;
     // Not saved, the student still gets in (the workspace is live) and is told why.
     let mut response = match saved {
         Ok(()) => (StatusCode::CREATED, Json(view)).into_response(),

@@ -22,7 +22,7 @@ pub struct Handout {
 }
 
 /// A fixed port moved into a student's block.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Rewrite {
     /// The field changed (`engines[0].bind`).
     pub field: String,
@@ -33,9 +33,10 @@ pub struct Rewrite {
 }
 
 /// What one student was given.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Given {
     /// The student's workspace.
+    #[schema(value_type = String)]
     pub workspace: Arc<str>,
     /// Its name.
     pub name: String,

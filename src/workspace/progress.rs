@@ -171,6 +171,7 @@ pub struct StepView {
     pub checked: Option<bool>,
     /// The step as the page shows it (the current run's, from `GET /api/labs/run`).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
     pub shown: Option<LoadedStep>,
 }
 
