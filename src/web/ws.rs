@@ -8,8 +8,17 @@
 //! `since` from another epoch, or past the newest event (the server restarted and numbers
 //! from 1 again), replays from the oldest kept event after a `hello` with `"restarted": true`,
 //! so a page that reconnects across a restart clears what it held instead of waiting for
-//! numbers it has seen. A stream ends with 1008 `revoked` when its credential is (a replaced
-//! watch link, a signed-out session, a removed workspace) and 1001 at shutdown.
+//! numbers it has seen.
+//!
+//! A client offering the subprotocol `socketlab.batch.v1` gets each text frame as a JSON array
+//! of what would have been frames, gathered for at most 5 ms or 64 KiB: one frame and one
+//! write for a burst instead of one per event.
+//!
+//! Closing follows RFC 6455: a client's Close is echoed; a frame the client got wrong is
+//! answered with 1002 (protocol), 1007 (invalid UTF-8) or 1009 (over 64 KiB); socketlab ends a
+//! stream with 1008 `revoked` when its credential is (a replaced watch link, a signed-out
+//! session, a removed workspace), 1008 `lagged` when the viewer took nothing for
+//! `--viewer-stall`, and 1001 at shutdown, then waits briefly for the client's echo.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -30,6 +39,9 @@ use crate::capture::live::{DEFAULT_RATE, MAX_RATE};
 use crate::error::ApiError;
 use crate::workspace::{Role, Workspace};
 
+/// The subprotocol of batched frames: each text frame a JSON array of what would have been
+/// frames, gathered for at most `GATHER` or `GATHER_BYTES`.
+pub const BATCH_PROTOCOL: &str = "socketlab.batch.v1";
 /// The largest frame a viewer may send us; viewers only listen, so this is generous.
 const MAX_INCOMING: usize = 64 * 1024;
 /// How often a viewer is pinged; one that has answered nothing for three of these is gone
@@ -142,20 +154,91 @@ pub async fn upgrade(
     };
     let stall = limits.viewer_stall;
     let revoked = caller.revoked.clone();
+    let batched = ws
+        .requested_protocols()
+        .any(|p| p.as_bytes() == BATCH_PROTOCOL.as_bytes());
+    let ws = if batched {
+        ws.protocols([BATCH_PROTOCOL])
+    } else {
+        ws
+    };
     Ok(ws
         .max_message_size(MAX_INCOMING)
         .max_frame_size(MAX_INCOMING)
-        .on_upgrade(move |socket| serve(socket, space, viewer, frames, stall, slot, revoked)))
+        .on_upgrade(move |socket| {
+            serve(socket, space, viewer, frames, stall, slot, revoked, batched)
+        }))
 }
 
-/// Close code 1008 (policy violation) with reason `revoked`.
-fn revoked_close() -> Message {
-    Message::Close(Some(axum::extract::ws::CloseFrame {
-        code: 1008,
-        reason: "revoked".into(),
-    }))
+/// How a stream ends, and the Close frame that says so (RFC 6455 §7.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The peer sent its Close: tungstenite has queued the echo; flush it and go.
+    PeerClosed,
+    /// We close with this code and reason, then wait briefly for the peer's echo.
+    Close(u16, &'static str),
+    /// Like `Close`, but the peer's bytes cannot be read on (a frame over the limit whose
+    /// payload is still unread): send the Close and go without reading.
+    CloseNow(u16, &'static str),
+    /// The connection is gone (EOF, a write error): nothing can be said.
+    Gone,
 }
 
+/// How long a Close frame may take to go out, and how long the peer's echo is waited for.
+const CLOSE_WRITE: Duration = Duration::from_secs(1);
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
+/// The longest a batched frame is held back gathering more, and its largest size.
+const GATHER: Duration = Duration::from_millis(5);
+const GATHER_BYTES: usize = 64 * 1024;
+
+/// The close code for a frame the peer got wrong, from tungstenite's error.
+fn close_for(err: &axum::Error) -> End {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let inner = std::error::Error::source(err)
+        .and_then(|e| e.downcast_ref::<WsError>())
+        .or_else(|| {
+            let e: &(dyn std::error::Error + 'static) = err;
+            e.downcast_ref::<WsError>()
+        });
+    match inner {
+        Some(WsError::Capacity(_)) => {
+            End::CloseNow(1009, "frames from a viewer are at most 64 KiB")
+        }
+        Some(WsError::Utf8(_)) => End::Close(1007, "a text frame was not valid UTF-8"),
+        Some(WsError::Protocol(p)) => match p {
+            tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake => {
+                End::Gone
+            }
+            _ => End::Close(1002, "protocol error"),
+        },
+        Some(WsError::Io(_)) | Some(WsError::ConnectionClosed) | Some(WsError::AlreadyClosed) => {
+            End::Gone
+        }
+        _ => End::Close(1002, "protocol error"),
+    }
+}
+
+/// One or more `socketlab.batch.v1` frames for `frames`: JSON arrays of at most
+/// `GATHER_BYTES` (one object larger than that goes alone).
+fn batch_frames(frames: &mut Vec<Utf8Bytes>) -> Vec<Utf8Bytes> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for f in frames.drain(..) {
+        if !cur.is_empty() && cur.len() + f.as_str().len() + 2 > GATHER_BYTES {
+            cur.push(']');
+            out.push(Utf8Bytes::from(std::mem::take(&mut cur)));
+        }
+        cur.push(if cur.is_empty() { '[' } else { ',' });
+        cur.push_str(f.as_str());
+    }
+    if !cur.is_empty() {
+        cur.push(']');
+        out.push(Utf8Bytes::from(cur));
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn serve(
     socket: WebSocket,
     space: Arc<Workspace>,
@@ -164,6 +247,7 @@ async fn serve(
     stall: Duration,
     _slot: ViewerSlot,
     revoked: tokio_util::sync::CancellationToken,
+    batched: bool,
 ) {
     let (mut sink, mut stream) = socket.split();
     let born = Instant::now();
@@ -172,32 +256,52 @@ async fn serve(
     let since_born = move || born.elapsed().as_millis() as u64;
     let shutdown = space.closing().clone();
     let mut head = space.capture().subscribe();
+    let sink_ref = &mut sink;
     let send = async move {
+        let sink = sink_ref;
         let mut frames: Vec<Utf8Bytes> = first_frames;
+        // When the oldest frame waiting in a batch was made.
+        let mut gathering: Option<tokio::time::Instant> = None;
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         loop {
             // Checked on every pass too, so a busy stream ends as soon as an idle one.
             if revoked.is_cancelled() {
-                let _ = sink.send(revoked_close()).await;
-                return Ok(());
+                return End::Close(1008, "revoked");
             }
             let more = {
                 let mut ring = space.capture().lock();
                 viewer.pass(&mut ring, &mut frames)
             };
             if !frames.is_empty() {
-                let write = async {
-                    for f in frames.drain(..) {
-                        sink.feed(Message::Text(f)).await?;
+                let now = tokio::time::Instant::now();
+                let since = *gathering.get_or_insert(now);
+                // A batch waits a little for company, so a burst is one frame and one
+                // write, never long enough for a person to see.
+                let hold = batched
+                    && !more
+                    && now < since + GATHER
+                    && frames.iter().map(|f| f.as_str().len()).sum::<usize>() < GATHER_BYTES;
+                if !hold {
+                    gathering = None;
+                    let out = if batched {
+                        batch_frames(&mut frames)
+                    } else {
+                        std::mem::take(&mut frames)
+                    };
+                    let write = async {
+                        for f in out {
+                            sink.feed(Message::Text(f)).await?;
+                        }
+                        sink.flush().await
+                    };
+                    // A viewer that takes no bytes for this long is gone or hostile (its
+                    // pings could not go out either): close it, freeing its slot and buffers.
+                    match tokio::time::timeout(stall, write).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return End::Gone,
+                        Err(_) => return End::CloseNow(1008, "lagged"),
                     }
-                    sink.flush().await
-                };
-                // A viewer that takes no bytes for this long is gone or hostile (its pings
-                // could not go out either): close it, freeing its slot and buffers.
-                match tokio::time::timeout(stall, write).await {
-                    Ok(written) => written?,
-                    Err(_) => return Ok(()),
                 }
             }
             if more {
@@ -207,24 +311,23 @@ async fn serve(
             }
             let due = viewer.due().map(tokio::time::Instant::from_std);
             let saturated = viewer.saturated();
+            let gathered = gathering.map(|g| g + GATHER);
             tokio::select! {
                 biased;
-                _ = revoked.cancelled() => {
-                    let _ = sink.send(revoked_close()).await;
-                    return Ok(());
-                }
+                _ = revoked.cancelled() => return End::Close(1008, "revoked"),
                 _ = ping.tick() => {
                     let silent = since_born().saturating_sub(heard.load(Ordering::Relaxed));
                     if silent > 3 * PING_EVERY.as_millis() as u64 {
-                        return Ok(());
+                        return End::CloseNow(1001, "no answer to pings");
                     }
-                    sink.send(Message::Ping(Default::default())).await?;
+                    if sink.send(Message::Ping(Default::default())).await.is_err() {
+                        return End::Gone;
+                    }
                 }
                 _ = shutdown.cancelled() => {
                     // Removed: the credential is gone with it.
                     if space.is_removed() {
-                        let _ = sink.send(revoked_close()).await;
-                        return Ok(());
+                        return End::Close(1008, "revoked");
                     }
                     // Shutting down: the engines have stopped; pass on what is left, then
                     // say goodbye (1001, going away).
@@ -232,19 +335,21 @@ async fn serve(
                         let mut ring = space.capture().lock();
                         while viewer.pass(&mut ring, &mut frames) {}
                     }
-                    for f in frames.drain(..) {
-                        sink.feed(Message::Text(f)).await?;
-                    }
-                    let bye = axum::extract::ws::CloseFrame {
-                        code: 1001,
-                        reason: "socketlab is shutting down".into(),
+                    let out = if batched {
+                        batch_frames(&mut frames)
+                    } else {
+                        std::mem::take(&mut frames)
                     };
-                    let _ = sink.send(Message::Close(Some(bye))).await;
-                    return Ok(());
+                    for f in out {
+                        if sink.feed(Message::Text(f)).await.is_err() {
+                            return End::Gone;
+                        }
+                    }
+                    return End::Close(1001, "socketlab is shutting down");
                 }
                 changed = head.changed(), if !saturated => {
                     if changed.is_err() {
-                        return Ok(());
+                        return End::Gone;
                     }
                 }
                 _ = async {
@@ -253,23 +358,62 @@ async fn serve(
                         None => std::future::pending().await,
                     }
                 } => {}
+                _ = async {
+                    match gathered {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
             }
         }
     };
+    let stream_ref = &mut stream;
     let recv = async move {
         // Viewers only listen; we read to answer pings and notice close or junk frames.
-        while let Some(msg) = stream.next().await {
+        while let Some(msg) = stream_ref.next().await {
             heard_by_recv.store(since_born(), Ordering::Relaxed);
             match msg {
-                Ok(Message::Close(_)) | Err(_) => break,
+                Ok(Message::Close(_)) => return End::PeerClosed,
+                Err(e) => return close_for(&e),
                 Ok(_) => {}
             }
         }
+        End::Gone
     };
-    tokio::select! {
-        r = send => {
-            let _: Result<(), axum::Error> = r;
+    let end = tokio::select! {
+        end = send => end,
+        end = recv => end,
+    };
+    let (code, reason) = match end {
+        End::Gone => return,
+        End::PeerClosed => {
+            // The echo tungstenite queued goes out with a flush; then the server closes the
+            // TCP connection first, as §7.1.1 asks.
+            let _ = tokio::time::timeout(CLOSE_WRITE, sink.flush()).await;
+            return;
         }
-        _ = recv => {}
+        End::Close(code, reason) | End::CloseNow(code, reason) => (code, reason),
+    };
+    let frame = Message::Close(Some(axum::extract::ws::CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    if !matches!(
+        tokio::time::timeout(CLOSE_WRITE, sink.send(frame)).await,
+        Ok(Ok(()))
+    ) {
+        return;
+    }
+    if matches!(end, End::Close(..)) {
+        // Wait for the peer's Close (or its end) so the peer reads ours before the TCP
+        // connection goes: each frame it sends meanwhile is bounded by MAX_INCOMING.
+        let _ = tokio::time::timeout(CLOSE_LINGER, async {
+            while let Some(Ok(m)) = stream.next().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 }

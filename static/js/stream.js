@@ -1,9 +1,14 @@
 // The live event stream over GET /ws?mode=live, reconnecting with back-off and resuming
 // after the last seq seen, so a dropped connection loses nothing the history still holds.
 // Under a flood the server sends summaries (exact counts) instead of every event; every
-// event stays in the history, and the page fetches them when asked.
+// event stays in the history, and the page fetches them when asked. It offers the
+// `socketlab.batch.v1` subprotocol: each frame is then an array of what would have been
+// frames (one parse and one message event for a burst); a server without it sends one object
+// a frame, which is read the same way.
 
 import { scoped, setEpoch } from './scope.js';
+
+export const BATCH_PROTOCOL = 'socketlab.batch.v1';
 
 export class EventStream {
   constructor({ onEvents, onStatus, onRestarted }) {
@@ -39,32 +44,22 @@ export class EventStream {
     // The epoch says which run our `since` counts in: after a server restart the numbers start
     // at 1 again, and the hello says so (restarted) instead of leaving us waiting.
     const epoch = this.epoch ? `&epoch=${encodeURIComponent(this.epoch)}` : '';
-    const ws = new WebSocket(`${proto}//${location.host}${scoped(`/ws?mode=live&since=${this.lastSeq}${epoch}`)}`);
+    const ws = new WebSocket(
+      `${proto}//${location.host}${scoped(`/ws?mode=live&since=${this.lastSeq}${epoch}`)}`,
+      [BATCH_PROTOCOL],
+    );
     this.ws = ws;
     ws.onopen = () => {
       this.delay = 500;
       this.onStatus('live');
     };
     ws.onmessage = (m) => {
-      let ev;
-      try { ev = JSON.parse(m.data); } catch { return; }
-      if (ev.kind === 'hello') {
-        const restarted = !!ev.restarted;
-        this.epoch = ev.epoch;
-        setEpoch(ev.epoch);
-        if (restarted) {
-          // Another run's numbers: what was held is not this run's. Drop it, start over.
-          this.lastSeq = 0;
-          this.batch = [];
-          if (generation === this.generation) this.onRestarted?.();
-        }
-        return;
-      }
-      const seq = ev.kind === 'summary' ? ev.last_seq : ev.seq;
-      if (typeof seq === 'number' && seq > this.lastSeq) this.lastSeq = seq;
-      this.batch.push(ev);
-      // Hand events over in batches, once per task, not one call per frame received.
-      if (!this.flushQueued) {
+      let frame;
+      try { frame = JSON.parse(m.data); } catch { return; }
+      const objects = Array.isArray(frame) ? frame : [frame];
+      for (const ev of objects) this.take(ev, generation);
+      if (this.batch.length && !this.flushQueued) {
+        // Hand events over in batches, once per task, not one call per frame received.
         this.flushQueued = true;
         queueMicrotask(() => {
           this.flushQueued = false;
@@ -82,5 +77,24 @@ export class EventStream {
       this.retry = setTimeout(() => this.start(), this.delay);
       this.delay = Math.min(this.delay * 2, 5000);
     };
+  }
+
+  /** One object of a frame: the hello, or an event or summary to hand over. */
+  take(ev, generation) {
+    if (!ev || typeof ev !== 'object') return;
+    if (ev.kind === 'hello') {
+      this.epoch = ev.epoch;
+      setEpoch(ev.epoch);
+      if (ev.restarted) {
+        // Another run's numbers: what was held is not this run's. Drop it, start over.
+        this.lastSeq = 0;
+        this.batch = [];
+        if (generation === this.generation) this.onRestarted?.();
+      }
+      return;
+    }
+    const seq = ev.kind === 'summary' ? ev.last_seq : ev.seq;
+    if (typeof seq === 'number' && seq > this.lastSeq) this.lastSeq = seq;
+    this.batch.push(ev);
   }
 }

@@ -39,3 +39,4 @@ mod proxy;
 mod rules;
 mod trust;
 mod truth;
+mod wsclose;
