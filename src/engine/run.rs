@@ -3,7 +3,7 @@
 //! Stop cancels it, waits for its tasks and drops it, so none of it outlives the run: the
 //! port is free and nothing more is said once `stop` returns.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -46,7 +46,8 @@ impl Starting {
                 ended: None,
                 stop_reason: None,
                 impairer: impairer.map(Impairer::new),
-                held: None,
+                held: VecDeque::new(),
+                next_held: 0,
                 repeats,
             }),
         }
@@ -67,7 +68,8 @@ pub struct Run {
     pub(super) local: SocketAddr,
     pub(super) peer: Option<SocketAddr>,
     pub(super) udp: Option<mpsc::Sender<UdpCmd>>,
-    /// Bytes of datagrams delayed by `impair.delay_ms` now, bounded (see `udp_send`).
+    /// Bytes of datagrams delayed by `impair.delay_ms` or held back for `reorder` now,
+    /// bounded (see `udp_send`).
     pub(super) delayed: AtomicUsize,
     /// Repeated sends going now.
     pub(super) repeating: AtomicUsize,
@@ -85,8 +87,9 @@ pub(super) struct Live {
     pub stop_reason: Option<String>,
     /// The impairment's settings and generator (none when off).
     impairer: Option<Impairer>,
-    /// A datagram held back to go after the next one.
-    held: Option<Held>,
+    /// Datagrams held back to go after the next one, oldest first, each with its number.
+    held: VecDeque<(u64, Held)>,
+    next_held: u64,
     /// What repeated sends go by: a child of the run's token, replaced when they are stopped.
     repeats: CancellationToken,
 }
@@ -112,12 +115,32 @@ impl Run {
         live.impairer.as_mut().map(|i| (i.decide(), i.settings()))
     }
 
-    pub(super) fn hold(&self, held: Held) {
-        self.live().held = Some(held);
+    /// Holds a datagram back; returns its number, for [`Run::release_held`].
+    pub(super) fn hold(&self, held: Held) -> u64 {
+        self.delayed.fetch_add(held.len(), Relaxed);
+        let mut live = self.live();
+        let n = live.next_held;
+        live.next_held += 1;
+        live.held.push_back((n, held));
+        n
     }
 
-    pub(super) fn take_held(&self) -> Option<Held> {
-        self.live().held.take()
+    /// Every datagram held back, oldest first: they go after the one just sent.
+    pub(super) fn take_held(&self) -> Vec<Held> {
+        let held: Vec<Held> = self.live().held.drain(..).map(|(_, h)| h).collect();
+        for h in &held {
+            self.delayed.fetch_sub(h.len(), Relaxed);
+        }
+        held
+    }
+
+    /// Datagram `n`, if it is still held (no later one has taken it along).
+    pub(super) fn release_held(&self, n: u64) -> Option<Held> {
+        let mut live = self.live();
+        let at = live.held.iter().position(|(k, _)| *k == n)?;
+        let (_, h) = live.held.remove(at)?;
+        self.delayed.fetch_sub(h.len(), Relaxed);
+        Some(h)
     }
 
     /// Runs a delayed datagram's task: it is cancelled with the run and awaited by
@@ -130,12 +153,15 @@ impl Run {
     }
 
     /// Called by the main task before it reports the end: waits for the delayed datagrams'
-    /// tasks (they end at once when the run is cancelled) and lets go of a datagram still
-    /// held back, so the socket is closed when the run ends.
-    pub(super) async fn settle(&self) {
+    /// tasks (they end at once when the run is cancelled, each saying its datagram was
+    /// dropped) and drops the datagrams still held back, each with its event, so every
+    /// datagram the engine sent is accounted for and the socket is closed when the run ends.
+    pub(super) async fn settle(&self, engine: &super::Engine) {
         self.side.close();
         self.side.wait().await;
-        drop(self.take_held());
+        for h in self.take_held() {
+            h.dropped_at_stop(engine);
+        }
     }
 
     /// The token repeated sends go by now.

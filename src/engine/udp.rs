@@ -222,7 +222,7 @@ async fn datagram_loop(
         }
     }
     drop(sock);
-    run.settle().await;
+    run.settle(&engine).await;
     engine.end_run(&run, "socket closed");
 }
 

@@ -189,7 +189,7 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
     }
     backs.close();
     backs.wait().await;
-    run.settle().await;
+    run.settle(&engine).await;
     for p in pairs.values() {
         engine.remove_conn(&run, &p.conn);
         let num = p.conn.id;

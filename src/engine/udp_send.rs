@@ -1,10 +1,17 @@
 //! Every datagram an engine sends goes through [`sendto`]: straight out with its event, or,
 //! under `options.impair`, lost, sent twice, held back for the next one, or delayed, each
 //! with an event saying so.
+//!
+//! Every datagram is accounted for by events: each one that goes in ends `sent` (or
+//! `reordered`) or `dropped`, after a `delayed` while it waits; a duplicate is one more
+//! `duplicated`. A datagram held back for `reorder` goes after the next one sent, or alone
+//! after `delay_ms + jitter_ms` or [`MAX_HOLD`], whichever is longer; a stop drops what is
+//! held or delayed, saying so.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 use tokio::net::UdpSocket;
 
@@ -27,6 +34,10 @@ pub(super) struct Via {
     /// `--allow-target`, which must not get more than it sent.
     pub once: bool,
 }
+
+/// The longest a datagram is held back for `reorder` when no later one goes (unless the
+/// delay asked for is longer): a lone request still gets its answer.
+pub const MAX_HOLD: Duration = Duration::from_millis(100);
 
 /// A datagram held back to go after the next one.
 pub(super) struct Held {
@@ -126,22 +137,51 @@ pub(super) async fn sendto(
             );
             Ok(data.len())
         }
+        Fate::Held if run.delayed.load(Relaxed) + data.len() > MAX_DELAYED => {
+            let msg = format!(
+                "lost: {MAX_DELAYED} bytes of datagrams are already held back or delayed, the most one engine holds (a router's queue is full too)"
+            );
+            say(EventKind::Dropped, msg);
+            Ok(data.len())
+        }
         Fate::Held => {
             // Held until the next datagram has gone: then it goes, out of order. Said now, so
             // the log shows where the datagram is meanwhile.
+            let wait = MAX_HOLD.max(Duration::from_millis(cfg.delay_ms + cfg.jitter_ms));
             say(
                 EventKind::Delayed,
                 format!(
-                    "held back on purpose, to go after the next datagram (impair.reorder {})",
+                    "held back on purpose, to go after the next datagram or alone after {} ms (impair.reorder {})",
+                    wait.as_millis(),
                     cfg.reorder
                 ),
             );
-            run.hold(Held {
+            let n = run.hold(Held {
                 sock: sock.clone(),
                 local,
                 data: data.to_vec(),
                 to,
                 leg,
+            });
+            let (engine, run2) = (engine.clone(), run.clone());
+            // Released alone if no later datagram has taken it along by then; a stop ends
+            // the wait, and `settle` drops it with its event.
+            run.spawn_side(async move {
+                tokio::select! {
+                    biased;
+                    _ = run2.cancel.cancelled() => {}
+                    _ = tokio::time::sleep(wait) => {
+                        if let Some(h) = run2.release_held(n) {
+                            let note = format!(
+                                "held back on purpose (impair.reorder {}); no later datagram went within {} ms, so it went alone",
+                                cfg.reorder,
+                                wait.as_millis()
+                            );
+                            let r = h.sock.send_to(&h.data, h.to).await;
+                            let _ = record(&engine, h.local, &h.data, h.to, h.leg, EventKind::Sent, Some(&note), r);
+                        }
+                    }
+                }
             });
             Ok(data.len())
         }
@@ -198,6 +238,11 @@ pub(super) async fn sendto(
                 };
                 run2.delayed.fetch_sub(data.len(), Relaxed);
                 if cancelled {
+                    let msg = format!(
+                        "dropped: the engine stopped during this datagram's {} ms delay, so it was never sent",
+                        delay.as_millis()
+                    );
+                    engine.emit(draft(EventKind::Dropped, local, to, leg).data(&data).message(&msg));
                     return;
                 }
                 let r = sock.send_to(&data, to).await;
@@ -240,7 +285,7 @@ async fn after_sent(
             r,
         );
     }
-    if let Some(h) = run.take_held() {
+    for h in run.take_held() {
         let note = format!(
             "held back on purpose and sent after a later datagram (impair.reorder {})",
             cfg.reorder
@@ -255,6 +300,22 @@ async fn after_sent(
             EventKind::Reordered,
             Some(&note),
             r,
+        );
+    }
+}
+
+impl Held {
+    /// Its bytes, as counted against [`MAX_DELAYED`].
+    pub(super) fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Says that this datagram, still held back when its engine stopped, was never sent.
+    pub(super) fn dropped_at_stop(self, engine: &Engine) {
+        engine.emit(
+            draft(EventKind::Dropped, self.local, self.to, self.leg)
+                .data(&self.data)
+                .message("dropped: the engine stopped while this datagram was held back (impair.reorder), so it was never sent"),
         );
     }
 }

@@ -27,6 +27,7 @@ mod files;
 mod helpers;
 mod hostile;
 mod impair;
+mod impair_books;
 mod isolation;
 mod labs;
 mod lifecycle;
