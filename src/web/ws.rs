@@ -205,12 +205,9 @@ fn close_for(err: &axum::Error) -> End {
             End::CloseNow(1009, "frames from a viewer are at most 64 KiB")
         }
         Some(WsError::Utf8(_)) => End::Close(1007, "a text frame was not valid UTF-8"),
-        Some(WsError::Protocol(p)) => match p {
-            tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake => {
-                End::Gone
-            }
-            _ => End::Close(1002, "protocol error"),
-        },
+        Some(WsError::Protocol(
+            tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        )) => End::Gone,
         Some(WsError::Io(_)) | Some(WsError::ConnectionClosed) | Some(WsError::AlreadyClosed) => {
             End::Gone
         }
