@@ -105,6 +105,52 @@ async fn greet_and_daytime_speak_then_close_over_tcp() {
     assert!(year >= 2024, "{line}");
 }
 
+/// A daytime server hangs up first with the client's line unread: a bare `close()` would
+/// make the kernel reset the connection, often before `nc` has read the time. With the
+/// lingering close, `printf 'x\n' | nc` reads it every time.
+#[tokio::test]
+async fn daytime_with_the_clients_line_unread_is_read_whole_by_nc_100_times_of_100() {
+    let app = spawn_app().await;
+    let e = app.engine(tcp_spec("daytime")).await;
+    let port = local_of(&e).port();
+    let got = tokio::task::spawn_blocking(move || {
+        (0..100)
+            .map(|_| {
+                let mut child = std::process::Command::new("nc")
+                    .args(["127.0.0.1", &port.to_string()])
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("nc (netcat-openbsd) is installed");
+                use std::io::Write as _;
+                child.stdin.take().unwrap().write_all(b"x\n").unwrap();
+                let out = child.wait_with_output().unwrap();
+                String::from_utf8_lossy(&out.stdout).to_string()
+            })
+            .filter(|line| line.ends_with("Z\r\n"))
+            .count()
+    })
+    .await
+    .unwrap();
+    assert_eq!(got, 100, "nc read the time in {got} of 100 tries");
+    let evs = app
+        .wait_event(
+            e["id"].as_str().unwrap(),
+            "a closed after a lingering read",
+            |e| {
+                e["kind"] == "closed"
+                    && e["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("lingering close"))
+            },
+        )
+        .await;
+    // Each connection is said closed once, and none by a reset.
+    assert!(evs.iter().filter(|e| e["kind"] == "closed").count() >= 100);
+    assert!(!evs.iter().any(|e| e["kind"] == "error"), "{evs:#?}");
+}
+
 #[tokio::test]
 async fn discard_and_manual_never_reply_over_tcp_but_manual_replies_by_hand() {
     let app = spawn_app().await;

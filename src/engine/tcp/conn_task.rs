@@ -237,11 +237,13 @@ impl ConnTask {
         }
         let greeting = self.run.spec.options.greeting.as_deref().unwrap_or("");
         let mut flow = Flow::Go;
+        let mut linger = false;
         if self.server
             && let Some(hello) = self.run.spec.behavior.on_accept(greeting)
         {
             flow = self.send(&mut wr, &hello).await;
             if let Flow::Go = flow {
+                linger = true;
                 flow = Flow::Close(
                     format!(
                         "closed by the server after sending ({} behavior)",
@@ -298,6 +300,16 @@ impl ConnTask {
         if let Some(s) = saving.take() {
             self.finish_saving(s, peer_closed).await;
         }
+        let mut reason = reason;
+        if linger && !self.conn.close.is_cancelled() {
+            let discarded = linger_close(&mut rd, &mut wr, &mut buf, &mut closed).await;
+            if discarded > 0 {
+                reason = format!(
+                    "{reason}; it read and set aside the {discarded} bytes the client had sent, so the reply was not cut by a reset (lingering close)"
+                )
+                .into();
+            }
+        }
         if let Some(room) = &self.room {
             self.report_dropped(room.leave(self.conn.id));
         }
@@ -308,4 +320,39 @@ impl ConnTask {
             .emit(self.draft(EventKind::Closed, Call::Close).message(&reason));
         reason.into_owned()
     }
+}
+
+/// How long a server that closes first keeps reading what the client still sends, and how
+/// much of it: nginx's lingering close, bounded (its `lingering_time` is 30 s; a class needs
+/// less).
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+const LINGER_BYTES: usize = 64 * 1024;
+
+/// Closes as nginx does when the server speaks first and hangs up (daytime, greet): a
+/// `close()` with the client's bytes unread makes the kernel send a reset, which can destroy
+/// the reply before the client reads it. So: `shutdown(SHUT_WR)` (the reply then a FIN), and
+/// read until the client closes, for at most `LINGER` and `LINGER_BYTES`. Returns the bytes
+/// read and set aside.
+async fn linger_close(
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    wr: &mut OwnedWriteHalf,
+    buf: &mut [u8],
+    closed: &mut std::pin::Pin<&mut tokio_util::sync::WaitForCancellationFuture<'_>>,
+) -> usize {
+    if wr.shutdown().await.is_err() {
+        return 0;
+    }
+    let deadline = tokio::time::Instant::now() + LINGER;
+    let mut discarded = 0;
+    while discarded < LINGER_BYTES {
+        tokio::select! {
+            biased;
+            _ = closed.as_mut() => break,
+            r = tokio::time::timeout_at(deadline, rd.read(buf)) => match r {
+                Ok(Ok(n)) if n > 0 => discarded += n,
+                _ => break,
+            },
+        }
+    }
+    discarded
 }
