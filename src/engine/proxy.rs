@@ -5,6 +5,7 @@
 //! an event saying why. The relay copies each chunk once into the capture's preview and once
 //! to the other socket, nothing more.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -63,38 +64,72 @@ async fn accept_loop(engine: Arc<Engine>, run: Arc<Run>, listener: TcpListener) 
     .await;
 }
 
+/// A failed upstream `connect()`: why, and the socket's own address and the target, which
+/// its event names (not the client's connection).
+struct Unreached {
+    error: ApiError,
+    local: Option<SocketAddr>,
+    target: Option<SocketAddr>,
+}
+
 /// Connects to the target for one client: each resolved address in turn, with the timeout.
-async fn upstream(engine: &Engine, cancel: &CancellationToken) -> Result<TcpStream, ApiError> {
+/// The socket is bound first (port 0, as `connect()` would), so a failure can say which
+/// ephemeral port tried.
+async fn upstream(engine: &Engine, cancel: &CancellationToken) -> Result<TcpStream, Unreached> {
     let timeout = engine.env.config.limits.connect_timeout;
-    let mut last = None;
+    let mut last = Unreached {
+        error: ApiError::connect_failed("no address to connect to".into()),
+        local: None,
+        target: None,
+    };
     for &target in &engine.target_addrs {
+        let from: SocketAddr = match (target.is_ipv4(), target.ip().is_loopback()) {
+            (true, true) => ([127, 0, 0, 1], 0).into(),
+            (true, false) => ([0, 0, 0, 0], 0).into(),
+            (false, true) => (std::net::Ipv6Addr::LOCALHOST, 0).into(),
+            (false, false) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
         let sock = match if target.is_ipv4() {
             TcpSocket::new_v4()
         } else {
             TcpSocket::new_v6()
-        } {
+        }
+        .and_then(|s| s.bind(from).map(|()| s))
+        {
             Ok(s) => s,
             Err(e) => {
-                last = Some(connect_error(target, &e));
+                last = Unreached {
+                    error: connect_error(target, &e),
+                    local: None,
+                    target: Some(target),
+                };
                 continue;
             }
         };
+        let local = sock.local_addr().ok();
         let attempt = tokio::select! {
-            _ = cancel.cancelled() => return Err(ApiError::not_running("the proxy was stopped".into())),
+            _ = cancel.cancelled() => return Err(Unreached {
+                error: ApiError::not_running("the proxy was stopped".into()),
+                local,
+                target: Some(target),
+            }),
             r = tokio::time::timeout(timeout, sock.connect(target)) => r,
         };
-        match attempt {
+        let error = match attempt {
             Ok(Ok(s)) => return Ok(s),
-            Ok(Err(e)) => last = Some(connect_error(target, &e)),
-            Err(_) => {
-                last = Some(ApiError::connect_failed(format!(
-                    "connect() to {target} timed out after {:.1} s: no answer",
-                    timeout.as_secs_f64()
-                )))
-            }
-        }
+            Ok(Err(e)) => connect_error(target, &e),
+            Err(_) => ApiError::connect_failed(format!(
+                "connect() to {target} timed out after {:.1} s: no answer",
+                timeout.as_secs_f64()
+            )),
+        };
+        last = Unreached {
+            error,
+            local,
+            target: Some(target),
+        };
     }
-    Err(last.unwrap_or_else(|| ApiError::connect_failed("no address to connect to".into())))
+    Err(last)
 }
 
 /// How one direction ended.
@@ -112,13 +147,24 @@ async fn pair(engine: Arc<Engine>, run: Arc<Run>, conn: Arc<Conn>, client: TcpSt
     let server = match upstream(&engine, &conn.close).await {
         Ok(s) => s,
         Err(e) => {
-            let why = e.to_string();
-            engine.emit(
-                Draft::new(EventKind::Error, Call::Connect)
-                    .conn(conn.id)
-                    .message(&why)
-                    .leg(Leg::Server),
-            );
+            let why = e.error.to_string();
+            // The event is the upstream socket's: its own address and the target, on the
+            // server leg, as a successful connect's would be.
+            let up = conn.id.leg(Leg::Server);
+            let mut d = Draft::new(EventKind::Error, Call::Connect)
+                .message(&why)
+                .leg(Leg::Server);
+            d = match (e.local, e.target) {
+                (Some(local), Some(target)) => {
+                    engine.env.capture.open_conn(up, local, target);
+                    d.conn(up)
+                }
+                (local, target) => {
+                    let d = if let Some(l) = local { d.local(l) } else { d };
+                    if let Some(t) = target { d.peer(t) } else { d }
+                }
+            };
+            engine.emit(d);
             drop(client);
             engine.remove_conn(&run, &conn);
             let msg = format!("closed: the server could not be reached ({why})");

@@ -162,6 +162,9 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
             }
         }
         let Some(p) = pairs.get(&from) else { continue };
+        // recvfrom(recv_size), as the program would: a longer datagram is cut, and what is
+        // relayed is what was read.
+        let (n, cut) = cut_to(n, run.spec.options.recv_size);
         let data = &buf[..n];
         engine.stats.received(n);
         p.conn.count(true, true, n);
@@ -169,12 +172,14 @@ async fn front(engine: Arc<Engine>, run: Arc<Run>, sock: Arc<UdpSocket>) {
         if let Some(c) = &p.state.credit {
             c.fetch_add(n as i64, Relaxed);
         }
-        engine.emit(
-            Draft::new(EventKind::Received, Call::RecvFrom)
-                .conn(p.conn.id)
-                .data(data)
-                .leg(Leg::Client),
-        );
+        let mut d = Draft::new(EventKind::Received, Call::RecvFrom)
+            .conn(p.conn.id)
+            .data(data)
+            .leg(Leg::Client);
+        if let Some(note) = &cut {
+            d = d.message(note);
+        }
+        engine.emit(d);
         let target = p.up.peer_addr().unwrap_or(p.up_local);
         let via = Via {
             conn: Some(p.conn.id.leg(Leg::Server)),
@@ -335,16 +340,19 @@ async fn back(
                 }
             },
         };
+        let (n, cut) = cut_to(n, run.spec.options.recv_size);
         let data = &buf[..n];
         engine.stats.received(n);
         conn.count(false, true, n);
         state.touch(since);
-        engine.emit(
-            Draft::new(EventKind::Received, Call::RecvFrom)
-                .conn(conn.id.leg(Leg::Server))
-                .data(data)
-                .leg(Leg::Server),
-        );
+        let mut d = Draft::new(EventKind::Received, Call::RecvFrom)
+            .conn(conn.id.leg(Leg::Server))
+            .data(data)
+            .leg(Leg::Server);
+        if let Some(note) = &cut {
+            d = d.message(note);
+        }
+        engine.emit(d);
         if let Some(credit) = &state.credit
             && credit.fetch_sub(n as i64, Relaxed) < n as i64
         {
@@ -369,4 +377,14 @@ async fn back(
             conn.count(true, false, sent);
         }
     }
+}
+
+/// A datagram of `n` bytes read with `recvfrom(recv_size)`: the bytes kept, and the note
+/// saying what was cut, if any.
+fn cut_to(n: usize, recv_size: usize) -> (usize, Option<String>) {
+    let got = n.min(recv_size);
+    let note = (got < n).then(|| {
+        format!("datagram of {n} bytes; recvfrom({recv_size}) kept the first {got}, the rest is discarded, and the first {got} are relayed")
+    });
+    (got, note)
 }

@@ -210,6 +210,13 @@ async fn an_upstream_that_refuses_or_never_answers_closes_that_client_saying_why
         err["message"].as_str().unwrap().contains("refused"),
         "{err}"
     );
+    // The event is the upstream socket's own: its ephemeral port and the target, not the
+    // proxy's listening address and the client.
+    assert_eq!(err["peer"], closed.to_string(), "{err}");
+    let from: std::net::SocketAddr = err["local"].as_str().unwrap().parse().unwrap();
+    assert!(from.ip().is_loopback() && from.port() != 0, "{err}");
+    assert_ne!(from, local_of(&p), "{err}");
+    assert_ne!(Some(from), client.local_addr().ok(), "{err}");
     assert!(
         evs.last().unwrap()["message"]
             .as_str()
@@ -250,6 +257,53 @@ async fn an_upstream_that_refuses_or_never_answers_closes_that_client_saying_why
             .contains("timed out after 0.4 s"),
         "{err}"
     );
+    assert_eq!(err["peer"], addr.to_string(), "{err}");
+}
+
+#[tokio::test]
+async fn a_udp_proxy_reads_with_its_recv_size_and_relays_what_it_read() {
+    let app = spawn_app().await;
+    let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let p = app
+        .engine(json!({"kind": "udp-proxy", "bind": "127.0.0.1:0",
+            "target": server.local_addr().unwrap().to_string(), "options": {"recv_size": 1000}}))
+        .await;
+    let id = p["id"].as_str().unwrap().to_string();
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    client
+        .send_to(&pattern(65_507, 1), local_of(&p))
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 70_000];
+    let (n, up) = tokio::time::timeout(Duration::from_secs(5), server.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        &buf[..n],
+        &pattern(65_507, 1)[..1000],
+        "the first 1000 bytes, relayed"
+    );
+    server.send_to(&pattern(5000, 2), up).await.unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(5), client.recv(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf[..n], &pattern(5000, 2)[..1000]);
+    let evs = app
+        .wait_event(&id, "the reply's send", |e| {
+            e["kind"] == "sent" && e["leg"] == "client"
+        })
+        .await;
+    let cuts: Vec<&Value> = evs.iter().filter(|e| e["kind"] == "received").collect();
+    assert_eq!(cuts.len(), 2);
+    for (e, size) in cuts.iter().zip([65_507, 5000]) {
+        let m = e["message"].as_str().unwrap();
+        assert!(
+            m.contains(&format!("datagram of {size} bytes; recvfrom(1000)")),
+            "{m}"
+        );
+    }
 }
 
 #[tokio::test]
