@@ -273,6 +273,16 @@ pub fn set_engine_n(rec: &mut [u8], n: u32) {
     rec[16..20].copy_from_slice(&n.to_le_bytes());
 }
 
+/// A record's time, in microseconds since the Unix epoch.
+pub fn time_us(rec: &[u8]) -> u64 {
+    u64::from_le_bytes(rec[4..12].try_into().unwrap_or_default())
+}
+
+/// Sets a record's time (µs since the Unix epoch).
+pub fn set_time_us(rec: &mut [u8], us: u64) {
+    rec[4..12].copy_from_slice(&us.to_le_bytes());
+}
+
 /// A record read back, borrowing its bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct View<'a> {

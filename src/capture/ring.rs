@@ -69,7 +69,14 @@ pub struct Ring {
     // By engine: a hash map, as an id is whatever a file said (e4000000000 must not size a
     // vector).
     engine_counts: HashMap<EngineId, u32>,
+    /// The newest record's time (µs since the epoch), so the next is never earlier.
+    last_time: u64,
 }
+
+/// A record stamped earlier than the one before it by less than this was made by another
+/// task a moment before and queued behind it: it takes the time before it, so the ring (and
+/// a pcap of it) goes forward in time. A larger step back is the clock being set, and stays.
+const REORDERED_WITHIN_US: u64 = 1_000_000;
 
 impl Ring {
     /// An empty ring keeping at most `max_count` records and `max_bytes` bytes of them.
@@ -89,6 +96,7 @@ impl Ring {
             max_bytes,
             conns: HashMap::new(),
             engine_counts: HashMap::new(),
+            last_time: 0,
         }
     }
 
@@ -167,6 +175,12 @@ impl Ring {
             .or_insert(0);
         *count = count.wrapping_add(1);
         record::set_engine_n(&mut rec, *count);
+        let t = record::time_us(&rec);
+        if t < self.last_time && self.last_time - t < REORDERED_WITHIN_US {
+            record::set_time_us(&mut rec, self.last_time);
+        } else {
+            self.last_time = t;
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
         if let Some(c) = View::new(&rec).conn_key()
@@ -303,6 +317,29 @@ mod tests {
         let mut d = Draft::new(EventKind::Received, Call::Recv).data(data);
         d.conn = conn.map(ConnId::new);
         encode(EngineId::new(engine), &d, 4096, SystemTime::now())
+    }
+
+    #[test]
+    fn a_record_stamped_a_moment_before_the_one_queued_ahead_of_it_takes_its_time() {
+        let at = |us: u64| SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(us);
+        let d = Draft::new(EventKind::Received, Call::Recv).data(b"x");
+        let mut r = Ring::new(100, usize::MAX);
+        for us in [5_000_000, 4_999_819, 5_000_100, 2_000_000, 2_000_050] {
+            r.push(encode(EngineId::new(1), &d, 16, at(us)));
+        }
+        let times: Vec<SystemTime> = (1..=5).map(|s| r.get(s).unwrap().time()).collect();
+        // 181 µs back: queued behind a later one, so it takes that time; 3 s back: the clock
+        // was set, and the time stays.
+        assert_eq!(
+            times,
+            [
+                at(5_000_000),
+                at(5_000_000),
+                at(5_000_100),
+                at(2_000_000),
+                at(2_000_050)
+            ]
+        );
     }
 
     #[test]

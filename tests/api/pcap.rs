@@ -382,3 +382,78 @@ async fn a_proxied_exchange_is_two_streams_each_exact() {
     }
     let _ = std::fs::remove_file(file);
 }
+
+/// Frame times of a classic pcap file, in file order.
+fn frame_times(file: &std::path::Path) -> Vec<u64> {
+    let b = std::fs::read(file).unwrap();
+    let mut at = 24;
+    let mut times = Vec::new();
+    while at + 16 <= b.len() {
+        let w = |i: usize| u32::from_le_bytes(b[at + i..at + i + 4].try_into().unwrap());
+        times.push(u64::from(w(0)) * 1_000_000 + u64::from(w(4)));
+        at += 16 + w(8) as usize;
+    }
+    times
+}
+
+/// On a runtime of several threads, as the binary runs: calls stamped on one thread reach the
+/// capture behind calls stamped later on another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pcap_of_many_connections_at_once_goes_forward_in_time() {
+    let app = spawn_app().await;
+    // A backlog for sixteen at once (the lecture's 5 would turn some away).
+    let e = app
+        .engine(json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "echo", "options": {"backlog": 32}}))
+        .await;
+    let id = e["id"].as_str().unwrap().to_string();
+    let to = local_of(&e);
+    // Sixteen clients at once: each connection's task stamps its own calls, and they reach
+    // the capture in another order than their times.
+    let clients: Vec<_> = (0..16)
+        .map(|c| {
+            tokio::spawn(async move {
+                let mut s = TcpStream::connect(to).await.unwrap();
+                // One line at a time, each read back before the next: a call per line.
+                let mut got = Vec::new();
+                for i in 0..60 {
+                    let line = format!("client {c} line {i}\n");
+                    s.write_all(line.as_bytes()).await.unwrap();
+                    got = read_until(&mut s, |b| b.ends_with(line.as_bytes())).await;
+                }
+                s.shutdown().await.unwrap();
+                got
+            })
+        })
+        .collect();
+    for c in clients {
+        assert!(!c.await.unwrap().is_empty(), "each client is answered");
+    }
+    app.wait_event(&id, "the sixteenth close", |_| true).await;
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while app
+        .events(&id)
+        .await
+        .iter()
+        .filter(|e| e["kind"] == "closed")
+        .count()
+        < 16
+    {
+        assert!(std::time::Instant::now() < end, "16 connections closed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let file = pcap_of(&app, &id, None).await;
+    let times = frame_times(&file);
+    assert!(times.len() > 16 * 60 * 2, "{} frames", times.len());
+    let back: Vec<(usize, u64)> = times
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| w[1] < w[0])
+        .map(|(i, w)| (i + 1, w[0] - w[1]))
+        .collect();
+    assert!(
+        back.is_empty(),
+        "frames earlier than the one before (frame, µs): {back:?}"
+    );
+    clean(&file);
+    let _ = std::fs::remove_file(&file);
+}
