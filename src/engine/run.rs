@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::mpsc;
@@ -40,6 +40,7 @@ impl Starting {
             peer,
             udp: None,
             delayed: AtomicUsize::new(0),
+            impaired: AtomicBool::new(impairer.is_some()),
             repeating: AtomicUsize::new(0),
             live: Mutex::new(Live {
                 conns: BTreeMap::new(),
@@ -73,6 +74,8 @@ pub struct Run {
     pub(super) delayed: AtomicUsize,
     /// Repeated sends going now.
     pub(super) repeating: AtomicUsize,
+    /// Whether datagrams are impaired now, read per datagram without the lock.
+    impaired: AtomicBool,
     // std Mutex: short updates and reads, never held across an `.await`.
     live: Mutex<Live>,
 }
@@ -101,12 +104,14 @@ impl Run {
 
     /// Follows new impairment settings from the next datagram on.
     pub(super) fn set_impair(&self, cfg: Option<Impair>) {
-        self.live().impairer = cfg.filter(|c| !c.is_off()).map(Impairer::new);
+        let impairer = cfg.filter(|c| !c.is_off()).map(Impairer::new);
+        self.impaired.store(impairer.is_some(), Relaxed);
+        self.live().impairer = impairer;
     }
 
     /// Whether datagrams are impaired now.
     pub(super) fn is_impaired(&self) -> bool {
-        self.live().impairer.is_some()
+        self.impaired.load(Relaxed)
     }
 
     /// What happens to the next datagram, with the settings that decided it.

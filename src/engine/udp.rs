@@ -17,6 +17,9 @@ use crate::event::{Call, Draft, EventKind, NewSocket};
 /// Enough for any datagram, so a `recv_size` smaller than a datagram can be shown for what
 /// it is: the rest of the datagram discarded, as the OS does.
 pub(super) const DATAGRAM_MAX: usize = 65_536;
+/// Datagrams read in a row with `try_recv_from` before the loop looks at stop and commands
+/// again.
+const STREAK: u32 = 64;
 
 /// Binds the socket, then runs the datagram loop in the background.
 pub(super) async fn start(engine: &Arc<Engine>, starting: Starting) -> Result<Arc<Run>, ApiError> {
@@ -137,15 +140,37 @@ async fn datagram_loop(
     let mut buf = vec![0u8; DATAGRAM_MAX];
     // One stop future for the whole loop, not a new registration per datagram.
     let mut stopped = std::pin::pin!(run.cancel.cancelled());
+    // Datagrams read in a row without going back through the select: while the socket has
+    // more queued, each is one recvfrom() and no future, as a one-task echo reads them.
+    let mut streak = 0u32;
     loop {
-        tokio::select! {
-            biased;
-            _ = &mut stopped => break,
-            Some(cmd) = rx.recv() => {
-                let r = sendto(&engine, &run, &sock, local, &cmd.data, cmd.to, Via::default()).await;
-                let _ = cmd.reply.send(r);
+        let ready = if streak > 0 && streak < STREAK {
+            match sock.try_recv_from(&mut buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+                r => Some(r),
             }
-            r = sock.recv_from(&mut buf) => match r {
+        } else {
+            None
+        };
+        let r = match ready {
+            Some(r) => r,
+            None => {
+                streak = 0;
+                tokio::select! {
+                    biased;
+                    _ = &mut stopped => break,
+                    Some(cmd) = rx.recv() => {
+                        let r = sendto(&engine, &run, &sock, local, &cmd.data, cmd.to, Via::default()).await;
+                        let _ = cmd.reply.send(r);
+                        continue;
+                    }
+                    r = sock.recv_from(&mut buf) => r,
+                }
+            }
+        };
+        streak += 1;
+        {
+            match r {
                 Ok((n, from)) => {
                     let got = n.min(recv_size);
                     let data = &buf[..got];
@@ -153,7 +178,9 @@ async fn datagram_loop(
                     let note = (got < n).then(|| format!(
                         "datagram of {n} bytes; recvfrom({recv_size}) kept the first {got}, the rest is discarded"
                     ));
-                    let at = Draft::new(EventKind::Error, Call::SendTo).local(local).peer(from);
+                    let at = Draft::new(EventKind::Error, Call::SendTo)
+                        .local(local)
+                        .peer(from);
                     let response = if spec.compiled_rules.has_regex() {
                         tokio::select! {
                             biased;
@@ -161,7 +188,8 @@ async fn datagram_loop(
                             r = pool::respond(&engine, &spec, data, from, limit, at) => r,
                         }
                     } else {
-                        spec.behavior.respond(&spec.compiled_rules, data, &greeting, from, limit)
+                        spec.behavior
+                            .respond(&spec.compiled_rules, data, &greeting, from, limit)
                     };
                     // A source outside --allow-target (perhaps spoofed) gets no more than it
                     // sent: socketlab must never be an amplifier aimed at someone else.
@@ -174,10 +202,18 @@ async fn datagram_loop(
                     // the reply. Impaired, the reply's fate has its own events, after the recv.
                     let straight = !run.is_impaired();
                     let answered = match reply {
-                        Some(r) if straight => Some(sock.send_to(r, from).await),
+                        Some(r) if straight => Some(match sock.try_send_to(r, from) {
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                                sock.send_to(r, from).await
+                            }
+                            sent => sent,
+                        }),
                         _ => None,
                     };
-                    let mut d = Draft::new(EventKind::Received, Call::RecvFrom).local(local).peer(from).data(data);
+                    let mut d = Draft::new(EventKind::Received, Call::RecvFrom)
+                        .local(local)
+                        .peer(from)
+                        .data(data);
                     if let Some(note) = &note {
                         d = d.message(note);
                     }
@@ -187,7 +223,10 @@ async fn datagram_loop(
                             let _ = record_sendto(&engine, local, r, from, result);
                         }
                         (Some(r), None) => {
-                            let leg = Via { once: outsider, ..Via::default() };
+                            let leg = Via {
+                                once: outsider,
+                                ..Via::default()
+                            };
                             let _ = sendto(&engine, &run, &sock, local, r, from, leg).await;
                         }
                         _ => {}
@@ -212,13 +251,18 @@ async fn datagram_loop(
                 Err(e) => {
                     // E.g. an ICMP port-unreachable reported on the socket: show it, go on.
                     let msg = format!("recvfrom() failed: {e}");
-                    engine.emit(Draft::new(EventKind::Error, Call::RecvFrom).local(local).message(&msg));
+                    engine.emit(
+                        Draft::new(EventKind::Error, Call::RecvFrom)
+                            .local(local)
+                            .message(&msg),
+                    );
+                    streak = 0;
                     tokio::select! {
                         _ = &mut stopped => break,
                         _ = tokio::time::sleep(Duration::from_millis(10)) => {}
                     }
                 }
-            },
+            }
         }
     }
     drop(sock);

@@ -50,6 +50,16 @@ pub(super) enum WriteError {
 }
 
 /// Whether the connection goes on after a step.
+/// What one turn of a connection's loop got.
+enum Got {
+    Closed,
+    Cmd(ConnCmd),
+    Read(std::io::Result<usize>),
+}
+
+/// How often the loop looks at close and commands before data (see `run`).
+const CHECK_EVERY: u32 = 16;
+
 pub(super) enum Flow {
     Go,
     Close(Cow<'static, str>),
@@ -260,15 +270,35 @@ impl ConnTask {
         let mut peer_closed = false;
         // One close future for the whole loop, not a new registration per recv().
         let mut closed = std::pin::pin!(self.conn.close.cancelled());
+        let mut turn = 0u32;
         let reason = loop {
             if let Flow::Close(reason) = flow {
                 break reason;
             }
-            flow = tokio::select! {
-                biased;
-                _ = &mut closed => Flow::Close(self.cancel_reason()),
-                Some(cmd) = rx.recv() => self.on_command(&mut wr, cmd).await,
-                r = rd.read(&mut buf) => match r {
+            turn = turn.wrapping_add(1);
+            // The read is polled first, so a task woken for data reads it without first
+            // polling the close and the command queue (a lock and two waker registrations a
+            // message); every CHECK_EVERY turns they come first, so a flood never starves a
+            // close or a send.
+            let got = if turn.is_multiple_of(CHECK_EVERY) {
+                tokio::select! {
+                    biased;
+                    _ = &mut closed => Got::Closed,
+                    Some(cmd) = rx.recv() => Got::Cmd(cmd),
+                    r = rd.read(&mut buf) => Got::Read(r),
+                }
+            } else {
+                tokio::select! {
+                    biased;
+                    r = rd.read(&mut buf) => Got::Read(r),
+                    _ = &mut closed => Got::Closed,
+                    Some(cmd) = rx.recv() => Got::Cmd(cmd),
+                }
+            };
+            flow = match got {
+                Got::Closed => Flow::Close(self.cancel_reason()),
+                Got::Cmd(cmd) => self.on_command(&mut wr, cmd).await,
+                Got::Read(r) => match r {
                     Ok(0) => {
                         peer_closed = true;
                         self.engine
