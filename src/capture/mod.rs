@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::event::Draft;
@@ -32,23 +32,26 @@ use crate::ids::{ConnId, EngineId};
 use record::View;
 use ring::Ring;
 
-/// How long a busy collector waits after a wake-up before taking what came: one wake-up and
-/// one pass per millisecond instead of one per event.
+/// The least time between two of the collector's passes: a call after a quiet spell is passed
+/// on at once (its viewers see it within microseconds), the calls of a busy workspace a
+/// batch per millisecond.
 const GATHER: Duration = Duration::from_millis(1);
-/// The collector counts as busy, and gathers, above this many records per `RATE_WINDOW`
-/// (20,000 a second); below it each call is passed on at once, so a quiet workspace's events
-/// reach its viewers within microseconds.
-const BUSY: usize = 200;
-/// The window the collector's rate is measured over.
-const RATE_WINDOW: Duration = Duration::from_millis(10);
 
-enum Msg {
-    Record(Box<[u8]>),
-    Conn {
-        conn: ConnId,
-        local: SocketAddr,
-        peer: SocketAddr,
-    },
+/// The most bytes of queued calls' room kept between drains.
+const SPARE_MAX: usize = 4 << 20;
+
+thread_local! {
+    /// Each thread's buffer records are encoded into, reused call after call.
+    static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// What engines have recorded and the collector has not yet kept: the records back to back
+/// in one buffer (each starts with its length), so a call costs no allocation of its own,
+/// and the connections opened meanwhile.
+#[derive(Default)]
+struct Queue {
+    records: Vec<u8>,
+    conns: Vec<(ConnId, SocketAddr, SocketAddr)>,
 }
 
 /// Something that looks at every record as it is kept, and may add one right after it (a
@@ -61,13 +64,18 @@ pub trait Watch: Send {
 /// The ring and what reads it, behind one lock that no engine takes.
 pub struct Inner {
     ring: Ring,
-    rx: mpsc::UnboundedReceiver<Msg>,
+    /// The queue's previous buffers, emptied, swapped in at the next drain (no allocation).
+    spare: Queue,
     cache: render::Cache,
     watch: Option<Box<dyn Watch>>,
 }
 
 struct Shared {
-    tx: mpsc::UnboundedSender<Msg>,
+    /// Calls recorded and not yet in the ring. A plain locked vector: a push is one
+    /// uncontended lock and a copy, where a channel's send took three contended atomic
+    /// operations; the collector takes the whole of it at once.
+    // std Mutex: held for one push or one swap, never across an `.await`.
+    queue: Mutex<Queue>,
     awake: AtomicBool,
     wake: Notify,
     inner: Mutex<Inner>,
@@ -116,17 +124,16 @@ impl Capture {
     /// bytes of each call's data. Must be made inside a tokio runtime (its collector runs
     /// there).
     pub fn new(count: usize, bytes: usize, preview: usize) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
         let (head, _) = watch::channel(0);
         let shared = Arc::new(Shared {
-            tx,
+            queue: Mutex::new(Queue::default()),
             awake: AtomicBool::new(false),
             wake: Notify::new(),
             // Renderings kept for the next reader: a quarter of the history's budget, at
             // most 32 MiB, so rendering for viewers never costs the history a record.
             inner: Mutex::new(Inner {
                 ring: Ring::new(count, bytes),
-                rx,
+                spare: Queue::default(),
                 cache: render::Cache::new((bytes / 4).min(32 << 20)),
                 watch: None,
             }),
@@ -155,21 +162,39 @@ impl Capture {
         &self.epoch
     }
 
-    /// Records one socket call of engine `engine`. Never waits and takes no lock.
+    /// Records one socket call of engine `engine`. Never waits for the ring: it takes only
+    /// the queue's lock, for one push.
     pub fn push(&self, engine: EngineId, draft: &Draft<'_>) {
-        let rec = record::encode(engine, draft, self.shared.preview, SystemTime::now());
-        self.send(Msg::Record(rec));
+        ENCODED.with_borrow_mut(|buf| {
+            record::encode_into(buf, engine, draft, self.shared.preview, SystemTime::now());
+            self.send_record(buf);
+        });
     }
 
     /// Notes a connection's addresses, before its first record.
     pub fn open_conn(&self, conn: ConnId, local: SocketAddr, peer: SocketAddr) {
-        self.send(Msg::Conn { conn, local, peer });
+        self.queue().conns.push((conn, local, peer));
+        self.wake();
     }
 
-    fn send(&self, msg: Msg) {
-        // The channel is only closed once the capture is being dropped.
-        let _ = self.shared.tx.send(msg);
-        if !self.shared.awake.swap(true, Ordering::AcqRel) {
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.shared
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn send_record(&self, rec: &[u8]) {
+        self.queue().records.extend_from_slice(rec);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        // Read first: under load the flag is set, and a read keeps the line shared between
+        // the cores where a swap would take it from the other one each call.
+        if !self.shared.awake.load(Ordering::Acquire)
+            && !self.shared.awake.swap(true, Ordering::AcqRel)
+        {
             self.shared.wake.notify_one();
         }
     }
@@ -212,7 +237,7 @@ impl Capture {
 
     /// Keeps a record made elsewhere (a step said done), in order with the calls.
     pub fn push_record(&self, rec: Box<[u8]>) {
-        self.send(Msg::Record(rec));
+        self.send_record(&rec);
     }
 
     /// The newest seq, and a way to wait for newer ones.
@@ -230,22 +255,40 @@ impl Shared {
     /// Moves what is on the channel into the ring; returns how many records came.
     fn drain(&self, inner: &mut Inner) -> usize {
         let mut n = 0;
-        while let Ok(msg) = inner.rx.try_recv() {
-            match msg {
-                Msg::Record(rec) => {
-                    inner.ring.push(rec);
-                    n += 1;
-                    let seq = inner.ring.next_seq() - 1;
-                    if let Some(w) = inner.watch.as_mut()
-                        && let Some(added) = inner.ring.get(seq).and_then(|v| w.see(&v))
-                    {
-                        inner.ring.push(added);
-                        n += 1;
-                    }
-                }
-                Msg::Conn { conn, local, peer } => inner.ring.open_conn(conn, local, peer),
+        let mut batch = std::mem::take(&mut inner.spare);
+        std::mem::swap(
+            &mut batch,
+            &mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner),
+        );
+        // A connection is noted before its first record is made, so all of them first.
+        for (conn, local, peer) in batch.conns.drain(..) {
+            inner.ring.open_conn(conn, local, peer);
+        }
+        let mut at = 0;
+        while let Some(len) = batch
+            .records
+            .get(at..at + 4)
+            .map(|l| u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize)
+        {
+            let Some(rec) = batch.records.get_mut(at..at + len) else {
+                break;
+            };
+            at += len.max(4);
+            let seq = inner.ring.push_slice(rec);
+            n += 1;
+            if let Some(w) = inner.watch.as_mut()
+                && let Some(added) = inner.ring.get(seq).and_then(|v| w.see(&v))
+            {
+                inner.ring.push(added);
+                n += 1;
             }
         }
+        batch.records.clear();
+        // A burst's buffer is kept for the next, unless it grew large.
+        if batch.records.capacity() > SPARE_MAX {
+            batch.records = Vec::new();
+        }
+        inner.spare = batch;
         if n > 0 {
             self.head.send_replace(inner.ring.next_seq() - 1);
         }
@@ -254,26 +297,24 @@ impl Shared {
 }
 
 async fn collect(shared: Arc<Shared>, stop: CancellationToken) {
-    let mut busy = false;
-    let (mut window, mut in_window) = (std::time::Instant::now(), 0);
+    // Long enough ago that the first call after a quiet spell is passed on at once.
+    let mut last = tokio::time::Instant::now() - GATHER;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = shared.wake.notified() => {}
         }
-        if busy {
-            tokio::time::sleep(GATHER).await;
-        }
+        // At most one pass per GATHER: a workspace whose calls come faster than that has them
+        // taken a batch at a time (and its viewers woken once for the batch), so fifty busy
+        // workspaces cost fifty wake-ups a millisecond, not one per call.
+        tokio::time::sleep_until(last + GATHER).await;
         // Cleared before taking, so a call recorded from here on wakes us again.
         shared.awake.store(false, Ordering::Release);
-        in_window += {
+        {
             let mut inner = shared.inner.lock().unwrap_or_else(PoisonError::into_inner);
-            shared.drain(&mut inner)
-        };
-        if window.elapsed() >= RATE_WINDOW {
-            busy = in_window > BUSY;
-            (window, in_window) = (std::time::Instant::now(), 0);
+            shared.drain(&mut inner);
         }
+        last = tokio::time::Instant::now();
     }
 }
 

@@ -203,6 +203,19 @@ fn get_extra(tag: u8, b: &[u8]) -> Option<Extra<'_>> {
 /// Encodes a draft as a record of `engine`, keeping at most `preview` bytes of its data.
 /// A connection's addresses are left out when the draft names its connection.
 pub fn encode(engine: EngineId, d: &Draft<'_>, preview: usize, now: SystemTime) -> Box<[u8]> {
+    let mut buf = Vec::new();
+    encode_into(&mut buf, engine, d, preview, now);
+    buf.into_boxed_slice()
+}
+
+/// [`encode`] into `buf` (cleared first), so a caller can reuse one buffer for every record.
+pub fn encode_into(
+    buf: &mut Vec<u8>,
+    engine: EngineId,
+    d: &Draft<'_>,
+    preview: usize,
+    now: SystemTime,
+) {
     let shown = d
         .data
         .map(|data| &data[..data.len().min(preview).min(MAX_PREVIEW)]);
@@ -224,7 +237,8 @@ pub fn encode(engine: EngineId, d: &Draft<'_>, preview: usize, now: SystemTime) 
         + shown.map_or(0, <[u8]>::len)
         + message.map_or(0, str::len)
         + extra.len();
-    let mut buf = Vec::with_capacity(len);
+    buf.clear();
+    buf.reserve(len);
     let time = now
         .duration_since(UNIX_EPOCH)
         .map_or(0, |t| t.as_micros() as u64);
@@ -256,16 +270,15 @@ pub fn encode(engine: EngineId, d: &Draft<'_>, preview: usize, now: SystemTime) 
         buf.extend_from_slice(&[0; STREAM]);
     }
     if let Some(a) = &local {
-        put_addr(&mut buf, a);
+        put_addr(buf, a);
     }
     if let Some(a) = &peer {
-        put_addr(&mut buf, a);
+        put_addr(buf, a);
     }
     buf.extend_from_slice(shown.unwrap_or_default());
     buf.extend_from_slice(message.unwrap_or_default().as_bytes());
     buf.extend_from_slice(&extra);
     debug_assert_eq!(buf.len(), len);
-    buf.into_boxed_slice()
 }
 
 /// Sets the engine's event number of an encoded record (the collector numbers them).

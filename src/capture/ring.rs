@@ -78,6 +78,28 @@ pub struct Ring {
 /// a pcap of it) goes forward in time. A larger step back is the clock being set, and stays.
 const REORDERED_WITHIN_US: u64 = 1_000_000;
 
+/// A record being appended: its own box, or bytes to copy.
+enum Rec<'a> {
+    Boxed(Box<[u8]>),
+    Slice(&'a mut [u8]),
+}
+
+impl Rec<'_> {
+    fn bytes(&mut self) -> &mut [u8] {
+        match self {
+            Rec::Boxed(b) => b,
+            Rec::Slice(s) => s,
+        }
+    }
+
+    fn into_box(self) -> Box<[u8]> {
+        match self {
+            Rec::Boxed(b) => b,
+            Rec::Slice(s) => Box::from(&*s),
+        }
+    }
+}
+
 impl Ring {
     /// An empty ring keeping at most `max_count` records and `max_bytes` bytes of them.
     pub fn new(max_count: usize, max_bytes: usize) -> Self {
@@ -158,8 +180,18 @@ impl Ring {
     }
 
     /// Appends a record, numbering it and its engine's count; returns its seq.
-    pub fn push(&mut self, mut rec: Box<[u8]>) -> u64 {
-        let len = rec.len();
+    pub fn push(&mut self, rec: Box<[u8]>) -> u64 {
+        self.push_rec(Rec::Boxed(rec))
+    }
+
+    /// Appends a record held elsewhere (in the queue's buffer): copied in, or into a box of
+    /// its own when large.
+    pub fn push_slice(&mut self, rec: &mut [u8]) -> u64 {
+        self.push_rec(Rec::Slice(rec))
+    }
+
+    fn push_rec(&mut self, mut rec: Rec<'_>) -> u64 {
+        let len = rec.bytes().len();
         let cost = Self::cost(len);
         if cost > self.max_bytes || self.max_count == 0 {
             // Bigger than the whole budget: it is numbered, and gone at once.
@@ -171,24 +203,24 @@ impl Ring {
         }
         let count = self
             .engine_counts
-            .entry(View::new(&rec).engine())
+            .entry(View::new(rec.bytes()).engine())
             .or_insert(0);
         *count = count.wrapping_add(1);
-        record::set_engine_n(&mut rec, *count);
-        let t = record::time_us(&rec);
+        record::set_engine_n(rec.bytes(), *count);
+        let t = record::time_us(rec.bytes());
         if t < self.last_time && self.last_time - t < REORDERED_WITHIN_US {
-            record::set_time_us(&mut rec, self.last_time);
+            record::set_time_us(rec.bytes(), self.last_time);
         } else {
             self.last_time = t;
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        if let Some(c) = View::new(&rec).conn_key()
+        if let Some(c) = View::new(rec.bytes()).conn_key()
             && let Some(entry) = self.conns.get_mut(&c)
         {
             use crate::event::EventKind;
-            record::set_stream(&mut rec, entry.stream);
-            let view = View::new(&rec);
+            record::set_stream(rec.bytes(), entry.stream);
+            let view = View::new(rec.bytes());
             entry.last_seq = seq;
             entry.closed |= view.kind() == EventKind::Closed;
             if view.stream().is_some() {
@@ -205,7 +237,7 @@ impl Ring {
         }
         if len > BOXED {
             let n = self.first_box + self.boxes.len() as u64;
-            self.boxes.push_back(rec);
+            self.boxes.push_back(rec.into_box());
             self.index.push_back(BOX_BIT | n);
             self.bytes += cost;
             self.evict();
@@ -227,7 +259,7 @@ impl Ring {
         let chunk_no = self.first_chunk + self.chunks.len() as u64 - 1;
         let last = self.chunks.back_mut().expect("a chunk was just made");
         let offset = last.len();
-        last.extend_from_slice(&rec);
+        last.extend_from_slice(rec.bytes());
         if let Some(live) = self.chunk_live.back_mut() {
             *live += 1;
         }
