@@ -18,6 +18,53 @@ const BATCH: usize = 2048;
 const BATCH_BYTES: usize = 512 * 1024;
 /// A `mode=live` viewer's replay: at most this many of the newest records.
 pub const LIVE_REPLAY: u64 = 1000;
+/// The most events a second one `mode=all` viewer is sent, and the most bytes of them: ten
+/// times the page's live rate, and a second of either at once. Past that it falls behind and
+/// skips ahead with a `lagged` notice that counts what it missed, as when its reader is slow:
+/// rendering and writing every event of a flood for one viewer would take the engines' CPU
+/// (`nginx`'s `limit_rate` is the same bound for the same reason).
+pub const ALL_MAX_EVENTS: f64 = 20_000.0;
+pub const ALL_MAX_BYTES: f64 = 32.0 * 1024.0 * 1024.0;
+
+/// A `mode=all` viewer's allowance: token buckets of events and bytes, refilled with time.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    events: f64,
+    bytes: f64,
+    at: Instant,
+}
+
+impl Pace {
+    fn new(now: Instant) -> Self {
+        Self {
+            events: ALL_MAX_EVENTS,
+            bytes: ALL_MAX_BYTES,
+            at: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let dt = now.saturating_duration_since(self.at).as_secs_f64();
+        self.at = now;
+        self.events = (self.events + dt * ALL_MAX_EVENTS).min(ALL_MAX_EVENTS);
+        self.bytes = (self.bytes + dt * ALL_MAX_BYTES).min(ALL_MAX_BYTES);
+    }
+
+    fn allows(&self) -> bool {
+        self.events >= 1.0 && self.bytes > 0.0
+    }
+
+    /// When the allowance is back, if it is spent.
+    fn back_at(&self) -> Option<Instant> {
+        if self.allows() {
+            return None;
+        }
+        let wait = ((1.0 - self.events) / ALL_MAX_EVENTS)
+            .max(-self.bytes / ALL_MAX_BYTES)
+            .max(0.001);
+        Some(self.at + std::time::Duration::from_secs_f64(wait))
+    }
+}
 
 /// What a viewer was asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +93,10 @@ pub struct Viewer {
     /// A skip not yet reported: reported with the next event the viewer is sent.
     skipped: bool,
     sampler: Option<Sampler>,
+    /// A `mode=all` viewer's allowance.
+    pace: Option<Pace>,
+    /// Whether the last pass stopped with events waiting and the allowance spent.
+    paced: bool,
 }
 
 impl Viewer {
@@ -90,6 +141,8 @@ impl Viewer {
             last_seq: cursor.saturating_sub(1),
             skipped: false,
             sampler: (mode == Mode::Live).then(|| Sampler::new(rate, Instant::now())),
+            pace: (mode == Mode::All).then(|| Pace::new(Instant::now())),
+            paced: false,
         };
         (viewer, notice)
     }
@@ -106,13 +159,21 @@ impl Viewer {
     }
 
     pub fn due(&self) -> Option<Instant> {
-        self.sampler.as_ref().and_then(Sampler::due)
+        let paced = self
+            .pace
+            .as_ref()
+            .filter(|_| self.paced)
+            .and_then(Pace::back_at);
+        match (self.sampler.as_ref().and_then(Sampler::due), paced) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Whether a live viewer under a flood can wait for its window's end rather than read each
     /// new batch: it would only count them. Ten passes a second instead of a thousand.
     pub fn saturated(&self) -> bool {
-        self.sampler.as_ref().is_some_and(Sampler::saturated)
+        self.paced || self.sampler.as_ref().is_some_and(Sampler::saturated)
     }
 
     /// The frames for what has come since the last pass (a batch at most), and whether more
@@ -135,8 +196,15 @@ impl Viewer {
             self.skipped = true;
         }
         let now = Instant::now();
+        if let Some(p) = &mut self.pace {
+            p.refill(now);
+        }
         let (mut taken, mut bytes) = (0, 0);
-        while self.cursor < next && taken < BATCH && bytes < BATCH_BYTES {
+        while self.cursor < next
+            && taken < BATCH
+            && bytes < BATCH_BYTES
+            && self.pace.as_ref().is_none_or(Pace::allows)
+        {
             let seq = self.cursor;
             self.cursor += 1;
             let Some(v) = ring.view(seq) else { continue };
@@ -172,9 +240,20 @@ impl Viewer {
             };
             if send && let Some(j) = ring.json(seq) {
                 bytes += j.len();
+                // The replay asked for is sent whole; only what pours in live is paced.
+                if seq >= self.replay_end
+                    && let Some(p) = &mut self.pace
+                {
+                    p.events -= 1.0;
+                    p.bytes -= j.len() as f64;
+                }
                 out.push(j);
             }
             taken += 1;
+        }
+        self.paced = self.cursor < next && self.pace.as_ref().is_some_and(|p| !p.allows());
+        if self.paced {
+            return false;
         }
         if let Some(s) = &mut self.sampler {
             for sum in s.flush(now) {
