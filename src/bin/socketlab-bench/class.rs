@@ -13,8 +13,9 @@ use serde_json::json;
 
 use crate::Plan;
 use crate::figure::{Figure, lat_extra, order, rss_of};
-use crate::load::{tcp_bulk, tcp_pingpong, tcp_pingpong_each};
-use crate::servers::{CLASS_TOKEN, Child, Who, baseline_tcp, http_as};
+use crate::load::tcp_bulk;
+use crate::outside::{outside, outside_each};
+use crate::servers::{CLASS_TOKEN, Child, Who, http_as};
 use crate::viewer::Viewer;
 
 /// A student of the benchmark's class: its credential and its echo server's address.
@@ -60,7 +61,7 @@ enum Phase {
 pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
     let n = plan.workspaces;
     let watched = if plan.viewer {
-        "a mode=live viewer each (as the page has)"
+        "a mode=live viewer each on batched frames (as the page has)"
     } else {
         "no viewers"
     };
@@ -80,7 +81,9 @@ pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
         true,
     );
     let mut rss = Figure::new("class: RSS per idle workspace", "bytes", false);
-    let baseline = baseline_tcp().await;
+    // The bare connections: a tokio echo server in a process of its own, as the class server
+    // is; every load comes from a third process.
+    let baseline = Child::start("baseline").await;
     for r in 0..plan.rounds {
         let child = Child::start("socketlab-class").await;
         let addr = child.addr;
@@ -120,8 +123,8 @@ pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
             match phase {
                 Phase::Quiet => {
                     lat.lock().unwrap().clear();
-                    let (rate, rtt) = tcp_pingpong_each(&servers, plan.run).await;
-                    let mut extra = lat_extra(rtt);
+                    let (rate, mut extra) =
+                        outside_each("tcp-pingpong-each", &servers, plan.run).await;
                     let events = lat_extra(std::mem::take(&mut *lat.lock().unwrap()));
                     extra.insert("event_p99_us".into(), events["p99_us"]);
                     extra.insert("event_p50_us".into(), events["p50_us"]);
@@ -131,15 +134,16 @@ pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
                 }
                 Phase::Flood => {
                     let bulk = tokio::spawn(tcp_bulk(loud_server, plan.run));
-                    let (rate, rtt) = tcp_pingpong_each(&servers, plan.run).await;
+                    let (rate, mut extra) =
+                        outside_each("tcp-pingpong-each", &servers, plan.run).await;
                     let gbit = bulk.await.unwrap_or(0.0);
-                    let mut extra = lat_extra(rtt);
                     extra.insert("flood_gbit_s".into(), gbit);
                     flood.cell(Who::Socketlab).push(rate, extra);
                 }
                 Phase::Baseline => {
-                    let (rate, rtt) = tcp_pingpong(baseline, n, plan.run).await;
-                    rt.cell(Who::Baseline).push(rate, lat_extra(rtt));
+                    let shape = format!("tcp-pingpong:{n}");
+                    let (rate, extra) = outside(&shape, baseline.addr, plan.run).await;
+                    rt.cell(Who::Baseline).push(rate, extra);
                 }
             }
         }
@@ -149,7 +153,7 @@ pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
         // Without a lab, just before; then with one handed out to all and loaded: its echo
         // server is where the round trips go, every call of it checked against the step
         // awaited (a text no round trip carries, so every check runs to its end).
-        let (without, _) = tcp_pingpong_each(&servers, plan.run).await;
+        let (without, _) = outside_each("tcp-pingpong-each", &servers, plan.run).await;
         let lab_servers = hand_out_lab(addr, &students).await;
         drop(viewers);
         let mut viewers = Vec::with_capacity(n);
@@ -158,8 +162,8 @@ pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
                 viewers.push(Viewer::attach_as(addr, Some(&s.cred), "e2", "live", None).await);
             }
         }
-        let (with, rtt) = tcp_pingpong_each(&lab_servers, plan.run).await;
-        labbed.cell(Who::Socketlab).push(with, lat_extra(rtt));
+        let (with, extra) = outside_each("tcp-pingpong-each", &lab_servers, plan.run).await;
+        labbed.cell(Who::Socketlab).push(with, extra);
         labbed.cell(Who::Baseline).push(without, BTreeMap::new());
         drop(viewers);
         drop(child);

@@ -14,6 +14,31 @@ use crate::servers::{Lab, Who};
 use crate::viewer::Viewer;
 
 pub(crate) async fn run_event_figures(lab: &Lab, plan: Plan, figures: &mut Vec<Figure>) {
+    // The page's rate: a mode=all viewer reading flat out must miss nothing at 5,000 a second.
+    let mut fig = Figure::new(
+        "mode=all viewer at 5,000 events/s: events delivered",
+        "share delivered",
+        true,
+    );
+    for _ in 0..plan.rounds {
+        let (id, addr) = lab
+            .engine(json!({"kind": "udp-server", "bind": "127.0.0.1:0", "behavior": "discard"}))
+            .await;
+        let viewer = Viewer::attach_as(lab.addr, None, &id, "all", None).await;
+        let sent = udp_blast(addr, 5_000, plan.run).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (got, missed) = (viewer.events.load(Relaxed), viewer.missed.load(Relaxed));
+        let extra = BTreeMap::from([
+            ("sent".to_string(), sent as f64),
+            ("delivered".to_string(), got as f64),
+            ("missed".to_string(), missed as f64),
+        ]);
+        fig.cell(Who::Socketlab)
+            .push(got as f64 / sent.max(1) as f64, extra);
+        drop(viewer);
+        lab.delete(&id).await;
+    }
+    figures.push(fig);
     // Event latency: from the engine's received event to the viewer's frame.
     for (label, rate, mode) in [
         ("1k", 1_000u64, "all"),

@@ -73,54 +73,65 @@ pub(crate) async fn tcp_bulk(addr: SocketAddr, run: Duration) -> f64 {
     got as f64 * 8.0 / secs / 1e9
 }
 
-/// One 64-byte datagram numbered `seq` sent to `addr`: whether its echo came back within
-/// 100 ms (older echoes that arrive meanwhile are passed over).
-async fn ping(s: &UdpSocket, addr: SocketAddr, seq: u64) -> bool {
+/// How long a datagram's echo is waited for before it counts as lost.
+const UDP_TIMEOUT: Duration = Duration::from_millis(50);
+
+/// One 64-byte datagram numbered `seq` sent to `addr`: its echo's round trip in µs, if it
+/// came back within [`UDP_TIMEOUT`] (older echoes that arrive meanwhile are passed over).
+async fn ping(s: &UdpSocket, addr: SocketAddr, seq: u64) -> Option<u64> {
     let mut msg = [b'u'; 64];
     let mut back = [0u8; 128];
     msg[..8].copy_from_slice(&seq.to_le_bytes());
+    let t = Instant::now();
     s.send_to(&msg, addr).await.unwrap();
-    let wait = tokio::time::Instant::now() + Duration::from_millis(100);
+    let wait = tokio::time::Instant::now() + UDP_TIMEOUT;
     loop {
         match tokio::time::timeout_at(wait, s.recv_from(&mut back)).await {
-            Ok(Ok((n, _))) if n >= 8 && back[..8] == seq.to_le_bytes() => return true,
+            Ok(Ok((n, _))) if n >= 8 && back[..8] == seq.to_le_bytes() => {
+                return Some(t.elapsed().as_micros() as u64);
+            }
             Ok(Ok(_)) => continue,
-            _ => return false,
+            _ => return None,
         }
     }
 }
 
-/// 64-byte datagrams ping-ponged on `sockets` sockets for `run`: datagrams/s echoed, and
-/// the fraction lost (no echo within 100 ms).
-pub(crate) async fn udp_echo(addr: SocketAddr, sockets: usize, run: Duration) -> (f64, f64) {
+/// 64-byte datagrams ping-ponged on `sockets` sockets, one in flight on each, for `run`:
+/// datagrams/s echoed, the fraction lost (no echo within 50 ms), and every round trip in µs.
+pub(crate) async fn udp_echo(
+    addr: SocketAddr,
+    sockets: usize,
+    run: Duration,
+) -> (f64, f64, Vec<u64>) {
     let start = Instant::now();
     let deadline = start + run;
     let mut tasks = Vec::new();
     for _ in 0..sockets {
         tasks.push(tokio::spawn(async move {
             let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-            let (mut ok, mut lost) = (0u64, 0u64);
+            let (mut lat, mut lost) = (Vec::with_capacity(100_000), 0u64);
             let mut seq = 0u64;
             while Instant::now() < deadline {
                 seq += 1;
-                if ping(&s, addr, seq).await {
-                    ok += 1;
-                } else {
-                    lost += 1;
+                match ping(&s, addr, seq).await {
+                    Some(us) => lat.push(us),
+                    None => lost += 1,
                 }
             }
-            (ok, lost)
+            (lat, lost)
         }));
     }
-    let (mut ok, mut lost) = (0, 0);
+    let (mut all, mut lost) = (Vec::new(), 0);
     for t in tasks {
-        let (o, l) = t.await.unwrap();
-        ok += o;
-        lost += l;
+        let (l, n) = t.await.unwrap();
+        all.extend(l);
+        lost += n;
     }
+    let ok = all.len() as u64;
     (
         ok as f64 / start.elapsed().as_secs_f64(),
         lost as f64 / (ok + lost).max(1) as f64,
+        all,
     )
 }
 
@@ -197,7 +208,7 @@ pub(crate) async fn udp_echo_count(addr: SocketAddr, total: u64) -> u64 {
             let mut seq = 0u64;
             while done.load(std::sync::atomic::Ordering::Relaxed) < total {
                 seq += 1;
-                if ping(&s, addr, seq).await {
+                if ping(&s, addr, seq).await.is_some() {
                     done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
             }

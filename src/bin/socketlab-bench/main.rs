@@ -17,6 +17,7 @@ mod events;
 mod figure;
 mod hostile;
 mod load;
+mod outside;
 mod proxy;
 mod servers;
 mod throughput;
@@ -51,6 +52,16 @@ struct Args {
     /// Run only these groups: tcp, udp, proxy, burst, held, events, stuck, class, hostile (repeatable; default all).
     #[arg(long)]
     only: Vec<String>,
+    /// Internal: run one load (`tcp-pingpong:N`, `tcp-bulk`, `udp-echo:N`) against --target
+    /// for --millis, printing its result as JSON.
+    #[arg(long, hide = true)]
+    load: Option<String>,
+    /// Internal: the load's target.
+    #[arg(long, hide = true)]
+    target: Option<String>,
+    /// Internal: how long the load runs.
+    #[arg(long, hide = true)]
+    millis: Option<u64>,
     /// Internal: serve `socketlab` or `baseline` alone in this process (connections held).
     #[arg(long, hide = true)]
     serve: Option<String>,
@@ -167,6 +178,14 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
     if let Some(what) = &args.serve {
         rt.block_on(serve_child(what));
+        return;
+    }
+    if let Some(shape) = &args.load {
+        rt.block_on(outside::load_child(
+            shape,
+            args.target.as_deref().expect("--target"),
+            args.millis.unwrap_or(1000),
+        ));
         return;
     }
     if let Some(attack) = &args.attack {

@@ -268,6 +268,11 @@ pub(crate) async fn serve_child(what: &str) {
                 .await
                 .unwrap();
         }
+        "baseline-udp" => {
+            let addr = baseline_udp().await;
+            println!("{addr}");
+            std::future::pending::<()>().await;
+        }
         _ => {
             let addr = baseline_tcp().await;
             println!("{addr}");

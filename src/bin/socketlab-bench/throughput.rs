@@ -6,8 +6,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::Plan;
-use crate::figure::{Figure, lat_extra, order, rss_of};
-use crate::load::{hold, tcp_bulk, tcp_pingpong, udp_echo, udp_echo_count};
+use crate::figure::{Figure, order, rss_of};
+use crate::load::{hold, udp_echo_count};
+use crate::outside::outside;
 use crate::servers::{Child, Lab, Socat, Who, baseline_tcp, baseline_udp, http};
 use crate::viewer::Viewer;
 
@@ -44,20 +45,32 @@ pub(crate) async fn run_tcp_figures(lab: &Lab, plan: Plan, figures: &mut Vec<Fig
         _ if bulk => bulk_addr,
         _ => pp_addr,
     };
-    let mut one = Figure::new("TCP ping-pong, 1 connection", "round trips/s", true);
-    let mut hundred = Figure::new("TCP ping-pong, 100 connections", "msgs/s", true);
-    let mut bulk = Figure::new("TCP bulk, 64 KiB writes echoed", "Gbit/s", true);
+    let mut one = Figure::new(
+        "TCP ping-pong, 1 connection, from another process",
+        "round trips/s",
+        true,
+    );
+    let mut hundred = Figure::new(
+        "TCP ping-pong, 100 connections, from another process",
+        "msgs/s",
+        true,
+    );
+    let mut bulk = Figure::new(
+        "TCP bulk, 64 KiB writes echoed, from another process",
+        "Gbit/s",
+        true,
+    );
     for r in 0..plan.rounds {
         for w in order(r, &who) {
             let v = viewer_for(lab, w, &pp_id).await;
-            let (rate, lat) = tcp_pingpong(addr(w, false), 1, plan.run).await;
-            one.cell(w).push(rate, lat_extra(lat));
-            let (rate, lat) = tcp_pingpong(addr(w, false), 100, plan.run).await;
-            hundred.cell(w).push(rate, lat_extra(lat));
+            let (rate, extra) = outside("tcp-pingpong:1", addr(w, false), plan.run).await;
+            one.cell(w).push(rate, extra);
+            let (rate, extra) = outside("tcp-pingpong:100", addr(w, false), plan.run).await;
+            hundred.cell(w).push(rate, extra);
             drop(v);
             let v = viewer_for(lab, w, &bulk_id).await;
-            let g = tcp_bulk(addr(w, true), plan.run).await;
-            bulk.cell(w).push(g, BTreeMap::new());
+            let (g, extra) = outside("tcp-bulk", addr(w, true), plan.run).await;
+            bulk.cell(w).push(g, extra);
             drop(v);
         }
         eprintln!("  tcp round {}/{} done", r + 1, plan.rounds);
@@ -79,18 +92,23 @@ pub(crate) async fn run_udp_figures(lab: &Lab, plan: Plan, figures: &mut Vec<Fig
         Who::Socat => socat.as_ref().unwrap().addr,
         _ => lab_addr,
     };
-    let mut one = Figure::new("UDP echo, 1 socket", "datagrams/s", true);
-    let mut hundred = Figure::new("UDP echo, 100 sockets", "datagrams/s", true);
+    let mut one = Figure::new(
+        "UDP echo, 1 socket, from another process",
+        "datagrams/s",
+        true,
+    );
+    let mut hundred = Figure::new(
+        "UDP echo, 100 sockets one in flight each, from another process",
+        "datagrams/s",
+        true,
+    );
     for r in 0..plan.rounds {
         for w in order(r, &who) {
             let v = viewer_for(lab, w, &id).await;
-            let (rate, loss) = udp_echo(addr(w), 1, plan.run).await;
-            one.cell(w)
-                .push(rate, BTreeMap::from([("loss".to_string(), loss)]));
-            let (rate, loss) = udp_echo(addr(w), 100, plan.run).await;
-            hundred
-                .cell(w)
-                .push(rate, BTreeMap::from([("loss".to_string(), loss)]));
+            let (rate, extra) = outside("udp-echo:1", addr(w), plan.run).await;
+            one.cell(w).push(rate, extra);
+            let (rate, extra) = outside("udp-echo:100", addr(w), plan.run).await;
+            hundred.cell(w).push(rate, extra);
             drop(v);
         }
         eprintln!("  udp round {}/{} done", r + 1, plan.rounds);
