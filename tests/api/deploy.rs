@@ -119,12 +119,15 @@ async fn the_release_binary_copied_into_an_empty_directory_serves_its_page() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A port free now for nginx to listen on, below the ephemeral range (32768 on): a port the
+/// kernel handed out and took back could be given to another test's outgoing connection
+/// before nginx binds it.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let start = 20_000 + (std::process::id() % 5_000) as u16;
+    (start..32_000)
+        .chain(20_000..start)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port below 32000")
 }
 
 /// nginx on loopback as a TLS reverse proxy in front of `upstream`, with a certificate made
