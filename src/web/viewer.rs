@@ -24,6 +24,7 @@ pub const LIVE_REPLAY: u64 = 1000;
 /// rendering and writing every event of a flood for one viewer would take the engines' CPU
 /// (`nginx`'s `limit_rate` is the same bound for the same reason).
 pub const ALL_MAX_EVENTS: f64 = 20_000.0;
+/// The most bytes of events a second one `mode=all` viewer is sent (see [`ALL_MAX_EVENTS`]).
 pub const ALL_MAX_BYTES: f64 = 32.0 * 1024.0 * 1024.0;
 
 /// A `mode=all` viewer's allowance: token buckets of events and bytes, refilled with time.
