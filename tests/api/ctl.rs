@@ -214,8 +214,13 @@ async fn watch_prints_the_log_and_follows_a_restart() {
             tokio::spawn(async move { ctl(&url, Some(T), &["send", "e2", data]).await });
         }
     };
-    until(&mut seen, "\"before\"", &send("before")).await;
-    let line: &String = seen.iter().find(|l| l.contains("\"before\"")).unwrap();
+    // Watch may connect between a send and its echo, so its first "before" can be the
+    // echo's recv(): read on until a send() of it shows.
+    let sent_line = |l: &String| l.contains("\"before\"") && l.contains("send()");
+    while !seen.iter().any(sent_line) {
+        until(&mut seen, "\"before\"", &send("before")).await;
+    }
+    let line: &String = seen.iter().find(|l| sent_line(l)).unwrap();
     assert!(
         line.contains("e2") && line.contains("send()") && line.contains("6 B"),
         "{line}"
