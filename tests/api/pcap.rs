@@ -457,3 +457,73 @@ async fn a_pcap_of_many_connections_at_once_goes_forward_in_time() {
     clean(&file);
     let _ = std::fs::remove_file(&file);
 }
+
+/// A download larger than the preview through a proxy, read by tshark: once a direction has
+/// had a cut segment, its later segments are short captures (headers, no payload), so no
+/// dissector takes the middle of a body for a new message's headers.
+#[tokio::test]
+async fn a_download_past_the_preview_gives_tshark_no_false_headers() {
+    let app = spawn_app().await;
+    // A tiny HTTP server: one response of 3 MB of text that looks like headers if parsed so.
+    let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = server.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut s, _) = server.accept().await.unwrap();
+        let mut req = vec![0u8; 4096];
+        let _ = tokio::io::AsyncReadExt::read(&mut s, &mut req).await;
+        let pattern = b"ab:cd\r\n x\x01\x02";
+        let body: Vec<u8> = (0..3_000_000).map(|i| pattern[i % pattern.len()]).collect();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.write_all(&body).await.unwrap();
+        let _ = s.shutdown().await;
+    });
+    let p = app
+        .engine(json!({"kind": "tcp-proxy", "bind": "127.0.0.1:0", "target": upstream.to_string()}))
+        .await;
+    let id = p["id"].as_str().unwrap().to_string();
+    let mut c = TcpStream::connect(local_of(&p)).await.unwrap();
+    c.write_all(b"GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_to_eof(&mut c).await;
+    assert!(got.len() > 3_000_000, "{} bytes", got.len());
+    drop(c);
+    app.wait_event(&id, "the pair closed", |e| e["kind"] == "closed")
+        .await;
+    let file = pcap_of(&app, &id, None).await;
+    // Some segments were cut (the preview is smaller than a recv()) ...
+    let cut = tshark(
+        &file,
+        &[
+            "-Y",
+            "frame.cap_len < frame.len",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ],
+    );
+    assert!(cut.lines().count() > 50, "{cut}");
+    // ... and none of them is taken for headers.
+    let warnings = tshark(&file, &["-q", "-z", "expert,warn"]);
+    assert!(!warnings.contains("Illegal characters"), "{warnings}");
+    // The response's own headers are in the file whole, where the stream starts.
+    let heads = tshark(
+        &file,
+        &[
+            "-Y",
+            "http.response",
+            "-T",
+            "fields",
+            "-e",
+            "http.content_length",
+        ],
+    );
+    assert!(heads.lines().any(|l| l.trim() == "3000000"), "{heads}");
+    clean(&file);
+    let _ = std::fs::remove_file(&file);
+}
