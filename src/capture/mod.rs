@@ -14,6 +14,7 @@
 
 pub mod live;
 pub mod pcap;
+pub mod pcap_file;
 pub mod record;
 pub mod render;
 pub mod ring;

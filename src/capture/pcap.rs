@@ -129,38 +129,6 @@ pub struct Frame {
     pub(super) segment: (usize, usize),
 }
 
-/// The bytes a pcap file gets for each frame. Once a TCP direction has had a segment whose
-/// payload was cut (the preview is shorter than the `recv()`), its later segments are written
-/// as short captures of their headers alone, as a snapshot length would cut them: the bytes
-/// that would follow are the middle of whatever the application sent (a body), and a
-/// dissector that lost its place takes them for a new message's headers. A direction's first
-/// segment keeps its preview (the request's or the response's own headers), and so do
-/// datagrams, each its own message; the page's layer view shows every preview.
-pub fn captured(frames: &[Frame]) -> Vec<&[u8]> {
-    let mut cut_dirs: std::collections::HashSet<(SocketAddr, SocketAddr)> = Default::default();
-    frames
-        .iter()
-        .map(|f| {
-            let Transport::Tcp { seq, .. } = f.transport else {
-                return &f.bytes[..];
-            };
-            let dir = (f.src, f.dst);
-            let starts = seq == isn(f.src, f.dst).wrapping_add(1);
-            let cut = f.bytes.len() < f.wire_len;
-            let strip = f.payload_len > 0 && !starts && (cut || cut_dirs.contains(&dir));
-            if cut {
-                cut_dirs.insert(dir);
-            }
-            if strip {
-                let headers = f.wire_len - f.payload_len;
-                &f.bytes[..headers.min(f.bytes.len())]
-            } else {
-                &f.bytes[..]
-            }
-        })
-        .collect()
-}
-
 /// A TCP connection's two directions: the next sequence number each side sends.
 struct Flow {
     local: SocketAddr,
@@ -176,7 +144,7 @@ struct Flow {
 /// and a server's accepted socket, a proxy's leg and the server) rebuild the same numbers, so
 /// a segment has one `seq` and `ack` at its `send()` and at its `recv()`, as on the wire.
 /// Stable, so a re-export is identical.
-fn isn(from: SocketAddr, to: SocketAddr) -> u32 {
+pub(super) fn isn(from: SocketAddr, to: SocketAddr) -> u32 {
     let mut h: u32 = 0x811C_9DC5;
     let mut eat = |bytes: &[u8]| {
         for b in bytes {

@@ -348,31 +348,6 @@ pub fn layers(frame: &pcap::Frame, ev: &pcap::Ev) -> Value {
     json!({ "seq": ev.seq, "app": app, "transport": transport, "ip": ip, "note": note })
 }
 
-/// The frames as a classic pcap file (microsecond times, Ethernet link type).
-pub fn write_pcap(frames: &[pcap::Frame]) -> Vec<u8> {
-    let captured = pcap::captured(frames);
-    let mut out = Vec::with_capacity(24 + captured.iter().map(|c| c.len() + 16).sum::<usize>());
-    out.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&0i32.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&262_144u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
-    for (f, captured) in frames.iter().zip(captured) {
-        let t = f
-            .time
-            .duration_since(std::time::SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
-        out.extend_from_slice(&(t.as_secs() as u32).to_le_bytes());
-        out.extend_from_slice(&t.subsec_micros().to_le_bytes());
-        out.extend_from_slice(&(captured.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(f.wire_len as u32).to_le_bytes());
-        out.extend_from_slice(captured);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;

@@ -68,7 +68,7 @@ async fn build_pcap(ws: &Arc<Workspace>, filter: Filter) -> Result<Vec<u8>, ApiE
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let events = gather(ws, filter).await;
     crate::engine::pool::run(move || {
-        crate::capture::render::write_pcap(&pcap::reconstruct(&events))
+        crate::capture::pcap_file::write_pcap(&pcap::reconstruct(&events))
     })
     .await
     .ok_or_else(|| ApiError::internal("building the pcap failed".into()))
