@@ -113,6 +113,11 @@ pub async fn watch(remote: &Remote, engine: Option<&str>) -> Result<(), Failure>
         let mut req = url
             .into_client_request()
             .map_err(|e| format!("the stream's URL: {e}"))?;
+        // Batched frames: one frame (and one parse) for a burst, read the same way.
+        req.headers_mut().insert(
+            "sec-websocket-protocol",
+            tokio_tungstenite::tungstenite::http::HeaderValue::from_static("socketlab.batch.v1"),
+        );
         if let Some(t) = &remote.token {
             let v = format!("Bearer {t}")
                 .parse()
@@ -142,24 +147,30 @@ pub async fn watch(remote: &Remote, engine: Option<&str>) -> Result<(), Failure>
             let Ok(Message::Text(t)) = msg else {
                 continue;
             };
-            let Ok(ev) = serde_json::from_str::<Value>(t.as_str()) else {
+            let Ok(frame) = serde_json::from_str::<Value>(t.as_str()) else {
                 continue;
             };
-            if ev["kind"] == "hello" {
-                if ev["restarted"] == true {
-                    let _ = writeln!(out, "--- socketlab restarted: what follows is its new run");
+            let objects = match frame {
+                Value::Array(a) => a,
+                one => vec![one],
+            };
+            for ev in objects {
+                if ev["kind"] == "hello" {
+                    if ev["restarted"] == true {
+                        let _ =
+                            writeln!(out, "--- socketlab restarted: what follows is its new run");
+                    }
+                    epoch = ev["epoch"].as_str().map(str::to_string);
+                    if since.is_none() || ev["restarted"] == true {
+                        since = ev["next_seq"].as_u64().map(|n| n.saturating_sub(1));
+                    }
+                    continue;
                 }
-                epoch = ev["epoch"].as_str().map(str::to_string);
-                if since.is_none() || ev["restarted"] == true {
-                    since = ev["next_seq"].as_u64().map(|n| n.saturating_sub(1));
+                if let Some(seq) = ev["seq"].as_u64() {
+                    since = Some(seq);
                 }
-                let _ = out.flush();
-                continue;
+                let _ = writeln!(out, "{}", line(&ev, colours));
             }
-            if let Some(seq) = ev["seq"].as_u64() {
-                since = Some(seq);
-            }
-            let _ = writeln!(out, "{}", line(&ev, colours));
             let _ = out.flush();
         }
         let _ = writeln!(
