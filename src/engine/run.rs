@@ -41,6 +41,7 @@ impl Starting {
             udp: None,
             delayed: AtomicUsize::new(0),
             impaired: AtomicBool::new(impairer.is_some()),
+            holding: AtomicUsize::new(0),
             repeating: AtomicUsize::new(0),
             live: Mutex::new(Live {
                 conns: BTreeMap::new(),
@@ -76,6 +77,8 @@ pub struct Run {
     pub(super) repeating: AtomicUsize,
     /// Whether datagrams are impaired now, read per datagram without the lock.
     impaired: AtomicBool,
+    /// How many datagrams are held back for `reorder` now.
+    holding: AtomicUsize,
     // std Mutex: short updates and reads, never held across an `.await`.
     live: Mutex<Live>,
 }
@@ -109,9 +112,10 @@ impl Run {
         self.live().impairer = impairer;
     }
 
-    /// Whether datagrams are impaired now.
+    /// Whether datagrams go through the impairment now: it is on, or a datagram it held back
+    /// still waits for the next one sent (an impairment turned off meanwhile included).
     pub(super) fn is_impaired(&self) -> bool {
-        self.impaired.load(Relaxed)
+        self.impaired.load(Relaxed) || self.holding.load(Relaxed) > 0
     }
 
     /// What happens to the next datagram, with the settings that decided it.
@@ -123,6 +127,7 @@ impl Run {
     /// Holds a datagram back; returns its number, for [`Run::release_held`].
     pub(super) fn hold(&self, held: Held) -> u64 {
         self.delayed.fetch_add(held.len(), Relaxed);
+        self.holding.fetch_add(1, Relaxed);
         let mut live = self.live();
         let n = live.next_held;
         live.next_held += 1;
@@ -136,6 +141,7 @@ impl Run {
         for h in &held {
             self.delayed.fetch_sub(h.len(), Relaxed);
         }
+        self.holding.fetch_sub(held.len(), Relaxed);
         held
     }
 
@@ -145,6 +151,7 @@ impl Run {
         let at = live.held.iter().position(|(k, _)| *k == n)?;
         let (_, h) = live.held.remove(at)?;
         self.delayed.fetch_sub(h.len(), Relaxed);
+        self.holding.fetch_sub(1, Relaxed);
         Some(h)
     }
 

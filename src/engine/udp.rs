@@ -196,7 +196,9 @@ async fn datagram_loop(
                     let outsider = !policy.target_allowed(from.ip());
                     let (reply, refused) = match response.reply.as_deref() {
                         Some(r) if outsider && r.len() > n => (None, Some(r.len())),
-                        r => (r.filter(|r| !r.is_empty()), None),
+                        // An empty datagram's echo is an empty datagram (RFC 862); an empty
+                        // reply to anything else is no reply.
+                        r => (r.filter(|r| !r.is_empty() || n == 0), None),
                     };
                     // Unimpaired, answer first, then record both calls: watching must not delay
                     // the reply. Impaired, the reply's fate has its own events, after the recv.

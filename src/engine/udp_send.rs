@@ -120,7 +120,24 @@ pub(super) async fn sendto(
 ) -> Result<usize, String> {
     let Some((fate, cfg)) = run.fate() else {
         let r = sock.send_to(data, to).await;
-        return record(engine, local, data, to, leg, EventKind::Sent, None, r);
+        let n = record(engine, local, data, to, leg, EventKind::Sent, None, r)?;
+        // Impairment was turned off with datagrams still held: they go after this one, as
+        // promised.
+        for h in run.take_held() {
+            let note = "held back on purpose and sent after a later datagram (the impairment was turned off meanwhile)";
+            let r = h.sock.send_to(&h.data, h.to).await;
+            let _ = record(
+                engine,
+                h.local,
+                &h.data,
+                h.to,
+                h.leg,
+                EventKind::Reordered,
+                Some(note),
+                r,
+            );
+        }
+        return Ok(n);
     };
     // What impairment did with the datagram, said with its bytes.
     let say = |kind: EventKind, msg: String| {

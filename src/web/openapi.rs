@@ -32,7 +32,10 @@ events (`{\"seq\", \"time\", \"engine\", \"kind\", \"call\", \"conn\"?, \"local\
 members: `step` has `lab`, `step`, `how`); `{\"kind\": \"summary\"}` frames stand for many \
 data events in `mode=live` above `rate`; `{\"kind\": \"lagged\", \"missed\"}` says events were \
 skipped for a slow reader. Pass the last `seq` and the `epoch` as `since` and `epoch` to go on \
-where a stream ended.\n\n\
+where a stream ended. A client offering the subprotocol `socketlab.batch.v1` gets each text \
+frame as a JSON array of those objects (at most 5 ms or 64 KiB of them). Closes follow RFC 6455: \
+a client's Close is echoed; 1002, 1007 or 1009 answer a frame it got wrong; 1001 is shutdown; \
+1008 `revoked` or `lagged` is socketlab ending the stream.\n\n\
 The pages (`/`, `/join/{code}`, `/watch/{id}`) and `/static/*` are for browsers.";
 
 /// The finished document: the `/api` paths, `/healthz`, the credentials and the prose.

@@ -60,7 +60,9 @@ impl Pace {
         if self.allows() {
             return None;
         }
-        let wait = ((1.0 - self.events) / ALL_MAX_EVENTS)
+        // Back when a hundredth of a second's worth is: a paced viewer wakes a hundred times
+        // a second, not once per event it may send.
+        let wait = ((ALL_MAX_EVENTS / 100.0 - self.events) / ALL_MAX_EVENTS)
             .max(-self.bytes / ALL_MAX_BYTES)
             .max(0.001);
         Some(self.at + std::time::Duration::from_secs_f64(wait))

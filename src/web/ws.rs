@@ -44,6 +44,10 @@ use crate::workspace::{Role, Workspace};
 pub const BATCH_PROTOCOL: &str = "socketlab.batch.v1";
 /// The largest frame a viewer may send us; viewers only listen, so this is generous.
 const MAX_INCOMING: usize = 64 * 1024;
+/// The most bytes of frames waiting to go to one viewer before it is cut off.
+const MAX_UNSENT: usize = 4 << 20;
+/// The most pings a viewer may send in a second (a page sends none).
+const MAX_PINGS_PER_SEC: u32 = 100;
 /// How often a viewer is pinged; one that has answered nothing for three of these is gone
 /// (a laptop closed mid-lecture) and its slot is freed.
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -165,6 +169,7 @@ pub async fn upgrade(
     Ok(ws
         .max_message_size(MAX_INCOMING)
         .max_frame_size(MAX_INCOMING)
+        .max_write_buffer_size(MAX_UNSENT)
         .on_upgrade(move |socket| {
             serve(socket, space, viewer, frames, stall, slot, revoked, batched)
         }))
@@ -187,8 +192,9 @@ enum End {
 /// How long a Close frame may take to go out, and how long the peer's echo is waited for.
 const CLOSE_WRITE: Duration = Duration::from_secs(1);
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
-/// The longest a batched frame is held back gathering more, and its largest size.
-const GATHER: Duration = Duration::from_millis(5);
+/// The longest a batched frame is held back gathering more (the collector already hands
+/// events over a batch per 2 ms at most, so little more is needed), and its largest size.
+const GATHER: Duration = Duration::from_millis(1);
 const GATHER_BYTES: usize = 64 * 1024;
 
 /// The close code for a frame the peer got wrong, from tungstenite's error.
@@ -204,7 +210,10 @@ fn close_for(err: &axum::Error) -> End {
         Some(WsError::Capacity(_)) => {
             End::CloseNow(1009, "frames from a viewer are at most 64 KiB")
         }
-        Some(WsError::Utf8(_)) => End::Close(1007, "a text frame was not valid UTF-8"),
+        Some(WsError::Utf8(_)) => {
+            End::Close(1007, "invalid UTF-8 in a text frame or a close reason")
+        }
+        Some(WsError::WriteBufferFull(_)) => End::CloseNow(1008, "lagged"),
         Some(WsError::Protocol(
             tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
         )) => End::Gone,
@@ -367,11 +376,23 @@ async fn serve(
     let stream_ref = &mut stream;
     let recv = async move {
         // Viewers only listen; we read to answer pings and notice close or junk frames.
+        let (mut window, mut pings) = (Instant::now(), 0u32);
         while let Some(msg) = stream_ref.next().await {
             heard_by_recv.store(since_born(), Ordering::Relaxed);
             match msg {
                 Ok(Message::Close(_)) => return End::PeerClosed,
                 Err(e) => return close_for(&e),
+                Ok(Message::Ping(_)) => {
+                    // Each ping queues a pong whether or not the client reads: a client that
+                    // pings and never reads would grow that queue without end.
+                    if window.elapsed() >= Duration::from_secs(1) {
+                        (window, pings) = (Instant::now(), 0);
+                    }
+                    pings += 1;
+                    if pings > MAX_PINGS_PER_SEC {
+                        return End::CloseNow(1008, "too many pings");
+                    }
+                }
                 Ok(_) => {}
             }
         }

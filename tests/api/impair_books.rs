@@ -240,3 +240,72 @@ async fn a_stop_drops_what_is_held_or_delayed_and_says_so_before_stopped() {
         "nothing was sent"
     );
 }
+
+#[tokio::test]
+async fn a_datagram_held_when_impairment_is_turned_off_goes_after_the_next_as_reordered() {
+    let app = spawn_app().await;
+    let e = echo_with(&app, json!({"reorder": 1.0, "delay_ms": 3000, "seed": 1})).await;
+    let id = e["id"].as_str().unwrap().to_string();
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sock.send_to(b"p1", local_of(&e)).await.unwrap();
+    app.wait_event(&id, "p1 held", |e| {
+        e["kind"] == "delayed" && e["text"] == "p1"
+    })
+    .await;
+    let r = app
+        .http
+        .patch(format!("{}/api/engines/{id}", app.base))
+        .json(&json!({"options": {"impair": {}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let t = Instant::now();
+    sock.send_to(b"p2", local_of(&e)).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16];
+    for _ in 0..2 {
+        let k = tokio::time::timeout(Duration::from_secs(5), sock.recv(&mut buf))
+            .await
+            .expect("both answered")
+            .unwrap();
+        got.push(buf[..k].to_vec());
+    }
+    assert_eq!(got, [b"p2".to_vec(), b"p1".to_vec()]);
+    // Right after p2, not when its 3 s hold would have run out.
+    assert!(
+        t.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        t.elapsed()
+    );
+    let evs = app.events(&id).await;
+    let p1_end = evs
+        .iter()
+        .rfind(|e| e["text"] == "p1" && e["kind"] != "received" && e["kind"] != "delayed")
+        .unwrap();
+    assert_eq!(p1_end["kind"], "reordered", "{p1_end}");
+}
+
+#[tokio::test]
+async fn an_empty_datagram_is_echoed_empty_with_its_events() {
+    let app = spawn_app().await;
+    for impair in [json!(null), json!({"delay_ms": 20, "seed": 2})] {
+        let e = app
+            .engine(json!({"kind": "udp-server", "bind": "127.0.0.1:0", "behavior": "echo", "options": {"impair": impair}}))
+            .await;
+        let id = e["id"].as_str().unwrap().to_string();
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        sock.send_to(b"", local_of(&e)).await.unwrap();
+        let mut buf = [0u8; 16];
+        let k = tokio::time::timeout(Duration::from_secs(5), sock.recv(&mut buf))
+            .await
+            .expect("an empty datagram's echo")
+            .unwrap();
+        assert_eq!(k, 0);
+        let evs = app
+            .wait_event(&id, "the echo's sent", |e| e["kind"] == "sent")
+            .await;
+        let sent = evs.iter().find(|e| e["kind"] == "sent").unwrap();
+        assert_eq!(sent["bytes"], 0, "{impair}: {sent}");
+    }
+}

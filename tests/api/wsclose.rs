@@ -26,8 +26,12 @@ struct Raw {
 
 impl Raw {
     async fn open(addr: SocketAddr, extra: &str) -> Raw {
+        Raw::open_at(addr, "/ws", extra).await
+    }
+
+    async fn open_at(addr: SocketAddr, path: &str, extra: &str) -> Raw {
         let mut s = TcpStream::connect(addr).await.unwrap();
-        let req = ws_request(&addr.to_string(), "/ws", extra);
+        let req = ws_request(&addr.to_string(), path, extra);
         s.write_all(req.as_bytes()).await.unwrap();
         let mut buf = Vec::new();
         let head_end = loop {
@@ -278,47 +282,47 @@ fn objects(p: &[u8]) -> Vec<Value> {
 #[tokio::test]
 async fn a_client_offering_the_batch_protocol_gets_arrays_and_others_one_object_a_frame() {
     let app = spawn_app().await;
-    let offer = "Sec-WebSocket-Protocol: chat, socketlab.batch.v1\r\n";
-    let mut batched = Raw::open(app.addr, offer).await;
-    assert_eq!(batched.protocol.as_deref(), Some("socketlab.batch.v1"));
-    let mut plain = Raw::open(app.addr, "").await;
-    assert_eq!(plain.protocol, None);
     // Another protocol alone is not chosen: the server answers one-object frames.
-    let mut other = Raw::open(app.addr, "Sec-WebSocket-Protocol: chat\r\n").await;
+    let other = Raw::open(app.addr, "Sec-WebSocket-Protocol: chat\r\n").await;
     assert_eq!(other.protocol, None);
 
     let server = app.engine(tcp_spec("echo")).await;
     let id = server["id"].as_str().unwrap().to_string();
-    let mut s = TcpStream::connect(local_of(&server)).await.unwrap();
     for i in 0..50 {
+        // A connection a line: each its own events.
+        let mut s = TcpStream::connect(local_of(&server)).await.unwrap();
         s.write_all(format!("line {i}\n").as_bytes()).await.unwrap();
+        let _ = read_until(&mut s, |b| b.ends_with(b"\n")).await;
     }
-    let _ = read_until(&mut s, |b| b.ends_with(b"line 49\n")).await;
-    app.wait_event(&id, "sent", |e| {
-        e["text"].as_str().is_some_and(|t| t.contains("line 49"))
+    app.wait_event(&id, "the last echo", |e| {
+        e["kind"] == "sent" && e["text"].as_str().is_some_and(|t| t.contains("line 49"))
     })
     .await;
 
-    // Both see the same objects in the same order; the batched one in fewer frames, each an
-    // array, the first beginning with the hello.
+    // Both replay the same history: the same objects in the same order, the batched one as
+    // arrays, far fewer frames, the first beginning with the hello.
+    let offer = "Sec-WebSocket-Protocol: chat, socketlab.batch.v1\r\n";
+    let mut batched = Raw::open_at(app.addr, "/ws?since=0", offer).await;
+    assert_eq!(batched.protocol.as_deref(), Some("socketlab.batch.v1"));
+    let mut plain = Raw::open_at(app.addr, "/ws?since=0", "").await;
+    assert_eq!(plain.protocol, None);
     let (b, b_frames) = read_all(&mut batched, true).await;
     let (p, p_frames) = read_all(&mut plain, false).await;
     assert_eq!(b[0]["kind"], "hello");
     let seqs = |v: &[Value]| v.iter().map(|e| e["seq"].clone()).collect::<Vec<_>>();
     assert_eq!(seqs(&b), seqs(&p));
     assert_eq!(p_frames, p.len());
-    assert!(
-        b_frames < p_frames / 4,
-        "{b_frames} batched frames for {p_frames}"
-    );
-    for c in [&mut batched, &mut plain, &mut other] {
+    assert!(p.len() > 200, "{} events", p.len());
+    assert!(b_frames <= 3, "{b_frames} batched frames for {p_frames}");
+    for c in [&mut batched, &mut plain] {
         c.close_with(1000, "").await;
         assert_eq!(c.close_frame().await.0, Some(1000));
     }
     app.shutdown().await;
 }
 
-/// Reads frames to the echo of "line 49"; returns the objects and how many frames they came in.
+/// Reads frames through the replay (to the seq before the hello's `next_seq`); returns the
+/// objects and how many frames they came in.
 async fn read_all(c: &mut Raw, arrays: bool) -> (Vec<Value>, usize) {
     let mut out: Vec<Value> = Vec::new();
     let mut frames = 0;
@@ -333,9 +337,45 @@ async fn read_all(c: &mut Raw, arrays: bool) -> (Vec<Value>, usize) {
             String::from_utf8_lossy(&p)
         );
         out.extend(objects(&p));
-        let last = out.last().unwrap();
-        if last["kind"] == "sent" && last["text"].as_str().is_some_and(|t| t.contains("line 49")) {
+        let last = out[0]["next_seq"].as_u64().unwrap() - 1;
+        if out.last().unwrap()["seq"].as_u64() == Some(last) {
             return (out, frames);
         }
     }
+}
+
+/// A client that pings and never reads: each ping queues a pong on the server's side, so
+/// past 100 a second the client is cut off, the server none the worse.
+#[tokio::test]
+async fn a_ping_storm_from_a_client_that_never_reads_is_cut_off() {
+    let app = spawn_app().await;
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let mut s = sock.connect(app.addr).await.unwrap();
+    let req = ws_request(&app.addr.to_string(), "/ws?mode=live", "");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut head = [0u8; 512];
+    let n = s.read(&mut head).await.unwrap();
+    assert!(head[..n].starts_with(b"HTTP/1.1 101"));
+    // A thousand masked 125-byte pings a write, never a read.
+    let key = [1u8, 2, 3, 4];
+    let mut one = vec![0x80 | PING, 0x80 | 125];
+    one.extend_from_slice(&key);
+    one.extend((0..125).map(|i| b'p' ^ key[i % 4]));
+    let batch: Vec<u8> = one.iter().copied().cycle().take(one.len() * 1000).collect();
+    let mut written = 0usize;
+    let cut = loop {
+        match tokio::time::timeout(Duration::from_secs(5), s.write_all(&batch)).await {
+            Ok(Ok(())) => written += batch.len(),
+            Ok(Err(_)) => break true,
+            Err(_) => break false,
+        }
+        if written > 200 << 20 {
+            break false;
+        }
+    };
+    assert!(cut, "still taking pings after {} MiB", written >> 20);
+    let (st, _) = app.get("/healthz").await;
+    assert_eq!(st.as_u16(), 200);
+    app.shutdown().await;
 }
