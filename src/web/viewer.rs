@@ -18,12 +18,12 @@ const BATCH: usize = 2048;
 const BATCH_BYTES: usize = 512 * 1024;
 /// A `mode=live` viewer's replay: at most this many of the newest records.
 pub const LIVE_REPLAY: u64 = 1000;
-/// The most events a second one `mode=all` viewer is sent, and the most bytes of them: four
-/// times the page's live rate, and a second of either at once. Past that it falls behind and
+/// The most events a second one `mode=all` viewer is sent, and the most bytes of them: twice
+/// the page's live rate, and a second of either at once. Past that it falls behind and
 /// skips ahead with a `lagged` notice that counts what it missed, as when its reader is slow:
 /// rendering and writing every event of a flood for one viewer would take the engines' CPU
 /// (`nginx`'s `limit_rate` is the same bound for the same reason).
-pub const ALL_MAX_EVENTS: f64 = 20_000.0;
+pub const ALL_MAX_EVENTS: f64 = 10_000.0;
 /// The most bytes of events a second one `mode=all` viewer is sent (see [`ALL_MAX_EVENTS`]).
 pub const ALL_MAX_BYTES: f64 = 32.0 * 1024.0 * 1024.0;
 
