@@ -125,17 +125,7 @@ pub(super) async fn sendto(
         // promised.
         for h in run.take_held() {
             let note = "held back on purpose and sent after a later datagram (the impairment was turned off meanwhile)";
-            let r = h.sock.send_to(&h.data, h.to).await;
-            let _ = record(
-                engine,
-                h.local,
-                &h.data,
-                h.to,
-                h.leg,
-                EventKind::Reordered,
-                Some(note),
-                r,
-            );
+            h.go(engine, EventKind::Reordered, note).await;
         }
         return Ok(n);
     };
@@ -194,8 +184,7 @@ pub(super) async fn sendto(
                                 cfg.reorder,
                                 wait.as_millis()
                             );
-                            let r = h.sock.send_to(&h.data, h.to).await;
-                            let _ = record(&engine, h.local, &h.data, h.to, h.leg, EventKind::Sent, Some(&note), r);
+                            h.go(&engine, EventKind::Sent, &note).await;
                         }
                     }
                 }
@@ -307,21 +296,27 @@ async fn after_sent(
             "held back on purpose and sent after a later datagram (impair.reorder {})",
             cfg.reorder
         );
-        let r = h.sock.send_to(&h.data, h.to).await;
-        let _ = record(
-            engine,
-            h.local,
-            &h.data,
-            h.to,
-            h.leg,
-            EventKind::Reordered,
-            Some(&note),
-            r,
-        );
+        h.go(engine, EventKind::Reordered, &note).await;
     }
 }
 
 impl Held {
+    /// Sends it now, with its event (`kind`: `reordered` after a later datagram, `sent` when
+    /// it goes alone) saying why it was held.
+    async fn go(self, engine: &Engine, kind: EventKind, note: &str) {
+        let r = self.sock.send_to(&self.data, self.to).await;
+        let _ = record(
+            engine,
+            self.local,
+            &self.data,
+            self.to,
+            self.leg,
+            kind,
+            Some(note),
+            r,
+        );
+    }
+
     /// Its bytes, as counted against [`MAX_DELAYED`].
     pub(super) fn len(&self) -> usize {
         self.data.len()
