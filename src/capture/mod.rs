@@ -237,8 +237,8 @@ impl Capture {
     }
 
     /// Keeps a record made elsewhere (a step said done), in order with the calls.
-    pub fn push_record(&self, rec: Box<[u8]>) {
-        self.send_record(&rec);
+    pub fn push_record(&self, rec: &[u8]) {
+        self.send_record(rec);
     }
 
     /// The newest seq, and a way to wait for newer ones.

@@ -169,100 +169,98 @@ async fn datagram_loop(
             }
         };
         streak += 1;
-        {
-            match r {
-                Ok((n, from)) => {
-                    let got = n.min(recv_size);
-                    let data = &buf[..got];
-                    engine.stats.received(got);
-                    let note = (got < n).then(|| format!(
+        match r {
+            Ok((n, from)) => {
+                let got = n.min(recv_size);
+                let data = &buf[..got];
+                engine.stats.received(got);
+                let note = (got < n).then(|| format!(
                         "datagram of {n} bytes; recvfrom({recv_size}) kept the first {got}, the rest is discarded"
                     ));
-                    let at = Draft::new(EventKind::Error, Call::SendTo)
-                        .local(local)
-                        .peer(from);
-                    let response = if spec.compiled_rules.has_regex() {
-                        tokio::select! {
-                            biased;
-                            _ = &mut stopped => break,
-                            r = pool::respond(&engine, &spec, data, from, limit, at) => r,
-                        }
-                    } else {
-                        spec.behavior
-                            .respond(&spec.compiled_rules, data, &greeting, from, limit)
-                    };
-                    // A source outside --allow-target (perhaps spoofed) gets no more than it
-                    // sent: socketlab must never be an amplifier aimed at someone else.
-                    let outsider = !policy.target_allowed(from.ip());
-                    let (reply, refused) = match response.reply.as_deref() {
-                        Some(r) if outsider && r.len() > n => (None, Some(r.len())),
-                        // An empty datagram's echo is an empty datagram (RFC 862); an empty
-                        // reply to anything else is no reply.
-                        r => (r.filter(|r| !r.is_empty() || n == 0), None),
-                    };
-                    // Unimpaired, answer first, then record both calls: watching must not delay
-                    // the reply. Impaired, the reply's fate has its own events, after the recv.
-                    let straight = !run.is_impaired();
-                    let answered = match reply {
-                        Some(r) if straight => Some(match sock.try_send_to(r, from) {
-                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                                sock.send_to(r, from).await
-                            }
-                            sent => sent,
-                        }),
-                        _ => None,
-                    };
-                    let mut d = Draft::new(EventKind::Received, Call::RecvFrom)
-                        .local(local)
-                        .peer(from)
-                        .data(data);
-                    if let Some(note) = &note {
-                        d = d.message(note);
+                let at = Draft::new(EventKind::Error, Call::SendTo)
+                    .local(local)
+                    .peer(from);
+                let response = if spec.compiled_rules.has_regex() {
+                    tokio::select! {
+                        biased;
+                        _ = &mut stopped => break,
+                        r = pool::respond(&engine, &spec, data, from, limit, at) => r,
                     }
-                    engine.emit(d);
-                    match (reply, answered) {
-                        (Some(r), Some(result)) => {
-                            let _ = record_sendto(&engine, local, r, from, result);
+                } else {
+                    spec.behavior
+                        .respond(&spec.compiled_rules, data, &greeting, from, limit)
+                };
+                // A source outside --allow-target (perhaps spoofed) gets no more than it
+                // sent: socketlab must never be an amplifier aimed at someone else.
+                let outsider = !policy.target_allowed(from.ip());
+                let (reply, refused) = match response.reply.as_deref() {
+                    Some(r) if outsider && r.len() > n => (None, Some(r.len())),
+                    // An empty datagram's echo is an empty datagram (RFC 862); an empty
+                    // reply to anything else is no reply.
+                    r => (r.filter(|r| !r.is_empty() || n == 0), None),
+                };
+                // Unimpaired, answer first, then record both calls: watching must not delay
+                // the reply. Impaired, the reply's fate has its own events, after the recv.
+                let straight = !run.is_impaired();
+                let answered = match reply {
+                    Some(r) if straight => Some(match sock.try_send_to(r, from) {
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            sock.send_to(r, from).await
                         }
-                        (Some(r), None) => {
-                            let leg = Via {
-                                once: outsider,
-                                ..Via::default()
-                            };
-                            let _ = sendto(&engine, &run, &sock, local, r, from, leg).await;
-                        }
-                        _ => {}
+                        sent => sent,
+                    }),
+                    _ => None,
+                };
+                let mut d = Draft::new(EventKind::Received, Call::RecvFrom)
+                    .local(local)
+                    .peer(from)
+                    .data(data);
+                if let Some(note) = &note {
+                    d = d.message(note);
+                }
+                engine.emit(d);
+                match (reply, answered) {
+                    (Some(r), Some(result)) => {
+                        let _ = record_sendto(&engine, local, r, from, result);
                     }
-                    pool::report(&engine, &response, limit, at);
-                    if let Some(len) = refused {
-                        let msg = format!(
-                            "not answered: the reply would be {len} bytes to a datagram of {n} from {from}, which is outside --allow-target; socketlab answers such addresses with no more than they sent, so no one can aim it at someone else"
-                        );
-                        engine.emit(at.message(&msg));
+                    (Some(r), None) => {
+                        let leg = Via {
+                            once: outsider,
+                            ..Via::default()
+                        };
+                        let _ = sendto(&engine, &run, &sock, local, r, from, leg).await;
                     }
-                    // Over the workspace's byte budget: the next recvfrom() waits, and the
-                    // socket's own buffer takes (or, when full, drops) what arrives meanwhile.
-                    if let Some(wait) = engine.env.pace(n) {
-                        tokio::select! {
-                            biased;
-                            _ = &mut stopped => break,
-                            _ = tokio::time::sleep(wait) => {}
-                        }
+                    _ => {}
+                }
+                pool::report(&engine, &response, limit, at);
+                if let Some(len) = refused {
+                    let msg = format!(
+                        "not answered: the reply would be {len} bytes to a datagram of {n} from {from}, which is outside --allow-target; socketlab answers such addresses with no more than they sent, so no one can aim it at someone else"
+                    );
+                    engine.emit(at.message(&msg));
+                }
+                // Over the workspace's byte budget: the next recvfrom() waits, and the
+                // socket's own buffer takes (or, when full, drops) what arrives meanwhile.
+                if let Some(wait) = engine.env.pace(n) {
+                    tokio::select! {
+                        biased;
+                        _ = &mut stopped => break,
+                        _ = tokio::time::sleep(wait) => {}
                     }
                 }
-                Err(e) => {
-                    // E.g. an ICMP port-unreachable reported on the socket: show it, go on.
-                    let msg = format!("recvfrom() failed: {e}");
-                    engine.emit(
-                        Draft::new(EventKind::Error, Call::RecvFrom)
-                            .local(local)
-                            .message(&msg),
-                    );
-                    streak = 0;
-                    tokio::select! {
-                        _ = &mut stopped => break,
-                        _ = tokio::time::sleep(Duration::from_millis(10)) => {}
-                    }
+            }
+            Err(e) => {
+                // E.g. an ICMP port-unreachable reported on the socket: show it, go on.
+                let msg = format!("recvfrom() failed: {e}");
+                engine.emit(
+                    Draft::new(EventKind::Error, Call::RecvFrom)
+                        .local(local)
+                        .message(&msg),
+                );
+                streak = 0;
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    _ = tokio::time::sleep(Duration::from_millis(10)) => {}
                 }
             }
         }

@@ -298,7 +298,7 @@ impl Workspace {
         };
         if let Some(rec) = rec {
             self.progress.moved.store(true, Relaxed);
-            self.capture().push_record(rec);
+            self.capture().push_record(&rec);
         }
         Ok(v)
     }
