@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::Plan;
-use crate::figure::{Figure, lat_extra, order, rss_of};
+use crate::figure::{Figure, cpu_us_of, lat_extra, order, rss_of};
 use crate::load::tcp_bulk;
 use crate::outside::{outside, outside_each};
 use crate::servers::{CLASS_TOKEN, Child, Who, http_as};
@@ -118,13 +118,24 @@ pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
         // The flooding workspace: a student sending 64 KiB writes as fast as the echo allows.
         let mut loud = join(addr, &code, "flooding").await;
         let loud_server = echo_server(addr, &mut loud).await;
+        if let Some(ms) = std::env::var("BENCH_WARM_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            outside_each("tcp-pingpong-each", &servers, Duration::from_millis(ms)).await;
+        }
         let mut quiet = None;
         for phase in order(r, &[Phase::Quiet, Phase::Flood, Phase::Baseline]) {
             match phase {
                 Phase::Quiet => {
                     lat.lock().unwrap().clear();
+                    let cpu = cpu_us_of(child.pid());
                     let (rate, mut extra) =
                         outside_each("tcp-pingpong-each", &servers, plan.run).await;
+                    extra.insert(
+                        "server_cpu_us_per_rt".into(),
+                        per_round_trip(cpu_us_of(child.pid()) - cpu, rate, plan.run),
+                    );
                     let events = lat_extra(std::mem::take(&mut *lat.lock().unwrap()));
                     extra.insert("event_p99_us".into(), events["p99_us"]);
                     extra.insert("event_p50_us".into(), events["p50_us"]);
@@ -142,7 +153,12 @@ pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
                 }
                 Phase::Baseline => {
                     let shape = format!("tcp-pingpong:{n}");
-                    let (rate, extra) = outside(&shape, baseline.addr, plan.run).await;
+                    let cpu = cpu_us_of(baseline.pid());
+                    let (rate, mut extra) = outside(&shape, baseline.addr, plan.run).await;
+                    extra.insert(
+                        "server_cpu_us_per_rt".into(),
+                        per_round_trip(cpu_us_of(baseline.pid()) - cpu, rate, plan.run),
+                    );
                     rt.cell(Who::Baseline).push(rate, extra);
                 }
             }
@@ -170,6 +186,11 @@ pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
         eprintln!("  class round {}/{} done", r + 1, plan.rounds);
     }
     figures.extend([rt, flood, labbed, rss]);
+}
+
+/// A server's CPU µs per round trip, from what it used over a load of `rate` for `run`.
+fn per_round_trip(cpu_us: f64, rate: f64, run: Duration) -> f64 {
+    cpu_us / (rate * run.as_secs_f64()).max(1.0)
 }
 
 /// Hands a lab out to every student, loaded: an echo server and fifty steps, each awaiting

@@ -129,6 +129,9 @@ fn cell_text(f: &Figure, w: Who) -> String {
     if let Some(ev) = e.get("event_p99_us") {
         s.push_str(&format!(" events p99 {}", human(*ev)));
     }
+    if let Some(c) = e.get("server_cpu_us_per_rt") {
+        s.push_str(&format!(" server cpu/rt {c:.2} µs"));
+    }
     if let Some(l) = e.get("loss") {
         s.push_str(&format!(" loss {:.2}%", l * 100.0));
     }
