@@ -124,7 +124,11 @@ pub async fn watch(remote: &Remote, engine: Option<&str>) -> Result<(), Failure>
                 .map_err(|_| "the token is not a valid header value".to_string())?;
             req.headers_mut().insert("authorization", v);
         }
-        let mut stream = match tokio_tungstenite::connect_async(req).await {
+        // A 16 KiB read buffer: tungstenite zeroes all of it on every poll (128 KiB by default).
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(16 * 1024);
+        let connect = tokio_tungstenite::connect_async_with_config(req, Some(config), false);
+        let mut stream = match connect.await {
             Ok((s, _)) => s,
             Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
                 let body = res.body().as_deref().unwrap_or_default();

@@ -46,6 +46,11 @@ pub const BATCH_PROTOCOL: &str = "socketlab.batch.v1";
 const MAX_INCOMING: usize = 64 * 1024;
 /// The most bytes of frames waiting to go to one viewer before it is cut off.
 const MAX_UNSENT: usize = 4 << 20;
+/// How much of a viewer's bytes one read asks for. tungstenite zeroes this much of its read
+/// buffer on every poll of the stream (128 KiB by default, a memset each time the task
+/// wakes, which fifty busy viewers pay thousands of times a second); a viewer only sends
+/// pings, pongs and a Close, and a larger frame still grows the buffer as it arrives.
+const READ_CHUNK: usize = 4 * 1024;
 /// The most pings a viewer may send in a second (a page sends none).
 const MAX_PINGS_PER_SEC: u32 = 100;
 /// How often a viewer is pinged; one that has answered nothing for three of these is gone
@@ -170,6 +175,7 @@ pub async fn upgrade(
         .max_message_size(MAX_INCOMING)
         .max_frame_size(MAX_INCOMING)
         .max_write_buffer_size(MAX_UNSENT)
+        .read_buffer_size(READ_CHUNK)
         .on_upgrade(move |socket| {
             serve(socket, space, viewer, frames, stall, slot, revoked, batched)
         }))

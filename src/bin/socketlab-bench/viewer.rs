@@ -52,7 +52,12 @@ impl Viewer {
                 format!("Bearer {b}").parse().expect("a header"),
             );
         }
-        let (mut ws, _) = tokio_tungstenite::connect_async(req)
+        // tungstenite zeroes its whole read buffer (128 KiB by default) on every poll: fifty
+        // viewers doing that thousands of times a second was the bench's own process taking
+        // the cores it shares with the server it measures.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(16 * 1024);
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, Some(config), false)
             .await
             .expect("viewer connects");
         let events = Arc::new(AtomicU64::new(0));
