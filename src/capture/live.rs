@@ -5,7 +5,7 @@
 //! kind. Other events (connects, closes, errors) always go out. Pure logic, no I/O.
 
 use crate::ids::{ConnId, EngineId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::event::EventKind;
@@ -82,7 +82,13 @@ pub struct Sampler {
     per_window: u32,
     tokens: u32,
     window_start: Instant,
-    pending: BTreeMap<(EngineId, Option<ConnId>), Summary>,
+    /// This window's summaries, one per connection, and where each is in that list. A flood
+    /// is most often one busy connection, so the summary the last event went into is tried
+    /// before the map.
+    pending: Vec<Summary>,
+    index: HashMap<(EngineId, Option<ConnId>), usize>,
+    /// The summary the last event counted went into.
+    last: usize,
 }
 
 impl Sampler {
@@ -93,7 +99,9 @@ impl Sampler {
             per_window,
             tokens: per_window,
             window_start: now,
-            pending: BTreeMap::new(),
+            pending: Vec::new(),
+            index: HashMap::new(),
+            last: 0,
         }
     }
 
@@ -110,19 +118,29 @@ impl Sampler {
             self.tokens -= 1;
             return true;
         }
-        let s = self
-            .pending
-            .entry((item.engine, item.conn))
-            .or_insert_with(|| Summary {
-                engine: item.engine,
-                conn: item.conn,
-                counted: [0; 2],
-                bytes_in: 0,
-                bytes_out: 0,
-                first_seq: item.seq,
-                last_seq: item.seq,
-                newest: [None; 2],
-            });
+        let key = (item.engine, item.conn);
+        let at = match self.pending.get(self.last) {
+            Some(s) if (s.engine, s.conn) == key => self.last,
+            _ => match self.index.get(&key) {
+                Some(&i) => i,
+                None => {
+                    self.index.insert(key, self.pending.len());
+                    self.pending.push(Summary {
+                        engine: item.engine,
+                        conn: item.conn,
+                        counted: [0; 2],
+                        bytes_in: 0,
+                        bytes_out: 0,
+                        first_seq: item.seq,
+                        last_seq: item.seq,
+                        newest: [None; 2],
+                    });
+                    self.pending.len() - 1
+                }
+            },
+        };
+        self.last = at;
+        let s = &mut self.pending[at];
         let k = usize::from(item.kind != EventKind::Received);
         s.counted[k] += 1;
         s.newest[k] = Some(item.seq);
@@ -153,7 +171,10 @@ impl Sampler {
         }
         self.window_start = now;
         self.tokens = self.per_window;
-        std::mem::take(&mut self.pending).into_values().collect()
+        self.index.clear();
+        let mut out = std::mem::take(&mut self.pending);
+        out.sort_by_key(|s| (s.engine, s.conn));
+        out
     }
 }
 

@@ -297,14 +297,6 @@ fn history_notice(first: u64, from: u64) -> Utf8Bytes {
 }
 
 fn summary_frame(s: &Summary, ring: &mut Locked<'_>) -> Utf8Bytes {
-    let latest: serde_json::Map<String, serde_json::Value> = s
-        .latest()
-        .iter()
-        .filter_map(|(kind, seq)| {
-            let j = ring.json(*seq)?;
-            Some((kind.to_string(), serde_json::from_str(j.as_str()).ok()?))
-        })
-        .collect();
     let mut v = json!({
         "kind": "summary",
         "time": format_time(SystemTime::now()),
@@ -315,10 +307,27 @@ fn summary_frame(s: &Summary, ring: &mut Locked<'_>) -> Utf8Bytes {
         "bytes_out": s.bytes_out,
         "first_seq": s.first_seq,
         "last_seq": s.last_seq,
-        "latest": latest,
     });
     if let Some(c) = s.conn {
         v["conn"] = c.to_string().into();
     }
-    Utf8Bytes::from(v.to_string())
+    // The newest event of each kind goes in as the JSON already rendered for it (and
+    // shared with every other reader), not parsed back into a value and printed again.
+    let mut out = v.to_string();
+    out.pop();
+    out.push_str(",\"latest\":{");
+    let mut first = true;
+    for (kind, seq) in s.latest() {
+        let Some(j) = ring.json(seq) else { continue };
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        out.push('"');
+        out.push_str(kind);
+        out.push_str("\":");
+        out.push_str(j.as_str());
+    }
+    out.push_str("}}");
+    Utf8Bytes::from(out)
 }
