@@ -208,7 +208,8 @@ pub fn encode(engine: EngineId, d: &Draft<'_>, preview: usize, now: SystemTime) 
     buf.into_boxed_slice()
 }
 
-/// [`encode`] into `buf` (cleared first), so a caller can reuse one buffer for every record.
+/// [`encode`] onto the end of `buf`: the capture's queue is one buffer of records back to
+/// back, and a record written there in place is not copied in from elsewhere.
 pub fn encode_into(
     buf: &mut Vec<u8>,
     engine: EngineId,
@@ -237,7 +238,7 @@ pub fn encode_into(
         + shown.map_or(0, <[u8]>::len)
         + message.map_or(0, str::len)
         + extra.len();
-    buf.clear();
+    let start = buf.len();
     buf.reserve(len);
     let time = now
         .duration_since(UNIX_EPOCH)
@@ -278,7 +279,7 @@ pub fn encode_into(
     buf.extend_from_slice(shown.unwrap_or_default());
     buf.extend_from_slice(message.unwrap_or_default().as_bytes());
     buf.extend_from_slice(&extra);
-    debug_assert_eq!(buf.len(), len);
+    debug_assert_eq!(buf.len() - start, len);
 }
 
 /// Sets the engine's event number of an encoded record (the collector numbers them).

@@ -225,6 +225,11 @@ impl Engine {
         self.env.capture.push(self.id, &draft);
     }
 
+    /// Records two calls made one right after the other (see [`crate::capture::Capture::push_all`]).
+    fn emit_pair(&self, first: Draft<'_>, then: Draft<'_>) {
+        self.env.capture.push_all(self.id, &[&first, &then]);
+    }
+
     fn running(&self) -> Option<Arc<Run>> {
         match &self.kept().state {
             State::Running(r) => Some(r.clone()),

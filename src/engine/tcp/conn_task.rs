@@ -2,7 +2,9 @@
 //! the rules, and writes what the API or the chat room asks.
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -12,6 +14,7 @@ use tokio::sync::mpsc;
 use super::super::behavior::Behavior;
 use super::super::chat::{Dropped, Room};
 use super::super::{Conn, ConnCmd, Engine, Run, pool};
+use super::bell::Bell;
 use crate::event::{Call, Draft, EventKind};
 
 /// One connection's task: reads, reacts, and writes what the API or the room asks.
@@ -119,10 +122,7 @@ impl ConnTask {
     pub(super) fn record_send(&self, data: &[u8], written: Result<(), WriteError>) -> Flow {
         match written {
             Ok(()) => {
-                self.engine.stats.sent(data.len());
-                self.conn
-                    .bytes_out
-                    .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                self.count_sent(data.len());
                 self.engine
                     .emit(self.draft(EventKind::Sent, Call::Send).data(data));
                 Flow::Go
@@ -134,6 +134,13 @@ impl ConnTask {
                 Flow::Close(why)
             }
         }
+    }
+
+    fn count_sent(&self, n: usize) {
+        self.engine.stats.sent(n);
+        self.conn
+            .bytes_out
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Writes all of `data` and records it.
@@ -230,9 +237,20 @@ impl ConnTask {
         };
         // Answer first, then record both calls (in the order they happened): watching the
         // traffic must not sit between a request and its reply.
-        let written = self.write(wr, reply).await;
-        received();
-        let flow = self.record_send(reply, written);
+        let flow = match self.write(wr, reply).await {
+            Ok(()) => {
+                self.count_sent(reply.len());
+                self.engine.emit_pair(
+                    self.draft(EventKind::Received, Call::Recv).data(data),
+                    self.draft(EventKind::Sent, Call::Send).data(reply),
+                );
+                Flow::Go
+            }
+            failed => {
+                received();
+                self.record_send(reply, failed)
+            }
+        };
         pool::report(&self.engine, &response, limit, at);
         say(&response.broadcast);
         flow
@@ -271,28 +289,43 @@ impl ConnTask {
         // One close future for the whole loop, not a new registration per recv().
         let mut closed = std::pin::pin!(self.conn.close.cancelled());
         let mut turn = 0u32;
+        let bell = Bell::new();
+        let mut commands_open = true;
         let reason = loop {
             if let Flow::Close(reason) = flow {
                 break reason;
             }
             turn = turn.wrapping_add(1);
-            // The read is polled first, so a task woken for data reads it without first
-            // polling the close and the command queue (a lock and two waker registrations a
-            // message); every CHECK_EVERY turns they come first, so a flood never starves a
-            // close or a send.
+            // The close and the command queue are polled only once one of them has woken the
+            // task (see `Bell`), and the read first, so a task woken for data reads it at
+            // once; every CHECK_EVERY turns they come first, so a flood never starves a close
+            // or a send.
+            let signals = std::future::poll_fn(|cx| {
+                bell.poll(cx, |cx| {
+                    if closed.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Got::Closed);
+                    }
+                    if commands_open {
+                        match rx.poll_recv(cx) {
+                            Poll::Ready(Some(cmd)) => return Poll::Ready(Got::Cmd(cmd)),
+                            Poll::Ready(None) => commands_open = false,
+                            Poll::Pending => {}
+                        }
+                    }
+                    Poll::Pending
+                })
+            });
             let got = if turn.is_multiple_of(CHECK_EVERY) {
                 tokio::select! {
                     biased;
-                    _ = &mut closed => Got::Closed,
-                    Some(cmd) = rx.recv() => Got::Cmd(cmd),
+                    g = signals => g,
                     r = rd.read(&mut buf) => Got::Read(r),
                 }
             } else {
                 tokio::select! {
                     biased;
                     r = rd.read(&mut buf) => Got::Read(r),
-                    _ = &mut closed => Got::Closed,
-                    Some(cmd) = rx.recv() => Got::Cmd(cmd),
+                    g = signals => g,
                 }
             };
             flow = match got {

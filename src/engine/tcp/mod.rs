@@ -2,6 +2,7 @@
 //! share is in [`conn`], file transfers over a connection in [`file`]. Socket I/O only; what
 //! to reply comes from `behavior`.
 
+mod bell;
 mod conn_task;
 mod file;
 
