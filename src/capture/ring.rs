@@ -6,9 +6,10 @@
 //! `recv()`. Chunks free whole once every record in them is gone, and one is kept spare so a
 //! steady stream does not allocate.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
+use super::numhash::NumMap;
 use super::record::{self, View};
 use crate::ids::{ConnId, EngineId};
 
@@ -27,6 +28,25 @@ const BOXED: usize = 512;
 const BOX_COST: usize = 32;
 /// The index bit that says a record is boxed (its low bits are then its box number).
 const BOX_BIT: u64 = 1 << 63;
+/// An inline record's index entry packs its chunk number, its offset in the chunk and its
+/// length: evicting the oldest record then reads its length from the index, not from a
+/// record no one has touched for minutes (a cache miss per record of a busy class).
+const LEN_BITS: u32 = 10;
+const OFFSET_BITS: u32 = 18;
+const _: () = assert!(BOXED < 1 << LEN_BITS && CHUNK <= 1 << OFFSET_BITS);
+
+fn pack(chunk: u64, offset: usize, len: usize) -> u64 {
+    chunk << (OFFSET_BITS + LEN_BITS) | (offset as u64) << LEN_BITS | len as u64
+}
+
+/// An inline record's chunk number, offset and length.
+fn unpack(pos: u64) -> (u64, usize, usize) {
+    (
+        pos >> (OFFSET_BITS + LEN_BITS),
+        ((pos >> LEN_BITS) & ((1 << OFFSET_BITS) - 1)) as usize,
+        (pos & ((1 << LEN_BITS) - 1)) as usize,
+    )
+}
 
 /// A connection's addresses, which its records refer to by number.
 #[derive(Debug, Clone, Copy)]
@@ -53,7 +73,7 @@ pub struct Ring {
     spare: Option<Vec<u8>>,
     /// The absolute number of `chunks[0]`.
     first_chunk: u64,
-    /// Per record: absolute chunk number << 32 | offset in it, or `BOX_BIT` | box number.
+    /// Per record: [`pack`]ed chunk number, offset and length, or `BOX_BIT` | box number.
     index: VecDeque<u64>,
     /// Boxed records, oldest first, and the absolute number of `boxes[0]`.
     boxes: VecDeque<Box<[u8]>>,
@@ -64,11 +84,11 @@ pub struct Ring {
     bytes: usize,
     max_count: usize,
     max_bytes: usize,
-    conns: HashMap<u32, ConnAddrs>,
+    conns: NumMap<u32, ConnAddrs>,
     /// Per engine number, how many records it has had (wrapping).
     // By engine: a hash map, as an id is whatever a file said (e4000000000 must not size a
     // vector).
-    engine_counts: HashMap<EngineId, u32>,
+    engine_counts: NumMap<EngineId, u32>,
     /// The newest record's time (µs since the epoch), so the next is never earlier.
     last_time: u64,
 }
@@ -116,8 +136,8 @@ impl Ring {
             bytes: 0,
             max_count,
             max_bytes,
-            conns: HashMap::new(),
-            engine_counts: HashMap::new(),
+            conns: NumMap::default(),
+            engine_counts: NumMap::default(),
             last_time: 0,
         }
     }
@@ -243,7 +263,10 @@ impl Ring {
             self.evict();
             return seq;
         }
-        let room = self.chunks.back().map_or(0, |c| c.capacity() - c.len());
+        let room = self
+            .chunks
+            .back()
+            .map_or(0, |c| c.capacity().min(CHUNK) - c.len().min(CHUNK));
         if room < len {
             let mut chunk = self
                 .spare
@@ -263,7 +286,7 @@ impl Ring {
         if let Some(live) = self.chunk_live.back_mut() {
             *live += 1;
         }
-        self.index.push_back(chunk_no << 32 | offset as u64);
+        self.index.push_back(pack(chunk_no, offset, len));
         self.bytes += cost;
         self.evict();
         seq
@@ -279,18 +302,17 @@ impl Ring {
         let Some(pos) = self.index.pop_front() else {
             return;
         };
-        let len = self.view_at(pos).raw().len();
-        self.bytes -= Self::cost(len);
         self.first_seq += 1;
         if pos & BOX_BIT != 0 {
-            self.boxes.pop_front();
+            if let Some(b) = self.boxes.pop_front() {
+                self.bytes -= Self::cost(b.len());
+            }
             self.first_box += 1;
             return;
         }
-        if let Some(live) = self
-            .chunk_live
-            .get_mut(((pos >> 32) - self.first_chunk) as usize)
-        {
+        let (chunk, _, len) = unpack(pos);
+        self.bytes -= Self::cost(len);
+        if let Some(live) = self.chunk_live.get_mut((chunk - self.first_chunk) as usize) {
             *live -= 1;
         }
         // Free the chunks no kept record lives in any more (but the one being filled).
@@ -321,9 +343,8 @@ impl Ring {
         if pos & BOX_BIT != 0 {
             return View::new(&self.boxes[((pos & !BOX_BIT) - self.first_box) as usize]);
         }
-        let chunk = &self.chunks[(pos >> 32) as usize - self.first_chunk as usize];
-        let offset = (pos & 0xffff_ffff) as usize;
-        let len = View::len_of(&chunk[offset..]);
+        let (chunk, offset, len) = unpack(pos);
+        let chunk = &self.chunks[(chunk - self.first_chunk) as usize];
         View::new(&chunk[offset..offset + len])
     }
 
@@ -338,144 +359,5 @@ impl Ring {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::SystemTime;
-
-    use super::*;
-    use crate::capture::record::encode;
-    use crate::event::{Call, Draft, EventKind};
-
-    fn rec(engine: u32, conn: Option<u32>, data: &[u8]) -> Box<[u8]> {
-        let mut d = Draft::new(EventKind::Received, Call::Recv).data(data);
-        d.conn = conn.map(ConnId::new);
-        encode(EngineId::new(engine), &d, 4096, SystemTime::now())
-    }
-
-    #[test]
-    fn a_record_stamped_a_moment_before_the_one_queued_ahead_of_it_takes_its_time() {
-        let at = |us: u64| SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(us);
-        let d = Draft::new(EventKind::Received, Call::Recv).data(b"x");
-        let mut r = Ring::new(100, usize::MAX);
-        for us in [5_000_000, 4_999_819, 5_000_100, 2_000_000, 2_000_050] {
-            r.push(encode(EngineId::new(1), &d, 16, at(us)));
-        }
-        let times: Vec<SystemTime> = (1..=5).map(|s| r.get(s).unwrap().time()).collect();
-        // 181 µs back: queued behind a later one, so it takes that time; 3 s back: the clock
-        // was set, and the time stays.
-        assert_eq!(
-            times,
-            [
-                at(5_000_000),
-                at(5_000_000),
-                at(5_000_100),
-                at(2_000_000),
-                at(2_000_050)
-            ]
-        );
-    }
-
-    #[test]
-    fn bounded_by_count_keeping_the_newest() {
-        let mut r = Ring::new(5, usize::MAX);
-        for i in 0..12u8 {
-            r.push(rec(1, None, &[i]));
-        }
-        assert_eq!((r.len(), r.first_seq(), r.next_seq()), (5, 8, 13));
-        assert!(r.get(7).is_none() && r.get(13).is_none());
-        assert_eq!(r.get(8).unwrap().preview(), &[7]);
-        assert_eq!(r.get(12).unwrap().preview(), &[11]);
-    }
-
-    #[test]
-    fn bounded_by_bytes_and_freeing_whole_chunks() {
-        let one = rec(1, None, &[0u8; 64]).len() + INDEX;
-        let mut r = Ring::new(usize::MAX, 10_000 * one);
-        for i in 0..100_000u32 {
-            r.push(rec(1, None, &[(i % 251) as u8; 64]));
-        }
-        assert!(r.bytes() <= 10_000 * one);
-        assert_eq!(r.len(), 10_000);
-        assert_eq!(r.bytes() / r.len(), one, "bytes per 64-byte event: {one}");
-        assert!(one <= 128, "{one}");
-        // The arena holds about the bytes kept, not everything ever pushed.
-        let arena: usize = r.chunks.iter().map(Vec::capacity).sum();
-        assert!(arena <= 10_000 * one + 2 * CHUNK, "{arena}");
-        let last = r.get(100_000).unwrap();
-        assert_eq!(last.preview()[0], (99_999 % 251) as u8);
-        assert_eq!(last.engine_n(), 100_000);
-    }
-
-    #[test]
-    fn big_records_are_kept_whole_beside_the_chunks_and_bounded_the_same() {
-        let mut r = Ring::new(usize::MAX, 40_000);
-        for i in 0..200u32 {
-            let data = vec![(i % 250) as u8; if i % 3 == 0 { 4096 } else { 64 }];
-            r.push(rec(1, None, &data));
-        }
-        assert!(r.bytes() <= 40_000);
-        // Oldest first, whatever their size, and every kept one readable.
-        for seq in r.first_seq()..r.next_seq() {
-            let v = r.get(seq).unwrap();
-            let i = seq - 1;
-            assert_eq!(v.preview().len(), if i % 3 == 0 { 4096 } else { 64 });
-            assert_eq!(v.preview()[0], (i % 250) as u8);
-        }
-        assert!(r.boxes.len() <= r.len());
-    }
-
-    #[test]
-    fn a_record_over_the_whole_budget_is_numbered_and_not_kept() {
-        let mut r = Ring::new(100, 300);
-        r.push(rec(1, None, b"small"));
-        let big = r.push(rec(1, None, &[1u8; 1000]));
-        assert_eq!(big, 2);
-        assert!(r.is_empty() && r.get(2).is_none());
-        assert_eq!(r.push(rec(1, None, b"next")), 3);
-        assert_eq!(r.get(3).unwrap().preview(), b"next");
-    }
-
-    #[test]
-    fn connections_are_found_by_number_while_open_or_referred_to() {
-        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
-        let one = rec(1, Some(7), b"x").len() + INDEX;
-        let mut r = Ring::new(usize::MAX, CHUNK / 2);
-        r.open_conn(ConnId::new(7), a, b);
-        r.open_conn(ConnId::new(8), b, a);
-        r.push(rec(1, Some(7), b"x"));
-        let mut closed = Draft::new(EventKind::Closed, Call::Close);
-        closed.conn = Some(ConnId::new(8));
-        r.push(encode(EngineId::new(1), &closed, 16, SystemTime::now()));
-        assert_eq!(r.conn(7).unwrap().peer, b);
-        // Enough other traffic to push both connections' records (and their chunk) out.
-        for _ in 0..(2 * CHUNK / one) {
-            r.push(rec(1, None, b"y"));
-        }
-        assert!(r.get(1).is_none());
-        assert!(
-            r.conn(8).is_none(),
-            "a closed connection's entry goes with its records"
-        );
-        assert_eq!(
-            r.conn(7).unwrap().peer,
-            b,
-            "an open one stays, however quiet"
-        );
-    }
-
-    #[test]
-    fn each_engine_counts_its_own_records() {
-        let mut r = Ring::new(100, usize::MAX);
-        for e in [1, 2, 1, 1, 2] {
-            r.push(rec(e, None, b"."));
-        }
-        let n: Vec<(u32, u32)> = (1..=5)
-            .map(|s| {
-                r.get(s)
-                    .map(|v| (v.engine().number(), v.engine_n()))
-                    .unwrap()
-            })
-            .collect();
-        assert_eq!(n, [(1, 1), (2, 1), (1, 2), (1, 3), (2, 2)]);
-    }
-}
+#[path = "ring_tests.rs"]
+mod tests;
