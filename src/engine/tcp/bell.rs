@@ -5,8 +5,8 @@
 //! one of them has rung since they were last polled: they are registered with a waker of its
 //! own, which notes the ring and then wakes the task.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 
 use futures_util::task::AtomicWaker;
@@ -15,7 +15,12 @@ use futures_util::task::AtomicWaker;
 #[derive(Debug)]
 struct Flag {
     rung: AtomicBool,
-    task: AtomicWaker,
+    /// The task's waker, kept from the first poll: a task's waker stays the same for its
+    /// life, so the usual poll only compares (an `AtomicWaker` would take two locked
+    /// instructions a poll to register the same waker again).
+    task: OnceLock<Waker>,
+    /// Any other waker a poll brings (a future polled from elsewhere).
+    other: AtomicWaker,
 }
 
 impl Wake for Flag {
@@ -25,7 +30,10 @@ impl Wake for Flag {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.rung.store(true, Ordering::Release);
-        self.task.wake();
+        if let Some(w) = self.task.get() {
+            w.wake_by_ref();
+        }
+        self.other.wake();
     }
 }
 
@@ -41,7 +49,8 @@ impl Bell {
     pub(super) fn new() -> Self {
         let flag = Arc::new(Flag {
             rung: AtomicBool::new(true),
-            task: AtomicWaker::new(),
+            task: OnceLock::new(),
+            other: AtomicWaker::new(),
         });
         let waker = Waker::from(flag.clone());
         Self { flag, waker }
@@ -55,7 +64,14 @@ impl Bell {
         poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
     ) -> Poll<T> {
         // The task's waker first, then the flag: a ring after the swap wakes the task.
-        self.flag.task.register(cx.waker());
+        if !self
+            .flag
+            .task
+            .get_or_init(|| cx.waker().clone())
+            .will_wake(cx.waker())
+        {
+            self.flag.other.register(cx.waker());
+        }
         if !self.flag.rung.swap(false, Ordering::AcqRel) {
             return Poll::Pending;
         }
@@ -110,5 +126,25 @@ mod tests {
         assert!(poll(&mut cx).is_pending());
         drop(tx);
         assert_eq!(poll(&mut cx), Poll::Ready(None), "a closed queue rings too");
+    }
+
+    #[tokio::test]
+    async fn a_poll_with_another_waker_is_woken_too() {
+        let bell = Bell::new();
+        let counts: Vec<Arc<Count>> = (0..2)
+            .map(|_| Arc::new(Count(AtomicUsize::new(0))))
+            .collect();
+        let wakers: Vec<Waker> = counts.iter().map(|c| Waker::from(c.clone())).collect();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(4);
+        let mut poll = |w: &Waker| bell.poll(&mut Context::from_waker(w), |cx| rx.poll_recv(cx));
+        assert!(poll(&wakers[0]).is_pending());
+        assert!(poll(&wakers[1]).is_pending(), "polled from elsewhere");
+        tx.try_send(7).unwrap();
+        assert_eq!(
+            counts[1].0.load(Ordering::SeqCst),
+            1,
+            "the other waker is woken"
+        );
+        assert_eq!(poll(&wakers[1]), Poll::Ready(Some(7)));
     }
 }
