@@ -14,6 +14,28 @@ use std::time::{Duration, Instant};
 /// How much a workspace may receive at once before reads are spaced out: 100 ms worth.
 const BURST: Duration = Duration::from_millis(100);
 
+/// Now, in ns, on a clock that may lag by a few milliseconds: every `recv()` of a workspace
+/// with a byte limit asks it the time, and the kernel's coarse clock answers in a few
+/// nanoseconds where the precise one takes tens; a limit with a 100 ms burst cannot tell.
+#[cfg(target_os = "linux")]
+fn now_ns(start: &Instant) -> u64 {
+    let _ = start;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for the call to write; the clock id exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn now_ns(start: &Instant) -> u64 {
+    start.elapsed().as_nanos() as u64
+}
+
 /// A byte rate limit shared by one workspace's engines.
 #[derive(Debug)]
 pub struct Throttle {
@@ -49,7 +71,7 @@ impl Throttle {
     /// take) instead of charging when the wait would be longer than `max_wait`, so a caller
     /// that keeps asking while refused does not push the budget ever further away.
     pub fn take_within(&self, n: usize, max_wait: Duration) -> Result<Option<Duration>, Duration> {
-        let now = self.start.elapsed().as_nanos() as u64;
+        let now = now_ns(&self.start);
         let cost = (n as u64).saturating_mul(self.cost_per_byte) / 1024;
         let max = max_wait.as_nanos() as u64;
         let mut tat = self.tat.load(Ordering::Relaxed);
@@ -77,7 +99,7 @@ impl Throttle {
     /// Accounts for `n` bytes just received; returns how long the reader should wait before
     /// its next read, if the workspace is over its rate.
     pub fn take(&self, n: usize) -> Option<Duration> {
-        let now = self.start.elapsed().as_nanos() as u64;
+        let now = now_ns(&self.start);
         self.take_at(n, now)
     }
 
