@@ -70,6 +70,11 @@ pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
         "round trips/s",
         true,
     );
+    let mut in_session = Figure::new(
+        format!("class: {n} workspaces' echo round trips, {watched}, every history full"),
+        "round trips/s",
+        true,
+    );
     let mut flood = Figure::new(
         format!("class: {n} workspaces beside one flooding"),
         "round trips/s (with / without)",
@@ -129,13 +134,7 @@ pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
             match phase {
                 Phase::Quiet => {
                     lat.lock().unwrap().clear();
-                    let cpu = cpu_us_of(child.pid());
-                    let (rate, mut extra) =
-                        outside_each("tcp-pingpong-each", &servers, plan.run).await;
-                    extra.insert(
-                        "server_cpu_us_per_rt".into(),
-                        per_round_trip(cpu_us_of(child.pid()) - cpu, rate, plan.run),
-                    );
+                    let (rate, mut extra) = on_class(child.pid(), &servers, plan.run).await;
                     let events = lat_extra(std::mem::take(&mut *lat.lock().unwrap()));
                     extra.insert("event_p99_us".into(), events["p99_us"]);
                     extra.insert("event_p50_us".into(), events["p50_us"]);
@@ -152,19 +151,27 @@ pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
                     flood.cell(Who::Socketlab).push(rate, extra);
                 }
                 Phase::Baseline => {
-                    let shape = format!("tcp-pingpong:{n}");
-                    let cpu = cpu_us_of(baseline.pid());
-                    let (rate, mut extra) = outside(&shape, baseline.addr, plan.run).await;
-                    extra.insert(
-                        "server_cpu_us_per_rt".into(),
-                        per_round_trip(cpu_us_of(baseline.pid()) - cpu, rate, plan.run),
-                    );
+                    let (rate, extra) = on_baseline(&baseline, n, plan.run).await;
                     rt.cell(Who::Baseline).push(rate, extra);
                 }
             }
         }
         if let Some(q) = quiet {
             flood.cell(Who::Baseline).push(q, BTreeMap::new());
+        }
+        // A lesson under way: every history full, each new event evicting the oldest (a
+        // fresh server's histories grow into memory never touched, which costs otherwise).
+        // Measured against the bare connections again, back to back, in turns.
+        let filled = fill_histories(addr, &students, &servers).await;
+        for class_first in order(r, &[true, false]) {
+            if class_first {
+                let (rate, mut extra) = on_class(child.pid(), &servers, plan.run).await;
+                extra.insert("seconds_to_fill".into(), filled.as_secs_f64());
+                in_session.cell(Who::Socketlab).push(rate, extra);
+            } else {
+                let (rate, extra) = on_baseline(&baseline, n, plan.run).await;
+                in_session.cell(Who::Baseline).push(rate, extra);
+            }
         }
         // Without a lab, just before; then with one handed out to all and loaded: its echo
         // server is where the round trips go, every call of it checked against the step
@@ -185,7 +192,67 @@ pub(crate) async fn run_class(plan: Plan, figures: &mut Vec<Figure>) {
         drop(child);
         eprintln!("  class round {}/{} done", r + 1, plan.rounds);
     }
-    figures.extend([rt, flood, labbed, rss]);
+    figures.extend([rt, in_session, flood, labbed, rss]);
+}
+
+/// The longest the class's load runs to fill every student's history.
+const MAX_FILL: Duration = Duration::from_secs(60);
+
+/// Runs the class's load until every student's history is full and has begun to drop its
+/// oldest events (the oldest kept is no longer the first), or for `MAX_FILL`; returns how
+/// long that took.
+async fn fill_histories(
+    addr: SocketAddr,
+    students: &[Student],
+    servers: &[SocketAddr],
+) -> Duration {
+    let start = std::time::Instant::now();
+    loop {
+        let mut full = true;
+        for s in students {
+            let (_, v) = http_as(
+                addr,
+                Some(&s.cred),
+                "GET",
+                "/api/events?since=0&limit=1",
+                None,
+            )
+            .await;
+            if v["events"][0]["seq"].as_u64().unwrap_or(0) <= 1 {
+                full = false;
+                break;
+            }
+        }
+        if full || start.elapsed() >= MAX_FILL {
+            return start.elapsed();
+        }
+        outside_each("tcp-pingpong-each", servers, Duration::from_secs(2)).await;
+    }
+}
+
+/// One round of the class's load, with the class server's CPU per round trip.
+async fn on_class(pid: u32, servers: &[SocketAddr], run: Duration) -> (f64, BTreeMap<String, f64>) {
+    let cpu = cpu_us_of(pid);
+    let (rate, mut extra) = outside_each("tcp-pingpong-each", servers, run).await;
+    let used = cpu_us_of(pid) - cpu;
+    extra.insert(
+        "server_cpu_us_per_rt".into(),
+        per_round_trip(used, rate, run),
+    );
+    (rate, extra)
+}
+
+/// The same load on the bare connections (`n` of them), with that server's CPU per round
+/// trip.
+async fn on_baseline(baseline: &Child, n: usize, run: Duration) -> (f64, BTreeMap<String, f64>) {
+    let cpu = cpu_us_of(baseline.pid());
+    let (rate, mut extra) = outside(&format!("tcp-pingpong:{n}"), baseline.addr, run).await;
+    let used = cpu_us_of(baseline.pid()) - cpu;
+    extra.insert(
+        "server_cpu_us_per_rt".into(),
+        per_round_trip(used, rate, run),
+    );
+    (rate, extra)
 }
 
 /// A server's CPU µs per round trip, from what it used over a load of `rate` for `run`.

@@ -148,10 +148,18 @@ fn print_table(figures: &[Figure]) {
     ];
     for f in figures {
         println!("{} ({})", f.name, f.unit);
+        // "No viewer" sets socketlab's column apart from its viewer columns; a figure without
+        // those (the class's) says in its name what watches it.
+        let viewer_columns = f.cells.contains_key(&Who::Live) || f.cells.contains_key(&Who::All);
         for (w, label) in cols {
             if !f.cells.contains_key(&w) {
                 continue;
             }
+            let label = if w == Who::Socketlab && !viewer_columns {
+                "socketlab"
+            } else {
+                label
+            };
             let ratio = f
                 .ratio_of(w)
                 .filter(|_| !matches!(w, Who::Baseline | Who::Socat))
