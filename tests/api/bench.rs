@@ -43,6 +43,7 @@ async fn the_benchmark_quick_mode_runs_every_figure() {
         "fan-out to 100 viewers",
         "stuck viewer",
         "workspaces' echo round trips",
+        "every history full",
         "events kept after a",
         "bytes of history per 64-byte event",
         "1 mode=live viewer",
@@ -58,6 +59,17 @@ async fn the_benchmark_quick_mode_runs_every_figure() {
     for f in figures {
         let median = f["socketlab"]["median"].as_f64();
         assert!(median.is_some_and(|m| m.is_finite() && m >= 0.0), "{f}");
+    }
+    // The class's figures carry each server's CPU per round trip, the steadier measure.
+    for f in figures.iter().filter(|f| {
+        f["figure"]
+            .as_str()
+            .is_some_and(|n| n.contains("workspaces' echo round trips"))
+    }) {
+        for who in ["socketlab", "baseline"] {
+            let cpu = f[who]["at_median"]["server_cpu_us_per_rt"].as_f64();
+            assert!(cpu.is_some_and(|c| c > 0.0), "{who} CPU per round trip: {f}");
+        }
     }
     // The throughput figures have the viewer modes as columns.
     let pp = figures
