@@ -309,14 +309,20 @@ impl Shared {
 async fn collect(shared: Arc<Shared>, stop: CancellationToken) {
     // Long enough ago that the first call after a quiet spell is passed on at once.
     let mut last = tokio::time::Instant::now() - GATHER;
+    // One stop future and one timer for the task's life: a busy workspace passes a thousand
+    // times a second, and each new one was a registration and a removal.
+    let stopped = stop.cancelled();
+    let gather = tokio::time::sleep_until(last);
+    tokio::pin!(stopped, gather);
     loop {
         tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = &mut stopped => return,
             _ = shared.wake.notified() => {}
         }
         // At most one pass per GATHER: a workspace whose calls come faster than that has them
         // taken a batch at a time (and its viewers woken once for the batch).
-        tokio::time::sleep_until(last + GATHER).await;
+        gather.as_mut().reset(last + GATHER);
+        gather.as_mut().await;
         // Cleared before taking, so a call recorded from here on wakes us again.
         shared.awake.store(false, Ordering::Release);
         {
