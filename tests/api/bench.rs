@@ -68,7 +68,10 @@ async fn the_benchmark_quick_mode_runs_every_figure() {
     }) {
         for who in ["socketlab", "baseline"] {
             let cpu = f[who]["at_median"]["server_cpu_us_per_rt"].as_f64();
-            assert!(cpu.is_some_and(|c| c > 0.0), "{who} CPU per round trip: {f}");
+            assert!(
+                cpu.is_some_and(|c| c > 0.0),
+                "{who} CPU per round trip: {f}"
+            );
         }
     }
     // The throughput figures have the viewer modes as columns.
