@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::*;
@@ -320,6 +320,60 @@ async fn a_workspace_over_its_byte_rate_reads_more_slowly() {
     drop(writer.await.unwrap());
     // (That the other workspaces do not notice is a speed, measured by socketlab-bench's
     // class figure with one workspace flooding.)
+}
+
+#[tokio::test]
+async fn a_connection_closed_after_its_reads_were_paced_closes_at_once() {
+    // While a read waits out the byte rate it also waits for the close, on the task's own
+    // waker; a close that comes later, with the connection idle, must still end it.
+    let (app, teacher) = spawn_class((32_400, 32_599), |c| {
+        c.class.as_mut().unwrap().ws_bytes_per_sec = 1_000_000;
+    })
+    .await;
+    let code = teacher.class_code().await;
+    let (ada, _) = User::join(&app, &code, "Ada").await;
+    let e = ada
+        .engine(
+            json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "discard",
+                       "options": {"recv_size": 65536}}),
+        )
+        .await;
+    let id = e["id"].as_str().unwrap().to_string();
+    let mut s = TcpStream::connect(local_of(&e)).await.unwrap();
+    // One byte first, read and then waited past: the connection has waited on its socket,
+    // its close and its commands at once before the paced reads.
+    s.write_all(b"z").await.unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    while ada.get(&format!("/api/engines/{id}")).await.1["stats"]["bytes_in"] != 1 {
+        assert!(Instant::now() < end, "never received the first byte");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Four times the burst (100 ms at 1 MB/s): the reads are paced.
+    let total = 400_001u64;
+    s.write_all(&vec![b'z'; total as usize - 1]).await.unwrap();
+    loop {
+        let (_, v) = ada.get(&format!("/api/engines/{id}")).await;
+        if v["stats"]["bytes_in"] == total {
+            break;
+        }
+        assert!(Instant::now() < end, "never received it all: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The last read's wait is at most 0.3 s (400 KB at 1 MB/s, less the burst): past it, the
+    // connection is idle, back to waiting on its socket. (A machine stalled longer only
+    // makes this test close during the wait, which passes without showing anything.)
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (st, v) = ada
+        .delete(&format!("/api/engines/{id}/connections/c1"))
+        .await;
+    assert_eq!(st, 204, "{v}");
+    let mut buf = [0u8; 16];
+    let r = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await;
+    assert!(
+        matches!(r, Ok(Ok(0)) | Ok(Err(_))),
+        "closed through the API, but the connection stayed open: {r:?}"
+    );
 }
 
 #[tokio::test]

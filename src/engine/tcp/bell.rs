@@ -56,6 +56,13 @@ impl Bell {
         Self { flag, waker }
     }
 
+    /// Marks the bell rung. What it watches, polled elsewhere with the task's own waker, is
+    /// registered with that waker from then on: a wake meant for it would wake the task
+    /// without ringing the bell, and be lost. Whoever polls them elsewhere rings it after.
+    pub(super) fn ring(&self) {
+        self.flag.rung.store(true, Ordering::Release);
+    }
+
     /// Runs `poll` with the bell's waker if the bell has rung since `poll` last returned
     /// `Pending`; otherwise `Pending` at once, and the task is woken when it rings.
     pub(super) fn poll<T>(

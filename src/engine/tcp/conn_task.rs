@@ -348,11 +348,16 @@ impl ConnTask {
                         // Over the workspace's byte budget: read again only when it allows,
                         // so TCP's flow control slows this sender, and nobody else.
                         match (f, self.engine.env.pace(n)) {
-                            (Flow::Go, Some(wait)) => tokio::select! {
-                                biased;
-                                _ = &mut closed => Flow::Close(self.cancel_reason()),
-                                _ = tokio::time::sleep(wait) => Flow::Go,
-                            },
+                            (Flow::Go, Some(wait)) => {
+                                let f = tokio::select! {
+                                    biased;
+                                    _ = &mut closed => Flow::Close(self.cancel_reason()),
+                                    _ = tokio::time::sleep(wait) => Flow::Go,
+                                };
+                                // The close was waited on with the task's own waker.
+                                bell.ring();
+                                f
+                            }
                             (f, _) => f,
                         }
                     }
