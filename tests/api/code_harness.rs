@@ -74,7 +74,11 @@ impl Prog {
     /// Waits for a line of output containing `what`; returns it.
     pub async fn line_with(&self, what: &str) -> String {
         for _ in 0..500 {
-            if let Some(l) = self.output().lines().find(|l| l.contains(what)) {
+            // Whole lines only: a line the program is still writing may have come in part
+            // (its port cut after two digits, on a busy machine).
+            let out = self.output();
+            let whole = out.rfind('\n').map_or("", |end| &out[..end]);
+            if let Some(l) = whole.lines().find(|l| l.contains(what)) {
                 return l.to_string();
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
