@@ -91,6 +91,22 @@ impl Throttle {
         }
     }
 
+    /// The bytes the burst allows at once: what a reader may claim before it knows how much
+    /// it will read, without waiting when the workspace is idle.
+    pub fn burst_bytes(&self) -> usize {
+        ((self.rate as u128 * self.burst_ns as u128) / 1_000_000_000).max(1) as usize
+    }
+
+    /// Gives back `n` units taken and not used (a read that claimed more than it got).
+    pub fn refund(&self, n: usize) {
+        let cost = (n as u64).saturating_mul(self.cost_per_byte) / 1024;
+        let _ = self
+            .tat
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+                Some(t.saturating_sub(cost))
+            });
+    }
+
     /// The allowed bytes per second.
     pub fn rate(&self) -> u64 {
         self.rate
@@ -200,6 +216,22 @@ mod tests {
         );
         // Waiting it out, and then keeping to the rate, costs nothing more.
         assert_eq!(t.take_at(1_000, 600_000_000), None);
+    }
+
+    #[test]
+    fn claims_queue_up_and_what_is_unused_comes_back() {
+        let t = Throttle::new(1_000_000);
+        assert_eq!(t.burst_bytes(), 100_000);
+        // Three readers claim a burst each at the same instant: the first goes at once, the
+        // others in turn, 100 ms apart.
+        assert_eq!(t.take_at(100_000, 0), None);
+        let second = t.take_at(100_000, 0).unwrap();
+        let third = t.take_at(100_000, 0).unwrap();
+        assert!((99..=101).contains(&second.as_millis()), "{second:?}");
+        assert!((199..=201).contains(&third.as_millis()), "{third:?}");
+        // Each read 1,000 bytes: what they did not use comes back, and the next goes at once.
+        t.refund(3 * 99_000);
+        assert_eq!(t.take_at(1_000, 0), None);
     }
 
     #[test]

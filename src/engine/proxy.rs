@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -268,7 +268,7 @@ async fn relay(
         let n = tokio::select! {
             biased;
             _ = closed.cancelled() => break End::Closed("the proxy closed it".into()),
-            r = rd.read(&mut buf) => r,
+            r = super::tcp::paid_read(engine, &mut rd, &mut buf) => r,
         };
         let n =
             match n {
@@ -322,9 +322,7 @@ async fn relay(
             }
             Err(e) => break End::Closed(format!("send() failed: {e}")),
         }
-        if let Some(wait) = engine.env.pace(n) {
-            tokio::time::sleep(wait).await;
-        }
+        // (The workspace's byte budget was claimed by the read: see `paid_read`.)
     };
     // A reset or a failure ends the pair: the other direction stops too (a FIN does not:
     // the other side may go on sending, as a half-closed TCP connection does).

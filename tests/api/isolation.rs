@@ -377,6 +377,54 @@ async fn a_connection_closed_after_its_reads_were_paced_closes_at_once() {
 }
 
 #[tokio::test]
+async fn opening_connection_after_connection_does_not_go_round_the_byte_rate() {
+    // Each connection's first read used to go unpaid: 32 connections sending 16 KiB each
+    // (one read each) were all read at once, whatever the workspace's rate.
+    let (app, teacher) = spawn_class((32_600, 32_799), |c| {
+        c.class.as_mut().unwrap().ws_bytes_per_sec = 200_000;
+    })
+    .await;
+    let code = teacher.class_code().await;
+    let (ada, _) = User::join(&app, &code, "Ada").await;
+    let e = ada
+        .engine(
+            json!({"kind": "tcp-server", "bind": "127.0.0.1:0", "behavior": "discard",
+                       "options": {"recv_size": 65536}}),
+        )
+        .await;
+    let id = e["id"].as_str().unwrap().to_string();
+    let to = local_of(&e);
+    let started = Instant::now();
+    // One after the other (32 at once would overflow the listen backlog of 5, and the
+    // kernel's SYN retries would set the pace instead).
+    let mut clients = Vec::new();
+    for _ in 0..32 {
+        let mut s = TcpStream::connect(to).await.unwrap();
+        s.write_all(&[b'z'; 16384]).await.unwrap();
+        clients.push(s);
+    }
+    let total = 32 * 16384u64;
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, v) = ada.get(&format!("/api/engines/{id}")).await;
+        if v["stats"]["bytes_in"] == total {
+            break;
+        }
+        assert!(Instant::now() < end, "never received it all: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // 512 KiB at 200 KB/s, less the 0.1 s burst, is about 2.5 s; two readers on the two
+    // worker threads may each read once before the other's read is charged, so half that is
+    // the bound (a lower bound, so a slow machine passes too). Unpaid, all 32 read at once.
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1_200),
+        "512 KiB over 32 new connections at 200 KB/s took only {took:?}"
+    );
+    drop(clients);
+}
+
+#[tokio::test]
 async fn max_workspaces_is_enforced() {
     let (app, teacher) = spawn_class((32_000, 32_399), |c| {
         c.class.as_mut().unwrap().max_workspaces = 2;

@@ -37,7 +37,10 @@ impl Wake for Flag {
     }
 }
 
-/// Polls rarely-ready futures only once one of them may be ready.
+/// Polls rarely-ready futures only once one of them may be ready. What it watches must be
+/// polled through it alone: polled elsewhere with the task's own waker, it would be
+/// registered with that waker, and a wake meant for it would wake the task without ringing
+/// the bell, and be lost (a close waited on beside a byte-rate pause once was).
 #[derive(Debug)]
 pub(super) struct Bell {
     flag: Arc<Flag>,
@@ -54,13 +57,6 @@ impl Bell {
         });
         let waker = Waker::from(flag.clone());
         Self { flag, waker }
-    }
-
-    /// Marks the bell rung. What it watches, polled elsewhere with the task's own waker, is
-    /// registered with that waker from then on: a wake meant for it would wake the task
-    /// without ringing the bell, and be lost. Whoever polls them elsewhere rings it after.
-    pub(super) fn ring(&self) {
-        self.flag.rung.store(true, Ordering::Release);
     }
 
     /// Runs `poll` with the bell's waker if the bell has rung since `poll` last returned

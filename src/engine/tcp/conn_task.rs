@@ -15,6 +15,7 @@ use super::super::behavior::Behavior;
 use super::super::chat::{Dropped, Room};
 use super::super::{Conn, ConnCmd, Engine, Run, pool};
 use super::bell::Bell;
+use super::paid_read;
 use crate::event::{Call, Draft, EventKind};
 
 /// One connection's task: reads, reacts, and writes what the API or the room asks.
@@ -319,12 +320,12 @@ impl ConnTask {
                 tokio::select! {
                     biased;
                     g = signals => g,
-                    r = rd.read(&mut buf) => Got::Read(r),
+                    r = paid_read(&self.engine, &mut rd, &mut buf) => Got::Read(r),
                 }
             } else {
                 tokio::select! {
                     biased;
-                    r = rd.read(&mut buf) => Got::Read(r),
+                    r = paid_read(&self.engine, &mut rd, &mut buf) => Got::Read(r),
                     g = signals => g,
                 }
             };
@@ -345,21 +346,9 @@ impl ConnTask {
                         if let (Flow::Go, Some(_)) = (&f, &saving) {
                             f = self.save(&mut saving, &buf[..n]).await;
                         }
-                        // Over the workspace's byte budget: read again only when it allows,
-                        // so TCP's flow control slows this sender, and nobody else.
-                        match (f, self.engine.env.pace(n)) {
-                            (Flow::Go, Some(wait)) => {
-                                let f = tokio::select! {
-                                    biased;
-                                    _ = &mut closed => Flow::Close(self.cancel_reason()),
-                                    _ = tokio::time::sleep(wait) => Flow::Go,
-                                };
-                                // The close was waited on with the task's own waker.
-                                bell.ring();
-                                f
-                            }
-                            (f, _) => f,
-                        }
+                        // (The workspace's byte budget was claimed by the read: see
+                        // `paid_read`.)
+                        f
                     }
                     Err(e) => Flow::Close(describe_io("recv()", &e)),
                 },
