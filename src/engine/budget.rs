@@ -91,20 +91,15 @@ impl Throttle {
         }
     }
 
-    /// The bytes the burst allows at once: what a reader may claim before it knows how much
-    /// it will read, without waiting when the workspace is idle.
-    pub fn burst_bytes(&self) -> usize {
-        ((self.rate as u128 * self.burst_ns as u128) / 1_000_000_000).max(1) as usize
+    /// How long a reader should wait before it reads, if the budget is spent past the burst
+    /// by whichever reader spent it.
+    pub fn owed(&self) -> Option<Duration> {
+        self.owed_at(now_ns(&self.start))
     }
 
-    /// Gives back `n` units taken and not used (a read that claimed more than it got).
-    pub fn refund(&self, n: usize) {
-        let cost = (n as u64).saturating_mul(self.cost_per_byte) / 1024;
-        let _ = self
-            .tat
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
-                Some(t.saturating_sub(cost))
-            });
+    fn owed_at(&self, now: u64) -> Option<Duration> {
+        let ahead = self.tat.load(Ordering::Relaxed).saturating_sub(now);
+        (ahead > self.burst_ns).then(|| Duration::from_nanos(ahead - self.burst_ns))
     }
 
     /// The allowed bytes per second.
@@ -219,19 +214,17 @@ mod tests {
     }
 
     #[test]
-    fn claims_queue_up_and_what_is_unused_comes_back() {
+    fn a_reader_new_to_the_budget_waits_for_what_others_took() {
         let t = Throttle::new(1_000_000);
-        assert_eq!(t.burst_bytes(), 100_000);
-        // Three readers claim a burst each at the same instant: the first goes at once, the
-        // others in turn, 100 ms apart.
-        assert_eq!(t.take_at(100_000, 0), None);
-        let second = t.take_at(100_000, 0).unwrap();
-        let third = t.take_at(100_000, 0).unwrap();
-        assert!((99..=101).contains(&second.as_millis()), "{second:?}");
-        assert!((199..=201).contains(&third.as_millis()), "{third:?}");
-        // Each read 1,000 bytes: what they did not use comes back, and the next goes at once.
-        t.refund(3 * 99_000);
-        assert_eq!(t.take_at(1_000, 0), None);
+        assert_eq!(t.owed_at(0), None, "nothing taken");
+        // One reader takes the burst and 300 ms more ...
+        assert!(t.take_at(400_000, 0).is_some());
+        // ... and any other waits the 300 ms before its first read, less what has passed.
+        let w = t.owed_at(0).unwrap();
+        assert!((299..=301).contains(&w.as_millis()), "{w:?}");
+        let w = t.owed_at(200_000_000).unwrap();
+        assert!((99..=101).contains(&w.as_millis()), "{w:?}");
+        assert_eq!(t.owed_at(300_000_000), None, "paid back");
     }
 
     #[test]

@@ -16,7 +16,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::behavior::Behavior;
-use super::budget;
 use super::chat::Room;
 use super::{Conn, ConnCmd, Engine, Run, Starting, bind_error};
 use crate::error::ApiError;
@@ -42,12 +41,13 @@ pub(super) fn listen(addr: SocketAddr, backlog: u32) -> Result<TcpListener, ApiE
 }
 
 /// Binds and listens on the first address of the engine's bind plan that works.
-/// Reads what a connection's peer sent. In a workspace with a byte rate, a read claims its
-/// bytes of the workspace's budget before it takes them (a burst's worth at most, so an idle
-/// workspace never waits), waits its turn, then settles what it read: the claims of all the
-/// workspace's readers queue up. A reader that took first and waited after let every new
-/// connection read a `recv_size` unpaid, and opening connection after connection went round
-/// the limit. Without a rate, a plain `recv()`. Cancel-safe: a claim dropped unread comes back.
+/// Reads what a connection's peer sent. In a workspace with a byte rate, once data is there
+/// the read first waits until the workspace's budget (whichever of its readers spent it) is
+/// back within its burst, then reads and pays: a reader that read first and waited after
+/// let every new connection read a `recv_size` unpaid, and opening connection after
+/// connection went round the limit. The check, the read and the payment run without a pause
+/// between them when data is there, so readers woken together go one at a time. Without a
+/// rate, a plain `recv()`. Cancel-safe, as a read is.
 pub(in crate::engine) async fn paid_read(
     engine: &Engine,
     rd: &mut tokio::net::tcp::OwnedReadHalf,
@@ -57,49 +57,13 @@ pub(in crate::engine) async fn paid_read(
     let Some(t) = engine.env.throttle.as_ref() else {
         return rd.read(buf).await;
     };
-    loop {
-        rd.readable().await?;
-        let claim = Claim {
-            throttle: t,
-            bytes: buf.len().min(t.burst_bytes()),
-        };
-        if let Some(wait) = t.take(claim.bytes) {
-            tokio::time::sleep(wait).await;
-        }
-        match rd.try_read(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Ok(n) => {
-                // More than claimed is charged now, for the next claim to wait for.
-                if n > claim.bytes {
-                    let _ = t.take(n - claim.bytes);
-                }
-                claim.settle(n);
-                return Ok(n);
-            }
-            r => return r,
-        }
+    rd.readable().await?;
+    while let Some(wait) = t.owed() {
+        tokio::time::sleep(wait).await;
     }
-}
-
-/// Bytes claimed of a workspace's budget for a read: what the read does not use, or all of
-/// it if the read never happens, is given back.
-struct Claim<'a> {
-    throttle: &'a budget::Throttle,
-    bytes: usize,
-}
-
-impl Claim<'_> {
-    fn settle(mut self, used: usize) {
-        self.bytes = self.bytes.saturating_sub(used);
-    }
-}
-
-impl Drop for Claim<'_> {
-    fn drop(&mut self) {
-        if self.bytes > 0 {
-            self.throttle.refund(self.bytes);
-        }
-    }
+    let n = rd.read(buf).await?;
+    let _ = t.take(n);
+    Ok(n)
 }
 
 pub(in crate::engine) fn bind_listener(
