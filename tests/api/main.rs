@@ -10,6 +10,7 @@ mod behaviors;
 // The bench is built only with `--features bench` (as `.ci/run` runs the tests).
 #[cfg(feature = "bench")]
 mod bench;
+mod byte_rate;
 mod capture;
 mod chat;
 mod class;
